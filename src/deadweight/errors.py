@@ -1,0 +1,47 @@
+"""Errors the analysis core raises.
+
+The core never exits or prints; ``cli/`` maps each class to a documented exit code. Messages are
+one line, name the input and the problem, and never contain credentials.
+"""
+
+from __future__ import annotations
+
+
+class DeadweightError(Exception):
+    """Base class. ``exit_code`` is what the CLI returns for an uncaught instance."""
+
+    exit_code = 3
+
+
+class UsageError(DeadweightError):
+    """Bad flags, bad reference syntax, bad configuration (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """Configuration file problems: unknown keys, wrong types (exit 2)."""
+
+
+class SourceError(DeadweightError):
+    """An image could not be read: missing file, bad archive, registry failure (exit 3)."""
+
+
+class DigestMismatchError(SourceError):
+    """Bytes did not hash to the digest the manifest or config promised."""
+
+
+class RegistryError(SourceError):
+    """The registry answered with an error or could not be reached."""
+
+
+class ParseError(DeadweightError):
+    """A project file (Dockerfile, requirements, compose, pyproject) could not be parsed (exit 3)."""
+
+
+class FixError(DeadweightError):
+    """An edit could not be applied safely; nothing was written."""
+
+
+class BuildError(DeadweightError):
+    """A docker build or run failed."""
