@@ -1,0 +1,113 @@
+"""Python environments and distributions found in an image (issue: package view).
+
+Produced by ``inventory/pythonenv.py``; consumed by usage evidence, verdicts, rules and reports.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class DistClass(enum.Enum):
+    """What kind of weight a distribution is; drives the breakdown and the rules."""
+
+    GPU = "gpu"  # nvidia-*, cuda-*, triton, cupy ...
+    ML = "ml"  # torch, tensorflow, jax, onnxruntime ...
+    SCIENTIFIC = "scientific"  # numpy, scipy, pandas ...
+    PACKAGING = "packaging"  # pip, setuptools, wheel
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPoint:
+    group: str  # e.g. "console_scripts", "pytest11", "sqlalchemy.dialects"
+    name: str
+    value: str  # "module.sub:attr"
+
+    @property
+    def module(self) -> str:
+        return self.value.partition(":")[0].strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """One Requires-Dist entry, with whether it applies in this environment (markers, extras evaluated)."""
+
+    name: str  # canonical
+    specifier: str
+    extras: tuple[str, ...]
+    marker: str | None
+    active: bool  # marker true for this env's python/platform and no extra needed (or extra requested)
+    extra: str | None = None  # the extra this requirement belongs to, if any
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """An installed distribution (.dist-info or .egg-info) and the bytes it owns in the final tree."""
+
+    name: str  # canonical (packaging.utils.canonicalize_name)
+    display_name: str
+    version: str  # with local label, e.g. "2.5.1+cu124"
+    metadata_path: str  # path of the .dist-info/.egg-info directory in the image
+    environment: str  # path of the environment (site-packages dir) it lives in
+    installer: str | None = None
+    requested: bool | None = None  # REQUESTED present (None: unknown, e.g. egg-info)
+    direct_url: str | None = None
+    import_names: tuple[str, ...] = ()  # top-level importable names (packages and modules)
+    module_paths: tuple[str, ...] = ()  # every importable dotted module it ships (from RECORD), sorted
+    requires: tuple[Requirement, ...] = ()
+    entry_points: tuple[EntryPoint, ...] = ()
+    files: tuple[str, ...] = ()  # image paths owned (from RECORD, resolved), sorted
+    size_bytes: int = 0  # bytes of its files in the final tree (incl. __pycache__, *.libs, bin/ scripts)
+    pycache_bytes: int = 0  # part of size_bytes that is __pycache__
+    missing_files: tuple[str, ...] = ()  # listed in RECORD but not in the final tree
+    exclusive_bytes: int = 0  # bytes freed by removing it and everything only it needs
+    dist_class: DistClass = DistClass.OTHER
+    build: str | None = None  # framework build: "cuda", "cpu", "rocm", "gpu", "headless", "gui" ...
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def console_scripts(self) -> tuple[EntryPoint, ...]:
+        return tuple(ep for ep in self.entry_points if ep.group in ("console_scripts", "gui_scripts"))
+
+
+@dataclass(frozen=True)
+class PythonEnvironment:
+    path: str  # site-packages / dist-packages directory
+    kind: str  # "system", "venv", "conda", "user", "pythonpath"
+    python_version: str | None  # "3.11" or "3.11.7" when known
+    prefix: str | None = None  # venv/conda root, or the interpreter prefix
+    distributions: tuple[Distribution, ...] = ()
+    orphan_files: tuple[str, ...] = ()  # files in the environment no distribution owns
+    orphan_bytes: int = 0
+    warnings: tuple[str, ...] = ()
+
+    def find(self, name: str) -> Distribution | None:
+        for dist in self.distributions:
+            if dist.name == name:
+                return dist
+        return None
+
+
+@dataclass(frozen=True)
+class OsPackage:
+    name: str
+    version: str
+    manager: str  # "dpkg" or "apk"
+    files: tuple[str, ...] = ()
+    size_bytes: int = 0  # from the final tree
+    is_toolchain: bool = False
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything deadweight knows about what is inside one image."""
+
+    environments: tuple[PythonEnvironment, ...] = ()
+    os_packages: tuple[OsPackage, ...] = ()
+    breakdown: dict[str, int] = field(default_factory=dict)  # class -> bytes; sums to the image size
+    warnings: tuple[str, ...] = ()
+
+    def distributions(self) -> list[Distribution]:
+        return [d for env in self.environments for d in env.distributions]
