@@ -1,0 +1,83 @@
+"""Findings: what a rule says about a service, with evidence and the bytes a fix saves."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``--fail-on medium`` means ``severity >= MEDIUM``."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (info, low, medium, high)") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class Confidence(enum.Enum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a finding holds: ``kind`` (import, cmd, record, layer, dockerfile, runtime ...), a detail, and
+    where it was seen (``file:line``, a layer digest, an image path)."""
+
+    kind: str
+    detail: str
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a rule found in one service.
+
+    ``claims`` maps a key for every byte-holding thing the saving counts (``file:<image path>``,
+    ``shadow:<layer>:<path>``, ``context:<path>``) to its bytes, so that a total over several findings
+    counts each byte once (see ``deduplicated_savings``).
+    """
+
+    rule: str
+    title: str
+    service: str
+    severity: Severity
+    package: str | None = None
+    path: str | None = None
+    savings_bytes: int = 0
+    estimated: bool = False
+    confidence: Confidence = Confidence.HIGH
+    evidence: tuple[Evidence, ...] = ()
+    fix: str = ""
+    claims: Mapping[str, int] = field(default_factory=dict)
+
+    def sort_key(self) -> tuple[int, int, str, str, str]:
+        return (-self.savings_bytes, -int(self.severity), self.rule, self.package or "", self.path or "")
+
+
+def deduplicated_savings(findings: Iterable[Finding]) -> int:
+    """Total bytes saved by applying every finding, each byte counted once.
+
+    Findings are taken largest first; a finding's contribution is its saving minus the bytes of claims an
+    earlier finding already counted (never below zero). Findings without claims count in full.
+    """
+    claimed: set[str] = set()
+    total = 0
+    for finding in sorted(findings, key=Finding.sort_key):
+        overlap = sum(size for key, size in finding.claims.items() if key in claimed)
+        total += max(0, finding.savings_bytes - overlap)
+        claimed.update(finding.claims)
+    return total
