@@ -19,7 +19,7 @@ from functools import partial
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
     """SimpleHTTPRequestHandler plus single ``bytes=a-b`` / ``bytes=-n`` ranges; quiet logs."""
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         return
 
     def send_head(self):  # type: ignore[no-untyped-def]
@@ -80,8 +80,7 @@ def start(directory: str, port: int = 0) -> http.server.ThreadingHTTPServer:
 
 
 if __name__ == "__main__":
-    srv = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0), partial(RangeHandler, directory=sys.argv[1])
-    )
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), partial(RangeHandler, directory=sys.argv[1]))
     print(srv.server_address[1], flush=True)
     srv.serve_forever()

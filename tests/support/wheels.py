@@ -32,10 +32,11 @@ def build_wheel(
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     members = dict(files)
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     members[f"{info}/METADATA"] = ("\n".join(meta) + "\n").encode()
-    members[f"{info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()
+    wheel_file = f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n"
+    members[f"{info}/WHEEL"] = wheel_file.encode()
     if entry_points:
         members[f"{info}/entry_points.txt"] = entry_points.encode()
     record = [f"{path},{_record_hash(data)},{len(data)}" for path, data in members.items()]
