@@ -6,6 +6,10 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from deadweight.model.evidence import Confidence
+
+__all__ = ["Confidence", "Evidence", "Finding", "Severity", "deduplicated_savings"]
+
 
 class Severity(enum.IntEnum):
     """Ordered so that ``--fail-on medium`` means ``severity >= MEDIUM``."""
@@ -24,12 +28,6 @@ class Severity(enum.IntEnum):
 
     def __str__(self) -> str:
         return self.name.lower()
-
-
-class Confidence(enum.Enum):
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
 
 
 @dataclass(frozen=True, slots=True)
