@@ -1,0 +1,514 @@
+"""What every RUN installs: package-manager invocations found in shell commands.
+
+Why: DW101/DW201/DW302/DW304 need to know which packages a Dockerfile asks for, from which requirement files
+and with which flags, and whether the same RUN cleans the caches it creates. Shell text is split the way a
+POSIX shell would (shlex with punctuation), then each simple command is matched against the installers.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from deadweight.model.project import Dockerfile, InstallCommand, Instruction, Stage
+from deadweight.project.dockerfile import expand_vars, parse_exec_or_shell, parse_key_values, split_words
+
+_OPERATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")", "|&"})
+_PREFIX_WORDS = frozenset(
+    {"sudo", "time", "exec", "command", "nohup", "then", "do", "else", "if", "while", "until", "!", "{", "}",
+     "set", "env", "xargs"}
+)  # fmt: skip
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+
+# pip/uv options that take a value (so the value is not mistaken for a package)
+_PIP_VALUE_OPTS = frozenset(
+    {
+        "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
+        "--extra-index-url", "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--trusted-host",
+        "--platform", "--python-version", "--implementation", "--abi", "--only-binary", "--no-binary",
+        "--progress-bar", "--cache-dir", "--src", "--upgrade-strategy", "--global-option", "--install-option",
+        "-C", "--config-settings", "--log", "--timeout", "--retries", "--proxy", "--cert", "--client-cert",
+        "--exists-action", "--python", "-p", "--report", "--root-user-action", "--use-feature",
+        "--use-deprecated", "--index", "--default-index", "--index-strategy", "--keyring-provider",
+        "--resolution", "--prerelease", "--exclude-newer", "--link-mode", "--compile-bytecode-opt",
+        "--override", "--build-constraint", "-b", "--group", "--extra", "--only-group", "--no-group",
+        "--package", "--directory", "--project", "--with", "-w", "--with-requirements", "-E", "--extras",
+        "--only", "--without", "--dev-group", "-G",
+    }
+)  # fmt: skip
+_CONDA_VALUE_OPTS = frozenset(
+    {"-c", "--channel", "-n", "--name", "-p", "--prefix", "--file", "-r", "--root-prefix"}
+)
+_APT_VALUE_OPTS = frozenset({"-o", "--option", "-t", "--target-release", "-c", "--config-file"})
+_APK_VALUE_OPTS = frozenset({"-t", "--virtual", "-X", "--repository", "-p", "--root", "--arch", "--keys-dir"})
+
+_APT_CLEAN = re.compile(r"(^|\s)rm\s+(-\w+\s+)*[^;&|]*?/var/lib/apt/lists")
+_PIP_CACHE_RM = re.compile(
+    r"(^|\s)rm\s+(-\w+\s+)*[^;&|]*?(\.cache/pip|\.cache(\s|/\*|/?$|\s*[;&|])|/root/\.cache)"
+)
+_UV_CACHE_RM = re.compile(r"(^|\s)rm\s+(-\w+\s+)*[^;&|]*?\.cache/uv")
+_APK_CACHE_RM = re.compile(r"(^|\s)rm\s+(-\w+\s+)*[^;&|]*?/var/cache/apk")
+
+
+@dataclass
+class _Hygiene:
+    """Cache cleanup seen anywhere in the same RUN (order does not matter for the layer's final contents)."""
+
+    seen: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Builder:
+    tool: str
+    action: str
+    packages: list[str] = field(default_factory=list)
+    requirement_files: list[str] = field(default_factory=list)
+    constraint_files: list[str] = field(default_factory=list)
+    editable: list[str] = field(default_factory=list)
+    local_paths: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    index_urls: list[str] = field(default_factory=list)
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_cache: bool = False
+    no_install_recommends: bool = False
+
+
+def extract_installs(dockerfile: Dockerfile) -> tuple[InstallCommand, ...]:
+    """Every install command of every stage, in file order."""
+    out: list[InstallCommand] = []
+    for stage in dockerfile.stages:
+        out.extend(stage_installs(dockerfile, stage))
+    return tuple(out)
+
+
+def stage_installs(dockerfile: Dockerfile, stage: Stage) -> list[InstallCommand]:
+    """Install commands of one stage, with ARG/ENV values in effect at each RUN substituted."""
+    env: dict[str, str] = {}
+    if stage.base_stage is not None:
+        env.update(dockerfile.stages[stage.base_stage].env)
+    args: dict[str, str] = {}
+    out: list[InstallCommand] = []
+    for ins in stage.instructions:
+        if ins.keyword == "ARG":
+            for word in split_words(ins.args, dockerfile.escape):
+                key = word.partition("=")[0]
+                if key in stage.args:
+                    args[key] = stage.args[key]
+        elif ins.keyword == "ENV":
+            for key, value in parse_key_values(ins.args, dockerfile.escape, {**args, **env}):
+                env[key] = value
+        elif ins.keyword == "RUN":
+            out.extend(run_installs(ins, {**args, **env}, env, stage.index, dockerfile.escape))
+    return out
+
+
+def run_installs(
+    ins: Instruction,
+    scope: Mapping[str, str],
+    env: Mapping[str, str],
+    stage_index: int = 0,
+    escape: str = "\\",
+) -> list[InstallCommand]:
+    """Install commands in one RUN instruction (shell form, exec form or heredoc script)."""
+    scripts = list(_scripts_of(ins))
+    cache_mount = any(v.replace(" ", "").find("type=cache") >= 0 for v in ins.flag_values("mount"))
+    commands: list[list[str]] = []
+    for script in scripts:
+        expanded = expand_vars(script, scope, escape, keep_unknown=True)
+        commands.extend(split_commands(expanded))
+    hygiene = _hygiene(scripts, commands)
+    out: list[InstallCommand] = []
+    for argv in commands:
+        for built, inline_env in _recognise(argv):
+            cache_env = {**env, **inline_env}
+            if built.tool == "pip" and cache_env.get("PIP_NO_CACHE_DIR", "").strip():
+                built.no_cache = True
+            if built.tool == "uv" and cache_env.get("UV_NO_CACHE", "").strip() not in ("", "0", "false"):
+                built.no_cache = True
+            out.append(
+                InstallCommand(
+                    tool=built.tool,
+                    action=built.action,
+                    packages=tuple(built.packages),
+                    requirement_files=tuple(built.requirement_files),
+                    constraint_files=tuple(built.constraint_files),
+                    editable=tuple(built.editable),
+                    local_paths=tuple(built.local_paths),
+                    flags=tuple(built.flags),
+                    index_urls=tuple(built.index_urls),
+                    extra_index_urls=tuple(built.extra_index_urls),
+                    find_links=tuple(built.find_links),
+                    no_cache=built.no_cache,
+                    no_install_recommends=built.no_install_recommends,
+                    cache_mount=cache_mount,
+                    cleans_cache=_cleans_for(built.tool, hygiene),
+                    cleanups=tuple(sorted(hygiene.seen)),
+                    stage_index=stage_index,
+                    line=ins.start_line,
+                    end_line=ins.end_line,
+                    command=shlex.join(argv),
+                )
+            )
+    return out
+
+
+def _scripts_of(ins: Instruction) -> Iterator[str]:
+    """Shell text a RUN executes: its arguments, ``sh -c`` exec form, or a heredoc fed to a shell."""
+    form = parse_exec_or_shell(ins.args)
+    if form.exec_form is not None:
+        argv = list(form.exec_form)
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] in ("-c", "-ec", "-exc"):
+            yield argv[2]
+        else:
+            yield shlex.join(argv)
+        return
+    text = form.shell or ""
+    if not ins.heredocs:
+        yield text
+        return
+    # "RUN <<EOF" / "RUN bash <<EOF" run the body with a shell; "RUN python <<EOF" is not shell
+    head = re.sub(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1", " ", text).strip()
+    head_words = head.split()
+    if not head_words or posixpath.basename(head_words[0]) in _SHELLS:
+        for doc in ins.heredocs:
+            yield doc.body
+    elif head:
+        yield head
+
+
+def _logical_script_lines(script: str) -> list[str]:
+    return script.replace("\\\r\n", " ").replace("\\\n", " ").splitlines()
+
+
+def split_commands(script: str) -> list[list[str]]:
+    """Split shell text into simple commands (argv lists) at ``&& || ; | &`` and newlines."""
+    out: list[list[str]] = []
+    for line in _logical_script_lines(script):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        try:
+            tokens = list(lexer)
+        except ValueError:  # unbalanced quotes: fall back to whitespace words
+            tokens = line.split()
+        cur: list[str] = []
+        for tok in tokens:
+            if tok in _OPERATORS or (tok and set(tok) <= set(";&|()")):
+                if cur:
+                    out.append(cur)
+                cur = []
+            else:
+                cur.append(tok)
+        if cur:
+            out.append(cur)
+    return out
+
+
+def _strip_prefix(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Drop ``VAR=value`` assignments and wrappers like sudo/env/xargs; return them as inline env."""
+    inline: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word):
+            key, _, value = word.partition("=")
+            inline[key] = value
+            i += 1
+        elif word in _PREFIX_WORDS or (
+            i > 0 and argv[i - 1] in ("sudo", "env", "xargs") and word.startswith("-")
+        ):
+            i += 1
+        else:
+            break
+    return argv[i:], inline
+
+
+def _recognise(argv: list[str]) -> Iterator[tuple[_Builder, dict[str, str]]]:
+    words, inline = _strip_prefix(argv)
+    if not words:
+        return
+    prog = posixpath.basename(words[0])
+    rest = words[1:]
+    if prog in _SHELLS and len(rest) >= 2 and rest[0] in ("-c", "-ec", "-exc"):
+        for sub in split_commands(rest[1]):
+            yield from _recognise(sub)
+        return
+    if re.fullmatch(r"python[0-9.]*", prog) and len(rest) >= 2 and rest[0] == "-m":
+        prog, rest = rest[1], rest[2:]
+    if re.fullmatch(r"pip[0-9.]*", prog):
+        built = _pip_like("pip", rest)
+    elif prog == "uv":
+        built = _uv(rest)
+    elif prog in ("poetry", "pdm"):
+        built = _poetry_pdm(prog, rest)
+    elif prog in ("conda", "mamba", "micromamba"):
+        built = _conda(prog, rest)
+    elif prog in ("apt-get", "apt"):
+        built = _apt(prog, rest)
+    elif prog == "apk":
+        built = _apk(rest)
+    else:
+        return
+    if built is not None:
+        yield built, inline
+
+
+def _split_opt(word: str) -> tuple[str, str | None]:
+    if word.startswith("--") and "=" in word:
+        name, _, value = word.partition("=")
+        return name, value
+    return word, None
+
+
+def _pip_like(tool: str, rest: list[str]) -> _Builder | None:
+    action_idx = next((i for i, w in enumerate(rest) if not w.startswith("-")), None)
+    if action_idx is None:
+        return None
+    action = rest[action_idx]
+    if action not in ("install", "sync", "download", "wheel", "uninstall", "compile"):
+        return None
+    b = _Builder(tool, action)
+    _parse_pip_args(b, rest[:action_idx] + rest[action_idx + 1 :])
+    return b
+
+
+def _parse_pip_args(b: _Builder, args: list[str]) -> None:
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name, value = _split_opt(word)
+        if word.startswith("-") and len(word) > 1:
+            short_joined = len(word) > 2 and word[1] != "-" and word[:2] in ("-r", "-c", "-e", "-i", "-f")
+            if short_joined:
+                name, value = word[:2], word[2:]
+            if name in _PIP_VALUE_OPTS and value is None:
+                value = args[i + 1] if i + 1 < len(args) else ""
+                i += 1
+            b.flags.append(name if value is None else f"{name}={value}")
+            _apply_pip_opt(b, name, value)
+        elif b.action == "sync" and b.tool == "uv":
+            b.requirement_files.append(word)  # uv pip sync requirements.txt
+        elif _is_local_path(word):
+            b.local_paths.append(word)
+        else:
+            b.packages.append(word)
+        i += 1
+
+
+def _apply_pip_opt(b: _Builder, name: str, value: str | None) -> None:
+    v = value or ""
+    if name in ("-r", "--requirement", "--with-requirements"):
+        b.requirement_files.append(v)
+    elif name in ("-c", "--constraint", "--override", "--build-constraint", "-b"):
+        b.constraint_files.append(v)
+    elif name in ("-e", "--editable"):
+        b.editable.append(v)
+        if _is_local_path(v):
+            b.local_paths.append(v)
+    elif name in ("-i", "--index-url", "--default-index"):
+        b.index_urls.append(v)
+    elif name in ("--extra-index-url", "--index"):
+        b.extra_index_urls.append(v)
+    elif name in ("-f", "--find-links"):
+        b.find_links.append(v)
+    elif name in ("--no-cache-dir", "--no-cache", "-n"):
+        b.no_cache = True
+
+
+def _is_local_path(word: str) -> bool:
+    if "://" in word or word.startswith("git+") or " @ " in word or "@" in word.split("/", maxsplit=1)[0]:
+        return False
+    if word in (".", "..") or word.startswith(("./", "../", "/", "~")):
+        return True
+    base = word.split("[", maxsplit=1)[0]
+    return base.endswith((".whl", ".tar.gz", ".zip", ".tar.bz2")) or ("/" in base and "==" not in base)
+
+
+def _uv(rest: list[str]) -> _Builder | None:
+    words = [w for w in rest if not w.startswith("-")]
+    if not words:
+        return None
+    if words[0] == "pip":
+        idx = rest.index("pip")
+        return _pip_like("uv", rest[idx + 1 :])
+    action = words[0]
+    if action not in ("sync", "add", "install", "run"):
+        return None
+    if action == "run":
+        return None
+    b = _Builder("uv", action)
+    idx = rest.index(action)
+    _parse_pip_args(b, rest[:idx] + rest[idx + 1 :])
+    if action == "sync":
+        b.local_paths.append(".")  # uv sync installs the project and its lock
+    return b
+
+
+def _poetry_pdm(prog: str, rest: list[str]) -> _Builder | None:
+    words = [w for w in rest if not w.startswith("-")]
+    if not words or words[0] not in ("install", "add", "sync"):
+        return None
+    action = words[0]
+    b = _Builder(prog, action)
+    idx = rest.index(action)
+    args = rest[:idx] + rest[idx + 1 :]
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name, value = _split_opt(word)
+        if word.startswith("-"):
+            if name in _PIP_VALUE_OPTS and value is None and i + 1 < len(args):
+                value = args[i + 1]
+                i += 1
+            b.flags.append(name if value is None else f"{name}={value}")
+            if name == "--no-cache":
+                b.no_cache = True
+        elif action == "add":
+            b.packages.append(word)
+        i += 1
+    if action in ("install", "sync") and "--no-root" not in b.flags and "--no-self" not in b.flags:
+        b.local_paths.append(".")
+    return b
+
+
+def _conda(prog: str, rest: list[str]) -> _Builder | None:
+    words = [w for w in rest if not w.startswith("-")]
+    if not words:
+        return None
+    action = words[0]
+    if action == "env" and len(words) > 1:
+        action = "env " + words[1]
+    if action not in ("install", "create", "env create", "env update", "update"):
+        return None
+    b = _Builder(prog, action)
+    args = list(rest)
+    for part in action.split():
+        args.remove(part)
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name, value = _split_opt(word)
+        if word.startswith("-"):
+            if name in _CONDA_VALUE_OPTS and value is None and i + 1 < len(args):
+                value = args[i + 1]
+                i += 1
+            b.flags.append(name if value is None else f"{name}={value}")
+            if name in ("--file",) or (name == "-f" and action.startswith("env")):
+                b.requirement_files.append(value or "")
+            elif name in ("-c", "--channel"):
+                b.index_urls.append(value or "")
+        else:
+            b.packages.append(word)
+        i += 1
+    return b
+
+
+def _apt(prog: str, rest: list[str]) -> _Builder | None:
+    words = [w for w in rest if not w.startswith("-")]
+    if not words or words[0] not in ("install", "reinstall"):
+        return None
+    b = _Builder(prog, words[0])
+    args = list(rest)
+    args.remove(words[0])
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name, value = _split_opt(word)
+        if word.startswith("-"):
+            if name in _APT_VALUE_OPTS and value is None and i + 1 < len(args):
+                value = args[i + 1]
+                i += 1
+            b.flags.append(name if value is None else f"{name}={value}")
+            if name == "--no-install-recommends" or (
+                value and "Install-Recommends" in value and value.rsplit("=", 1)[-1].lower() in ("false", "0")
+            ):
+                b.no_install_recommends = True
+        else:
+            b.packages.append(word)
+        i += 1
+    return b
+
+
+def _apk(rest: list[str]) -> _Builder | None:
+    words = [w for w in rest if not w.startswith("-")]
+    if not words or words[0] != "add":
+        return None
+    b = _Builder("apk", "add")
+    args = list(rest)
+    args.remove("add")
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name, value = _split_opt(word)
+        if word.startswith("-"):
+            if name in _APK_VALUE_OPTS and value is None and i + 1 < len(args):
+                value = args[i + 1]
+                i += 1
+            b.flags.append(name if value is None else f"{name}={value}")
+            if name == "--no-cache":
+                b.no_cache = True
+        else:
+            b.packages.append(word)
+        i += 1
+    return b
+
+
+def _hygiene(scripts: list[str], commands: list[list[str]]) -> _Hygiene:
+    h = _Hygiene()
+    for script in scripts:
+        flat = " ".join(_logical_script_lines(script))
+        if _APT_CLEAN.search(flat):
+            h.seen.add("apt-lists")
+        if _PIP_CACHE_RM.search(flat):
+            h.seen.add("pip-cache")
+        if _UV_CACHE_RM.search(flat) or re.search(r"(^|\s)rm\s+[^;&|]*/root/\.cache", flat):
+            h.seen.add("uv-cache")
+        if _APK_CACHE_RM.search(flat):
+            h.seen.add("apk-cache")
+    for argv in commands:
+        words, _ = _strip_prefix(argv)
+        if not words:
+            continue
+        prog = posixpath.basename(words[0])
+        rest = words[1:]
+        if re.fullmatch(r"python[0-9.]*", prog) and len(rest) >= 2 and rest[0] == "-m":
+            prog, rest = rest[1], rest[2:]
+        plain = [w for w in rest if not w.startswith("-")]
+        if prog in ("apt-get", "apt") and plain[:1] in (["clean"], ["autoclean"]):
+            h.seen.add("apt-clean")
+        if re.fullmatch(r"pip[0-9.]*", prog) and plain[:2] in (["cache", "purge"], ["cache", "remove"]):
+            h.seen.add("pip-cache")
+        if prog == "uv" and plain[:2] in (["cache", "clean"], ["cache", "prune"]):
+            h.seen.add("uv-cache")
+        if prog in ("conda", "mamba", "micromamba") and plain[:1] == ["clean"]:
+            h.seen.add("conda-clean")
+        if prog == "poetry" and plain[:2] == ["cache", "clear"]:
+            h.seen.add("poetry-cache")
+        if prog == "apk" and plain[:2] == ["cache", "clean"]:
+            h.seen.add("apk-cache")
+    return h
+
+
+_CLEANUP_FOR_TOOL = {
+    "apt-get": ("apt-lists",),
+    "apt": ("apt-lists",),
+    "pip": ("pip-cache",),
+    "uv": ("uv-cache",),
+    "conda": ("conda-clean",),
+    "mamba": ("conda-clean",),
+    "micromamba": ("conda-clean",),
+    "poetry": ("poetry-cache", "pip-cache"),
+    "pdm": ("pip-cache",),
+    "apk": ("apk-cache",),
+}
+
+
+def _cleans_for(tool: str, h: _Hygiene) -> bool:
+    """The cleanup that matters for this tool's cache (apt: the lists; ``apt-get clean`` is not enough)."""
+    return any(c in h.seen for c in _CLEANUP_FOR_TOOL.get(tool, ()))
