@@ -1,0 +1,174 @@
+"""Presentation helpers shared by every report: byte sizes, percentages, money, Markdown escaping and tables.
+
+One place for these so that the terminal, Markdown and any other human format show the same number the same
+way. Sizes use decimal units (1 GB = 1000**3 bytes) with three significant digits, as ``docker images``
+shows them, so "5.61 GB" here is the figure a user sees in docker. Machine formats (JSON, SARIF) carry raw
+integers and never go through these helpers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from deadweight.config import CostModel
+from deadweight.model.audit import AuditReport, ServiceResult
+from deadweight.model.finding import Finding
+
+_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
+GB = 1000**3
+
+
+def human_bytes(size: int | None, *, unknown: str = "unknown") -> str:
+    """``5_610_000_000`` -> ``"5.61 GB"``: decimal units, three significant digits, like docker.
+
+    ``None`` (a size nobody could measure) becomes ``unknown`` rather than a misleading zero.
+    """
+    if size is None:
+        return unknown
+    sign = "-" if size < 0 else ""
+    value = float(abs(size))
+    if value < 1000:
+        return f"{sign}{int(value)} B"
+    unit = 0
+    while value >= 1000 and unit < len(_UNITS) - 1:
+        value /= 1000
+        unit += 1
+    text = _three_digits(value)
+    if text == "1000" and unit < len(_UNITS) - 1:  # 999.7 MB rounds up to the next unit
+        unit += 1
+        text = "1.00"
+    return f"{sign}{text} {_UNITS[unit]}"
+
+
+def _three_digits(value: float) -> str:
+    if round(value, 2) < 10:
+        return f"{value:.2f}"
+    if round(value, 1) < 100:
+        return f"{value:.1f}"
+    return f"{value:.0f}"
+
+
+def percent(part: int | float, whole: int | float | None, *, unknown: str = "n/a") -> str:
+    """``part / whole`` as ``"80.1%"``; ``unknown`` when the whole is unknown or zero.
+
+    A share that is not zero never shows as ``0.0%`` (it shows ``<0.1%``), nor a partial one as ``100.0%``.
+    """
+    if not whole:
+        return unknown
+    return format_fraction(part / whole)
+
+
+def format_fraction(fraction: float) -> str:
+    """A ratio (0.801) as a percentage (``"80.1%"``), with the same edge rules as :func:`percent`."""
+    pct = fraction * 100
+    if 0 < pct < 0.05:
+        return "<0.1%"
+    if 99.95 <= pct < 100:
+        return ">99.9%"
+    return f"{pct:.1f}%"
+
+
+def money(amount: float) -> str:
+    """US dollars with cents; amounts under a cent show as ``<$0.01`` instead of ``$0.00``."""
+    if 0 < amount < 0.005:
+        return "<$0.01"
+    return f"${amount:,.2f}"
+
+
+def gigabytes(size: int) -> float:
+    """Bytes in decimal GB (the unit registries and clouds bill in)."""
+    return size / GB
+
+
+# ---------------------------------------------------------------------------------------------- costs
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """Monthly cost of storing and pulling some bytes under a CostModel (USD)."""
+
+    storage: float  # GB stored x price per GB-month
+    transfer: float  # GB x pulls per month x price per GB
+
+    @property
+    def total(self) -> float:
+        return self.storage + self.transfer
+
+
+def monthly_cost(size: int, cost: CostModel) -> CostEstimate:
+    """What ``size`` bytes of image cost a month: stored once, pulled ``pulls_per_month`` times."""
+    gb = gigabytes(max(0, size))
+    return CostEstimate(
+        storage=gb * cost.storage_per_gb_month,
+        transfer=gb * cost.pulls_per_month * cost.transfer_per_gb,
+    )
+
+
+# ------------------------------------------------------------------------------------------- Markdown
+
+# Characters that start inline Markdown constructs (CommonMark + GFM tables, strikethrough, math). Escaping
+# only these keeps the source readable ("torch-2.5.1" stays as it is) while user text cannot open a link,
+# emphasis, HTML tag, math span or a new table cell.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~$&#!])")
+
+
+def md_escape(text: str) -> str:
+    """Escape user-provided text for inline Markdown (safe in table cells too)."""
+    return _MD_SPECIAL.sub(r"\\\1", _one_line(text))
+
+
+def md_code(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks it contains; pipes escaped for table cells
+    (GFM splits cells on ``|`` even inside code spans)."""
+    text = _one_line(text)
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def _one_line(text: str) -> str:
+    """Newlines would end a table row or a list item: fold them into spaces."""
+    return " ".join(text.split()) if ("\n" in text or "\r" in text) else text
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:
+    """Lines of a GFM table. Cells must already be escaped (``md_escape``/``md_code``); ``align`` has one
+    letter per column: ``l`` (default), ``r`` or ``c``."""
+    marks = {"l": "---", "r": "---:", "c": ":---:"}
+    spec = align.ljust(len(headers), "l")
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(marks[spec[i]] for i in range(len(headers))) + "|",
+    ]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(f"table row has {len(row)} cells, expected {len(headers)}")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+# ------------------------------------------------------------------------------------- report ordering
+
+
+def finding_order(finding: Finding) -> tuple[object, ...]:
+    """``Finding.sort_key`` (biggest saving first) made total: title and fix break the last ties, so two
+    runs over the same report always print the same order."""
+    return (*finding.sort_key(), finding.title, finding.fix)
+
+
+def ordered_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=finding_order)
+
+
+def service_order(service: ServiceResult) -> tuple[int, int, str]:
+    """Human reports: services with the most dead weight first, failed ones last, then by name."""
+    return (1 if service.error else 0, -service.dead_weight_bytes, service.name)
+
+
+def fleet_after_bytes(report: AuditReport) -> int:
+    """Fleet size after every fix, over the services whose size is known (the same set ``totals.size_bytes``
+    sums), so "before" and "after" compare like with like."""
+    return sum(s.after_bytes for s in report.services if s.after_bytes is not None)
