@@ -1,0 +1,106 @@
+"""``deadweight audit --format json``: the versioned machine contract (``"schema": "deadweight/1"``).
+
+CI scripts and dashboards parse this, so the field names and meanings in design.md are fixed; fields are only
+ever added. Every list is sorted so that two runs over the same images give byte-identical output; sizes are
+integers in bytes, ``null`` when unknown. ``schemas/audit.schema.json`` describes it and the tests validate
+against it.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from deadweight.model.audit import AuditReport, ServiceResult, SkippedRule
+from deadweight.model.finding import Evidence, Finding
+from deadweight.reports.formatting import fleet_after_bytes, monthly_cost, ordered_findings
+from deadweight.reports.rule_catalog import rule_help_uri
+
+SCHEMA = "deadweight/1"
+
+
+def render(report: AuditReport) -> str:
+    """The report as pretty-printed JSON, newline-terminated."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_dict(report: AuditReport) -> dict[str, Any]:
+    """The JSON document as plain Python data (for callers that embed it)."""
+    max_severity = report.max_severity()
+    saved = monthly_cost(report.totals.dead_weight_bytes, report.cost)
+    return {
+        "schema": SCHEMA,
+        "command": "audit",
+        "root": report.root,
+        "offline": report.offline,
+        "max_severity": None if max_severity is None else str(max_severity),
+        "services": [_service(s) for s in sorted(report.services, key=lambda s: (s.name, s.image or ""))],
+        "totals": {
+            "size_bytes": report.totals.size_bytes,
+            "dead_weight_bytes": report.totals.dead_weight_bytes,
+            "unique_layer_bytes": report.totals.unique_layer_bytes,
+            "after_bytes": fleet_after_bytes(report),
+            "services": len(report.services),
+            "errors": sum(1 for s in report.services if s.error),
+            "findings": sum(len(s.findings) for s in report.services),
+        },
+        "cost": {
+            "storage_per_gb_month": report.cost.storage_per_gb_month,
+            "transfer_per_gb": report.cost.transfer_per_gb,
+            "pulls_per_month": report.cost.pulls_per_month,
+            "monthly_savings": {
+                "storage": round(saved.storage, 2),
+                "transfer": round(saved.transfer, 2),
+                "total": round(saved.total, 2),
+            },
+        },
+        "warnings": sorted(report.warnings),
+    }
+
+
+def _service(service: ServiceResult) -> dict[str, Any]:
+    return {
+        "name": service.name,
+        "image": service.image,
+        "mode": service.mode,
+        "size_bytes": service.size_bytes,
+        "dead_weight_bytes": service.dead_weight_bytes,
+        "after_bytes": service.after_bytes,
+        "error": service.error,
+        "findings": [_finding(f) for f in ordered_findings(service.findings)],
+        "skipped": [_skipped(s) for s in sorted(service.skipped, key=lambda s: (s.rule, s.reason))],
+        "warnings": sorted(service.warnings),
+    }
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    evidence = sorted(finding.evidence, key=lambda e: (e.kind, e.location or "", e.detail))
+    return {
+        "rule": finding.rule,
+        "title": finding.title,
+        "severity": str(finding.severity),
+        "package": finding.package,
+        "path": finding.path,
+        "savings_bytes": finding.savings_bytes,
+        "estimated": finding.estimated,
+        "confidence": finding.confidence.value,
+        "evidence": [_evidence(e) for e in evidence],
+        "fix": finding.fix,
+        "help_uri": rule_help_uri(finding.rule),
+    }
+
+
+def _evidence(evidence: Evidence) -> dict[str, Any]:
+    return {"kind": evidence.kind, "detail": evidence.detail, "location": evidence.location}
+
+
+def _skipped(skipped: SkippedRule) -> dict[str, Any]:
+    return {"rule": skipped.rule, "reason": skipped.reason}
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of this output, as shipped in the package."""
+    text = resources.files("deadweight").joinpath("schemas/audit.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
