@@ -1,0 +1,118 @@
+"""Session fixtures for the end-to-end tests: the lab (engine, registries, indexes) and the example fleet.
+
+Every test under tests/e2e is marked `e2e`. Without the lab they are skipped with the reason, except in CI
+(CI=true), where a missing lab is a failure: an e2e suite that silently skips proves nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lab as labtools  # noqa: E402
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    """The htpasswd-protected registry: host:port and the credentials scripts/lab made for it."""
+
+    host: str
+    user: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ExampleImage:
+    """One built service of examples/docker-compose.yml."""
+
+    service: str
+    tag: str
+    id: str
+    context: Path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _unavailable(reason: str) -> None:
+    if labtools.in_ci():
+        pytest.fail(f"CI=true but the lab is not available: {reason} (scripts/test runs scripts/lab up)",
+                    pytrace=False)
+    pytest.skip(f"lab not available: {reason}; run scripts/lab up")
+
+
+@pytest.fixture(scope="session")
+def lab() -> dict[str, str]:
+    """The lab's settings (DEADWEIGHT_LAB_*), checked to be reachable."""
+    env = labtools.lab_env()
+    if env is None:
+        _unavailable("no DEADWEIGHT_LAB_* settings and `scripts/lab env` found none")
+    assert env is not None
+    return env
+
+
+@pytest.fixture(scope="session")
+def docker_client(lab: dict[str, str]) -> Iterator[Any]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=900)
+        client.ping()
+    except Exception as e:  # the SDK raises several unrelated types for "no engine"
+        _unavailable(f"docker engine does not answer ({type(e).__name__})")
+        raise
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def registry(lab: dict[str, str]) -> str:
+    """host:port of the anonymous registry (plain HTTP on 127.0.0.1)."""
+    return lab["DEADWEIGHT_LAB_REGISTRY"]
+
+
+@pytest.fixture(scope="session")
+def registry_auth(lab: dict[str, str]) -> RegistryAuth:
+    return RegistryAuth(lab["DEADWEIGHT_LAB_REGISTRY_AUTH"], lab["DEADWEIGHT_LAB_REGISTRY_USER"],
+                        lab["DEADWEIGHT_LAB_REGISTRY_PASSWORD"])
+
+
+@pytest.fixture(scope="session")
+def torch_cpu_index(lab: dict[str, str]) -> str:
+    """The PEP 503 index serving the machine's CPU torch wheel (for DW101's fix)."""
+    url = lab.get("DEADWEIGHT_LAB_TORCH_INDEX")
+    if not url:
+        pytest.skip("no CPU torch wheel on this machine, so the lab serves no CPU torch index")
+    return url
+
+
+@pytest.fixture(scope="session")
+def example_images(lab: dict[str, str], docker_client: Any) -> dict[str, ExampleImage]:
+    """The example fleet, built once per session; images whose context-hash label matches are reused."""
+    images = {}
+    for svc in labtools.example_services():
+        image = labtools.build_example(docker_client, svc, lab)
+        images[svc.name] = ExampleImage(svc.name, svc.image, image.id, svc.context)
+    return images
+
+
+@pytest.fixture
+def tmp_docker_archive(docker_client: Any, tmp_path: Path) -> Callable[[str], Path]:
+    """tmp_docker_archive(tag) -> path of a `docker save` tarball of that image, in the test's tmp dir."""
+
+    def save(tag: str) -> Path:
+        safe = tag.replace("/", "_").replace(":", "_")
+        return labtools.docker_save(docker_client, tag, tmp_path / f"{safe}.tar")
+
+    return save
