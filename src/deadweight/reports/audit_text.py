@@ -1,0 +1,188 @@
+"""``deadweight audit`` in the terminal: the fleet at a glance, then each service's findings.
+
+Order of reading: the fleet table answers "where is the weight?", the per-service sections answer "why, and
+what do I change?", the totals line answers "how much is it worth?". Rendered with rich into a string (never
+printed here) so the CLI decides where it goes; every user-provided string goes in as rich ``Text`` so that
+brackets in a path or a message can never be read as markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from io import StringIO
+
+from rich import box
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from deadweight.model.audit import AuditReport, ServiceResult
+from deadweight.model.finding import Confidence, Finding, Severity
+from deadweight.reports.formatting import (
+    fleet_after_bytes,
+    human_bytes,
+    ordered_findings,
+    percent,
+    service_order,
+)
+from deadweight.reports.rule_catalog import rule_title
+
+_DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{32,128})")
+_SEVERITY_STYLE = {
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def render(report: AuditReport, *, color: bool = False, width: int = 120) -> str:
+    """The whole terminal report as a string (ANSI colours only when ``color``)."""
+    console = Console(
+        file=StringIO(),
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
+    with console.capture() as capture:
+        _render(console, report)
+    # rich pads table rows to the full width; trailing blanks only make diffs and copy-paste noisy
+    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
+
+
+def _render(console: Console, report: AuditReport) -> None:
+    services = sorted(report.services, key=service_order)
+    console.print(Text(f"deadweight audit: {report.root}", style="bold"))
+    console.print(_fleet_table(services))
+    console.print()
+    _print_skipped(console, services)
+    for warning in sorted(report.warnings):
+        console.print(Text(f"warning: {warning}", style="yellow"))
+    for service in services:
+        if service.findings or service.warnings:
+            console.print()
+            _print_service(console, service)
+    console.print()
+    console.print(_totals_line(report))
+
+
+def _fleet_table(services: list[ServiceResult]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
+    table.add_column("service", no_wrap=True)
+    table.add_column("image size", justify="right", no_wrap=True)
+    table.add_column("dead weight", justify="right", no_wrap=True)
+    table.add_column("% dead", justify="right", no_wrap=True)
+    table.add_column("top cause")
+    for service in services:
+        if service.error:
+            table.add_row(
+                Text(service.name, style="bold"), "-", "-", "-",
+                Text(f"error: {service.error}", style="red"),
+            )
+            continue
+        top = service.top_cause
+        cause = Text("no findings", style="green") if top is None else Text.assemble(
+            (top.rule, _SEVERITY_STYLE[top.severity]), " ", rule_title(top.rule, top.title)
+        )
+        dead = human_bytes(service.dead_weight_bytes)
+        if top is not None and all(f.estimated for f in service.findings):
+            dead = "~" + dead
+        table.add_row(
+            Text(service.name, style="bold"),
+            human_bytes(service.size_bytes),
+            dead,
+            percent(service.dead_weight_bytes, service.size_bytes),
+            cause,
+        )
+    return table
+
+
+def _print_skipped(console: Console, services: list[ServiceResult]) -> None:
+    """One line per reason ("DW701, DW702 skipped for api, worker: needs --run"), not one per service."""
+    by_reason: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for service in services:
+        for skipped in service.skipped:
+            by_reason[(skipped.reason, skipped.rule)].add(service.name)
+    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for (reason, rule), names in by_reason.items():
+        grouped[(reason, tuple(sorted(names)))].append(rule)
+    for (reason, service_names), rules in sorted(grouped.items()):
+        console.print(
+            Text(f"skipped {', '.join(sorted(rules))} for {', '.join(service_names)}: {reason}", style="dim")
+        )
+
+
+def _print_service(console: Console, service: ServiceResult) -> None:
+    head = Text.assemble((service.name, "bold underline"))
+    if service.image:
+        head.append(f"  {service.image}", style="dim")
+    head.append(f"  ({service.mode})", style="dim")
+    size = human_bytes(service.size_bytes)
+    head.append(
+        f"  {size}, {human_bytes(service.dead_weight_bytes)} dead "
+        f"({percent(service.dead_weight_bytes, service.size_bytes)})"
+    )
+    console.print(head)
+    for finding in ordered_findings(service.findings):
+        console.print(_finding_line(finding))
+        for evidence in finding.evidence:
+            where = f"{short_digest(evidence.location)}: " if evidence.location else ""
+            console.print(_indented(Text(f"{evidence.kind}: {where}{evidence.detail}", style="dim")))
+        if finding.fix:
+            console.print(_indented(Text.assemble("fix: ", (finding.fix, "green"))))
+    for warning in sorted(service.warnings):
+        console.print(Text(f"  warning: {warning}", style="yellow"))
+
+
+def _indented(text: Text) -> Padding:
+    """Evidence and fix lines sit under their finding; a line too long for the terminal wraps under itself."""
+    return Padding(text, (0, 0, 0, 6))
+
+
+def short_digest(location: str) -> str:
+    """``sha256:<64 hex>`` -> ``sha256:<12 hex>`` as docker prints image ids; anything else unchanged."""
+    match = _DIGEST.fullmatch(location)
+    return f"{match.group(1)}:{match.group(2)[:12]}" if match else location
+
+
+def _finding_line(finding: Finding) -> Text:
+    saving = ("~" if finding.estimated else "") + human_bytes(finding.savings_bytes)
+    line = Text("  ")
+    line.append(finding.rule, style=_SEVERITY_STYLE[finding.severity])
+    line.append(f" {finding.severity!s:<6} ")
+    line.append(f"{saving:>10}  ", style="bold")
+    line.append(finding.title)
+    subject = finding.package or finding.path
+    if subject:
+        line.append(f" [{subject}]", style="bold")
+    if finding.estimated:
+        line.append(" (estimated)", style="dim")
+    if finding.confidence is not Confidence.HIGH:
+        line.append(f" (confidence: {finding.confidence.value})", style="dim")
+    return line
+
+
+def _totals_line(report: AuditReport) -> Text:
+    totals = report.totals
+    measured = [s for s in report.services if s.size_bytes is not None]
+    after = fleet_after_bytes(report)
+    text = Text("total: ", style="bold")
+    text.append(
+        f"{human_bytes(totals.size_bytes)} in {len(measured)} image{'s' if len(measured) != 1 else ''}, "
+        f"{human_bytes(totals.dead_weight_bytes)} dead weight; "
+        f"{human_bytes(after)} after fixes "
+        f"({percent(totals.size_bytes - after, totals.size_bytes)} smaller); "
+        f"{human_bytes(totals.unique_layer_bytes)} unique layer bytes (shared layers counted once)"
+    )
+    failed = sum(1 for s in report.services if s.error)
+    if failed:
+        text.append(f"; {failed} service{'s' if failed != 1 else ''} failed", style="red")
+    text.append("\n(sizes in decimal units, 1 GB = 10^9 bytes, as docker shows them)", style="dim")
+    return text
