@@ -65,6 +65,7 @@ class Distribution:
     exclusive_bytes: int = 0  # bytes freed by removing it and everything only it needs
     dist_class: DistClass = DistClass.OTHER
     build: str | None = None  # framework build: "cuda", "cpu", "rocm", "gpu", "headless", "gui" ...
+    build_evidence: tuple[str, ...] = ()  # why ``build`` was decided: version label, requirements, libraries
     warnings: tuple[str, ...] = ()
 
     @property

@@ -1,0 +1,282 @@
+"""Parse installed-distribution metadata: METADATA/PKG-INFO, RECORD, entry points, requires.txt.
+
+Everything here works on bytes already captured from the image and never raises on bad input: a
+broken file yields what could be read plus a problem string, so that a distribution with a lying or
+malformed RECORD is still reported, with a warning that says what was wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+import re
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PkgRequirement
+from packaging.utils import canonicalize_name
+
+from deadweight.model.image import Platform
+from deadweight.model.python import EntryPoint, Requirement
+
+_EXTRA_RE = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
+#: Extension-module suffixes: ``name.cpython-311-x86_64-linux-gnu.so``, ``name.abi3.so``, ``name.so``.
+_EXT_SUFFIXES = (".so", ".pyd")
+_MACHINES = {
+    "amd64": "x86_64",
+    "arm64": "aarch64",
+    "arm": "armv7l",
+    "386": "i686",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+def decode(data: bytes) -> str:
+    """Metadata is UTF-8 by spec; old tools wrote latin-1. Never fail on it."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The core-metadata fields the inventory uses."""
+
+    name: str | None
+    version: str | None
+    requires_dist: tuple[str, ...] = ()
+    provides_extra: tuple[str, ...] = ()
+    import_names: tuple[str, ...] = ()  # PEP 794 Import-Name (without "; private")
+    import_namespaces: tuple[str, ...] = ()  # PEP 794 Import-Namespace
+
+
+def parse_metadata(data: bytes) -> Metadata:
+    """Parse METADATA or PKG-INFO (RFC 822 headers; the body is the description and is ignored)."""
+    msg = HeaderParser().parsestr(decode(data), headersonly=True)
+
+    def many(key: str) -> tuple[str, ...]:
+        return tuple(str(v).strip() for v in (msg.get_all(key) or []) if str(v).strip())
+
+    def one(key: str) -> str | None:
+        value = msg.get(key)
+        return str(value).strip() if value is not None and str(value).strip() else None
+
+    return Metadata(
+        name=one("Name"),
+        version=one("Version"),
+        requires_dist=many("Requires-Dist"),
+        provides_extra=many("Provides-Extra"),
+        import_names=tuple(v.partition(";")[0].strip() for v in many("Import-Name")),
+        import_namespaces=tuple(v.partition(";")[0].strip() for v in many("Import-Namespace")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    path: str  # as written: relative to the environment directory, or absolute
+    size: int | None  # the size RECORD claims, if any
+
+
+@dataclass
+class RecordParse:
+    rows: list[RecordRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_record(data: bytes) -> RecordParse:
+    """Parse a RECORD (CSV: path, hash, size). Bad rows are skipped and counted as problems."""
+    out = RecordParse()
+    bad_rows = 0
+    bad_sizes = 0
+    try:
+        reader = csv.reader(io.StringIO(decode(data).replace("\x00", "")))
+        for row in reader:
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            if len(row) != 3 or not row[0].strip():
+                bad_rows += 1
+                if not row[0].strip():
+                    continue
+            path = row[0].strip()
+            size: int | None = None
+            size_text = row[2].strip() if len(row) >= 3 else ""
+            if size_text:
+                try:
+                    size = int(size_text)
+                    if size < 0:
+                        raise ValueError(size_text)
+                except ValueError:
+                    bad_sizes += 1
+                    size = None
+            out.rows.append(RecordRow(path, size))
+    except csv.Error as exc:
+        out.problems.append(f"RECORD is not valid CSV ({exc}); read {len(out.rows)} rows before the error")
+    if bad_rows:
+        out.problems.append(f"RECORD has {bad_rows} malformed row(s) (expected path,hash,size)")
+    if bad_sizes:
+        out.problems.append(f"RECORD has {bad_sizes} row(s) with a non-numeric or negative size")
+    return out
+
+
+def parse_lines(data: bytes) -> list[str]:
+    """top_level.txt, installed-files.txt, SOURCES.txt: one entry per line."""
+    return [line.strip() for line in decode(data).splitlines() if line.strip()]
+
+
+def parse_entry_points(data: bytes) -> list[EntryPoint]:
+    """entry_points.txt is INI-like; a small parser keeps names case-sensitive and tolerates junk."""
+    out: list[EntryPoint] = []
+    group: str | None = None
+    for raw in decode(data).splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1].strip()
+            continue
+        if group is None or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        value = value.strip()
+        if "[" in value:  # "module:attr [extra1,extra2]"
+            value = value.partition("[")[0].strip()
+        if name.strip() and value:
+            out.append(EntryPoint(group, name.strip(), value))
+    return sorted(set(out), key=lambda ep: (ep.group, ep.name, ep.value))
+
+
+def parse_requires_txt(data: bytes) -> list[str]:
+    """Turn an egg-info requires.txt into Requires-Dist strings (``[extra:marker]`` sections)."""
+    out: list[str] = []
+    extra = ""
+    marker = ""
+    for raw in decode(data).splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            extra, _, marker = line[1:-1].partition(":")
+            extra, marker = extra.strip(), marker.strip()
+            continue
+        parts = [f"({marker})"] if marker else []
+        if extra:
+            parts.append(f'extra == "{extra}"')
+        out.append(f"{line}; {' and '.join(parts)}" if parts else line)
+    return out
+
+
+def marker_environment(python_version: str | None, platform: Platform) -> dict[str, str]:
+    """The PEP 508 marker environment of an environment inside the image, not of this machine."""
+    version = python_version or "3"
+    parts = version.split(".")
+    short = ".".join(parts[:2])
+    full = ".".join(([*parts, "0", "0"])[:3])
+    system = {"linux": "Linux", "windows": "Windows", "darwin": "Darwin"}.get(platform.os, platform.os)
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "os_name": "nt" if platform.os == "windows" else "posix",
+        "platform_machine": _MACHINES.get(platform.architecture, platform.architecture),
+        "platform_release": "",
+        "platform_system": system,
+        "platform_version": "",
+        "python_full_version": full,
+        "platform_python_implementation": "CPython",
+        "python_version": short,
+        "sys_platform": "win32" if platform.os == "windows" else platform.os,
+        "extra": "",
+    }
+
+
+@dataclass(frozen=True)
+class ParsedRequirement:
+    """A Requires-Dist entry, parsed once; evaluated later when the requested extras are known."""
+
+    name: str  # canonical
+    specifier: str
+    extras: tuple[str, ...]
+    marker: Marker | None
+    extra: str | None  # the extra of the *declaring* distribution this belongs to
+
+
+def parse_requirements(lines: tuple[str, ...] | list[str]) -> tuple[list[ParsedRequirement], list[str]]:
+    out: list[ParsedRequirement] = []
+    problems: list[str] = []
+    for line in lines:
+        try:
+            req = PkgRequirement(line)
+        except InvalidRequirement:
+            problems.append(f"unparseable Requires-Dist {line!r}")
+            continue
+        extra_match = _EXTRA_RE.search(str(req.marker)) if req.marker else None
+        out.append(
+            ParsedRequirement(
+                name=canonicalize_name(req.name),
+                specifier=str(req.specifier),
+                extras=tuple(sorted(canonicalize_name(e) for e in req.extras)),
+                marker=req.marker,
+                extra=canonicalize_name(extra_match.group(1)) if extra_match else None,
+            )
+        )
+    return out, problems
+
+
+def marker_true(req: ParsedRequirement, env: dict[str, str], extra: str = "") -> bool:
+    """Evaluate ``req.marker`` in ``env``; a marker that cannot be evaluated counts as false."""
+    if req.marker is None:
+        return True
+    try:
+        return bool(req.marker.evaluate({**env, "extra": extra}))
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return False
+
+
+def evaluate(req: ParsedRequirement, env: dict[str, str], requested_extras: set[str]) -> Requirement:
+    """The model's Requirement: active when its marker holds and its extra (if any) was requested."""
+    if req.extra is None:
+        active = marker_true(req, env)
+    else:
+        active = req.extra in requested_extras and marker_true(req, env, req.extra)
+    return Requirement(
+        name=req.name,
+        specifier=req.specifier,
+        extras=req.extras,
+        marker=str(req.marker) if req.marker is not None else None,
+        active=active,
+        extra=req.extra,
+    )
+
+
+def module_name(rel_path: str) -> str | None:
+    """Dotted module name of an environment-relative file, or None when it is not importable code."""
+    if rel_path.startswith(("..", "__pycache__/")) or "/__pycache__/" in rel_path:
+        return None
+    head, base = posixpath.split(rel_path)
+    if base.endswith(".py"):
+        stem = base[:-3]
+    elif base.endswith(_EXT_SUFFIXES):
+        stem = base.partition(".")[0]
+    else:
+        return None
+    parts = [p for p in head.split("/") if p] if head else []
+    if stem != "__init__":
+        parts.append(stem)
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
+
+
+def top_level_names(rel_paths: list[str]) -> list[str]:
+    """Top-level importable names shipped by a distribution (packages, namespace packages, modules)."""
+    names: set[str] = set()
+    for rel in rel_paths:
+        mod = module_name(rel)
+        if mod:
+            names.add(mod.partition(".")[0])
+    return sorted(names)
