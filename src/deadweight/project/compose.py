@@ -1,0 +1,380 @@
+"""Compose files: services, how they build, their memory limits and whether they ask for a GPU.
+
+Why: the audit works per service; DW101 must know whether the deployment requests a GPU and DW701/702 need
+the memory limit. Loaded with ruamel.yaml's round-trip loader so positions (and, for the fixers, comments)
+survive; values are interpolated as Compose does (``${VAR:-default}`` from the environment, then ``.env``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from deadweight.errors import ParseError
+from deadweight.model.project import GpuRequest
+
+COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp])?(i)?(b)?\s*$", re.IGNORECASE)
+_MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+@dataclass
+class ComposeService:
+    name: str
+    line: int  # 1-based line of the service key
+    build_context: str | None = None  # absolute path
+    dockerfile: str | None = None  # absolute path (context-relative in the file)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    image: str | None = None
+    command: tuple[str, ...] | str | None = None
+    entrypoint: tuple[str, ...] | str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    env_files: list[str] = field(default_factory=list)
+    memory_limit_bytes: int | None = None
+    memory_evidence: str | None = None
+    gpu: GpuRequest = field(default_factory=GpuRequest.none)
+    healthcheck: tuple[str, ...] | str | None = None
+    profiles: tuple[str, ...] = ()
+    error: str | None = None  # this service could not be read (others still can)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ComposeFile:
+    path: str
+    services: list[ComposeService]
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_compose_file(directory: str | Path) -> Path | None:
+    d = Path(directory)
+    for name in COMPOSE_FILE_NAMES:
+        if (d / name).is_file():
+            return d / name
+    return None
+
+
+def parse_memory(value: object) -> int | None:
+    """Docker's RAMInBytes: ``512m``, ``1g``, ``1.5GiB``, ``1024`` binary; None if invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if not isinstance(value, str):
+        return None
+    m = _MEM_RE.match(value)
+    if not m:
+        return None
+    return int(float(m.group(1)) * _MULT[(m.group(2) or "").lower()])
+
+
+def read_dotenv(path: str | Path) -> dict[str, str]:
+    """KEY=VALUE lines (``export`` prefix, quotes, comments) as Compose reads ``.env`` and ``env_file``."""
+    out: dict[str, str] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return out
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[7:].lstrip()
+        key, eq, value = line.partition("=")
+        key = key.strip()
+        if not key:
+            continue
+        if not eq:
+            value = os.environ.get(key, "")
+            out[key] = value
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+            if raw.strip().split("=", 1)[1].strip().startswith('"'):
+                value = value.replace("\\n", "\n")
+        else:
+            value = re.sub(r"\s+#.*$", "", value)
+        out[key] = value
+    return out
+
+
+def interpolate(text: str, values: Mapping[str, str]) -> str:
+    """Compose interpolation: ``$VAR``, ``${VAR}``, ``${VAR:-d}``, ``${VAR-d}``, ``${VAR:+r}``, ``$$``."""
+    out: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c != "$" or i + 1 >= n:
+            out.append(c)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt == "$":
+            out.append("$")
+            i += 2
+            continue
+        if nxt == "{":
+            depth, j = 0, i + 1
+            while j < n:
+                if text[j] == "{":
+                    depth += 1
+                elif text[j] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            if j >= n:
+                out.append(text[i:])
+                break
+            out.append(_braced(text[i + 2 : j], values))
+            i = j + 1
+            continue
+        m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i + 1 :])
+        if not m:
+            out.append(c)
+            i += 1
+            continue
+        out.append(values.get(m.group(0), ""))
+        i += 1 + len(m.group(0))
+    return "".join(out)
+
+
+def _braced(inner: str, values: Mapping[str, str]) -> str:
+    m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?$", inner, re.DOTALL)
+    if not m:
+        return ""
+    name, op, word = m.group(1), m.group(2), m.group(3) or ""
+    present = name in values
+    value = values.get(name, "")
+    if op is None:
+        return value
+    if op in (":-", ":?"):
+        return value if value else (interpolate(word, values) if op == ":-" else "")
+    if op in ("-", "?"):
+        return value if present else (interpolate(word, values) if op == "-" else "")
+    if op == ":+":
+        return interpolate(word, values) if value else ""
+    return interpolate(word, values) if present else ""
+
+
+def parse_compose_file(path: str | Path, environ: Mapping[str, str] | None = None) -> ComposeFile:
+    """Parse a compose file; YAML errors raise ParseError (file:line), service problems stay per service."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParseError(f"{p}: cannot read compose file: {exc}") from None
+    yaml = YAML(typ="rt")
+    try:
+        doc = yaml.load(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else 1
+        raise ParseError(f"{p}:{line}: invalid YAML: {exc.problem}") from None
+    except YAMLError as exc:
+        raise ParseError(f"{p}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise ParseError(f"{p}:1: compose file is not a mapping")
+    values = {**read_dotenv(p.parent / ".env"), **(environ if environ is not None else os.environ)}
+    services = doc.get("services")
+    if services is None:
+        return ComposeFile(str(p), [], [f"{p}: no services"])
+    if not isinstance(services, dict):
+        raise ParseError(f"{p}:{_line(doc, 'services')}: services must be a mapping")
+    out: list[ComposeService] = []
+    for name in services:
+        out.append(_service(p, str(name), services, values))
+    return ComposeFile(str(p), out)
+
+
+def _line(node: Any, key: Any) -> int:
+    try:
+        return int(node.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return 0
+
+
+def _plain(node: Any, values: Mapping[str, str]) -> Any:
+    """ruamel nodes to plain Python, strings interpolated."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v, values) for v in node]
+    if isinstance(node, str):
+        return interpolate(str(node), values)
+    return node
+
+
+def _merged(
+    name: str, services: Any, values: Mapping[str, str], path: Path, seen: set[str]
+) -> dict[str, Any]:
+    """The service's mapping with ``extends`` (same file) applied: the extending service wins per key."""
+    body = services.get(name)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ParseError(f"{path}:{_line(services, name)}: service {name!r} must be a mapping")
+    data: dict[str, Any] = _plain(body, values)
+    ext = data.pop("extends", None)
+    if ext is None:
+        return data
+    base_name = ext if isinstance(ext, str) else ext.get("service") if isinstance(ext, dict) else None
+    if isinstance(ext, dict) and ext.get("file"):
+        raise ParseError(f"{path}:{_line(body, 'extends')}: extends from another file is not supported")
+    if not isinstance(base_name, str) or base_name not in services or base_name in seen:
+        raise ParseError(f"{path}:{_line(body, 'extends')}: extends unknown or cyclic service {base_name!r}")
+    base = _merged(base_name, services, values, path, seen | {name})
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
+
+
+def _service(path: Path, name: str, services: Any, values: Mapping[str, str]) -> ComposeService:
+    svc = ComposeService(name=name, line=_line(services, name))
+    try:
+        data = _merged(name, services, values, path, {name})
+        _fill(svc, data, path, services.get(name))
+    except ParseError as exc:
+        svc.error = str(exc)
+    return svc
+
+
+def _as_command(value: Any) -> tuple[str, ...] | str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return str(value)
+
+
+def _env(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    out: dict[str, str] = {}
+    if isinstance(value, list):
+        for item in value:
+            key, _, val = str(item).partition("=")
+            out[key] = val
+    return out
+
+
+def _fill(svc: ComposeService, data: dict[str, Any], path: Path, node: Any) -> None:
+    base = path.parent
+    where = f"{path}:{svc.line}"
+    build = data.get("build")
+    if isinstance(build, str):
+        svc.build_context = str((base / build).resolve())
+        svc.dockerfile = str(Path(svc.build_context) / "Dockerfile")
+    elif isinstance(build, dict):
+        ctx = str(build.get("context", "."))
+        svc.build_context = ctx if "://" in ctx else str((base / ctx).resolve())
+        dockerfile = str(build.get("dockerfile", "Dockerfile"))
+        if not os.path.isabs(dockerfile):
+            dockerfile = str(Path(svc.build_context) / dockerfile)
+        svc.dockerfile = dockerfile
+        svc.build_args = _env(build.get("args"))
+        target = build.get("target")
+        svc.target = str(target) if target is not None else None
+    elif build is not None:
+        raise ParseError(f"{where}: build must be a string or a mapping")
+    image = data.get("image")
+    svc.image = str(image) if image is not None else None
+    svc.command = _as_command(data.get("command"))
+    svc.entrypoint = _as_command(data.get("entrypoint"))
+    env_files = data.get("env_file")
+    files: list[str] = []
+    for item in env_files if isinstance(env_files, list) else [env_files] if env_files else []:
+        file = item.get("path") if isinstance(item, dict) else item
+        if isinstance(file, str):
+            files.append(str((base / file).resolve()))
+    svc.env_files = files
+    environment: dict[str, str] = {}
+    for file in files:
+        if not Path(file).is_file():
+            svc.warnings.append(f"{where}: env_file {file} not found")
+        environment.update(read_dotenv(file))
+    environment.update(_env(data.get("environment")))
+    svc.environment = environment
+    _memory(svc, data, node, path)
+    svc.gpu = _gpu(data, environment, node, path, svc.line)
+    health = data.get("healthcheck")
+    if isinstance(health, dict) and health.get("test") is not None:
+        svc.healthcheck = _as_command(health.get("test"))
+    profiles = data.get("profiles")
+    if isinstance(profiles, list):
+        svc.profiles = tuple(str(p) for p in profiles)
+
+
+def _memory(svc: ComposeService, data: dict[str, Any], node: Any, path: Path) -> None:
+    limits = _get(data, "deploy", "resources", "limits")
+    candidates: list[tuple[Any, str]] = []
+    if isinstance(limits, dict) and limits.get("memory") is not None:
+        line = _deep_line(node, ("deploy", "resources", "limits", "memory"))
+        candidates.append((limits["memory"], f"{path}:{line}"))
+    if data.get("mem_limit") is not None:
+        candidates.append((data["mem_limit"], f"{path}:{_deep_line(node, ('mem_limit',))}"))
+    for value, evidence in candidates:  # deploy.resources.limits wins over mem_limit, as in Compose v2
+        parsed = parse_memory(value)
+        if parsed is None:
+            svc.warnings.append(f"{evidence}: cannot parse memory limit {value!r}")
+            continue
+        svc.memory_limit_bytes = parsed
+        svc.memory_evidence = evidence
+        return
+
+
+def _get(data: Any, *keys: str) -> Any:
+    cur = data
+    for key in keys:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(key)
+    return cur
+
+
+def _deep_line(node: Any, keys: tuple[str, ...]) -> int:
+    cur = node
+    line = 0
+    for key in keys:
+        if not isinstance(cur, dict) or key not in cur:
+            return line
+        line = _line(cur, key) or line
+        cur = cur[key]
+    return line
+
+
+def _gpu(data: dict[str, Any], env: Mapping[str, str], node: Any, path: Path, svc_line: int) -> GpuRequest:
+    evidence: list[str] = []
+    devices = _get(data, "deploy", "resources", "reservations", "devices")
+    for dev in devices if isinstance(devices, list) else []:
+        if not isinstance(dev, dict):
+            continue
+        caps = [str(c).lower() for c in dev.get("capabilities", []) or []]
+        if str(dev.get("driver", "")).lower() == "nvidia" or "gpu" in caps:
+            line = _deep_line(node, ("deploy", "resources", "reservations", "devices"))
+            evidence.append(f"{path}:{line}: deploy.resources.reservations.devices requests a GPU")
+            break
+    if str(data.get("runtime", "")).lower() == "nvidia":
+        evidence.append(f"{path}:{_deep_line(node, ('runtime',))}: runtime: nvidia")
+    gpus = data.get("gpus")
+    if gpus not in (None, "", [], 0, "0"):
+        evidence.append(f"{path}:{_deep_line(node, ('gpus',))}: gpus: {gpus}")
+    visible = env.get("NVIDIA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip().lower() not in ("", "none", "void"):
+        evidence.append(f"{path}:{svc_line}: NVIDIA_VISIBLE_DEVICES={visible}")
+    return GpuRequest(bool(evidence), tuple(evidence))
