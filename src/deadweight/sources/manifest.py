@@ -242,7 +242,9 @@ def parse_config(data: bytes, digest: str | None, source: str) -> ImageConfig:
         check_digest_syntax(d, source, f"config diff id {i}") for i, d in enumerate(rootfs["diff_ids"])
     )
     history: list[HistoryEntry] = []
-    raw_history = doc.get("history") or []
+    raw_history = doc.get("history")
+    if raw_history is None:
+        raw_history = []
     if not isinstance(raw_history, list):
         raise SourceError(f"{source}: image config history is not a list")
     for item in raw_history:
