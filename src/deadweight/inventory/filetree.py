@@ -172,6 +172,7 @@ class FileTree:
         self._contents: dict[int, dict[str, bytes]] = {}
         self._shadowed: list[tuple[str, int, int, int]] = []
         self._changes: dict[int, LayerChanges] = {}
+        self.layer_sizes: dict[int, int] = {}  # layer index -> its scan's size_bytes
         self.visible_bytes = 0
         self.shadowed_bytes = 0
 
@@ -349,6 +350,7 @@ class FileTree:
         if scan.contents:
             self._contents[layer] = dict(scan.contents)
         self._changes[layer] = LayerChanges(layer, counts.added, counts.modified, counts.deleted)
+        self.layer_sizes[layer] = scan.size_bytes
 
     def _ensure_dirs(self, path: str, layer: int, counts: _Counts) -> None:
         """Make ``path`` and its ancestors directories; a non-directory in the way is hidden."""

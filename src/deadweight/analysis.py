@@ -1,0 +1,187 @@
+"""Read an image once and account for every byte: ``analyze_image``.
+
+The one place that drives a source: each layer is scanned as it streams (never extracted), verified by
+``finish()``, placed by its index or, for ``docker save`` streams that hand layers out in archive
+order, by the diff id ``finish()`` computed. Layers are stacked bottom first as soon as their turn
+comes, so only out-of-order layers wait in memory, and each layer's entries are dropped once the
+merged tree and the efficiency score have taken them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from deadweight.errors import SourceError
+from deadweight.inventory.efficiency import Efficiency, EfficiencyCalculator
+from deadweight.inventory.filetree import FileTree, LayerScan, TreeBuilder, scan_layer
+from deadweight.model.analysis import ImageAnalysis, LayerSummary
+from deadweight.model.image import ImageConfig, LayerDescriptor
+from deadweight.sources.base import ByteStream, ImageSource
+
+#: ``progress(layers_done, layers_total, bytes_read)``; bytes are uncompressed tar bytes read so far.
+Progress = Callable[[int, int, int], None]
+
+
+#: Report progress inside a layer at most once per this many bytes.
+PROGRESS_STEP = 8 << 20
+
+
+class _CountingStream:
+    """Counts the uncompressed bytes that pass and reports them every ``PROGRESS_STEP`` bytes."""
+
+    __slots__ = ("base", "count", "inner", "next_report", "report")
+
+    def __init__(self, inner: ByteStream, base: int, report: Callable[[int], None] | None) -> None:
+        self.inner = inner
+        self.base = base
+        self.count = 0
+        self.report = report
+        self.next_report = PROGRESS_STEP
+
+    def _advance(self, n: int) -> None:
+        self.count += n
+        if self.report is not None and self.count >= self.next_report:
+            self.next_report = self.count + PROGRESS_STEP
+            self.report(self.base + self.count)
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self.inner.read(n)
+        self._advance(len(data))
+        return data
+
+    def skip(self, n: int, /) -> None:
+        self.inner.skip(n)
+        self._advance(n)
+
+
+def aligned_history(config: ImageConfig, layer_count: int) -> list[str]:
+    """``created_by`` for each layer: history entries marked ``empty_layer`` have no layer of their own.
+
+    An image without history (or with fewer entries than layers, as some builders write) gets ``""``
+    for the layers it does not describe.
+    """
+    steps = [entry.created_by for entry in config.history if not entry.empty_layer]
+    return [steps[i] if i < len(steps) else "" for i in range(layer_count)]
+
+
+def _place(index: int, diff_id: str | None, config: ImageConfig, placed: set[int], ref: str) -> int:
+    if index >= 0:
+        return index
+    if diff_id is None:
+        raise SourceError(f"{ref}: the source could not say which layer a stream belongs to")
+    for position, expected in enumerate(config.diff_ids):
+        if expected == diff_id and position not in placed:
+            return position
+    raise SourceError(f"{ref}: layer {diff_id} is not in the image config's diff ids")
+
+
+def analyze_image(
+    source: ImageSource,
+    *,
+    want: Callable[[str], bool] | None = None,
+    verify: bool = False,
+    progress: Progress | None = None,
+) -> ImageAnalysis:
+    """Stream every layer of ``source`` once and build the image's analysis.
+
+    ``want(path)`` selects files whose contents are kept (for the package inventory); ``verify`` checks
+    every digest while streaming. Raises ``SourceError`` (and its subclasses) when the image cannot be
+    read or does not hang together.
+    """
+    config = source.config()
+    descriptors: Sequence[LayerDescriptor] = source.layers()
+    total = len(descriptors)
+    if config.diff_ids and len(config.diff_ids) != total:
+        raise SourceError(
+            f"{source.ref}: the manifest lists {total} layers "
+            f"but the config has {len(config.diff_ids)} diff ids"
+        )
+    builder = TreeBuilder()
+    calculator = EfficiencyCalculator()
+    pending: dict[int, LayerScan] = {}
+    placed: set[int] = set()
+    diff_ids: dict[int, str | None] = {}
+    next_index = 0
+    read_before = 0
+    if progress is not None:
+        progress(0, total, 0)
+
+    for done, opened in enumerate(source.iter_layers(verify=verify)):
+        descriptor = opened.descriptor
+        label = f"{source.ref} layer {descriptor.index if descriptor.index >= 0 else done}"
+        report = None if progress is None else (lambda count, done=done: progress(done, total, count))
+        stream = _CountingStream(opened.stream, read_before, report)
+        scan = scan_layer(stream, index=max(descriptor.index, 0), source=label, want=want)
+        computed = opened.finish()
+        position = _place(descriptor.index, computed or descriptor.diff_id, config, placed, source.ref)
+        if position >= total or position in placed:
+            raise SourceError(f"{source.ref}: layer {position} delivered twice or out of range")
+        placed.add(position)
+        scan.index = position
+        scan.diff_id = computed or descriptor.diff_id
+        diff_ids[position] = scan.diff_id
+        pending[position] = scan
+        while next_index in pending:
+            ready = pending.pop(next_index)
+            builder.add(ready)
+            calculator.add_layer(ready.entries)
+            ready.entries = []  # the tree and the score have what they need
+            next_index += 1
+        read_before += stream.count
+        if progress is not None:
+            progress(done + 1, total, read_before)
+
+    if next_index != total:
+        missing = sorted(set(range(total)) - placed)
+        raise SourceError(f"{source.ref}: layers {missing} were never delivered")
+    tree = builder.finish()
+    score = calculator.result()
+    return _assemble(source.ref, config, descriptors, diff_ids, tree=tree, score=score)
+
+
+def _assemble(
+    ref: str,
+    config: ImageConfig,
+    descriptors: Sequence[LayerDescriptor],
+    diff_ids: dict[int, str | None],
+    *,
+    tree: FileTree,
+    score: Efficiency,
+) -> ImageAnalysis:
+    created_by = aligned_history(config, len(descriptors))
+    changes = tree.layer_changes
+    shadowed = tree.shadowed_by_layer()
+    layers = []
+    for position, descriptor in enumerate(descriptors):
+        change = changes[position]
+        layers.append(
+            LayerSummary(
+                index=position,
+                digest=descriptor.digest,
+                diff_id=diff_ids.get(position) or descriptor.diff_id or _config_diff_id(config, position),
+                size_bytes=tree.layer_sizes[position],
+                compressed_bytes=descriptor.compressed_size,
+                created_by=created_by[position],
+                files_added=change.files_added,
+                files_modified=change.files_modified,
+                files_deleted=change.files_deleted,
+                shadowed_bytes=shadowed.get(position, 0),
+            )
+        )
+    return ImageAnalysis(
+        ref=ref,
+        config=config,
+        layers=tuple(layers),
+        tree=tree,
+        size_bytes=sum(layer.size_bytes for layer in layers),
+        visible_bytes=tree.visible_bytes,
+        shadowed_bytes=tree.shadowed_bytes,
+        efficiency=score.score,
+        wasted_bytes=score.wasted_bytes,
+        inefficient_paths=score.inefficient,
+    )
+
+
+def _config_diff_id(config: ImageConfig, position: int) -> str | None:
+    return config.diff_ids[position] if position < len(config.diff_ids) else None
+
