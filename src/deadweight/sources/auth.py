@@ -108,6 +108,26 @@ def parse_challenge(header: str) -> Challenge | None:
     return Challenge(scheme.lower(), params)
 
 
+_DIGEST_TEXT = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def strip_userinfo(ref: str) -> str:
+    """``ref`` without a ``user:password@`` before its host (``[scheme://]user:pw@host/repo``).
+
+    ``name@sha256:...`` is a digest, not userinfo, and is kept.
+    """
+    url = _URL_SCHEME.match(ref)
+    prefix, body = (url.group(0), ref[url.end() :]) if url else ("", ref)
+    first, slash, rest = body.partition("/")
+    if "@" not in first:
+        return ref
+    after = first.rsplit("@", 1)[1]
+    if not slash and _DIGEST_TEXT.fullmatch(after):
+        return ref
+    return f"{prefix}{after}{slash}{rest}"
+
+
 # --------------------------------------------------------------------------- docker config
 
 
