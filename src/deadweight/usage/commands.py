@@ -1,0 +1,473 @@
+"""Command lines → console scripts, ``python -m`` modules and arguments that name code.
+
+Why: a server started from CMD (``gunicorn -k uvicorn.workers.UvicornWorker app.main:app``) is never
+imported by the project, so an import scanner calls gunicorn (and uvicorn's worker) unused. Commands come
+from Dockerfile CMD/ENTRYPOINT (exec and shell form), compose ``command``/``entrypoint``, Procfiles,
+supervisord ``command=`` and the shell scripts the image runs. Console script names are resolved to
+distributions later, through the image's entry points.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+from collections.abc import Sequence
+
+from deadweight.model.evidence import Confidence, Evidence, EvidenceKind
+from deadweight.usage.imports import import_evidence
+from deadweight.usage.strings import db_url_evidence, looks_like_code_path
+
+_PYTHON_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)?)?[a-z]?$")
+_ASSIGN_RE = re.compile(r"^[A-Za-z_]\w*=")
+_CONTROL = frozenset({";", "&&", "||", "|", "&", ";;", "(", ")", "|&", "\n"})
+_KEYWORDS = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "do",
+        "done",
+        "while",
+        "until",
+        "for",
+        "in",
+        "case",
+        "esac",
+        "{",
+        "}",
+        "!",
+        "function",
+        "select",
+    }
+)
+# Programs that run the rest of their arguments as a command: name -> number of own arguments to skip.
+_WRAPPERS: dict[str, int] = {
+    "exec": 0,
+    "nohup": 0,
+    "time": 0,
+    "tini": 0,
+    "dumb-init": 0,
+    "gosu": 1,
+    "su-exec": 1,
+    "chpst": 0,
+    "setsid": 0,
+    "nice": 0,
+    "ionice": 0,
+    "stdbuf": 0,
+    "sudo": 0,
+    "env": 0,
+    "timeout": 1,
+    "catatonit": 0,
+    "tini-static": 0,
+    "xvfb-run": 0,
+    "watchmedo": 0,
+    "newrelic-admin": 1,
+    "ddtrace-run": 0,
+    "opentelemetry-instrument": 0,
+    "doppler": 1,
+}
+# Commands that name no Python code: shell builtins and OS tools.
+_NOT_PYTHON = frozenset(
+    [
+        "cd",
+        "echo",
+        "set",
+        "export",
+        "test",
+        "[",
+        "[[",
+        "true",
+        "false",
+        "sleep",
+        "mkdir",
+        "rm",
+        "cp",
+        "mv",
+        "chmod",
+        "chown",
+        "cat",
+        "ls",
+        "ln",
+        "touch",
+        "exit",
+        "return",
+        "trap",
+        "wait",
+        "read",
+        "source",
+        ".",
+        "eval",
+        "shift",
+        "unset",
+        "printf",
+        "sed",
+        "awk",
+        "grep",
+        "tee",
+        "find",
+        "xargs",
+        "curl",
+        "wget",
+        "apt-get",
+        "apt",
+        "apk",
+        "yum",
+        "dnf",
+        "tar",
+        "gzip",
+        "unzip",
+        "bash",
+        "sh",
+        "dash",
+        "zsh",
+        "ash",
+        "local",
+        "declare",
+        "alias",
+        "umask",
+        "ulimit",
+        "kill",
+        "until",
+        "useradd",
+        "adduser",
+        "groupadd",
+        "install",
+        "mktemp",
+        "dirname",
+        "basename",
+        "readlink",
+        "realpath",
+        "head",
+        "tail",
+        "sort",
+        "uniq",
+        "wc",
+        "cut",
+        "tr",
+        "date",
+        "id",
+        "whoami",
+        "hostname",
+        "nc",
+        "git",
+        "make",
+        "gcc",
+    ]
+)
+# gunicorn -k short names -> modules they import.
+GUNICORN_WORKERS: dict[str, tuple[str, ...]] = {
+    "gevent": ("gevent",),
+    "eventlet": ("eventlet",),
+    "tornado": ("tornado",),
+    "gthread": (),
+    "sync": (),
+    "uvicorn": ("uvicorn",),
+}
+_UVICORN_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "--loop": {"uvloop": ("uvloop",), "asyncio": (), "auto": ()},
+    "--http": {"httptools": ("httptools",), "h11": ("h11",), "auto": ()},
+    "--ws": {
+        "websockets": ("websockets",),
+        "websockets-sansio": ("websockets",),
+        "wsproto": ("wsproto",),
+        "auto": (),
+        "none": (),
+    },
+}
+_POOLS: dict[str, tuple[str, ...]] = {
+    "gevent": ("gevent",),
+    "eventlet": ("eventlet",),
+    "threads": (),
+    "solo": (),
+    "prefork": (),
+    "processes": (),
+}
+
+
+def _ev(
+    kind: EvidenceKind, detail: str, loc: str, target: str, conf: Confidence = Confidence.HIGH
+) -> Evidence:
+    return Evidence(kind, detail, loc, target, conf)
+
+
+def split_shell(text: str) -> list[list[str]]:
+    """Split a shell command line into simple commands (on ``; && || | &`` and newlines).
+
+    Unbalanced quotes fall back to whitespace splitting: a broken script should still yield evidence.
+    """
+    text = re.sub(r"\\\n", " ", text)
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()")
+    lexer.whitespace = " \t\r"
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        tokens = text.replace(";", " ; ").replace("&&", " && ").split()
+    commands: list[list[str]] = [[]]
+    for tok in tokens:
+        if tok in _CONTROL or set(tok) <= set(";&|()\n"):
+            commands.append([])
+        else:
+            commands[-1].append(tok)
+    return [cmd for cmd in commands if cmd]
+
+
+def _strip_wrappers(argv: list[str]) -> list[str]:
+    while argv:
+        head = argv[0]
+        name = os.path.basename(head)
+        if _ASSIGN_RE.match(head) or name in _KEYWORDS:
+            argv = argv[1:]
+            continue
+        if name in _WRAPPERS:
+            rest = argv[1:]
+            while rest and (rest[0].startswith("-") or _ASSIGN_RE.match(rest[0])):
+                if rest[0] == "--":
+                    rest = rest[1:]
+                    break
+                rest = rest[1:]
+            argv = rest[_WRAPPERS[name] :]
+            continue
+        return argv
+    return argv
+
+
+def command_evidence(command: str | Sequence[str], location: str) -> list[Evidence]:
+    """Evidence from one command: a shell string (shell form) or an argv list (exec form)."""
+    if isinstance(command, str):
+        found: list[Evidence] = []
+        for argv in split_shell(command):
+            found.extend(_argv_evidence(argv, location))
+        return found
+    return _argv_evidence(list(command), location)
+
+
+def script_evidence(text: str, path: str) -> list[Evidence]:
+    """Every command in a shell script, Procfile (``web: cmd``) or similar, with its own line."""
+    found: list[Evidence] = []
+    joined = re.sub(r"\\\n", " ", text)
+    for lineno, line in enumerate(joined.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        proc = re.match(r"^[\w.-]+:\s+(.*)$", stripped)  # Procfile "web: gunicorn ..."
+        if proc and not stripped.startswith(("http:", "https:")):
+            stripped = proc.group(1)
+        found.extend(command_evidence(stripped, f"{path}:{lineno}"))
+    return found
+
+
+def _argv_evidence(argv: list[str], loc: str) -> list[Evidence]:
+    argv = _strip_wrappers([a for a in argv if a])
+    if not argv:
+        return []
+    prog = os.path.basename(argv[0])
+    if prog.startswith("$") or (prog in _NOT_PYTHON and prog not in {"sh", "bash", "dash", "ash", "zsh"}):
+        return []
+    if prog in {"sh", "bash", "dash", "ash", "zsh", "su"}:
+        if "-c" in argv[1:]:
+            idx = argv.index("-c")
+            if idx + 1 < len(argv):
+                return command_evidence(argv[idx + 1], loc)
+        return []
+    if _PYTHON_RE.match(prog):
+        return _python_evidence(argv[1:], loc, prog)
+    found = [_ev(EvidenceKind.COMMAND, f"runs {prog}", loc, prog)]
+    found.extend(tool_arg_evidence(prog, argv[1:], loc))
+    return found
+
+
+def _python_evidence(args: list[str], loc: str, prog: str) -> list[Evidence]:
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "-m" and i + 1 < len(args):
+            module = args[i + 1]
+            found = [_ev(EvidenceKind.PYTHON_M, f"{prog} -m {module}", loc, module)]
+            found.extend(tool_arg_evidence(module.split(".")[0], args[i + 2 :], loc))
+            return found
+        if arg.startswith("-m") and len(arg) > 2:
+            return [_ev(EvidenceKind.PYTHON_M, f"{prog} {arg}", loc, arg[2:])]
+        if arg == "-c" and i + 1 < len(args):
+            try:
+                tree = ast.parse(args[i + 1])
+            except SyntaxError:
+                return []
+            return [
+                Evidence(e.kind, f"{prog} -c: {e.detail}", loc, e.target, e.confidence, e.type_only)
+                for e in import_evidence(tree, loc.rsplit(":", 1)[0])
+            ]
+        if arg in {"-W", "-X", "-Q"}:
+            i += 2
+            continue
+        if arg.startswith("-"):
+            i += 1
+            continue
+        return []  # python script.py: the script itself is scanned as a file
+    return []
+
+
+def _option_values(args: list[str], names: Sequence[str]) -> list[str]:
+    """Values of ``-k X``, ``--worker-class X`` and ``--worker-class=X`` style options."""
+    values: list[str] = []
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                values.append(args[i + 1])
+            elif name.startswith("--") and arg.startswith(name + "="):
+                values.append(arg.split("=", 1)[1])
+            elif not name.startswith("--") and arg.startswith(name) and len(arg) > len(name):
+                values.append(arg[len(name) :])
+    return values
+
+
+def _positional(args: list[str], takes_value: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg.startswith("-"):
+            skip = arg in takes_value
+            continue
+        out.append(arg)
+    return out
+
+
+def tool_arg_evidence(prog: str, args: list[str], loc: str) -> list[Evidence]:
+    """Arguments that name code, for the servers and workers services are started with."""
+    found: list[Evidence] = []
+
+    def code(
+        value: str,
+        detail: str,
+        kind: EvidenceKind = EvidenceKind.COMMAND_ARG,
+        conf: Confidence = Confidence.HIGH,
+    ) -> None:
+        if value.startswith("$"):
+            return
+        found.append(_ev(kind, detail, loc, value.replace(":", ".").strip("."), conf))
+
+    if prog == "gunicorn":
+        for value in _option_values(args, ["-k", "--worker-class"]):
+            short = GUNICORN_WORKERS.get(value)
+            for module in short if short is not None else (value,):
+                code(module, f"gunicorn worker class {value}")
+        for app in _positional(
+            args,
+            [
+                "-c",
+                "--config",
+                "-b",
+                "--bind",
+                "-w",
+                "--workers",
+                "-k",
+                "--worker-class",
+                "-t",
+                "--timeout",
+                "--threads",
+                "-e",
+                "--env",
+                "--log-level",
+                "--access-logfile",
+                "--error-logfile",
+                "-u",
+                "-g",
+                "--chdir",
+                "--pythonpath",
+                "--log-config",
+                "--keep-alive",
+            ],
+        ):
+            if ":" in app or "." in app:
+                code(app, f"gunicorn app {app}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
+    elif prog in {"uvicorn", "hypercorn", "daphne", "granian", "waitress-serve"}:
+        for opt, choices in _UVICORN_CHOICES.items():
+            for value in _option_values(args, [opt]):
+                for module in choices.get(value, (value,)):
+                    code(module, f"{prog} {opt} {value}")
+        if prog == "hypercorn":
+            for value in _option_values(args, ["-k", "--worker-class"]):
+                if value in {"uvloop", "trio"}:
+                    code(value, f"hypercorn worker class {value}")
+        for app in _positional(
+            args,
+            [
+                "--host",
+                "--port",
+                "--loop",
+                "--http",
+                "--ws",
+                "--workers",
+                "-b",
+                "--bind",
+                "-p",
+                "-w",
+                "--log-level",
+                "--env-file",
+                "--log-config",
+                "--root-path",
+                "--app-dir",
+                "-k",
+                "--worker-class",
+                "--interface",
+                "--timeout-keep-alive",
+                "--proxy-headers",
+                "--forwarded-allow-ips",
+            ],
+        ):
+            if looks_like_code_path(app):
+                code(app, f"{prog} app {app}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
+    elif prog == "celery":
+        for value in _option_values(args, ["-A", "--app"]):
+            code(value, f"celery app {value}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
+        for value in _option_values(args, ["-P", "--pool"]):
+            for module in _POOLS.get(value, (value,)):
+                code(module, f"celery pool {value}")
+        for value in _option_values(args, ["-S", "--scheduler"]):
+            code(value, f"celery beat scheduler {value}")
+        for value in _option_values(args, ["-b", "--broker", "--result-backend"]):
+            path, _, line = loc.rpartition(":")
+            found.extend(db_url_evidence(value, path, int(line) if line.isdigit() else 0))
+    elif prog in {"pytest", "py.test"}:
+        for value in _option_values(args, ["-p"]):
+            if not value.startswith("no:"):
+                code(value, f"pytest -p {value}", EvidenceKind.PYTEST_PLUGIN)
+    elif prog in {"dramatiq", "huey_consumer", "huey_consumer.py", "rq", "arq", "faust"}:
+        for app in _positional(
+            args,
+            [
+                "-p",
+                "--processes",
+                "-t",
+                "--threads",
+                "-w",
+                "--workers",
+                "-c",
+                "--config",
+                "--url",
+                "-u",
+                "--queues",
+                "-Q",
+            ],
+        ):
+            if looks_like_code_path(app) or (prog in {"dramatiq", "arq"} and app.isidentifier()):
+                code(app, f"{prog} app {app}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
+        for value in _option_values(args, ["-w", "--worker-class", "--job-class", "--queue-class"]):
+            if looks_like_code_path(value):
+                code(value, f"{prog} class {value}")
+    # Generic: --something-class=pkg.mod.Class on any tool.
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name.startswith("--") and name.endswith("-class") and prog not in {"gunicorn", "rq"}:
+            value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            if looks_like_code_path(value):
+                code(value, f"{prog} {name} {value}")
+    return found
