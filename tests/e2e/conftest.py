@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import lab as labtools  # noqa: E402
-
-
-@dataclass(frozen=True)
-class RegistryAuth:
-    """The htpasswd-protected registry: host:port and the credentials scripts/lab made for it."""
-
-    host: str
-    user: str
-    password: str
-
-
-@dataclass(frozen=True)
-class ExampleImage:
-    """One built service of examples/docker-compose.yml."""
-
-    service: str
-    tag: str
-    id: str
-    context: Path
+import lab as labtools
+from lab import ExampleImage, RegistryAuth
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,11 +1,12 @@
 """Helpers for the end-to-end tests: the lab's settings, the example fleet's builds and their cache.
 
-Why a module of its own: the fixtures in conftest.py stay short, and the bench scripts or a developer's shell can
-reuse the same build logic (`python -m tests.e2e.lab build` builds the fleet the way the tests do).
+Why a module of its own: the fixtures in conftest.py stay short, and a developer's shell can reuse the same
+build logic (`python tests/e2e/lab.py build` builds the fleet the way the tests do).
 
-The fleet is expensive to build (PyPI downloads, apt), so each image carries a label with a hash of everything its
-build depends on: the files of its context, its build arguments (with the lab's changing port numbers taken out),
-the stand-in wheels it installs, and the base image's id. An image is reused only when that label matches.
+The fleet is expensive to build (PyPI downloads, apt), so each image carries a label with a hash of all
+its build depends on: the files of its context, its build arguments (with the lab's changing port numbers
+taken out), the stand-in wheels it installs, and the base image's id. An image is reused only when that label
+matches.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ def in_ci() -> bool:
 def parse_exports(text: str) -> dict[str, str]:
     """Read `export KEY='value'` lines as `scripts/lab env` prints them."""
     env: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line.startswith("export ") or "=" not in line:
             continue
         key, _, value = line[len("export "):].partition("=")
@@ -50,7 +51,7 @@ def parse_exports(text: str) -> dict[str, str]:
 
 
 def lab_env() -> dict[str, str] | None:
-    """The lab's settings: from the environment when scripts/test exported them, else from `scripts/lab env`."""
+    """The lab's settings: from the environment when scripts/test exported them, else `scripts/lab env`."""
     env = {k: v for k, v in os.environ.items() if k.startswith("DEADWEIGHT_LAB_")}
     if all(k in env for k in LAB_KEYS):
         return env
@@ -74,6 +75,25 @@ class ExampleService:
     image: str
     dockerfile: str = "Dockerfile"
     buildargs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    """The htpasswd-protected registry: host:port and the credentials scripts/lab made for it."""
+
+    host: str
+    user: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ExampleImage:
+    """One built service of examples/docker-compose.yml."""
+
+    service: str
+    tag: str
+    id: str
+    context: Path
 
 
 def example_services(compose_file: Path = COMPOSE_FILE) -> list[ExampleService]:
@@ -148,7 +168,7 @@ def context_hash(service: ExampleService, buildargs: Mapping[str, str], env: Map
 
 
 def build_example(client: Any, service: ExampleService, env: Mapping[str, str], *, log: Any = None) -> Any:
-    """The service's image, built with the lab's arguments unless an image with the same context hash exists."""
+    """The service's image, built with the lab's arguments unless one with the same context hash exists."""
     import docker.errors
 
     base_id = client.images.get(BASE_IMAGE).id
