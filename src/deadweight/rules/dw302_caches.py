@@ -1,0 +1,91 @@
+"""DW302: package-manager caches baked into layers (pip, uv, poetry, apt lists and archives, apk).
+
+Counted on the image: cache files the final tree shows, plus cache files written in one layer and
+deleted in a later one (those still ship; they are claimed under the same key as DW303 so no byte is
+counted twice). The Dockerfile step that wrote them is cited when the project has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.inventory.classify import is_cache_path
+from deadweight.model.finding import Evidence, Finding
+from deadweight.model.project import InstallCommand
+from deadweight.reports.formatting import human_bytes
+from deadweight.rules.base import Rule, RuleContext
+from deadweight.rules.layers import layer_evidence
+
+MIN_CACHE_BYTES = 256 * 1024
+
+#: (path marker, cache name, installer tools, fix)
+_KINDS = (
+    (".cache/pip/", "pip cache", ("pip",), "Add --no-cache-dir to pip install (or set PIP_NO_CACHE_DIR=1)."),
+    (".cache/uv/", "uv cache", ("uv",), "Use uv with --no-cache (or UV_NO_CACHE=1), or a cache mount."),
+    (".cache/pypoetry/", "poetry cache", ("poetry",), "Run poetry install with --no-cache, or clear it in the RUN."),
+    ("var/lib/apt/lists/", "apt lists", ("apt-get", "apt"),
+     "End the apt-get RUN with: rm -rf /var/lib/apt/lists/*"),
+    ("var/cache/apt/", "apt archives", ("apt-get", "apt"), "Run apt-get clean in the same RUN as the install."),
+    ("var/cache/apk/", "apk cache", ("apk",), "Use apk add --no-cache."),
+)
+
+
+def cache_kind(path: str) -> int | None:
+    for i, (marker, *_rest) in enumerate(_KINDS):
+        if path.startswith(marker) or f"/{marker}" in path:
+            return i
+    return 0 if is_cache_path(path) and ".cache/" in path else None
+
+
+def _install_evidence(installs: Iterable[InstallCommand], tools: tuple[str, ...], file: str | None) -> list[Evidence]:
+    out = []
+    for cmd in installs:
+        if cmd.tool in tools and not (cmd.no_cache or cmd.cache_mount or cmd.cleans_cache):
+            where = f"{file}:{cmd.line}" if file else None
+            out.append(Evidence("dockerfile", f"{cmd.tool} {cmd.action} without cache cleanup", where))
+    return out
+
+
+class PackageManagerCache(Rule):
+    id = "DW302"
+    needs_image = True
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        analysis = ctx.analysis
+        if analysis is None:
+            return []
+        claims: dict[int, dict[str, int]] = {}
+        layers: dict[int, dict[int, int]] = {}
+        for node in analysis.tree.nodes():
+            if node.size and (kind := cache_kind(node.path)) is not None:
+                claims.setdefault(kind, {})[f"file:{node.path}"] = node.size
+                layers.setdefault(kind, {})[node.layer] = layers.get(kind, {}).get(node.layer, 0) + node.size
+        for item in analysis.tree.shadowed:
+            if (kind := cache_kind(item.path)) is not None:
+                claims.setdefault(kind, {})[f"shadow:{item.layer}:{item.path}"] = item.size
+                layers.setdefault(kind, {})[item.layer] = layers.get(kind, {}).get(item.layer, 0) + item.size
+        findings = []
+        dockerfile = ctx.service.dockerfile.path if ctx.service.dockerfile else ctx.service.dockerfile_path
+        for kind, kind_claims in sorted(claims.items()):
+            total = sum(kind_claims.values())
+            if total < MIN_CACHE_BYTES:
+                continue
+            marker, name, tools, fix = _KINDS[kind]
+            evidence = [
+                layer_evidence(analysis, layer, f"{human_bytes(size)} of {name}")
+                for layer, size in sorted(layers[kind].items(), key=lambda kv: (-kv[1], kv[0]))
+            ]
+            evidence += _install_evidence(ctx.service.installs, tools, dockerfile)
+            findings.append(
+                self.finding(
+                    ctx,
+                    title=f"{name} baked into the image ({human_bytes(total)})",
+                    path=marker.rstrip("/"),
+                    savings_bytes=total,
+                    estimated=False,
+                    evidence=evidence,
+                    fix=fix,
+                    claims=kind_claims,
+                )
+            )
+        return findings
