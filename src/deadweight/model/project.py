@@ -244,6 +244,11 @@ class Service:
     profiles: tuple[str, ...] = ()
     env_files: tuple[str, ...] = ()
     mem_limit_evidence: str | None = None  # "compose.yaml:12" where the limit is set
+    shipped: tuple[ShippedFile, ...] = ()  # context files that land in the final image, sorted by image path
+    context_file_count: int = 0  # files sent as build context (after .dockerignore)
+    context_bytes: int = 0
+    dockerignore: str | None = None  # the ignore file in effect, if any
+    project_name: str | None = None  # canonical [project]/[tool.poetry] name, when the service installs it
     load_error: str | None = None  # one line naming file:line when this service could not be loaded
     warnings: tuple[str, ...] = ()
 

@@ -171,6 +171,30 @@ def _stage_files(
     return result
 
 
+def stage_files(
+    dockerfile: Dockerfile,
+    stage: Stage,
+    index: ContextIndex,
+    memo: dict[int, list[ShippedFile]] | None = None,
+) -> list[ShippedFile]:
+    """Context files present in ``stage``'s filesystem (image paths of that stage)."""
+    return _stage_files(dockerfile, stage, index, {} if memo is None else memo, set())
+
+
+def instruction_workdirs(dockerfile: Dockerfile, stage: Stage) -> dict[int, str]:
+    """WORKDIR in effect at each instruction of ``stage``, keyed by the instruction's start line."""
+    scope = _Scope({}, {}, "/")
+    if stage.base_stage is not None:
+        parent = dockerfile.stages[stage.base_stage]
+        scope.env.update(parent.env)
+        scope.workdir = parent.workdir
+    out: dict[int, str] = {}
+    for ins in stage.instructions:
+        out[ins.start_line] = scope.workdir
+        _track(ins, stage, scope, dockerfile.escape)
+    return out
+
+
 def _track(ins: Instruction, stage: Stage, scope: _Scope, escape: str) -> None:
     if ins.keyword == "ARG":
         for word in split_words(ins.args, escape):

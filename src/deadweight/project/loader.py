@@ -1,0 +1,559 @@
+"""Load a project: a compose file, a directory holding one, or a single service directory.
+
+Why: the rules compare what a service *declares* with what its image holds. What a service declares is what
+its Dockerfile installs: the requirement files its RUN lines reference (``-r``), the project's pyproject when
+it installs the project (``pip install .``, ``uv sync``, ``poetry install``), and packages named directly in
+RUN lines. Only when the Dockerfile references none of these do we fall back to requirements.txt /
+pyproject.toml in the build context. A broken Dockerfile makes that one service an error row, not the run.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from deadweight.errors import DeadweightError, ParseError
+from deadweight.model.project import (
+    DeclaredRequirement,
+    Dockerfile,
+    ExecOrShell,
+    GpuRequest,
+    InstallCommand,
+    LockedPackage,
+    Project,
+    RequirementsOption,
+    Service,
+    ShippedFile,
+    Stage,
+)
+from deadweight.project.compose import ComposeService, find_compose_file, parse_compose_file
+from deadweight.project.context import ContextIndex, instruction_workdirs, shipped_files, stage_files, walk_context
+from deadweight.project.deployment import DeploymentSignal, find_deployment_signals, images_match
+from deadweight.project.dockerfile import parse_dockerfile_file
+from deadweight.project.dockerignore import IgnoreMatcher, find_dockerignore
+from deadweight.project.installs import stage_installs
+from deadweight.project.lockfiles import find_lock_files, parse_lock_file
+from deadweight.project.pyproject import PyprojectResult, parse_pyproject_file
+from deadweight.project.requirements import parse_requirement_text, parse_requirements_file
+
+_PY_TOOLS = frozenset({"pip", "uv", "poetry", "pdm"})
+_DOCKERFILE_NAMES = ("Dockerfile", "dockerfile", "Containerfile")
+
+
+@dataclass
+class _Declared:
+    requirements: list[DeclaredRequirement] = field(default_factory=list)
+    options: list[RequirementsOption] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    scripts: dict[str, str] = field(default_factory=dict)
+    pyprojects: list[Path] = field(default_factory=list)
+    project_name: str | None = None
+    referenced: bool = False  # the Dockerfile pointed at requirement files or the project itself
+
+
+def load_project(
+    path: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    scan_context: bool = True,
+    scan_deployments: bool = True,
+) -> Project:
+    """The project at ``path`` (compose file, directory with one, or a service directory).
+
+    Raises ParseError when the path holds nothing we can read or the compose file itself is broken; a broken
+    Dockerfile only sets that service's ``load_error``.
+    """
+    env = dict(os.environ if environ is None else environ)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ParseError(f"{path}: no such file or directory")
+    p = p.resolve()
+    compose: Path | None = None
+    dockerfile: Path | None = None
+    if p.is_file():
+        if p.suffix.lower() in (".yaml", ".yml"):
+            compose = p
+        else:
+            dockerfile = p
+        root = p.parent
+    else:
+        root = p
+        compose = find_compose_file(p)
+        if compose is None:
+            dockerfile = next((p / n for n in _DOCKERFILE_NAMES if (p / n).is_file()), None)
+    cache: dict[tuple[str, str | None], tuple[ContextIndex, IgnoreMatcher]] = {}
+    services: list[Service] = []
+    warnings: list[str] = []
+    if compose is not None:
+        parsed = parse_compose_file(compose, env)
+        warnings.extend(parsed.warnings)
+        for cs in parsed.services:
+            services.append(_compose_service(cs, str(compose), env, cache, scan_context))
+    else:
+        if dockerfile is None and not _has_python_manifest(root):
+            raise ParseError(f"{p}: no compose file, Dockerfile, requirements.txt or pyproject.toml")
+        services.append(
+            _build_service(
+                name=root.name,
+                context_dir=root,
+                dockerfile_path=dockerfile,
+                build_args={},
+                target=None,
+                env=env,
+                cache=cache,
+                scan_context=scan_context,
+            )
+        )
+    if scan_deployments:
+        signals, dep_warnings = find_deployment_signals(root)
+        warnings.extend(dep_warnings)
+        services, unmatched = _attach_deployments(services, signals)
+        warnings.extend(unmatched)
+    return Project(str(root), tuple(services), tuple(warnings), str(compose) if compose else None)
+
+
+def _has_python_manifest(directory: Path) -> bool:
+    return (directory / "requirements.txt").is_file() or (directory / "pyproject.toml").is_file()
+
+
+def _compose_service(
+    cs: ComposeService,
+    compose_file: str,
+    env: Mapping[str, str],
+    cache: dict[tuple[str, str | None], tuple[ContextIndex, IgnoreMatcher]],
+    scan_context: bool,
+) -> Service:
+    base = Service(
+        name=cs.name,
+        context_dir=cs.build_context,
+        dockerfile=None,
+        image=cs.image,
+        command=cs.command,
+        entrypoint=cs.entrypoint,
+        environment=dict(cs.environment),
+        memory_limit_bytes=cs.memory_limit_bytes,
+        gpu=cs.gpu,
+        build_target=cs.target,
+        build_args=dict(cs.build_args),
+        dockerfile_path=cs.dockerfile,
+        compose_file=compose_file,
+        compose_line=cs.line,
+        healthcheck=cs.healthcheck,
+        profiles=cs.profiles,
+        env_files=tuple(cs.env_files),
+        mem_limit_evidence=cs.memory_evidence,
+        load_error=cs.error,
+        warnings=tuple(cs.warnings),
+    )
+    if cs.error is not None or cs.build_context is None:
+        return base
+    if "://" in cs.build_context or not Path(cs.build_context).is_dir():
+        return _replace(base, load_error=f"{compose_file}:{cs.line}: build context {cs.build_context} not found")
+    built = _build_service(
+        name=cs.name,
+        context_dir=Path(cs.build_context),
+        dockerfile_path=Path(cs.dockerfile) if cs.dockerfile else None,
+        build_args=cs.build_args,
+        target=cs.target,
+        env=env,
+        cache=cache,
+        scan_context=scan_context,
+        missing_dockerfile_is_error=True,
+        where=f"{compose_file}:{cs.line}",
+    )
+    return _replace(
+        built,
+        image=cs.image,
+        command=cs.command if cs.command is not None else built.command,
+        entrypoint=cs.entrypoint if cs.entrypoint is not None else built.entrypoint,
+        environment=dict(cs.environment),
+        memory_limit_bytes=cs.memory_limit_bytes,
+        gpu=cs.gpu,
+        compose_file=compose_file,
+        compose_line=cs.line,
+        healthcheck=cs.healthcheck if cs.healthcheck is not None else built.healthcheck,
+        profiles=cs.profiles,
+        env_files=tuple(cs.env_files),
+        mem_limit_evidence=cs.memory_evidence,
+        warnings=tuple(cs.warnings) + built.warnings,
+    )
+
+
+def _replace(service: Service, **changes: object) -> Service:
+    return replace(service, **changes)  # type: ignore[arg-type]
+
+
+def _build_service(
+    *,
+    name: str,
+    context_dir: Path,
+    dockerfile_path: Path | None,
+    build_args: Mapping[str, str],
+    target: str | None,
+    env: Mapping[str, str],
+    cache: dict[tuple[str, str | None], tuple[ContextIndex, IgnoreMatcher]],
+    scan_context: bool,
+    missing_dockerfile_is_error: bool = False,
+    where: str | None = None,
+) -> Service:
+    context_dir = context_dir.resolve()
+    shell = Service(
+        name=name,
+        context_dir=str(context_dir),
+        dockerfile=None,
+        image=None,
+        build_target=target,
+        build_args=dict(build_args),
+        dockerfile_path=str(dockerfile_path) if dockerfile_path else None,
+    )
+    if dockerfile_path is None or not dockerfile_path.is_file():
+        if missing_dockerfile_is_error or dockerfile_path is not None:
+            return _replace(shell, load_error=f"{where or context_dir}: Dockerfile {dockerfile_path} not found")
+        declared = _fallback(context_dir, env, _Declared())
+        return _replace(
+            shell,
+            requirements=_dedupe(declared.requirements),
+            requirement_options=tuple(declared.options),
+            scripts=declared.scripts,
+            locked=_locks([context_dir]),
+            project_name=declared.project_name,
+            warnings=tuple(declared.warnings),
+        )
+    try:
+        dockerfile = parse_dockerfile_file(dockerfile_path, build_args)
+        final = dockerfile.final_stage(target)
+    except ParseError as exc:
+        return _replace(shell, load_error=str(exc))
+    ignore_path = find_dockerignore(context_dir, dockerfile_path)
+    try:
+        index, _matcher = _context(context_dir, ignore_path, cache, scan_context)
+    except DeadweightError as exc:
+        return _replace(shell, dockerfile=dockerfile, load_error=str(exc))
+    stages = _relevant_stages(dockerfile, final)
+    installs: list[InstallCommand] = []
+    for stage in stages:
+        installs.extend(stage_installs(dockerfile, stage))
+    installs.sort(key=lambda i: (i.line, i.stage_index))
+    declared = _declared_from_installs(dockerfile, installs, index, context_dir, env)
+    if not declared.referenced:
+        _fallback(context_dir, env, declared)
+    shipped: tuple[ShippedFile, ...] = ()
+    if scan_context:
+        shipped = tuple(shipped_files(dockerfile, index, target))
+    return _replace(
+        shell,
+        dockerfile=dockerfile,
+        command=_exec_or_shell(final.cmd),
+        entrypoint=_exec_or_shell(final.entrypoint),
+        requirements=_dedupe(declared.requirements),
+        requirement_options=tuple(declared.options),
+        installs=tuple(installs),
+        locked=_locks([context_dir, *(p.parent for p in declared.pyprojects)]),
+        scripts=declared.scripts,
+        healthcheck=_healthcheck(final),
+        shipped=shipped,
+        context_file_count=len(index.files),
+        context_bytes=index.total_bytes,
+        dockerignore=str(ignore_path) if ignore_path else None,
+        project_name=declared.project_name,
+        warnings=tuple(dict.fromkeys(declared.warnings)),
+    )
+
+
+def _exec_or_shell(value: object) -> tuple[str, ...] | str | None:
+    if not isinstance(value, ExecOrShell):
+        return None
+    return value.exec_form if value.exec_form is not None else value.shell
+
+
+def _healthcheck(stage: Stage) -> str | None:
+    checks = stage.of("HEALTHCHECK")
+    if not checks:
+        return None
+    return checks[-1].args or None
+
+
+def _context(
+    context_dir: Path,
+    ignore_path: Path | None,
+    cache: dict[tuple[str, str | None], tuple[ContextIndex, IgnoreMatcher]],
+    scan: bool,
+) -> tuple[ContextIndex, IgnoreMatcher]:
+    key = (str(context_dir), str(ignore_path) if ignore_path else None)
+    if key not in cache:
+        matcher = IgnoreMatcher.from_file(ignore_path) if ignore_path else IgnoreMatcher.empty()
+        index = walk_context(context_dir, matcher) if scan else ContextIndex(str(context_dir))
+        cache[key] = (index, matcher)
+    return cache[key]
+
+
+def _relevant_stages(dockerfile: Dockerfile, final: Stage) -> list[Stage]:
+    """The final stage, the stages it inherits from, and (recursively) those it copies or mounts from."""
+    seen: set[int] = set()
+    todo = [final]
+    while todo:
+        stage = todo.pop()
+        if stage.index in seen:
+            continue
+        seen.add(stage.index)
+        if stage.base_stage is not None:
+            todo.append(dockerfile.stages[stage.base_stage])
+        for ins in stage.instructions:
+            refs: list[str] = []
+            if ins.keyword in ("COPY", "ADD") and ins.flag("from"):
+                refs.append(ins.flag("from") or "")
+            for mount in ins.flag_values("mount"):
+                opts = _mount_options(mount)
+                if opts.get("from"):
+                    refs.append(opts["from"])
+            for ref in refs:
+                other = dockerfile.stage(ref)
+                if other is not None and other.index < stage.index:
+                    todo.append(other)
+    return [s for s in dockerfile.stages if s.index in seen]
+
+
+def _mount_options(spec: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in spec.split(","):
+        key, _, value = part.partition("=")
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+def _declared_from_installs(
+    dockerfile: Dockerfile,
+    installs: list[InstallCommand],
+    index: ContextIndex,
+    context_dir: Path,
+    env: Mapping[str, str],
+) -> _Declared:
+    declared = _Declared()
+    memo: dict[int, list[ShippedFile]] = {}
+    workdirs = {s.index: instruction_workdirs(dockerfile, s) for s in dockerfile.stages}
+    run_by_line = {i.start_line: i for s in dockerfile.stages for i in s.instructions if i.keyword == "RUN"}
+    for inst in installs:
+        if inst.tool not in _PY_TOOLS:
+            continue
+        stage = dockerfile.stages[inst.stage_index]
+        workdir = workdirs[stage.index].get(inst.line, stage.workdir)
+        ins = run_by_line.get(inst.line)
+        mounts = [_mount_options(m) for m in ins.flag_values("mount")] if ins else []
+        where = f"{dockerfile.path}:{inst.line}"
+        resolver = _Resolver(dockerfile, stage, index, context_dir, memo, mounts, workdir)
+        for req_file in inst.requirement_files:
+            if not req_file or "://" in req_file:
+                continue
+            declared.referenced = True
+            found = resolver.find(req_file)
+            if found is None:
+                declared.warnings.append(f"{where}: requirement file {req_file} not found in the build context")
+                continue
+            result = parse_requirements_file(found, env)
+            declared.requirements.extend(result.requirements)
+            declared.options.extend(result.options)
+            declared.warnings.extend(result.warnings)
+        if inst.local_paths or inst.tool in ("poetry", "pdm") or (inst.tool == "uv" and inst.action == "sync"):
+            targets = list(dict.fromkeys(inst.local_paths)) or ["."]
+            for local in targets:
+                base = local.split("[", 1)[0]
+                extras = _extras_of(local)
+                if base.endswith((".whl", ".tar.gz", ".zip")) or "*" in base:
+                    continue
+                declared.referenced = True
+                pyproject = resolver.find(posixpath.join(base, "pyproject.toml"))
+                if pyproject is None:
+                    declared.warnings.append(f"{where}: installs {local} but no pyproject.toml found for it")
+                    continue
+                _add_pyproject(declared, pyproject, inst, extras)
+        for pkg in inst.packages:
+            if inst.action not in ("install", "add"):
+                continue
+            req = parse_requirement_text(pkg, dockerfile.path, origin="dockerfile-run")
+            if req is None or not req.name:
+                declared.warnings.append(f"{where}: cannot parse package {pkg!r}")
+                continue
+            declared.requirements.append(replace(req, line=inst.line, end_line=inst.end_line, raw=pkg))
+    return declared
+
+
+def _extras_of(local: str) -> tuple[str, ...]:
+    if "[" not in local:
+        return ()
+    inner = local.split("[", 1)[1].rstrip("]")
+    return tuple(e.strip() for e in inner.split(",") if e.strip())
+
+
+def _add_pyproject(declared: _Declared, path: Path, inst: InstallCommand, extras: tuple[str, ...]) -> None:
+    if path in declared.pyprojects:
+        return
+    declared.pyprojects.append(path)
+    try:
+        result = parse_pyproject_file(path)
+    except ParseError as exc:
+        declared.warnings.append(str(exc))
+        return
+    declared.project_name = declared.project_name or result.name
+    declared.scripts.update(result.scripts)
+    declared.warnings.extend(result.warnings)
+    declared.requirements.extend(result.requirements)
+    wanted = _wanted_groups(inst, result, extras)
+    declared.requirements.extend(r for r in result.optional if r.group in wanted)
+
+
+def _wanted_groups(inst: InstallCommand, result: PyprojectResult, extras: tuple[str, ...]) -> set[str | None]:
+    """Which optional groups this install pulls in, following each tool's defaults."""
+    flags: dict[str, list[str]] = {}
+    for flag in inst.flags:
+        name, _, value = flag.partition("=")
+        flags.setdefault(name, []).append(value)
+    wanted: set[str | None] = set(extras)
+    groups = {r.group for r in result.optional if r.origin != "pyproject"}
+    extra_names = {r.group for r in result.optional if r.origin == "pyproject"}
+    if inst.tool == "poetry":
+        chosen = {g for g in groups if g != "optional"}
+        if "--only" in flags:
+            chosen = {g for v in flags["--only"] for g in v.split(",")}
+        chosen -= {g for v in flags.get("--without", []) for g in v.split(",")}
+        chosen |= {g for v in flags.get("--with", []) for g in v.split(",")}
+        if "--all-extras" in flags:
+            chosen.add("optional")
+        wanted |= chosen
+    elif inst.tool == "uv" and inst.action == "sync":
+        if "--no-dev" not in flags and "--only-group" not in flags:
+            wanted.add("dev")
+        wanted |= set(flags.get("--group", [])) | set(flags.get("--only-group", []))
+        wanted |= set(flags.get("--extra", []))
+        if "--all-groups" in flags:
+            wanted |= groups
+        if "--all-extras" in flags:
+            wanted |= extra_names
+    elif inst.tool == "pdm":
+        if "--prod" not in flags and "--production" not in flags:
+            wanted |= groups
+        wanted |= set(flags.get("-G", [])) | set(flags.get("--group", []))
+    return wanted - {None}
+
+
+@dataclass
+class _Resolver:
+    """Maps a path as a RUN line names it (relative to WORKDIR) back to the context file it came from."""
+
+    dockerfile: Dockerfile
+    stage: Stage
+    index: ContextIndex
+    context_dir: Path
+    memo: dict[int, list[ShippedFile]]
+    mounts: list[dict[str, str]]
+    workdir: str
+
+    def find(self, written: str) -> Path | None:
+        return _context_file_for(self, written)
+
+
+def _context_file_for(r: _Resolver, written: str) -> Path | None:
+    """The context file a path inside the image (as a RUN line names it) came from."""
+    workdir, context_dir, index = r.workdir, r.context_dir, r.index
+    mounts = r.mounts
+    image_path = posixpath.normpath(written if written.startswith("/") else posixpath.join(workdir, written))
+    for mount in mounts:  # RUN --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt
+        if mount.get("type", "bind") != "bind" or mount.get("from"):
+            continue
+        target = mount.get("target") or mount.get("dst") or mount.get("destination")
+        if not target:
+            continue
+        target = posixpath.normpath(target if target.startswith("/") else posixpath.join(workdir, target))
+        source = (mount.get("source") or mount.get("src") or ".").lstrip("/")
+        if image_path == target:
+            candidate = context_dir / source
+        elif image_path.startswith(target + "/"):
+            candidate = context_dir / source / image_path[len(target) + 1 :]
+        else:
+            continue
+        if candidate.is_file():
+            return candidate
+    if index.files:
+        for f in stage_files(r.dockerfile, r.stage, index, r.memo):
+            if f.image_path == image_path:
+                return context_dir / f.context_path
+    for guess in (posixpath.normpath("/" + written).lstrip("/"), posixpath.basename(written)):
+        if guess and (context_dir / guess).is_file():
+            return context_dir / guess
+    return None
+
+
+def _fallback(context_dir: Path, env: Mapping[str, str], declared: _Declared) -> _Declared:
+    """No Dockerfile reference found: read requirements.txt / pyproject.toml at the context root."""
+    req = context_dir / "requirements.txt"
+    if req.is_file():
+        result = parse_requirements_file(req, env)
+        declared.requirements.extend(result.requirements)
+        declared.options.extend(result.options)
+        declared.warnings.extend(result.warnings)
+    pyproject = context_dir / "pyproject.toml"
+    if pyproject.is_file() and pyproject not in declared.pyprojects:
+        declared.pyprojects.append(pyproject)
+        try:
+            result_pp = parse_pyproject_file(pyproject)
+        except ParseError as exc:
+            declared.warnings.append(str(exc))
+        else:
+            declared.project_name = declared.project_name or result_pp.name
+            declared.scripts.update(result_pp.scripts)
+            declared.requirements.extend(result_pp.requirements)
+            declared.warnings.extend(result_pp.warnings)
+    return declared
+
+
+def _dedupe(reqs: list[DeclaredRequirement]) -> tuple[DeclaredRequirement, ...]:
+    seen: set[tuple[str, int, str, str]] = set()
+    out: list[DeclaredRequirement] = []
+    for r in reqs:
+        key = (r.source_file, r.line, r.name, r.raw)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(r)
+    return tuple(out)
+
+
+def _locks(directories: list[Path]) -> tuple[LockedPackage, ...]:
+    out: list[LockedPackage] = []
+    for d in dict.fromkeys(directories):
+        for lock in find_lock_files(d):
+            try:
+                out.extend(parse_lock_file(lock))
+            except ParseError:
+                continue
+    return tuple(out)
+
+
+def _attach_deployments(
+    services: list[Service], signals: list[DeploymentSignal]
+) -> tuple[list[Service], list[str]]:
+    """Merge Kubernetes/ECS GPU requests into the services whose image they run."""
+    warnings: list[str] = []
+    gpu_signals = [s for s in signals if s.gpu]
+    used: set[int] = set()
+    out: list[Service] = []
+    for svc in services:
+        names = [n for n in (svc.image, svc.name) if n]
+        evidence = list(svc.gpu.evidence)
+        for idx, sig in enumerate(gpu_signals):
+            if sig.image and any(images_match(sig.image, n) for n in names):
+                evidence.append(sig.evidence)
+                used.add(idx)
+        changed = len(evidence) != len(svc.gpu.evidence)
+        out.append(_replace(svc, gpu=GpuRequest(True, tuple(evidence))) if changed else svc)
+    for idx, sig in enumerate(gpu_signals):
+        if idx in used:
+            continue
+        if len(out) == 1:
+            only = out[0]
+            out[0] = _replace(only, gpu=GpuRequest(True, (*only.gpu.evidence, sig.evidence)))
+        else:
+            warnings.append(f"{sig.evidence} (container {sig.container!r}, image {sig.image}) matches no service")
+    return out, warnings
