@@ -426,3 +426,66 @@ def write_oci_layout(
             with open(target, "wb") as fh:
                 fh.write(data)
     return built
+
+
+def rewrite_tar(
+    path: str | os.PathLike[str],
+    replace: dict[str, bytes | None] | None = None,
+    append: Sequence[tuple[str, bytes]] = (),
+) -> None:
+    """Rewrite an archive in place: replace members' data (``None`` drops the member), append more.
+
+    For tests of broken archives: truncated or corrupted layers, missing or duplicate members.
+    """
+    path = os.fspath(path)
+    replace = replace or {}
+    with tarfile.open(path, "r:") as tar:
+        members = []
+        for info in tar:
+            fh = tar.extractfile(info) if info.isreg() else None
+            members.append((info, fh.read() if fh else b""))
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as out:
+        for info, original in members:
+            data = original
+            if info.name in replace:
+                new = replace[info.name]
+                if new is None:
+                    continue
+                data = new
+                info.size = len(data)
+            out.addfile(info, io.BytesIO(data) if info.isreg() else None)
+        for name, data in append:
+            info = _info(name, 0o644)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+
+
+@dataclass
+class ReadLayer:
+    """A layer as a source delivered it: entries (path, kind) and regular files' content."""
+
+    descriptor: Any
+    entries: list[tuple[str, str]]
+    files: dict[str, bytes]
+    diff_id: str | None
+
+
+def read_layers(source: Any, *, verify: bool = False) -> list[ReadLayer]:
+    """Read every layer of an ``ImageSource`` through ``tarstream.iter_tar``, finishing each."""
+    from deadweight.sources.tarstream import iter_tar
+
+    out = []
+    for layer in source.iter_layers(verify=verify):
+        entries: list[tuple[str, str]] = []
+        files: dict[str, bytes] = {}
+        for member in iter_tar(layer.stream, source="test", want=lambda _path: True):
+            entries.append((member.entry.path, member.entry.kind.value))
+            if member.content is not None:
+                files[member.entry.path] = member.content
+        out.append(ReadLayer(layer.descriptor, entries, files, layer.finish()))
+    return out
+
+
+def expected_entries(files: Sequence[F]) -> list[tuple[str, str]]:
+    """What ``iter_tar`` should report for a layer written from ``files``."""
+    return [(f.path.strip("/"), f.kind) for f in files]

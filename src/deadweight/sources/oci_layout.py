@@ -39,6 +39,7 @@ from deadweight.sources.streams import FileWindow, StreamedLayer, check_digest, 
 MAX_INDEX_DEPTH = 4
 #: Symlink/hardlink hops followed inside an archive.
 MAX_LINK_HOPS = 8
+BLOCK = 512
 
 _BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64,128})$")
 
@@ -202,6 +203,14 @@ class TarStore(LayoutStore):
                     if previous is not None and not (previous.isdir() and info.isdir()):
                         raise SourceError(f"{self.source}: duplicate archive member {name}")
                     members[name] = info
+                # tarfile stops quietly at a cut or garbled header; a whole archive ends in zero blocks.
+                self._file.seek(tar.offset)
+                end = self._file.read(BLOCK)
+                if members and (len(end) < BLOCK or end.count(0) != BLOCK):
+                    raise SourceError(
+                        f"{self.source}: truncated or corrupt archive (no end-of-archive marker "
+                        f"after {len(members)} members)"
+                    )
         except tarfile.TarError as exc:
             if not members:
                 raise SourceError(f"{self.source}: not a tar archive ({exc})") from None
