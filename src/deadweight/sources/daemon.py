@@ -1,0 +1,278 @@
+"""``docker:NAME``: an image in the local Docker engine, read through the Engine API.
+
+The config comes from ``image inspect`` (Config, RootFS.Layers, Os, Architecture, Id) plus
+``image history``; the layers come from one streamed ``docker save`` (``GET /images/NAME/get``)
+taken apart by ``iter_archive_stream`` without touching the disk. The engine writes layers in its own
+order, so layers come out with ``index == -1`` and ``finish()`` returns the diff id that places them.
+
+The engine's history API says neither which entries are empty layers nor in which format it was
+built; :func:`align_history` reconstructs ``empty_layer`` so that the non-empty entries line up with
+``RootFS.Layers``, as they do in the real config.
+
+The docker SDK is imported lazily: reading archives or registries never pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from deadweight.errors import DigestMismatchError, SourceError
+from deadweight.model.image import ImageConfig, LayerDescriptor, Platform
+from deadweight.sources.base import ByteStream, ImageSource, OpenedLayer, SourceOptions
+from deadweight.sources.docker_archive import iter_archive_stream
+from deadweight.sources.manifest import parse_config
+
+SAVE_CHUNK = 4 << 20
+PROBE_TIMEOUT = 5.0
+
+#: Dockerfile instructions that never produce a layer (classic builder and BuildKit alike).
+METADATA_INSTRUCTIONS = frozenset(
+    {"ENV", "LABEL", "CMD", "ENTRYPOINT", "EXPOSE", "USER", "ARG", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+     "VOLUME", "ONBUILD", "MAINTAINER"}
+)
+LAYER_INSTRUCTIONS = frozenset({"RUN", "ADD", "COPY", "WORKDIR"})
+_NOP = re.compile(r"#\(nop\)\s*")
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _instruction(created_by: str) -> tuple[str, bool]:
+    """The Dockerfile keyword behind a history entry and whether it was a ``#(nop)`` entry."""
+    text = created_by.strip()
+    nop = _NOP.search(text)
+    if nop:
+        text = text[nop.end() :]
+    elif text.startswith(("/bin/sh -c ", "|")):
+        return "RUN", False
+    word = text.split(None, 1)[0].upper() if text else ""
+    return word, bool(nop)
+
+
+def _rank(created_by: str) -> int:
+    """0: surely no layer; 1: cannot tell; 2: surely a layer (when its size says nothing)."""
+    word, nop = _instruction(created_by)
+    if word in METADATA_INSTRUCTIONS:
+        return 0
+    if word in LAYER_INSTRUCTIONS:
+        return 1 if (nop and word == "WORKDIR") else 2
+    return 0 if nop else 1
+
+
+def align_history(entries: Sequence[tuple[str, int]], layer_count: int) -> list[bool]:
+    """``empty_layer`` for each ``(created_by, size)`` history entry, oldest first.
+
+    Entries with a size have a layer. Of the size-0 entries, exactly as many as are still needed to
+    account for every layer get one, most layer-like first (a ``RUN`` that changed nothing still
+    commits a layer; an ``ENV`` never does). When the counts cannot agree (squashed or foreign
+    images), fall back to the instruction alone.
+    """
+    sized = [size > 0 for _, size in entries]
+    zero = [i for i, (_, size) in enumerate(entries) if size <= 0]
+    needed = layer_count - sum(sized)
+    if 0 <= needed <= len(zero):
+        chosen = sorted(zero, key=lambda i: (-_rank(entries[i][0]), i))[:needed]
+        has_layer = list(sized)
+        for i in chosen:
+            has_layer[i] = True
+        return [not x for x in has_layer]
+    return [size <= 0 and _rank(created_by) == 0 for created_by, size in entries]
+
+
+def _connect(timeout: float) -> Any:
+    import docker  # noqa: PLC0415 - the SDK pulls in requests & co: only import when used
+
+    return docker.from_env(timeout=max(1, int(timeout)))
+
+
+def daemon_has(name: str, *, timeout: float = PROBE_TIMEOUT) -> bool:
+    """Whether a reachable local engine has image ``name``; ``False`` on any doubt, quickly."""
+    try:
+        client = _connect(timeout)
+    except Exception:
+        return False
+    try:
+        client.api.inspect_image(name)
+    except Exception:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+class _ChunkReader:
+    """``read(n)`` over the SDK's chunk generator; transport failures become ``SourceError``."""
+
+    def __init__(self, chunks: Iterator[bytes], source: str, on_error: Callable[[BaseException], SourceError]):
+        self._chunks = chunks
+        self._source = source
+        self._buffer = bytearray()
+        self._eof = False
+        self._on_error = on_error
+
+    def read(self, n: int = -1, /) -> bytes:
+        while not self._eof and (n < 0 or len(self._buffer) < n):
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self._eof = True
+                break
+            except SourceError:
+                raise
+            except Exception as exc:
+                raise self._on_error(exc) from None
+            self._buffer += chunk
+        if n < 0 or n >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            out = bytes(self._buffer[:n])
+            del self._buffer[:n]
+        return out
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+class _CheckedLayer(OpenedLayer):
+    """Passes a streamed layer through, checking on ``finish()`` that the engine sent a layer we expect."""
+
+    def __init__(self, inner: OpenedLayer, expected: set[str], seen: set[str], source: str) -> None:
+        self._inner = inner
+        self.descriptor = inner.descriptor
+        self._expected = expected
+        self._seen = seen
+        self._source = source
+
+    @property
+    def stream(self) -> ByteStream:
+        return self._inner.stream
+
+    def finish(self) -> str | None:
+        diff_id = self._inner.finish()
+        if diff_id is not None:
+            if diff_id not in self._expected:
+                raise DigestMismatchError(
+                    f"{self._source}: the engine sent a layer ({diff_id}) that the image does not list"
+                )
+            self._seen.add(diff_id)
+        return diff_id
+
+
+class DaemonSource(ImageSource):
+    """An image in the local engine. Construction inspects it (fast); layers stream on demand."""
+
+    def __init__(self, name: str, options: SourceOptions | None = None, *, client: Any = None) -> None:
+        self.name = name.removeprefix("docker:")
+        self.ref = f"docker:{self.name}"
+        self._options = options or SourceOptions()
+        self._owns_client = client is None
+        try:
+            self._client = client if client is not None else _connect(self._options.timeout)
+        except Exception as exc:
+            raise SourceError(f"{self.ref}: cannot reach the Docker engine ({_describe(exc)})") from None
+        try:
+            inspect = self._api("inspect", lambda api: api.inspect_image(self.name))
+            history = self._api("history", lambda api: api.history(self.name))
+        except BaseException:
+            self.close()
+            raise
+        self._config = self._build_config(inspect, history)
+        self._layers = tuple(
+            LayerDescriptor(index=i, digest=diff_id, diff_id=diff_id, media_type=None)
+            for i, diff_id in enumerate(self._config.diff_ids)
+        )
+        wanted = Platform.parse(self._options.platform) if self._options.platform else None
+        if wanted is not None and not self._config.platform.matches(wanted):
+            self.close()
+            raise SourceError(f"{self.ref}: the image is {self._config.platform}, not {wanted}")
+
+    # -- engine calls -----------------------------------------------------------------------
+
+    def _error(self, what: str, exc: BaseException) -> SourceError:
+        import docker.errors  # noqa: PLC0415 - see _connect
+
+        if isinstance(exc, docker.errors.ImageNotFound):
+            return SourceError(f"{self.ref}: no such image in the local Docker engine")
+        if isinstance(exc, docker.errors.APIError):
+            explanation = exc.explanation or exc
+            return SourceError(f"{self.ref}: Docker engine error during {what}: {_describe(Exception(explanation))}")
+        return SourceError(f"{self.ref}: cannot reach the Docker engine during {what} ({_describe(exc)})")
+
+    def _api(self, what: str, call: Callable[[Any], Any]) -> Any:
+        try:
+            return call(self._client.api)
+        except Exception as exc:
+            raise self._error(what, exc) from None
+
+    # -- config -----------------------------------------------------------------------------
+
+    def _build_config(self, inspect: dict[str, Any], history: list[dict[str, Any]]) -> ImageConfig:
+        rootfs = inspect.get("RootFS") or {}
+        diff_ids = list(rootfs.get("Layers") or [])
+        entries = list(reversed(history or []))  # the API lists newest first
+        empty = align_history(
+            [(str(h.get("CreatedBy") or ""), int(h.get("Size") or 0)) for h in entries], len(diff_ids)
+        )
+        raw_history: list[dict[str, Any]] = []
+        for item, is_empty in zip(entries, empty, strict=True):
+            record: dict[str, Any] = {"created_by": str(item.get("CreatedBy") or "")}
+            created = item.get("Created")
+            if isinstance(created, int | float) and created > 0:
+                record["created"] = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if item.get("Comment"):
+                record["comment"] = str(item["Comment"])
+            if is_empty:
+                record["empty_layer"] = True
+            raw_history.append(record)
+        doc: dict[str, Any] = {
+            "architecture": inspect.get("Architecture") or "unknown",
+            "os": inspect.get("Os") or "unknown",
+            "config": inspect.get("Config") or {},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": raw_history,
+        }
+        if inspect.get("Variant"):
+            doc["variant"] = inspect["Variant"]
+        if inspect.get("Created"):
+            doc["created"] = inspect["Created"]
+        image_id = inspect.get("Id")
+        return parse_config(json.dumps(doc).encode(), image_id if isinstance(image_id, str) else None, self.ref)
+
+    # -- ImageSource ------------------------------------------------------------------------
+
+    def config(self) -> ImageConfig:
+        return self._config
+
+    def layers(self) -> Sequence[LayerDescriptor]:
+        return self._layers
+
+    def iter_layers(self, *, verify: bool = False) -> Iterator[OpenedLayer]:
+        """Stream ``docker save`` once; every layer's diff id is computed and checked regardless."""
+        del verify  # the archive stream hashes every layer to place it, so checking is free
+        chunks = self._api("save", lambda api: api.get_image(self.name, chunk_size=SAVE_CHUNK))
+        reader = _ChunkReader(chunks, self.ref, lambda exc: self._error("save", exc))
+        expected = set(self._config.diff_ids)
+        seen: set[str] = set()
+        try:
+            for layer in iter_archive_stream(reader, self.ref):  # type: ignore[arg-type]
+                yield _CheckedLayer(layer, expected, seen, self.ref)
+        finally:
+            reader.close()
+        missing = expected - seen
+        if missing:
+            raise SourceError(
+                f"{self.ref}: the engine's save stream lacked {len(missing)} of the image's layers"
+            )
+
+    def close(self) -> None:
+        if self._owns_client and getattr(self, "_client", None) is not None:
+            self._client.close()
