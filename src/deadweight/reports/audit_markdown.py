@@ -63,10 +63,8 @@ def _summary(report: AuditReport) -> str:
     measured = [s for s in report.services if s.size_bytes is not None]
     lines = [f"# deadweight audit: {md_code(report.root)}", ""]
     n = len(report.services)
-    if len(measured) != n:
-        of = f"{len(measured)} of {n} services measured"
-    else:
-        of = f"{n} service{'s' if n != 1 else ''}"
+    plural_n = f"{n} service{'s' if n != 1 else ''}"
+    of = f"{len(measured)} of {n} services measured" if len(measured) != n else plural_n
     if report.totals.dead_weight_bytes == 0:
         lines.append(f"No dead weight found: the fleet ({of}) is **{human_bytes(size)}**.")
     elif size:
