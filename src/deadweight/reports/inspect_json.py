@@ -1,0 +1,129 @@
+"""``deadweight inspect --format json``: the versioned machine contract (``"schema": "deadweight/1"``).
+
+Field names and meanings follow design.md and are only ever added to; ``schemas/inspect.schema.json``
+describes the document and the tests validate against it. Sizes are integers in bytes, ``null`` when
+unknown; every list has a fixed order so that two runs over the same image give identical output.
+
+Sections that need more than the layer scan (``python`` with ``--packages``, ``breakdown`` with
+``--breakdown``) are built elsewhere and handed in as ``extras``; :func:`python_section` and
+:func:`breakdown_section` turn the inventory model into their JSON form so both formats agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from deadweight.model.analysis import ImageAnalysis
+from deadweight.model.image import EntryKind
+from deadweight.model.python import Distribution, Inventory, PythonEnvironment
+
+SCHEMA = "deadweight/1"
+#: Digits kept of the efficiency score: enough to compare with dive, stable across platforms.
+EFFICIENCY_DIGITS = 6
+
+
+def render(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, top: int = 20) -> str:
+    """The report as pretty-printed JSON, newline-terminated."""
+    return json.dumps(to_dict(analysis, extras, top=top), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_dict(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, top: int = 20) -> dict[str, Any]:
+    """The JSON document as plain data. ``extras`` adds top-level sections; it may not replace core fields."""
+    config = analysis.config
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "command": "inspect",
+        "ref": analysis.ref,
+        "config_digest": config.digest,
+        "platform": str(config.platform),
+        "size_bytes": analysis.size_bytes,
+        "compressed_bytes": analysis.compressed_bytes,
+        "visible_bytes": analysis.visible_bytes,
+        "shadowed_bytes": analysis.shadowed_bytes,
+        "efficiency": round(analysis.efficiency, EFFICIENCY_DIGITS),
+        "wasted_bytes": analysis.wasted_bytes,
+        "file_count": sum(1 for node in analysis.tree.nodes() if node.kind is not EntryKind.DIR),
+        "layers": [
+            {
+                "index": layer.index,
+                "digest": layer.digest,
+                "diff_id": layer.diff_id,
+                "size_bytes": layer.size_bytes,
+                "compressed_bytes": layer.compressed_bytes,
+                "created_by": layer.created_by,
+                "files_added": layer.files_added,
+                "files_modified": layer.files_modified,
+                "files_deleted": layer.files_deleted,
+                "shadowed_bytes": layer.shadowed_bytes,
+            }
+            for layer in sorted(analysis.layers, key=lambda layer: layer.index)
+        ],
+        "largest_paths": [
+            {"path": "/" + item.path, "size_bytes": item.size_bytes} for item in analysis.largest_files(top)
+        ],
+        "largest_dirs": [
+            {"path": "/" + item.path, "size_bytes": item.size_bytes} for item in analysis.largest_dirs(top)
+        ],
+        "shadowed_paths": [
+            {
+                "path": "/" + item.path,
+                "size_bytes": item.size_bytes,
+                "layers": list(item.layers),
+                "hidden_by": list(item.hidden_by),
+            }
+            for item in analysis.top_shadowed(top)
+        ],
+        "inefficient_paths": [
+            {"path": "/" + item.path, "cumulative_bytes": item.cumulative_bytes, "occurrences": item.occurrences}
+            for item in analysis.inefficient_paths[:top]
+        ],
+    }
+    for key, value in (extras or {}).items():
+        if key in doc:
+            raise ValueError(f"extra section {key!r} would replace a core field of the inspect report")
+        doc[key] = value
+    return doc
+
+
+def python_section(inventory: Inventory) -> dict[str, Any]:
+    """The ``python`` section (``--packages``): environments by path, distributions by name."""
+    return {"environments": [_environment(env) for env in sorted(inventory.environments, key=lambda e: e.path)]}
+
+
+def _environment(env: PythonEnvironment) -> dict[str, Any]:
+    return {
+        "path": _abs(env.path),
+        "kind": env.kind,
+        "python_version": env.python_version,
+        "prefix": None if env.prefix is None else _abs(env.prefix),
+        "orphan_bytes": env.orphan_bytes,
+        "distributions": [
+            _distribution(dist) for dist in sorted(env.distributions, key=lambda d: (d.name, d.version))
+        ],
+        "warnings": sorted(env.warnings),
+    }
+
+
+def _distribution(dist: Distribution) -> dict[str, Any]:
+    return {
+        "name": dist.name,
+        "version": dist.version,
+        "size_bytes": dist.size_bytes,
+        "exclusive_bytes": dist.exclusive_bytes,
+        "class": dist.dist_class.value,
+        "requested": dist.requested,
+        "build": dist.build,
+        "installer": dist.installer,
+        "metadata_path": _abs(dist.metadata_path),
+    }
+
+
+def breakdown_section(inventory: Inventory) -> dict[str, int]:
+    """The ``breakdown`` section (``--breakdown``): bytes per class, keys sorted; sums to ``size_bytes``."""
+    return {key: inventory.breakdown[key] for key in sorted(inventory.breakdown)}
+
+
+def _abs(path: str) -> str:
+    return path if path.startswith("/") else "/" + path
