@@ -49,6 +49,7 @@ class RuleContext:
     scan_complete: bool = True
     shipped: Sequence[ShippedFile] = ()
     cpu_builds: Mapping[str, CpuBuild] = field(default_factory=dict)  # "torch" -> CPU build size
+    gui_calls: tuple[str, ...] = ()  # "file:line" of GUI calls (cv2.imshow ...) in the code
     memory_peak_bytes: int | None = None
     memory_evidence: str | None = None
 

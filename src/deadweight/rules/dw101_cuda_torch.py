@@ -1,0 +1,102 @@
+"""DW101: the CUDA build of torch in a service whose code and deployment are CPU-only.
+
+On Linux, PyPI's torch wheels are CUDA builds that pull 3-4 GB of nvidia-* wheels and triton. A service
+that never puts a tensor on a GPU, deployed without one, needs the CPU build (a few hundred MB).
+
+Savings are measured: torch plus the GPU distributions that leave with it, minus the installed size of
+the CPU build of the same version (read from the CPU index's wheel; a documented table when offline).
+The finding is only raised when code *and* deployment are CPU-only, with both pieces of evidence shown;
+code that requires CUDA gets no finding, and a note when the deployment has no GPU for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.model.evidence import Confidence, DeviceStatus
+from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.python import DistClass, Distribution
+from deadweight.reports.formatting import human_bytes
+from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.removal import freed_with
+
+GPU_BUILDS = frozenset({"cuda", "rocm", "gpu"})
+
+
+def deployment_has_gpu(ctx: RuleContext) -> tuple[bool, list[Evidence]]:
+    """Whether the service is deployed with a GPU: the config's ``deployment-gpu`` wins over ``auto``."""
+    setting = ctx.config.deployment_gpu
+    if setting in ("true", "false"):
+        source = ctx.config.source or "configuration"
+        return setting == "true", [Evidence("config", f"deployment-gpu = {setting}", source)]
+    if ctx.service.gpu.requested:
+        return True, [Evidence("deployment", f"GPU requested: {e}", e) for e in ctx.service.gpu.evidence[:3]]
+    where = ctx.service.compose_file or ctx.service.dockerfile_path or ctx.service.name
+    return False, [Evidence("deployment", "no GPU reservation, runtime: nvidia or nvidia.com/gpu request", where)]
+
+
+def device_evidence(ctx: RuleContext, limit: int = 3) -> list[Evidence]:
+    return [Evidence(e.kind.value, e.detail, e.location) for e in ctx.device.evidence[:limit]]
+
+
+def gpu_stack(ctx: RuleContext, dist: Distribution) -> list[Distribution]:
+    """``dist`` and the GPU distributions that leave with it (nvidia-*, triton); CPU deps like numpy stay."""
+    assert ctx.inventory is not None
+    return [d for d in freed_with(ctx.inventory, dist) if d.name == dist.name or d.dist_class is DistClass.GPU]
+
+
+class CudaTorchOnCpu(Rule):
+    id = "DW101"
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        torch = ctx.distribution("torch")
+        if torch is None or torch.build not in GPU_BUILDS:
+            return []
+        has_gpu, deploy_evidence = deployment_has_gpu(ctx)
+        status = ctx.device.status
+        if status is DeviceStatus.GPU_USED:
+            if has_gpu:
+                return []
+            return [
+                self.finding(
+                    ctx,
+                    title="Code uses CUDA but the deployment has no GPU",
+                    package="torch",
+                    severity=Severity.INFO,
+                    confidence=Confidence.MEDIUM,
+                    evidence=device_evidence(ctx) + deploy_evidence,
+                    fix="Request a GPU for this service, or make the code fall back to the CPU.",
+                )
+            ]
+        if has_gpu or status is DeviceStatus.UNKNOWN:
+            return []
+        stack = gpu_stack(ctx, torch)
+        stack_bytes = sum(d.size_bytes for d in stack)
+        cpu = ctx.cpu_builds.get("torch")
+        savings = stack_bytes - (cpu.installed_bytes if cpu else 0)
+        build_note = f"{torch.display_name} {torch.version} is a {torch.build.upper()} build"
+        evidence = [Evidence("record", build_note, torch.metadata_path)]
+        gpu_deps = [d for d in stack if d.name != "torch"]
+        if gpu_deps:
+            shown = ", ".join(d.name for d in sorted(gpu_deps, key=lambda d: -d.size_bytes)[:5])
+            evidence.append(Evidence("record", f"{len(gpu_deps)} GPU distributions leave with it ({shown})", None))
+        if status is DeviceStatus.GPU_OPTIONAL:
+            evidence.append(Evidence("device", "code uses CUDA only when available, and none is deployed", None))
+        evidence += device_evidence(ctx) + deploy_evidence
+        if cpu:
+            evidence.append(Evidence("index", f"CPU build {cpu.version} installs {human_bytes(cpu.installed_bytes)}",
+                                     cpu.source))
+        version = torch.version.split("+")[0]
+        return [
+            self.finding(
+                ctx,
+                title=f"CUDA torch ({human_bytes(stack_bytes)} with its GPU stack) in a CPU-only service",
+                package="torch",
+                savings_bytes=savings,
+                estimated=ctx.estimated or cpu is None or cpu.estimated,
+                confidence=Confidence.HIGH if status is DeviceStatus.CPU_ONLY else Confidence.MEDIUM,
+                evidence=evidence,
+                fix=f"pip install torch=={version} --index-url {ctx.config.torch_cpu_index}",
+                claims=distribution_claims(stack, ctx),
+            )
+        ]

@@ -1,0 +1,102 @@
+"""DW102: other GPU or GUI variants where the lean variant does the same job.
+
+GPU variants (tensorflow with CUDA, onnxruntime-gpu, faiss-gpu, jax CUDA plugins) are reported under the
+same CPU-only conditions as DW101. opencv-python's GUI build is reported when the code opens no window
+(no ``cv2.imshow``/``namedWindow``...): the headless variant differs only by the Qt/X11 libraries, whose
+bytes are measured in the wheel's ``.libs`` folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.model.evidence import DeviceStatus
+from deadweight.model.finding import Evidence, Finding
+from deadweight.model.python import Distribution
+from deadweight.reports.formatting import human_bytes
+from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
+from deadweight.rules.dw101_cuda_torch import deployment_has_gpu, device_evidence, gpu_stack
+
+#: GPU distribution -> the lean variant to depend on instead ("" = just remove it).
+LEAN_VARIANTS = {
+    "tensorflow": "tensorflow-cpu",
+    "tensorflow-gpu": "tensorflow-cpu",
+    "onnxruntime-gpu": "onnxruntime",
+    "faiss-gpu": "faiss-cpu",
+    "faiss-gpu-cu12": "faiss-cpu",
+    "faiss-gpu-cu11": "faiss-cpu",
+    "jax-cuda12-plugin": "",
+    "jax-cuda13-plugin": "",
+    "jax-cuda11-plugin": "",
+    "paddlepaddle-gpu": "paddlepaddle",
+}
+GUI_VARIANTS = {"opencv-python": "opencv-python-headless", "opencv-contrib-python": "opencv-contrib-python-headless"}
+_GUI_LIB_TOKENS = ("libqt", "libx", "libxcb", "libfreetype", "libpng", "libgl", "libgthread", "libgtk")
+GUI_CALLS = ("imshow", "namedWindow", "waitKey", "destroyAllWindows", "createTrackbar", "setMouseCallback")
+
+
+def _basename(path: str) -> str:
+    return path.rpartition("/")[2].lower()
+
+
+class GpuOrGuiVariant(Rule):
+    id = "DW102"
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        findings: list[Finding] = []
+        for dist in ctx.distributions():
+            if dist.name in LEAN_VARIANTS and dist.build in ("cuda", "gpu", "rocm"):
+                finding = self._gpu(ctx, dist)
+            elif dist.name in GUI_VARIANTS:
+                finding = self._gui(ctx, dist)
+            else:
+                finding = None
+            if finding is not None:
+                findings.append(finding)
+        return findings
+
+    def _gpu(self, ctx: RuleContext, dist: Distribution) -> Finding | None:
+        has_gpu, deploy_evidence = deployment_has_gpu(ctx)
+        if has_gpu or ctx.device.status in (DeviceStatus.GPU_USED, DeviceStatus.UNKNOWN):
+            return None
+        lean = LEAN_VARIANTS[dist.name]
+        stack = gpu_stack(ctx, dist)
+        lean_build = ctx.cpu_builds.get(dist.name)
+        savings = sum(d.size_bytes for d in stack) - (lean_build.installed_bytes if lean_build else 0)
+        if not lean:
+            fix = f"Remove {dist.name}: the CPU build of jax needs no plugin."
+        else:
+            fix = f"Depend on {lean} instead of {dist.name}."
+        return self.finding(
+            ctx,
+            title=f"{dist.display_name} is a GPU build in a CPU-only service",
+            package=dist.name,
+            savings_bytes=savings,
+            estimated=ctx.estimated or (bool(lean) and lean_build is None),
+            evidence=[Evidence("record", f"{dist.display_name} {dist.version}: {dist.build} build",
+                               dist.metadata_path), *device_evidence(ctx), *deploy_evidence],
+            fix=fix,
+            claims=distribution_claims(stack, ctx),
+        )
+
+    def _gui(self, ctx: RuleContext, dist: Distribution) -> Finding | None:
+        if ctx.gui_calls:
+            return None
+        gui_files = [f for f in dist.files if ".libs/" in f and _basename(f).startswith(_GUI_LIB_TOKENS)]
+        claims = file_claims(gui_files, ctx)
+        savings = sum(claims.values())
+        if ctx.analysis is not None and savings == 0:
+            return None
+        headless = GUI_VARIANTS[dist.name]
+        return self.finding(
+            ctx,
+            title=f"{dist.display_name} ships GUI libraries a server never opens",
+            package=dist.name,
+            savings_bytes=savings,
+            estimated=ctx.analysis is None,
+            evidence=[Evidence("record", f"{len(gui_files)} Qt/X11 libraries: {human_bytes(savings)}",
+                               dist.metadata_path),
+                      Evidence("code", f"no cv2 GUI call ({', '.join(GUI_CALLS[:3])}, ...) in the scanned code", None)],
+            fix=f"Depend on {headless} instead of {dist.name}.",
+            claims=claims,
+        )

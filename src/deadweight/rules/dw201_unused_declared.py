@@ -1,0 +1,58 @@
+"""DW201: a declared dependency that nothing uses.
+
+Only raised on a ``declared-unused`` verdict, which the usage layer gives only when the code scan was
+complete and no import, command, setting, URL, plugin group or optional-dependency trigger names the
+distribution, and nothing used requires it. Savings are the exclusive bytes: the distribution and what
+only it needs, measured on the image (estimated from wheel sizes without one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.model.evidence import VerdictStatus
+from deadweight.model.finding import Evidence, Finding
+from deadweight.model.project import DeclaredRequirement
+from deadweight.reports.formatting import human_bytes
+from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.removal import freed_with
+
+
+def requirement_ignored(req: DeclaredRequirement, rule_id: str) -> bool:
+    """``# deadweight: ignore[DW201]`` (or ``ignore[*]``) on the requirement's line."""
+    return "*" in req.ignores or any(rule_id.startswith(i) for i in req.ignores)
+
+
+class UnusedDeclared(Rule):
+    id = "DW201"
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        findings = []
+        for req in ctx.service.requirements:
+            verdict = ctx.verdicts.get(req.name)
+            if verdict is None or verdict.status is not VerdictStatus.DECLARED_UNUSED:
+                continue
+            if requirement_ignored(req, self.id) or req.editable or req.url:
+                continue
+            dist = ctx.distribution(req.name)
+            freed = freed_with(ctx.inventory, dist) if (ctx.inventory and dist) else []
+            savings = sum(d.size_bytes for d in freed)
+            where = f"{req.source_file}:{req.line}" if req.line else req.source_file
+            evidence = [Evidence("declaration", f"declared as {req.raw.strip()!r}", where)]
+            evidence.append(Evidence("usage", verdict.reason or "no import, command, setting or plugin uses it", None))
+            others = [d.name for d in freed if d.name != req.name]
+            if others:
+                evidence.append(Evidence("record", f"also frees {', '.join(others[:8])}", None))
+            findings.append(
+                self.finding(
+                    ctx,
+                    title=f"{req.name} is declared but never used ({human_bytes(savings)})",
+                    package=req.name,
+                    savings_bytes=savings,
+                    confidence=verdict.confidence,
+                    evidence=evidence,
+                    fix=f"Remove {req.name} from {where}.",
+                    claims=distribution_claims(freed, ctx),
+                )
+            )
+        return findings

@@ -1,0 +1,57 @@
+"""DW202: installed in the image, declared nowhere, needed by nothing that is used.
+
+Typical sources: a ``pip install`` line in the Dockerfile left over from debugging, a base image's
+extras, a dependency of a package since removed. The finding cites the RUN that names it when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.model.evidence import VerdictStatus
+from deadweight.model.finding import Evidence, Finding
+from deadweight.reports.formatting import human_bytes
+from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.removal import freed_with
+
+MIN_BYTES = 100 * 1024
+
+
+class UndeclaredUnused(Rule):
+    id = "DW202"
+    needs_image = True
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        if ctx.inventory is None or ctx.analysis is None:
+            return []
+        findings = []
+        dockerfile = ctx.service.dockerfile.path if ctx.service.dockerfile else None
+        for dist in ctx.distributions():
+            verdict = ctx.verdicts.get(dist.name)
+            if verdict is None or verdict.status is not VerdictStatus.ORPHAN or dist.name in ctx.declared:
+                continue
+            freed = freed_with(ctx.inventory, dist)
+            savings = sum(d.size_bytes for d in freed)
+            if savings < MIN_BYTES:
+                continue
+            evidence = [Evidence("record", f"{dist.display_name} {dist.version} installed by "
+                                 f"{dist.installer or 'unknown installer'}"
+                                 f"{', explicitly requested' if dist.requested else ''}", dist.metadata_path)]
+            for cmd in ctx.service.installs:
+                if any(p.lower().startswith(dist.name) for p in cmd.packages):
+                    evidence.append(Evidence("dockerfile", f"{cmd.tool} {cmd.action} names it",
+                                             f"{dockerfile}:{cmd.line}" if dockerfile else None))
+            evidence.append(Evidence("usage", verdict.reason or "nothing that is used needs it", None))
+            findings.append(
+                self.finding(
+                    ctx,
+                    title=f"{dist.name} is installed but neither declared nor needed ({human_bytes(savings)})",
+                    package=dist.name,
+                    savings_bytes=savings,
+                    confidence=verdict.confidence,
+                    evidence=evidence,
+                    fix=f"Find the step that installs {dist.name} and remove it.",
+                    claims=distribution_claims(freed, ctx),
+                )
+            )
+        return findings
