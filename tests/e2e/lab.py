@@ -193,7 +193,7 @@ def docker_save(client: Any, tag: str, dest: Path) -> Path:
     """`docker save` of one image into dest, streamed."""
     image = client.images.get(tag)
     with dest.open("wb") as f:
-        for chunk in image.save(named=True):
+        for chunk in image.save(named=tag if tag in image.tags else True):
             f.write(chunk)
     return dest
 

@@ -65,8 +65,11 @@ def test_anonymous_registry_takes_a_push(docker_client: Any, registry: str,
     image = docker_client.images.get(example_images["lean-svc"].tag)
     target = f"{registry}/examples/lean-svc"
     image.tag(target, "e2e")
-    for line in docker_client.images.push(target, "e2e", stream=True, decode=True):
-        assert "error" not in line, line
+    try:
+        for line in docker_client.images.push(target, "e2e", stream=True, decode=True):
+            assert "error" not in line, line
+    finally:
+        docker_client.images.remove(f"{target}:e2e")
     resp = httpx.get(f"http://{registry}/v2/examples/lean-svc/manifests/e2e",
                      headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     assert resp.status_code == 200
