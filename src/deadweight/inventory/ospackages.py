@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from deadweight.inventory.distributions import decode
-from deadweight.inventory.pythonenv import TreeLike
+from deadweight.inventory.pythonenv import NodeLike, TreeLike
 from deadweight.model.image import EntryKind
 from deadweight.model.python import OsPackage
 
@@ -77,9 +77,6 @@ TOOLCHAIN_PREFIXES = (
     "libhwasan",
     "libisl",
     "libmpc",
-    "libgcc-",  # libgcc-12-dev (libgcc-s1 is runtime and does not match)
-    "libstdc++-",  # libstdc++-12-dev
-    "libobjc-",
     "golang-",
     "rust-",
 )
@@ -220,6 +217,15 @@ def _conda_packages(tree: TreeLike, conda_prefixes: list[str]) -> list[_Pkg]:
     return pkgs
 
 
+def _is_dir_link(tree: TreeLike, node: NodeLike) -> bool:
+    """A symlink standing for a listed directory (merged /usr: ``/bin -> usr/bin``) is not a file."""
+    if node.kind != EntryKind.SYMLINK:
+        return False
+    real = tree.resolve(node.path)
+    target = tree.get(real) if real is not None else None
+    return target is not None and target.kind == EntryKind.DIR
+
+
 def read_os_packages(
     tree: TreeLike, conda_prefixes: list[str] | None = None
 ) -> tuple[list[OsPackage], dict[str, str], list[str]]:
@@ -244,7 +250,7 @@ def read_os_packages(
             if node is None:
                 resolved = tree.resolve(path)
                 node = tree.get(resolved) if resolved is not None else None
-            if node is None or node.kind == EntryKind.DIR:
+            if node is None or node.kind == EntryKind.DIR or _is_dir_link(tree, node):
                 continue
             if node.path in owner:
                 continue  # listed twice (e.g. /bin/x and /usr/bin/x on merged /usr): count once

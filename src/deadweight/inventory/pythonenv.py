@@ -135,7 +135,7 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
     for path in paths:
         if "-packages" in path:
             site = site_dir_of(path)
-            if site is not None:
+            if site is not None and len(path) > len(site):  # an empty site dir is no environment
                 site_dirs.add(site)
         if path.endswith("pyvenv.cfg") and (path == "pyvenv.cfg" or path.endswith("/pyvenv.cfg")):
             venv_prefixes.add(posixpath.dirname(path))
@@ -145,6 +145,12 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
             idx = path.find("conda-meta/")
             if idx == 0 or path[idx - 1] == "/":
                 conda_prefixes.add(path[: max(0, idx - 1)])
+
+    for prefix in venv_prefixes | conda_prefixes:  # a fresh venv is an environment even when empty
+        lib = f"{prefix}/lib" if prefix else "lib"
+        for name in tree.listdir(lib):
+            if name.startswith("python") and "site-packages" in tree.listdir(f"{lib}/{name}"):
+                site_dirs.add(f"{lib}/{name}/site-packages")
 
     envs: list[EnvSpec] = []
     for site in sorted(site_dirs):

@@ -39,8 +39,8 @@ Layer = Mapping[str, Value]
 def scan(index: int, files: Layer) -> LayerScan:
     entries: list[LayerEntry] = []
     contents: dict[str, bytes] = {}
-    for path, value in files.items():
-        path = path.strip("/")
+    for raw_path, value in files.items():
+        path = raw_path.strip("/")
         if isinstance(value, Sym):
             entries.append(LayerEntry(path, EntryKind.SYMLINK, 0, value.target))
         elif isinstance(value, Gone):
