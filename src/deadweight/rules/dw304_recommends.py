@@ -1,0 +1,37 @@
+"""DW304: ``apt-get install`` without ``--no-install-recommends``.
+
+Debian installs "Recommends" by default, often tens or hundreds of MB a service never loads. Which of the
+installed packages came in as recommendations is not recorded in the image, so no saving is claimed; the
+finding points at the exact RUN line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.model.finding import Evidence, Finding
+from deadweight.rules.base import Rule, RuleContext
+
+
+class AptRecommends(Rule):
+    id = "DW304"
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        file = ctx.service.dockerfile.path if ctx.service.dockerfile else ctx.service.dockerfile_path
+        findings = []
+        for cmd in ctx.service.installs:
+            if cmd.tool not in ("apt-get", "apt") or cmd.action != "install" or cmd.no_install_recommends:
+                continue
+            where = f"{file}:{cmd.line}" if file else None
+            findings.append(
+                self.finding(
+                    ctx,
+                    title="apt-get install without --no-install-recommends",
+                    path=where,
+                    estimated=True,
+                    evidence=[Evidence("dockerfile", f"{cmd.tool} install {' '.join(cmd.packages)}".strip(), where)],
+                    fix="Add --no-install-recommends to the apt-get install in "
+                    + (f"line {cmd.line}" if cmd.line else "the Dockerfile") + ".",
+                )
+            )
+        return findings

@@ -1,0 +1,47 @@
+"""DW501: a requirement without an exact pin (``>=``, ``~=``, or no version at all).
+
+Unpinned requirements make every build a different image: sizes drift and a new release can pull a new
+GPU stack. The fix pins to the version the image actually has, so nothing changes but reproducibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.model.finding import Evidence, Finding
+from deadweight.rules.base import Rule, RuleContext
+from deadweight.rules.dw201_unused_declared import requirement_ignored
+
+
+class UnpinnedRequirement(Rule):
+    id = "DW501"
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        findings = []
+        locked = {p.name: p.version for p in ctx.service.locked}
+        for req in ctx.service.requirements:
+            if req.pinned or req.url or req.editable or requirement_ignored(req, self.id) or req.name in locked:
+                continue
+            if req.origin not in ("requirements", "dockerfile-run"):
+                continue  # pyproject ranges are for libraries; lock files pin applications
+            dist = ctx.distribution(req.name)
+            where = f"{req.source_file}:{req.line}" if req.line else req.source_file
+            version = dist.version if dist else None
+            pin = f"{req.name}=={version}" if version else None
+            detail = f"{req.raw.strip()!r} allows any version" if not req.specifier else f"{req.raw.strip()!r}"
+            evidence = [Evidence("declaration", detail, where)]
+            if dist is not None:
+                evidence.append(Evidence("record", f"the image has {req.name} {version}", dist.metadata_path))
+            findings.append(
+                self.finding(
+                    ctx,
+                    title=f"{req.name} is not pinned" + (f" (image has {version})" if version else ""),
+                    package=req.name,
+                    path=where,
+                    savings_bytes=0,
+                    estimated=False,
+                    evidence=evidence,
+                    fix=f"Pin it: {pin}" if pin else "Pin it to the version you test with (==).",
+                )
+            )
+        return findings

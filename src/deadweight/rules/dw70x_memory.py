@@ -1,0 +1,60 @@
+"""DW701 / DW702: a memory limit too tight for the observed peak, or far above it.
+
+Needs observed memory (``audit --run``): the peak the engine reported while the service started and
+answered its healthcheck. Without it the audit lists both rules as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deadweight.model.finding import Evidence, Finding
+from deadweight.reports.formatting import human_bytes
+from deadweight.rules.base import Rule, RuleContext
+
+TIGHT_FRACTION = 0.9  # peak above 90% of the limit: one traffic spike from an OOM kill
+LOOSE_FACTOR = 4.0  # limit above 4x the peak (and 256 MB more): capacity paid for and never used
+LOOSE_MIN_GAP = 256 << 20
+HEADROOM = 1.5  # suggested limit = peak x 1.5, rounded up to 64 MB
+
+
+def suggested_limit(peak: int) -> int:
+    step = 64 << 20
+    return -(-int(peak * HEADROOM) // step) * step
+
+
+def _observed(ctx: RuleContext) -> list[Evidence]:
+    assert ctx.memory_peak_bytes is not None
+    limit = ctx.service.memory_limit_bytes
+    return [
+        Evidence("runtime", f"peak memory {human_bytes(ctx.memory_peak_bytes)}", ctx.memory_evidence),
+        Evidence("deployment", f"memory limit {human_bytes(limit)}", ctx.service.mem_limit_evidence),
+    ]
+
+
+class TightMemoryLimit(Rule):
+    id = "DW701"
+    needs_run = True
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        limit, peak = ctx.service.memory_limit_bytes, ctx.memory_peak_bytes
+        if limit is None or peak is None or peak < limit * TIGHT_FRACTION:
+            return []
+        new = suggested_limit(peak)
+        return [self.finding(ctx, title=f"Memory limit {human_bytes(limit)} is tight for a {human_bytes(peak)} peak",
+                             evidence=_observed(ctx), estimated=False,
+                             fix=f"Raise mem_limit to {new // (1 << 20)}m.")]
+
+
+class LooseMemoryLimit(Rule):
+    id = "DW702"
+    needs_run = True
+
+    def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
+        limit, peak = ctx.service.memory_limit_bytes, ctx.memory_peak_bytes
+        if limit is None or peak is None or limit < peak * LOOSE_FACTOR or limit - peak < LOOSE_MIN_GAP:
+            return []
+        new = suggested_limit(peak)
+        return [self.finding(ctx, title=f"Memory limit {human_bytes(limit)} is far above the {human_bytes(peak)} peak",
+                             evidence=_observed(ctx), estimated=False,
+                             fix=f"Lower mem_limit to {new // (1 << 20)}m.")]
