@@ -46,7 +46,9 @@ def parse_dockerfile_file(path: str | Path, build_args: Mapping[str, str] | None
     """Read and parse a Dockerfile; unreadable files raise ParseError naming the path."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8", errors="surrogateescape")
+        # newline="" keeps \r\n as written: ``original`` must be byte-exact for the fixers
+        with p.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            text = fh.read()
     except OSError as exc:
         raise ParseError(f"{p}: cannot read Dockerfile: {exc.strerror or exc}") from None
     return parse_dockerfile(text, str(p), build_args)
