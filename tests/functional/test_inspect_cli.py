@@ -1,0 +1,364 @@
+"""``deadweight inspect`` end to end on images the tests write, in every archive form the sources read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from tests.imagebuilder import F, ImageSpec, write_docker_archive, write_oci_layout
+
+from deadweight.analysis import aligned_history
+from deadweight.cli.main import main
+from deadweight.model.image import HistoryEntry, ImageConfig, Platform
+
+SCHEMA = json.loads(resources.files("deadweight").joinpath("schemas/inspect.schema.json").read_text())
+
+HISTORY = [
+    {"created_by": "/bin/sh -c #(nop) ADD file:base in / "},
+    {"created_by": "/bin/sh -c #(nop)  ENV LANG=C.UTF-8", "empty_layer": True},
+    {"created_by": "/bin/sh -c pip install app && rm -rf /root/.cache"},
+    {"created_by": "/bin/sh -c #(nop)  WORKDIR /app", "empty_layer": True},
+    {"created_by": "COPY app.py /app/ # buildkit"},
+    {"created_by": "/bin/sh -c #(nop)  CMD [\"python\"]", "empty_layer": True},
+]
+
+
+def _spec() -> ImageSpec:
+    """Three layers: a base, a layer that deletes and overwrites base files, a small app layer.
+
+    Layer 0: usr/ (dir), usr/lib/libbig.so 5000, usr/bin/tool 300 + hard link usr/bin/tool2, symlink
+             usr/lib/libbig.so.1 -> libbig.so (9 bytes), root/.cache/pip/wheel 2000.
+    Layer 1: whiteout root/.cache (hides 2000), usr/bin/tool rewritten at 100 (hides nothing: the
+             hard link keeps the 300 bytes), new usr/local/big.bin 4000.
+    Layer 2: app/app.py 50.
+    """
+    return ImageSpec(
+        layers=[
+            [
+                F("usr", kind="dir"),
+                F("usr/lib", kind="dir"),
+                F("usr/lib/libbig.so", b"L" * 5000),
+                F("usr/lib/libbig.so.1", kind="symlink", target="libbig.so"),
+                F("usr/bin", kind="dir"),
+                F("usr/bin/tool", b"T" * 300),
+                F("usr/bin/tool2", kind="hardlink", target="usr/bin/tool"),
+                F("root", kind="dir"),
+                F("root/.cache", kind="dir"),
+                F("root/.cache/pip", kind="dir"),
+                F("root/.cache/pip/wheel", b"W" * 2000),
+            ],
+            [
+                F("root", kind="dir"),
+                F("root/.cache", kind="whiteout"),
+                F("usr/bin", kind="dir"),
+                F("usr/bin/tool", b"t" * 100),
+                F("usr/local", kind="dir"),
+                F("usr/local/big.bin", b"B" * 4000),
+            ],
+            [F("app", kind="dir"), F("app/app.py", b"p" * 50)],
+        ],
+        history=HISTORY,
+    )
+
+
+LAYER_SIZES = [5000 + 9 + 300 + 2000, 100 + 4000, 50]
+SIZE = sum(LAYER_SIZES)
+SHADOWED = 2000  # the pip cache; the rewritten tool's 300 bytes live on in its hard link
+VISIBLE = SIZE - SHADOWED
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def inspect_json(capsys: pytest.CaptureFixture[str], ref: str, *extra: str) -> dict[str, Any]:
+    code, out, err = run(capsys, "inspect", ref, "--format", "json", *extra)
+    assert code == 0, err
+    assert err == ""  # no progress bar or chatter around machine output
+    doc: dict[str, Any] = json.loads(out)
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("img") / "image.tar"
+    write_docker_archive(_spec(), path, layout="legacy")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("form", "compression"),
+    [("legacy", "none"), ("legacy", "gzip"), ("oci", "zstd"), ("layout", "gzip"), ("layout-tar", "none")],
+)
+def test_json_report_values(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, form: str, compression: str
+) -> None:
+    if form in ("legacy", "oci"):
+        target = tmp_path / "image.tar"
+        built = write_docker_archive(_spec(), target, layout=form, compression=compression)
+        ref = f"docker-archive:{target}"
+    else:
+        target = tmp_path / ("layout.tar" if form == "layout-tar" else "layout")
+        built = write_oci_layout(_spec(), target, compression=compression, as_tar=form == "layout-tar")
+        ref = f"oci:{target}"
+
+    doc = inspect_json(capsys, ref, "--verify")
+    assert doc["schema"] == "deadweight/1"
+    assert doc["ref"] == ref
+    assert doc["config_digest"] == built.config_digest
+    assert doc["platform"] == "linux/amd64"
+    assert doc["size_bytes"] == SIZE
+    assert doc["visible_bytes"] == VISIBLE
+    assert doc["shadowed_bytes"] == SHADOWED
+    assert doc["size_bytes"] == doc["visible_bytes"] + doc["shadowed_bytes"]
+    assert [layer["size_bytes"] for layer in doc["layers"]] == LAYER_SIZES
+    assert [layer["diff_id"] for layer in doc["layers"]] == built.diff_ids
+    # history aligned with layers: empty_layer steps (ENV, WORKDIR, CMD) have no layer
+    assert [layer["created_by"] for layer in doc["layers"]] == [
+        HISTORY[0]["created_by"],
+        HISTORY[2]["created_by"],
+        HISTORY[4]["created_by"],
+    ]
+    if compression != "none" or form != "legacy":
+        assert [layer["compressed_bytes"] for layer in doc["layers"]] == [len(b) for b in built.layer_blobs]
+    assert doc["layers"][0]["shadowed_bytes"] == 2000
+    assert (doc["layers"][1]["files_added"], doc["layers"][1]["files_modified"]) == (1, 1)
+    assert doc["layers"][1]["files_deleted"] == 1
+    assert doc["largest_paths"][:3] == [
+        {"path": "/usr/lib/libbig.so", "size_bytes": 5000},
+        {"path": "/usr/local/big.bin", "size_bytes": 4000},
+        {"path": "/usr/bin/tool2", "size_bytes": 300},
+    ]
+    assert doc["shadowed_paths"] == [
+        {"path": "/root/.cache/pip/wheel", "size_bytes": 2000, "layers": [0], "hidden_by": [1]}
+    ]
+    assert {"path": "/usr", "size_bytes": 5000 + 9 + 300 + 100 + 4000} in doc["largest_dirs"]
+
+
+def test_efficiency_matches_dives_formula(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    doc = inspect_json(capsys, f"docker-archive:{archive}")
+    # leaves per layer (tar header sizes; links weigh 0): layer 0 libbig.so 5000, libbig.so.1 0,
+    # tool 300, tool2 0, wheel 2000; layer 1: root/.cache whiteout of a directory = its subtree in the
+    # stack below (2000), tool 100, big.bin 4000; layer 2: app.py 50.
+    # minimum: 5000 + 0 + 100 + 0 + 2000 + 2000 + 4000 + 50 ; cumulative: + 300 more for tool
+    assert doc["efficiency"] == round(13150 / 13450, 6)
+    assert doc["wasted_bytes"] == 400
+    assert doc["inefficient_paths"] == [{"path": "/usr/bin/tool", "cumulative_bytes": 400, "occurrences": 2}]
+
+
+def test_json_is_deterministic(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    first = run(capsys, "inspect", f"docker-archive:{archive}", "--format", "json")
+    second = run(capsys, "inspect", f"docker-archive:{archive}", "--format", "json")
+    assert first == second
+
+
+def test_top_limits_the_lists(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    doc = inspect_json(capsys, f"docker-archive:{archive}", "--top", "1")
+    assert len(doc["largest_paths"]) == 1
+    assert len(doc["largest_dirs"]) == 1
+    doc = inspect_json(capsys, f"docker-archive:{archive}", "--top", "0")
+    assert doc["largest_paths"] == doc["largest_dirs"] == doc["shadowed_paths"] == []
+    assert len(doc["layers"]) == 3
+
+
+def _drop_history(layout: Path) -> None:
+    """Rewrite an OCI layout's config without ``history``, as some builders write it."""
+
+    def blob(digest: str) -> Path:
+        return layout / "blobs" / "sha256" / digest.split(":", 1)[1]
+
+    def put(data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        blob(digest).write_bytes(data)
+        return digest
+
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads(blob(index["manifests"][0]["digest"]).read_bytes())
+    config = json.loads(blob(manifest["config"]["digest"]).read_bytes())
+    del config["history"]
+    config_bytes = json.dumps(config).encode()
+    manifest["config"].update(digest=put(config_bytes), size=len(config_bytes))
+    manifest_bytes = json.dumps(manifest).encode()
+    index["manifests"][0].update(digest=put(manifest_bytes), size=len(manifest_bytes))
+    (layout / "index.json").write_text(json.dumps(index))
+
+
+def test_image_without_history_has_empty_created_by(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "layout"
+    write_oci_layout(ImageSpec(layers=[[F("a", b"1")], [F("b", b"22")]]), target)
+    _drop_history(target)
+    doc = inspect_json(capsys, f"oci:{target}", "--verify")
+    assert [layer["created_by"] for layer in doc["layers"]] == ["", ""]
+    assert doc["size_bytes"] == 3
+
+
+def test_history_shorter_than_layers_leaves_the_rest_empty() -> None:
+    config = ImageConfig(
+        digest=None,
+        platform=Platform("linux", "amd64"),
+        diff_ids=("sha256:a", "sha256:b", "sha256:c"),
+        history=(HistoryEntry("FROM x"), HistoryEntry("ENV A=1", empty_layer=True), HistoryEntry("RUN y")),
+    )
+    assert aligned_history(config, 3) == ["FROM x", "RUN y", ""]
+
+
+def test_text_report_shows_the_layer_table(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    code, out, err = run(capsys, "inspect", f"docker-archive:{archive}")
+    assert code == 0, err
+    assert err == ""  # stderr is not a terminal here: no progress bar
+    assert "Layers" in out
+    assert "Files +/~/-" in out
+    assert "ADD file:base in /" in out  # "/bin/sh -c #(nop)" removed
+    assert "RUN pip install app && rm -rf /root/.cache" in out
+    assert "COPY app.py /app/" in out
+    assert "+1 ~1 -1" in out
+    assert "/root/.cache/pip/wheel" in out  # shadowed
+    assert "Efficiency" in out
+    assert "\x1b[" not in out  # no colours when stdout is not a terminal
+
+
+def test_output_file(capsys: pytest.CaptureFixture[str], archive: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    code, out, err = run(capsys, "inspect", f"docker-archive:{archive}", "--format", "json", "-o", str(report))
+    assert (code, out, err) == (0, "", "")
+    doc = json.loads(report.read_text())
+    assert doc["size_bytes"] == SIZE
+    assert list(tmp_path.iterdir()) == [report]  # no temporary file left behind
+
+
+def test_output_to_missing_directory_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], archive: Path, tmp_path: Path
+) -> None:
+    code, _out, err = run(capsys, "inspect", f"docker-archive:{archive}", "-o", str(tmp_path / "no" / "r.txt"))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "--output" in err
+
+
+@pytest.mark.parametrize("content", [None, b"this is not a tar archive at all" * 40, b""])
+def test_bad_input_exits_3_with_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes | None
+) -> None:
+    target = tmp_path / "broken.tar"
+    if content is not None:
+        target.write_bytes(content)
+    code, out, err = run(capsys, "inspect", f"docker-archive:{target}", "--format", "json")
+    assert code == 3
+    assert out == ""
+    assert err.startswith("deadweight: error: ")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_duplicate_member_in_a_layer_exits_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "dup.tar"
+    write_docker_archive(ImageSpec(layers=[[F("a", b"1"), F("a", b"22")]]), target)
+    code, _out, err = run(capsys, "inspect", f"docker-archive:{target}")
+    assert code == 3
+    assert "duplicate tar member 'a'" in err
+    assert err.count("\n") == 1
+
+
+def test_bad_platform_is_a_usage_error(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    code, out, err = run(capsys, "inspect", f"docker-archive:{archive}", "--platform", "amd64")
+    assert code == 2
+    assert out == ""
+    assert "bad platform" in err
+
+
+def test_bad_format_is_a_usage_error(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
+    code, _out, err = run(capsys, "inspect", f"docker-archive:{archive}", "--format", "yaml")
+    assert code == 2
+    assert "yaml" in err
+
+
+def test_platform_picks_from_a_multi_platform_layout(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    amd = ImageSpec(layers=[[F("amd", b"x" * 10)]])
+    arm = ImageSpec(layers=[[F("arm", b"y" * 20)]], architecture="arm64")
+    target = tmp_path / "multi"
+    write_oci_layout({"linux/amd64": amd, "linux/arm64": arm}, target)
+    doc = inspect_json(capsys, f"oci:{target}", "--platform", "linux/arm64")
+    assert doc["platform"] == "linux/arm64"
+    assert doc["size_bytes"] == 20
+    assert doc["largest_paths"] == [{"path": "/arm", "size_bytes": 20}]
+
+
+def test_progress_reports_every_layer(archive: Path) -> None:
+    from deadweight.analysis import analyze_image
+    from deadweight.sources.base import SourceOptions
+    from deadweight.sources.resolve import open_source
+
+    calls: list[tuple[int, int, int]] = []
+    with open_source(f"docker-archive:{archive}", SourceOptions()) as source:
+        analysis = analyze_image(source, progress=lambda *args: calls.append(args))
+    assert calls[0] == (0, 3, 0)
+    assert [c[0] for c in calls] == [0, 1, 2, 3]
+    assert all(c[1] == 3 for c in calls)
+    assert calls[-1][2] >= SIZE  # every tar byte was read, headers included
+    assert [b for _, _, b in calls] == sorted(b for _, _, b in calls)
+    assert analysis.size_bytes == SIZE
+
+
+def test_progress_bar_only_for_text_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from deadweight.cli import output
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert not output.progress_enabled("text", None)
+    monkeypatch.setattr("sys.stderr", Tty())
+    assert output.progress_enabled("text", None)
+    assert output.progress_enabled("text", "report.txt")
+    assert not output.progress_enabled("json", None)
+
+
+def test_extra_sections_validate_against_the_schema(archive: Path) -> None:
+    from deadweight.analysis import analyze_image
+    from deadweight.model.python import DistClass, Distribution, Inventory, PythonEnvironment
+    from deadweight.reports import inspect_json, inspect_text
+    from deadweight.sources.base import SourceOptions
+    from deadweight.sources.resolve import open_source
+
+    with open_source(f"docker-archive:{archive}", SourceOptions()) as source:
+        analysis = analyze_image(source)
+    site = "usr/local/lib/python3.11/site-packages"
+    dists = tuple(
+        Distribution(
+            name=name, display_name=name, version="1.0", metadata_path=f"{site}/{name}-1.0.dist-info",
+            environment=site, size_bytes=size, exclusive_bytes=size, dist_class=DistClass.OTHER,
+            requested=True,
+        )
+        for name, size in (("zeta", 10), ("alpha", 20))
+    )
+    inventory = Inventory(
+        environments=(PythonEnvironment(path=site, kind="system", python_version="3.11", distributions=dists),),
+        breakdown={"python": 30, "other": SIZE - 30},
+    )
+    extras = {
+        "python": inspect_json.python_section(inventory),
+        "breakdown": inspect_json.breakdown_section(inventory),
+    }
+    doc = inspect_json.to_dict(analysis, extras)
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    environment = doc["python"]["environments"][0]
+    assert environment["path"] == "/" + site
+    assert [d["name"] for d in environment["distributions"]] == ["alpha", "zeta"]
+    assert sum(doc["breakdown"].values()) == doc["size_bytes"]
+    assert list(doc["breakdown"]) == ["other", "python"]
+    with pytest.raises(ValueError, match="core field"):
+        inspect_json.to_dict(analysis, {"size_bytes": 1})
+    text = inspect_text.render(analysis, extras)
+    assert "alpha" in text
+    assert "Breakdown" in text
