@@ -1,0 +1,248 @@
+"""The package view of an image: environments, distributions, OS packages and the byte breakdown.
+
+Two renderings of one ``Inventory``: :func:`to_dict` (JSON-ready, integers in bytes, absolute paths,
+every list sorted) and :func:`render` (rich text as a string, never printed here). The inspect report
+carries a summary of the same data; this is the detailed view, with requirements, entry points,
+framework builds and their evidence, and warnings. Computes nothing: sizes come from the inventory.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from deadweight.inventory.classify import BREAKDOWN_CLASSES
+from deadweight.model.python import Distribution, Inventory, OsPackage, PythonEnvironment
+from deadweight.reports.formatting import human_bytes, percent
+
+
+def _abs(path: str) -> str:
+    return path if path.startswith("/") else "/" + path
+
+
+def to_dict(inventory: Inventory, *, files: bool = False) -> dict[str, Any]:
+    """JSON form. ``files`` adds every owned file, missing file and orphan (large for CUDA images)."""
+    return {
+        "environments": [
+            _environment(env, files=files) for env in sorted(inventory.environments, key=lambda e: e.path)
+        ],
+        "os_packages": [
+            _os_package(pkg, files=files)
+            for pkg in sorted(inventory.os_packages, key=lambda p: (p.manager, p.name, p.version))
+        ],
+        "breakdown": breakdown_dict(inventory),
+        "warnings": sorted(inventory.warnings),
+    }
+
+
+def breakdown_dict(inventory: Inventory) -> dict[str, int]:
+    """Bytes per class in the documented class order, then any other keys sorted."""
+    known = [k for k in BREAKDOWN_CLASSES if k in inventory.breakdown]
+    rest = sorted(k for k in inventory.breakdown if k not in BREAKDOWN_CLASSES)
+    return {k: inventory.breakdown[k] for k in known + rest}
+
+
+def _environment(env: PythonEnvironment, *, files: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "path": _abs(env.path),
+        "kind": env.kind,
+        "python_version": env.python_version,
+        "prefix": None if env.prefix is None else _abs(env.prefix),
+        "size_bytes": sum(d.size_bytes for d in env.distributions) + env.orphan_bytes,
+        "orphan_bytes": env.orphan_bytes,
+        "orphan_count": len(env.orphan_files),
+        "distributions": [
+            _distribution(d, files=files)
+            for d in sorted(env.distributions, key=lambda d: (d.name, d.version, d.metadata_path))
+        ],
+        "warnings": sorted(env.warnings),
+    }
+    if files:
+        out["orphan_files"] = [_abs(p) for p in sorted(env.orphan_files)]
+    return out
+
+
+def _distribution(dist: Distribution, *, files: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": dist.name,
+        "display_name": dist.display_name,
+        "version": dist.version,
+        "size_bytes": dist.size_bytes,
+        "exclusive_bytes": dist.exclusive_bytes,
+        "pycache_bytes": dist.pycache_bytes,
+        "class": dist.dist_class.value,
+        "requested": dist.requested,
+        "build": dist.build,
+        "build_evidence": list(dist.build_evidence),
+        "installer": dist.installer,
+        "direct_url": dist.direct_url,
+        "metadata_path": _abs(dist.metadata_path),
+        "import_names": sorted(dist.import_names),
+        "requires": [
+            {
+                "name": r.name,
+                "specifier": r.specifier,
+                "extras": sorted(r.extras),
+                "marker": r.marker,
+                "extra": r.extra,
+                "active": r.active,
+            }
+            for r in sorted(dist.requires, key=lambda r: (r.name, r.extra or "", r.marker or ""))
+        ],
+        "entry_points": [
+            {"group": ep.group, "name": ep.name, "value": ep.value}
+            for ep in sorted(dist.entry_points, key=lambda e: (e.group, e.name))
+        ],
+        "file_count": len(dist.files),
+        "missing_count": len(dist.missing_files),
+        "warnings": sorted(dist.warnings),
+    }
+    if files:
+        out["files"] = [_abs(p) for p in sorted(dist.files)]
+        out["missing_files"] = [_abs(p) for p in sorted(dist.missing_files)]
+    return out
+
+
+def _os_package(pkg: OsPackage, *, files: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": pkg.name,
+        "version": pkg.version,
+        "manager": pkg.manager,
+        "size_bytes": pkg.size_bytes,
+        "toolchain": pkg.is_toolchain,
+        "file_count": len(pkg.files),
+    }
+    if files:
+        out["files"] = [_abs(p) for p in sorted(pkg.files)]
+    return out
+
+
+def render(inventory: Inventory, *, color: bool = False, width: int = 120, top: int = 25) -> str:
+    """The package view as text; ``top`` limits rows per table (0 = all)."""
+    console = Console(
+        file=StringIO(),
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
+    with console.capture() as capture:
+        _render(console, inventory, top)
+    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
+
+
+def _table() -> Table:
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+
+
+def _render(console: Console, inventory: Inventory, top: int) -> None:
+    if not inventory.environments:
+        console.print("Python: no environment found")
+        console.print()
+    for env in sorted(inventory.environments, key=lambda e: e.path):
+        _render_env(console, env, top)
+    _render_builds(console, inventory)
+    _render_os(console, inventory.os_packages, top)
+    _render_breakdown(console, inventory)
+    for warning in sorted(inventory.warnings):
+        console.print(Text(f"warning: {warning}"))
+
+
+def _render_env(console: Console, env: PythonEnvironment, top: int) -> None:
+    dists = sorted(env.distributions, key=lambda d: (-d.size_bytes, d.name))
+    total = sum(d.size_bytes for d in dists)
+    console.print(
+        Text(
+            f"{env.kind} environment {_abs(env.path)} (Python {env.python_version or 'unknown'}): "
+            f"{len(dists)} distributions, {human_bytes(total)}; "
+            f"{len(env.orphan_files)} orphan files, {human_bytes(env.orphan_bytes)}"
+        )
+    )
+    table = _table()
+    for header in ("Size", "Exclusive", "pycache"):
+        table.add_column(header, justify="right")
+    for header in ("Distribution", "Version", "Class", "Build", "Requested"):
+        table.add_column(header)
+    for dist in dists[: top or None]:
+        table.add_row(
+            human_bytes(dist.size_bytes),
+            human_bytes(dist.exclusive_bytes),
+            human_bytes(dist.pycache_bytes),
+            Text(dist.name),
+            Text(dist.version),
+            dist.dist_class.value,
+            dist.build or "",
+            {True: "yes", False: "no", None: "?"}[dist.requested],
+        )
+    if top and len(dists) > top:
+        rest = dists[top:]
+        table.add_row(human_bytes(sum(d.size_bytes for d in rest)), "", "", Text(f"... {len(rest)} more"))
+    console.print(table)
+    for warning in sorted(env.warnings):
+        console.print(Text(f"  warning: {warning}"))
+    for dist in dists:
+        for warning in dist.warnings:
+            console.print(Text(f"  {dist.name}: {warning}"))
+    console.print()
+
+
+def _render_builds(console: Console, inventory: Inventory) -> None:
+    builds = [d for d in inventory.distributions() if d.build]
+    if not builds:
+        return
+    console.print("Framework builds")
+    for dist in sorted(builds, key=lambda d: (d.name, d.environment)):
+        why = "; ".join(dist.build_evidence)
+        console.print(Text(f"  {dist.name} {dist.version}: {dist.build}" + (f" ({why})" if why else "")))
+    console.print()
+
+
+def _render_os(console: Console, packages: tuple[OsPackage, ...], top: int) -> None:
+    if not packages:
+        return
+    total = sum(p.size_bytes for p in packages)
+    tool = [p for p in packages if p.is_toolchain]
+    console.print(
+        f"OS packages: {len(packages)}, {human_bytes(total)}; "
+        f"toolchain: {len(tool)}, {human_bytes(sum(p.size_bytes for p in tool))}"
+    )
+    table = _table()
+    table.add_column("Size", justify="right")
+    for header in ("Package", "Version", "Manager", "Toolchain"):
+        table.add_column(header)
+    ordered = sorted(packages, key=lambda p: (-p.size_bytes, p.name))
+    for pkg in ordered[: top or None]:
+        table.add_row(
+            human_bytes(pkg.size_bytes),
+            Text(pkg.name),
+            Text(pkg.version),
+            pkg.manager,
+            "yes" if pkg.is_toolchain else "",
+        )
+    console.print(table)
+    console.print()
+
+
+def _render_breakdown(console: Console, inventory: Inventory) -> None:
+    section = breakdown_dict(inventory)
+    if not section:
+        return
+    size = sum(section.values())
+    console.print(f"Breakdown of {human_bytes(size)} (every byte once)")
+    table = _table()
+    table.add_column("Class")
+    table.add_column("Size", justify="right")
+    table.add_column("Share", justify="right")
+    for key, value in section.items():
+        table.add_row(key, human_bytes(value), percent(value, size))
+    console.print(table)
+    console.print()
