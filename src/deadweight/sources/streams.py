@@ -402,8 +402,9 @@ class StreamedLayer(OpenedLayer):
     """An ``OpenedLayer`` over a raw (as stored) blob stream, with optional digest checks.
 
     Without ``verify`` nothing is hashed and ``finish()`` returns ``None``. With it, the stored
-    bytes are hashed against ``descriptor.digest`` and the uncompressed bytes against
-    ``descriptor.diff_id`` (each only when known), and ``finish()`` returns the computed diff id.
+    bytes are hashed against ``descriptor.digest`` (when known) and the uncompressed bytes against
+    ``descriptor.diff_id`` (when known), and ``finish()`` returns the computed diff id. An
+    uncompressed blob is hashed once: its blob digest is its diff id.
     """
 
     def __init__(
@@ -418,17 +419,21 @@ class StreamedLayer(OpenedLayer):
     ) -> None:
         self.descriptor = descriptor
         self._source = source
+        self._verify = verify
+        self._finished = False
         self._blob_hash: HashingStream | None = None
         self._diff_hash: HashingStream | None = None
-        self._finished = False
-        self._raw = raw
-        if verify:
+        if verify and descriptor.digest is not None:
             self._blob_hash = HashingStream(raw, source, descriptor.digest)
             raw = self._blob_hash
-        inner = decompressed(raw, source, compression, threaded=threaded)
-        self._compressed = not isinstance(inner, _Prefixed)
+        try:
+            inner = decompressed(raw, source, compression, threaded=threaded)
+        except BaseException:
+            _close(raw)
+            raise
         self._inner = inner
-        if verify and self._compressed:
+        compressed = not isinstance(inner, _Prefixed)
+        if verify and (compressed or self._blob_hash is None):
             self._diff_hash = HashingStream(inner, source, descriptor.diff_id)
             self._stream: ByteStream = self._diff_hash
         else:
@@ -443,20 +448,21 @@ class StreamedLayer(OpenedLayer):
             return None
         self._finished = True
         try:
-            if self._blob_hash is None:
+            if not self._verify:
                 return None
+            label = f"layer {self.descriptor.index}"
             if self._diff_hash is not None:
-                self._diff_hash.verify(f"layer {self.descriptor.index} diff id")
-                self._blob_hash.verify(f"layer {self.descriptor.index} blob")
+                self._diff_hash.verify(f"{label} diff id")
+            if self._blob_hash is not None:
+                self._blob_hash.verify(f"{label} blob")
+            if self._diff_hash is not None:
                 return self._diff_hash.hexdigest()
-            # Uncompressed: the stored bytes are the tar, so blob digest and diff id are one hash.
-            self._blob_hash.verify(f"layer {self.descriptor.index} blob")
+            assert self._blob_hash is not None  # uncompressed, hashed once as stored
             diff_id = self._blob_hash.hexdigest()
             expected = self.descriptor.diff_id
             if expected is not None and not hmac.compare_digest(diff_id, expected):
                 raise DigestMismatchError(
-                    f"{self._source}: layer {self.descriptor.index} diff id digest mismatch: "
-                    f"expected {expected}, got {diff_id}"
+                    f"{self._source}: {label} diff id digest mismatch: expected {expected}, got {diff_id}"
                 )
             return diff_id
         finally:

@@ -359,3 +359,27 @@ def test_builder_writes_what_docker_save_writes(tmp_path: Path) -> None:
     assert kinds["etc/os-release"] == EntryKind.WHITEOUT.value
     assert kinds["var/cache"] == EntryKind.OPAQUE.value
     assert kinds["app/main-copy.py"] == EntryKind.HARDLINK.value
+
+
+def test_legacy_duplicate_layer_stored_as_symlink(tmp_path: Path) -> None:
+    """Legacy `docker save` stores a repeated layer once and links the second `layer.tar` to it."""
+    same = [F("same.txt", b"identical layer\n")]
+    spec = ImageSpec(layers=[same, [F("b", b"b")], same])
+    path = tmp_path / "image.tar"
+    built = write_docker_archive(spec, path, layout="legacy")
+    assert built.diff_ids[0] == built.diff_ids[2]
+    layer_paths = json.loads(_member(path, "manifest.json"))[0]["Layers"]
+    linked = tmp_path / "linked.tar"
+    with tarfile.open(path) as src, tarfile.open(linked, "w") as out:
+        for info in src:
+            if info.name == layer_paths[2]:
+                link = tarfile.TarInfo(info.name)
+                link.type = tarfile.SYMTYPE
+                link.linkname = "../" + layer_paths[0]
+                out.addfile(link)
+            else:
+                out.addfile(info, src.extractfile(info) if info.isreg() else None)
+    with DockerArchiveSource(str(linked), SourceOptions(verify=True)) as source:
+        layers = read_layers(source)
+    assert [layer.diff_id for layer in layers] == built.diff_ids
+    assert layers[2].files == {"same.txt": b"identical layer\n"}
