@@ -217,6 +217,18 @@ def _plain(node: Any, values: Mapping[str, str]) -> Any:
     return node
 
 
+def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    """Short forms to mappings so ``extends`` merges them key by key, as Compose does."""
+    if isinstance(data.get("build"), str):
+        data["build"] = {"context": data["build"]}
+    if isinstance(data.get("environment"), list):
+        data["environment"] = _env(data["environment"])
+    build = data.get("build")
+    if isinstance(build, dict) and isinstance(build.get("args"), list):
+        build["args"] = _env(build["args"])
+    return data
+
+
 def _merged(
     name: str, services: Any, values: Mapping[str, str], path: Path, seen: set[str]
 ) -> dict[str, Any]:
@@ -226,7 +238,7 @@ def _merged(
         body = {}
     if not isinstance(body, dict):
         raise ParseError(f"{path}:{_line(services, name)}: service {name!r} must be a mapping")
-    data: dict[str, Any] = _plain(body, values)
+    data: dict[str, Any] = _normalise(_plain(body, values))
     ext = data.pop("extends", None)
     if ext is None:
         return data

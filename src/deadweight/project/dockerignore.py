@@ -89,6 +89,7 @@ def compile_pattern(pattern: Pattern) -> None:
             if i < n:
                 reg += "\\" + text[i]
                 i += 1
+                kind = _REGEXP
             else:
                 reg += "\\\\"
         elif ch in "[]":

@@ -79,5 +79,5 @@ def test_all_three_formats(tmp_path: Path) -> None:
 
 def test_broken_lock_is_a_parse_error(tmp_path: Path) -> None:
     (tmp_path / "uv.lock").write_text("[[package]\nname=")
-    with pytest.raises(ParseError, match="uv.lock:1: invalid TOML lock file"):
+    with pytest.raises(ParseError, match=r"uv\.lock:1: invalid TOML lock file"):
         parse_lock_file(tmp_path / "uv.lock")
