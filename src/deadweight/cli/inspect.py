@@ -1,8 +1,16 @@
 """``deadweight inspect REF``: read an image once and show where its bytes are.
 
 Wiring only: parse options, open the source, run :func:`deadweight.analysis.analyze_image`, render,
-write. Sections that need the package inventory plug in through :func:`extra_sections` and
-:func:`content_wanted`, which return nothing until their flags exist.
+write. Sections that need the package inventory (``--packages``, ``--breakdown``, ``--project``) plug
+in at two points, which return nothing until those flags exist:
+
+- :func:`content_wanted`: which file contents the single layer pass must keep (it sees the config
+  first, e.g. ``inventory.capture.for_config(config)``);
+- :func:`extra_sections`: top-level report sections built from the finished analysis (``python``,
+  ``breakdown``), in their JSON shape; both renderers take them (``inspect_json.python_section`` and
+  ``breakdown_section`` convert an ``Inventory``).
+
+Add the flag as a field of :class:`InspectOptions` and a ``click.option`` on the command.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from deadweight.analysis import analyze_image
 from deadweight.cli.main import cli
 from deadweight.cli.output import layer_progress, progress_enabled, terminal_width, use_color, write_output
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.image import Platform
+from deadweight.model.image import ImageConfig, Platform
 from deadweight.reports import inspect_json, inspect_text
 from deadweight.sources.base import SourceOptions
 
@@ -33,9 +41,9 @@ class InspectOptions:
     output: str | None = None
 
 
-def content_wanted(options: InspectOptions) -> Callable[[str], bool] | None:
+def content_wanted(options: InspectOptions, config: ImageConfig) -> Callable[[str], bool] | None:
     """Which files' contents the layer scan keeps. The plain report needs none."""
-    del options
+    del options, config
     return None
 
 
@@ -57,7 +65,8 @@ def run_inspect(options: InspectOptions) -> str:
         open_source(options.ref, source_options) as source,
         layer_progress(progress_enabled(options.fmt, options.output)) as progress,
     ):
-        analysis = analyze_image(source, want=content_wanted(options), verify=options.verify, progress=progress)
+        want = content_wanted(options, source.config())
+        analysis = analyze_image(source, want=want, verify=options.verify, progress=progress)
     extras = extra_sections(analysis, options)
     if options.fmt == "json":
         return inspect_json.render(analysis, extras, top=options.top)
