@@ -28,6 +28,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from deadweight.usage import ModuleMapper, decide, iter_project_files, scan_files
+from deadweight.usage.mapping import synthetic_distributions
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "usage"
 
@@ -79,9 +82,6 @@ def run_fawltydeps(project: Path) -> set[str]:
 
 
 def run_deadweight(project: Path) -> set[str]:
-    from deadweight.usage import ModuleMapper, decide, iter_project_files, scan_files
-    from deadweight.usage.mapping import synthetic_distributions
-
     names = declared(project)
     dists = synthetic_distributions(names)
     mapper = ModuleMapper(dists)

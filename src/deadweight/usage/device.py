@@ -86,6 +86,11 @@ class _DeviceVisitor(ast.NodeVisitor):
             self.visit(value)
         self.guard -= guarded
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        # "cuda" if torch.cuda.is_available() else "cpu": a GPU string under a guard is optional GPU use.
+        if self.guard and _is_gpu_string(node.value):
+            self._add(node, f"{node.value!r} chosen at run time", False)
+
     def visit_Call(self, node: ast.Call) -> None:
         name = dotted_name(node.func) or ""
         last = name.rsplit(".", 1)[-1]

@@ -423,7 +423,7 @@ def _scan_yaml(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
     for doc in docs:
         _walk_data(doc, text, shown, known, acc)
     acc.evidence.extend(optional_evidence(text, shown, "config"))
-    if re.search(r"(?m)^\s*(runtime:\s*nvidia|driver:\s*nvidia|capabilities:.*\bgpu\b|-\s*gpu\s*$)", text):
+    if re.search(r"(?m)^\s*(-\s*)?(runtime:\s*nvidia|driver:\s*nvidia|capabilities:.*\bgpu\b|gpu\s*$)", text):
         acc.evidence.append(Evidence(EvidenceKind.DEVICE_GPU_OPTIONAL, "deployment reserves a GPU",
                                      f"{shown}:{_line_of(text, 'nvidia') or _line_of(text, 'gpu')}", "",
                                      Confidence.MEDIUM))
