@@ -32,10 +32,9 @@ from deadweight.inventory.distributions import (
     parse_record,
     parse_requirements,
     parse_requires_txt,
-    top_level_names,
 )
 from deadweight.inventory.ospackages import read_os_packages
-from deadweight.inventory.pythonenv import EnvSpec, NodeLike, TreeLike, discover, site_dir_of
+from deadweight.inventory.pythonenv import EnvSpec, NodeLike, TreeLike, discover
 from deadweight.model.image import EntryKind, ImageConfig
 from deadweight.model.python import (
     Distribution,
@@ -86,6 +85,8 @@ class _Index:
     """One pass over the tree: every node by path, and each environment's files by top-level entry."""
 
     nodes: list[NodeLike]
+    sizes: dict[str, int]  # every non-directory path -> its size
+    by_path: dict[str, NodeLike]
     env_top: dict[str, dict[str, list[NodeLike]]]  # env path -> first path segment -> file nodes
 
 
@@ -120,7 +121,7 @@ def build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool =
     for spec in specs:
         drafts = drafts_by_env[spec.path]
         orphans = _infer_and_orphans(spec, index, drafts, owner, os_owner)
-        _finish_drafts(tree, spec, drafts, owner)
+        _finish_drafts(index, spec, drafts, owner)
         version = spec.python_version or fallback_version
         if spec.python_version is None:
             spec.warnings.append("Python version unknown; markers evaluated for " + (version or "Python 3"))
@@ -164,13 +165,20 @@ def build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool =
 def _index(nodes: list[NodeLike], specs: list[EnvSpec]) -> _Index:
     env_top: dict[str, dict[str, list[NodeLike]]] = {s.path: {} for s in specs}
     extra = sorted((s.path for s in specs if s.kind == "pythonpath"), key=len, reverse=True)
+    sizes: dict[str, int] = {}
+    by_path: dict[str, NodeLike] = {}
+    sites = [s.path + "/" for s in specs if s.kind != "pythonpath"]
     for node in nodes:
         path = node.path
+        by_path[path] = node
+        if node.kind is not EntryKind.DIR:
+            sizes[path] = node.size
         env: str | None = None
-        if "-packages" in path:
-            site = site_dir_of(path)
-            if site is not None and site in env_top and len(path) > len(site):
-                env = site
+        if "-packages/" in path:
+            for site in sites:
+                if path.startswith(site):
+                    env = site[:-1]
+                    break
         if env is None:
             for candidate in extra:
                 if path.startswith(candidate + "/"):
@@ -183,7 +191,7 @@ def _index(nodes: list[NodeLike], specs: list[EnvSpec]) -> _Index:
         bucket = env_top[env].setdefault(top, [])
         if node.kind is not EntryKind.DIR or rel == top:
             bucket.append(node)
-    return _Index(nodes, env_top)
+    return _Index(nodes, sizes, by_path, env_top)
 
 
 def _image_path(spec: EnvSpec, base: str, listed: str) -> tuple[str | None, str | None]:
@@ -201,8 +209,8 @@ def _image_path(spec: EnvSpec, base: str, listed: str) -> tuple[str | None, str 
     return path, None
 
 
-def _lookup(tree: TreeLike, path: str) -> NodeLike | None:
-    node = tree.get(path)
+def _lookup(tree: TreeLike, index: _Index, path: str) -> NodeLike | None:
+    node = index.by_path.get(path)
     if node is None:
         real = tree.resolve(path)
         node = tree.get(real) if real is not None else None
@@ -235,9 +243,7 @@ def _read_distribution(
     raw = tree.read(meta_file)
     metadata = parse_metadata(raw) if raw is not None else Metadata(None, None)
     if raw is None:
-        warnings.append(
-            f"no readable {posixpath.basename(meta_file)}; name and version from the directory name"
-        )
+        warnings.append(f"no readable {posixpath.basename(meta_file)}; name and version from the directory name")
     dir_name, dir_version = _name_version_from_dir(dirname)
     display = metadata.name or dir_name
     draft = _Draft(
@@ -266,7 +272,7 @@ def _read_distribution(
         draft.requested = tree.get(f"{meta_dir}/REQUESTED") is not None
         draft.direct_url = _direct_url(text("direct_url.json"))
         draft.parsed_reqs, problems = parse_requirements(metadata.requires_dist)
-        _read_record(tree, draft, text("RECORD"), tree.get(f"{meta_dir}/RECORD") is not None)
+        _read_record(tree, index, draft, text("RECORD"), tree.get(f"{meta_dir}/RECORD") is not None)
     else:
         requires = text("requires.txt")
         lines = metadata.requires_dist or tuple(parse_requires_txt(requires) if requires else ())
@@ -298,7 +304,9 @@ def _direct_url(data: bytes | None) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def _claim(tree: TreeLike, draft: _Draft, listed: Iterable[str], base: str) -> list[tuple[str, NodeLike]]:
+def _claim(
+    tree: TreeLike, index: _Index, draft: _Draft, listed: Iterable[str], base: str
+) -> list[tuple[str, NodeLike]]:
     """Resolve listed paths; record missing ones and those outside the environment on the draft."""
     found: list[tuple[str, NodeLike]] = []
     outside: list[str] = []
@@ -307,7 +315,7 @@ def _claim(tree: TreeLike, draft: _Draft, listed: Iterable[str], base: str) -> l
         if path is None:
             outside.append(problem or item)
             continue
-        node = _lookup(tree, path)
+        node = _lookup(tree, index, path)
         if node is None:
             if tree.get(path) is None and tree.resolve(path) is None:
                 draft.missing.append(path)
@@ -320,7 +328,7 @@ def _claim(tree: TreeLike, draft: _Draft, listed: Iterable[str], base: str) -> l
     return found
 
 
-def _read_record(tree: TreeLike, draft: _Draft, data: bytes | None, exists: bool) -> None:
+def _read_record(tree: TreeLike, index: _Index, draft: _Draft, data: bytes | None, exists: bool) -> None:
     if data is None:
         if exists:
             draft.warnings.append("RECORD present but its content was not captured; files unknown")
@@ -331,7 +339,7 @@ def _read_record(tree: TreeLike, draft: _Draft, data: bytes | None, exists: bool
     draft.recorded = True
     draft.warnings.extend(parsed.problems)
     sizes = {row.path: row.size for row in parsed.rows}
-    found = _claim(tree, draft, [row.path for row in parsed.rows], draft.env.path)
+    found = _claim(tree, index, draft, [row.path for row in parsed.rows], draft.env.path)
     lies = [
         node.path
         for listed, node in found
@@ -351,7 +359,7 @@ def _read_egg_files(
 ) -> None:
     if installed is not None:
         draft.recorded = True
-        _claim(tree, draft, parse_lines(installed), draft.meta_dir)
+        _claim(tree, index, draft, parse_lines(installed), draft.meta_dir)
         return
     if sources is None:
         draft.warnings.append("egg-info without installed-files.txt or SOURCES.txt: files unknown")
@@ -369,7 +377,7 @@ def _read_egg_files(
             if head in tops and not head.endswith(_META_SUFFIXES) and tree.get(f"{env_path}/{rel}"):
                 listed.append(rel)
                 break
-    _claim(tree, draft, listed, env_path)
+    _claim(tree, index, draft, listed, env_path)
     draft.missing.clear()  # SOURCES.txt is not an install record: absent entries are not "missing"
     draft.warnings.append("no installed-files.txt: files mapped from SOURCES.txt (approximate)")
 
@@ -403,11 +411,11 @@ def _infer_and_orphans(
 ) -> list[tuple[str, int]]:
     """Give unclaimed ``__pycache__`` files and ``*.libs`` folders to their owner; return the orphans."""
     libs_owner: dict[str, _Draft] = {}
-    for draft in drafts:
-        names = {draft.name, draft.name.replace("-", "_"), *draft.top_level_hint}
-        names.update(_top_names(draft))
-        for name in names:
-            libs_owner.setdefault(f"{name}.libs", draft)
+    if any(top.endswith(".libs") for top in index.env_top.get(spec.path, {})):
+        for draft in drafts:
+            names = {draft.name, draft.name.replace("-", "_"), *draft.top_level_hint, *_top_entries(draft)}
+            for name in names:
+                libs_owner.setdefault(f"{name}.libs", draft)
     dir_owner: dict[str, _Draft | None] = {}
     for path, draft in owner.items():
         if draft.env is spec:
@@ -434,10 +442,16 @@ def _infer_and_orphans(
     return orphans
 
 
-def _top_names(draft: _Draft) -> list[str]:
+def _top_entries(draft: _Draft) -> set[str]:
+    """First path segments (packages, ``module.py`` without suffix) a distribution's claims start with."""
     env = draft.env.path
     cut = len(env) + 1 if env else 0
-    return top_level_names([p[cut:] for p in draft.claims if p.startswith(env + "/") or not env])
+    out: set[str] = set()
+    for path in draft.claims:
+        if not env or path.startswith(env + "/"):
+            top = path[cut:].partition("/")[0]
+            out.add(top.partition(".")[0])
+    return out
 
 
 def _pycache_owner(path: str, owner: dict[str, _Draft], dir_owner: dict[str, _Draft | None]) -> _Draft | None:
@@ -447,7 +461,7 @@ def _pycache_owner(path: str, owner: dict[str, _Draft], dir_owner: dict[str, _Dr
     return owner.get(source) or dir_owner.get(package_dir)
 
 
-def _finish_drafts(tree: TreeLike, spec: EnvSpec, drafts: list[_Draft], owner: dict[str, _Draft]) -> None:
+def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: dict[str, _Draft]) -> None:
     """Owned files, sizes, and import names (namespace-aware) for an environment's distributions."""
     env = spec.path
     cut = len(env) + 1 if env else 0
@@ -456,53 +470,45 @@ def _finish_drafts(tree: TreeLike, spec: EnvSpec, drafts: list[_Draft], owner: d
         files = sorted({p for p in draft.claims if owner.get(p) is draft})
         draft.files = files
         size = pycache = 0
+        sizes = index.sizes
         for path in files:
-            node = tree.get(path)
-            if node is None:
-                continue
-            size += node.size
+            node_size = sizes.get(path, 0)
+            size += node_size
             if "__pycache__/" in path:
-                pycache += node.size
+                pycache += node_size
         draft.size, draft.pycache = size, pycache
         rels[id(draft)] = [p[cut:] for p in sorted(set(draft.claims)) if not env or p.startswith(env + "/")]
         if draft.missing:
             n_pyc = sum(1 for p in draft.missing if "__pycache__/" in p)
             detail = f" ({n_pyc} of them __pycache__)" if n_pyc else ""
-            draft.warnings.append(
-                f"{len(draft.missing)} recorded file(s) missing from the final tree{detail}"
-            )
+            draft.warnings.append(f"{len(draft.missing)} recorded file(s) missing from the final tree{detail}")
 
     # a top-level name several distributions ship (google, nvidia, azure) is a namespace: name the
     # sub-packages each one contributes instead
     tops: dict[str, int] = {}
     per_draft: dict[int, list[str]] = {}
     for draft in drafts:
-        top_names = top_level_names(rels[id(draft)])
+        modules = sorted({m for m in (module_name(r) for r in rels[id(draft)]) if m})
+        draft.module_paths = tuple(modules)
+        top_names = sorted({m.partition(".")[0] for m in modules})
         per_draft[id(draft)] = top_names
         for name in top_names:
             tops[name] = tops.get(name, 0) + 1
     for draft in drafts:
-        modules = sorted({m for m in (module_name(r) for r in rels[id(draft)]) if m})
-        draft.module_paths = tuple(modules)
+        modules = list(draft.module_paths)
         if draft.metadata.import_names:
             draft.import_names = tuple(sorted(set(draft.metadata.import_names)))
             continue
         names: set[str] = set()
         for top in per_draft[id(draft)]:
-            subs = (
-                {".".join(m.split(".")[:2]) for m in modules if m.startswith(top + ".")}
-                if tops[top] > 1
-                else set()
-            )
+            subs = {".".join(m.split(".")[:2]) for m in modules if m.startswith(top + ".")} if tops[top] > 1 else set()
             names.update(subs or {top})
         if not names:
             names.update(draft.top_level_hint)
         draft.import_names = tuple(sorted(n for n in names if n))
 
 
-def _evaluate(
-    spec: EnvSpec, drafts: list[_Draft], version: str | None, config: ImageConfig
-) -> list[Distribution]:
+def _evaluate(spec: EnvSpec, drafts: list[_Draft], version: str | None, config: ImageConfig) -> list[Distribution]:
     """Requirements with markers and extras evaluated, the dependency graph, classes and builds."""
     env = marker_environment(version, config.platform)
     by_name = {d.name: d for d in drafts}
@@ -536,9 +542,7 @@ def _evaluate(
     for draft in drafts:
         cls = classify.dist_class(draft.name)
         active_names = [r.name for r in draft.requires if r.active]
-        build, evidence = classify.detect_build(
-            draft.name, draft.version, active_names, installed, draft.files
-        )
+        build, evidence = classify.detect_build(draft.name, draft.version, active_names, installed, draft.files)
         out.append(
             Distribution(
                 name=draft.name,
@@ -557,9 +561,7 @@ def _evaluate(
                 size_bytes=draft.size,
                 pycache_bytes=draft.pycache,
                 missing_files=tuple(sorted(set(draft.missing))),
-                exclusive_bytes=graph.exclusive_bytes(draft.name)
-                if by_name[draft.name] is draft
-                else draft.size,
+                exclusive_bytes=graph.exclusive_bytes(draft.name) if by_name[draft.name] is draft else draft.size,
                 dist_class=cls,
                 build=build,
                 build_evidence=evidence,

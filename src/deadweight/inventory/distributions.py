@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import posixpath
 import re
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -255,16 +254,16 @@ def evaluate(req: ParsedRequirement, env: dict[str, str], requested_extras: set[
 
 def module_name(rel_path: str) -> str | None:
     """Dotted module name of an environment-relative file, or None when it is not importable code."""
-    if rel_path.startswith(("..", "__pycache__/")) or "/__pycache__/" in rel_path:
-        return None
-    head, base = posixpath.split(rel_path)
+    head, _, base = rel_path.rpartition("/")
     if base.endswith(".py"):
         stem = base[:-3]
     elif base.endswith(_EXT_SUFFIXES):
         stem = base.partition(".")[0]
     else:
         return None
-    parts = [p for p in head.split("/") if p] if head else []
+    if rel_path.startswith(("..", "__pycache__/")) or "/__pycache__/" in rel_path:
+        return None
+    parts = head.split("/") if head else []
     if stem != "__init__":
         parts.append(stem)
     if not parts or not all(p.isidentifier() for p in parts):
