@@ -69,9 +69,12 @@ def _place(index: int, diff_id: str | None, config: ImageConfig, placed: set[int
         return index
     if diff_id is None:
         raise SourceError(f"{ref}: the source could not say which layer a stream belongs to")
-    for position, expected in enumerate(config.diff_ids):
-        if expected == diff_id and position not in placed:
+    positions = [position for position, expected in enumerate(config.diff_ids) if expected == diff_id]
+    for position in positions:
+        if position not in placed:
             return position
+    if positions:
+        raise SourceError(f"{ref}: layer {diff_id} delivered twice")
     raise SourceError(f"{ref}: layer {diff_id} is not in the image config's diff ids")
 
 
