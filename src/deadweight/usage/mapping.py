@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from packaging.markers import UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
 
-from deadweight.model.python import Distribution
+from deadweight.model.python import Distribution, EntryPoint, Requirement
 from deadweight.usage.aliases import alias_for_module, command_aliases, module_aliases
 
 
@@ -206,3 +209,53 @@ class ModuleMapper:
         if command in command_aliases():
             return command_aliases()[command], "alias"
         return (canonicalize_name(command),), "name"
+
+
+def synthetic_distributions(names: Iterable[str], *, installed: bool = True) -> list[Distribution]:
+    """Distribution stand-ins for declared names when there is no image (the bench, ``--no-image``).
+
+    Import names come from the locally installed metadata when the distribution is installed here
+    (with its entry points and the Requires-Dist that apply without extras), else from the alias table
+    (reverse lookup), else from the name itself (``flask-cors`` → ``flask_cors``).
+    """
+    reverse: dict[str, set[str]] = {}
+    for module, dists in module_aliases().items():
+        for dist in dists:
+            reverse.setdefault(dist, set()).add(module.split(".")[0])
+    local: dict[str, set[str]] = {}
+    if installed:
+        for top, dists in _installed_top_levels().items():
+            for dist in dists:
+                local.setdefault(dist, set()).add(top)
+    out: list[Distribution] = []
+    for raw in sorted({canonicalize_name(n) for n in names}):
+        name = str(raw)
+        tops = set(local.get(name, ())) or set(reverse.get(name, ())) or {name.replace("-", "_")}
+        requires: list[Requirement] = []
+        entry_points: list[EntryPoint] = []
+        meta = None
+        if installed:
+            try:
+                meta = importlib.metadata.distribution(name)
+            except importlib.metadata.PackageNotFoundError:
+                meta = None
+        if meta is not None:
+            for text in meta.requires or []:
+                try:
+                    req = PkgRequirement(text)
+                except InvalidRequirement:
+                    continue
+                try:
+                    active = req.marker is None or req.marker.evaluate({"extra": ""})
+                except UndefinedEnvironmentName:
+                    active = False
+                requires.append(Requirement(str(canonicalize_name(req.name)), str(req.specifier),
+                                            tuple(sorted(req.extras)), str(req.marker) if req.marker else None,
+                                            active))
+            entry_points = [EntryPoint(ep.group, ep.name, ep.value) for ep in meta.entry_points]
+        out.append(Distribution(
+            name=name, display_name=name, version=meta.version if meta else "", metadata_path=f"<declared {name}>",
+            environment="<no image>", import_names=tuple(sorted(t for t in tops if t.isidentifier())),
+            requires=tuple(requires), entry_points=tuple(entry_points),
+        ))
+    return out
