@@ -45,7 +45,8 @@ class GpuOrGuiVariant(Rule):
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings: list[Finding] = []
         for dist in ctx.distributions():
-            if dist.name in LEAN_VARIANTS and dist.build in ("cuda", "gpu", "rocm"):
+            # jax's CUDA plugins are GPU-only by name: the inventory gives them no framework build.
+            if dist.name in LEAN_VARIANTS and (dist.build in ("cuda", "gpu", "rocm") or not LEAN_VARIANTS[dist.name]):
                 finding = self._gpu(ctx, dist)
             elif dist.name in GUI_VARIANTS:
                 finding = self._gui(ctx, dist)

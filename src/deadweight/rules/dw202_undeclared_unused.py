@@ -1,7 +1,7 @@
 """DW202: installed in the image, declared nowhere, needed by nothing that is used.
 
-Typical sources: a ``pip install`` line in the Dockerfile left over from debugging, a base image's
-extras, a dependency of a package since removed. The finding cites the RUN that names it when there is one.
+Typical sources: a base image's extras, a dependency of a package since removed. Only roots are reported:
+an orphan that leaves with another unused distribution is counted by that one's DW201/DW202 finding.
 """
 
 from __future__ import annotations
@@ -26,11 +26,17 @@ class UndeclaredUnused(Rule):
             return []
         findings = []
         dockerfile = ctx.service.dockerfile.path if ctx.service.dockerfile else None
+        inventory = ctx.inventory
+        unused = [d for d in ctx.distributions() if (v := ctx.verdicts.get(d.name)) is not None and v.status.is_unused]
+        frees = {d.name: {f.name for f in freed_with(inventory, d)} for d in unused}
         for dist in ctx.distributions():
             verdict = ctx.verdicts.get(dist.name)
             if verdict is None or verdict.status is not VerdictStatus.ORPHAN or dist.name in ctx.declared:
                 continue
-            freed = freed_with(ctx.inventory, dist)
+            if any(dist.name in names and other not in frees[dist.name] for other, names in frees.items()
+                   if other != dist.name):
+                continue  # it leaves with another unused distribution: that one's finding counts it
+            freed = freed_with(inventory, dist)
             savings = sum(d.size_bytes for d in freed)
             if savings < MIN_BYTES:
                 continue
