@@ -1,3 +1,6 @@
 """Imports every command module so that each registers itself on the ``cli`` group."""
 
-from deadweight.cli import inspect  # noqa: F401
+from deadweight.cli import (
+    audit,  # noqa: F401
+    inspect,  # noqa: F401
+)

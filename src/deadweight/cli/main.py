@@ -28,7 +28,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register_commands() -> None:
     """Commands live in their own modules; importing them here keeps start-up in one place."""
-    from deadweight.cli import commands  # noqa: F401  (registers on import)
+    from deadweight.cli import commands  # noqa: F401, PLC0415 - registers on import, after cli exists
 
 
 def main(argv: Sequence[str] | None = None) -> int:

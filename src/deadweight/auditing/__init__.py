@@ -1,0 +1,1 @@
+"""``deadweight audit``: wire project, image, inventory, usage and rules together for each service."""

@@ -1,0 +1,76 @@
+"""Which image to audit for a service: given on the command line, found in the local engine by its compose
+name, or built with ``--build``. No image at all means a static audit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, DockerException
+from docker.errors import BuildError as DockerBuildError
+
+from deadweight.errors import BuildError, UsageError
+from deadweight.model.project import Service
+from deadweight.sources.daemon import daemon_has
+
+
+def parse_image_options(values: tuple[str, ...], service_names: list[str]) -> dict[str, str]:
+    """``--image REF`` (only with one service) or ``--image SERVICE=REF`` (repeatable)."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, ref = value.partition("=")
+        if sep and name in service_names:
+            out[name] = ref
+        elif sep and "/" not in name and ":" not in name:
+            raise UsageError(f"--image {value}: no service named {name!r} (services: {', '.join(service_names)})")
+        elif len(service_names) == 1:
+            out[service_names[0]] = value
+        else:
+            raise UsageError(f"--image {value}: several services; write --image SERVICE=REF")
+    return out
+
+
+def compose_default_names(service: Service) -> list[str]:
+    """Names compose v2 and v1 give images they build: ``<project>-<service>`` and ``<project>_<service>``."""
+    if not service.compose_file:
+        return []
+    project = re.sub(r"[^a-z0-9_-]", "", Path(service.compose_file).resolve().parent.name.lower())
+    return [f"{project}-{service.name}", f"{project}_{service.name}"]
+
+
+def find_image(service: Service, explicit: Mapping[str, str]) -> str | None:
+    """The image reference to audit, or None for a static audit."""
+    if service.name in explicit:
+        return explicit[service.name]
+    for candidate in ([service.image] if service.image else []) + compose_default_names(service):
+        if candidate and daemon_has(candidate):
+            return f"docker:{candidate}"
+    return None
+
+
+def build_image(service: Service, *, network: str | None = None) -> str:
+    """Build the service with the local engine and return a ``docker:`` reference to the result."""
+    if not service.context_dir or not service.dockerfile_path:
+        raise BuildError(f"{service.name}: no build context or Dockerfile to build")
+    tag = f"deadweight-audit/{re.sub(r'[^a-z0-9_.-]', '-', service.name.lower())}:latest"
+    try:
+        client = docker.from_env()
+        dockerfile = str(Path(service.dockerfile_path).resolve().relative_to(Path(service.context_dir).resolve()))
+        client.images.build(
+            path=service.context_dir,
+            dockerfile=dockerfile,
+            tag=tag,
+            buildargs=dict(service.build_args) or None,
+            target=service.build_target,
+            network_mode=network,
+            rm=True,
+        )
+    except DockerBuildError as exc:
+        lines = [str(c.get("stream") or c.get("error") or "").strip() for c in exc.build_log if isinstance(c, dict)]
+        last = next((line for line in reversed(lines) if line), str(exc))
+        raise BuildError(f"{service.name}: docker build failed: {last}") from None
+    except (APIError, DockerException, ValueError) as exc:
+        raise BuildError(f"{service.name}: docker build failed: {str(exc).splitlines()[0]}") from None
+    return f"docker:{tag}"

@@ -1,0 +1,123 @@
+"""A static audit: no image, so estimate what the image would hold from index metadata.
+
+The declared requirements are expanded the way pip would (``pypi.closure``) for the Python and platform
+the Dockerfile targets, each wheel sized from its central directory. The result is an ``Inventory`` like a
+measured one, with every byte marked estimated, so the same rules run on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
+
+from deadweight.inventory.classify import detect_build, dist_class
+from deadweight.model.image import Platform
+from deadweight.model.project import DeclaredRequirement, Service
+from deadweight.model.python import Distribution, Inventory, PythonEnvironment, Requirement
+from deadweight.pypi.closure import ClosureResolver, ResolvedWheel
+from deadweight.pypi.index import IndexClient
+from deadweight.pypi.remote_wheel import WheelInspector
+from deadweight.pypi.store import JsonStore
+from deadweight.rules.dw601_base_image import base_variant
+
+PYPI_SIMPLE = "https://pypi.org/simple/"
+DEFAULT_PYTHON = "3.11"
+STATIC_ENV = "(estimated)/site-packages"
+
+
+@dataclass(frozen=True)
+class Target:
+    python: str
+    platform: Platform
+    libc: str
+
+
+def target_of(service: Service) -> Target:
+    """Python version, platform and libc the Dockerfile's final stage targets (python:X bases; else 3.11)."""
+    python, libc, platform = DEFAULT_PYTHON, "glibc", Platform("linux", "amd64")
+    if service.dockerfile is not None and service.dockerfile.stages:
+        chain = service.dockerfile.chain(service.dockerfile.final_stage(service.build_target))
+        parsed = base_variant(chain[-1].base)
+        if parsed is not None:
+            python = ".".join(parsed[0].split(".")[:2]) if "." in parsed[0] else DEFAULT_PYTHON
+            libc = "musl" if parsed[1] == "alpine" else "glibc"
+        if chain[-1].platform and "$" not in chain[-1].platform:
+            platform = Platform.parse(chain[-1].platform)
+    return Target(python, platform, libc)
+
+
+def index_urls(service: Service) -> list[str]:
+    """Indexes pip would use: requirements/RUN options, then PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, then PyPI."""
+    primary: str | None = None
+    extra: list[str] = []
+    for option in service.requirement_options:
+        if option.name in ("--index-url", "-i"):
+            primary = option.value
+        elif option.name == "--extra-index-url":
+            extra.append(option.value)
+    for cmd in service.installs:
+        if cmd.index_urls:
+            primary = cmd.index_urls[-1]
+        extra += list(cmd.extra_index_urls)
+    primary = primary or os.environ.get("PIP_INDEX_URL") or PYPI_SIMPLE
+    extra += os.environ.get("PIP_EXTRA_INDEX_URL", "").split()
+    return list(dict.fromkeys([primary, *extra]))
+
+
+def _requirement_text(req: DeclaredRequirement) -> str:
+    extras = f"[{','.join(req.extras)}]" if req.extras else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return f"{req.name}{extras}{req.specifier}{marker}"
+
+
+def estimate_inventory(
+    service: Service, store: JsonStore, *, offline: bool
+) -> tuple[Inventory, list[str]]:
+    """The estimated inventory of ``service`` and warnings (packages that could not be sized, offline misses)."""
+    target = target_of(service)
+    clients = [IndexClient(url, store, offline=offline) for url in index_urls(service)]
+    inspector = WheelInspector(store, offline=offline)
+    roots: list[PackagingRequirement] = []
+    warnings: list[str] = []
+    for req in service.requirements:
+        if req.url or req.editable:
+            continue
+        try:
+            roots.append(PackagingRequirement(_requirement_text(req)))
+        except InvalidRequirement:
+            warnings.append(f"{req.source_file}:{req.line}: cannot estimate {req.raw.strip()!r}")
+    try:
+        closure = ClosureResolver(clients, inspector, python=target.python, platform=target.platform,
+                                  libc=target.libc).resolve(roots)
+    finally:
+        for client in clients:
+            client.close()
+        inspector.close()
+    for name, why in sorted(closure.unresolved.items()):
+        warnings.append(f"{service.name}: {name} not sized ({why})")
+    dists = [_distribution(w, list(closure.wheels)) for w in closure.wheels.values()]
+    env = PythonEnvironment(path=STATIC_ENV, kind="estimated", python_version=target.python,
+                            distributions=tuple(sorted(dists, key=lambda d: d.name)))
+    return Inventory(environments=(env,), warnings=tuple(warnings)), warnings
+
+
+def _distribution(wheel: ResolvedWheel, installed: Sequence[str]) -> Distribution:
+    build, _why = detect_build(wheel.name, wheel.version, wheel.requires, installed, [])
+    return Distribution(
+        name=wheel.name,
+        display_name=wheel.name,
+        version=wheel.version,
+        metadata_path=f"{STATIC_ENV}/{wheel.filename}",
+        environment=STATIC_ENV,
+        import_names=wheel.top_level,
+        module_paths=wheel.top_level,
+        requires=tuple(Requirement(r, "", (), None, True) for r in wheel.requires),
+        size_bytes=wheel.installed_bytes,
+        exclusive_bytes=wheel.installed_bytes,
+        dist_class=dist_class(wheel.name),
+        build=build,
+    )

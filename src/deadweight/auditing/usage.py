@@ -1,0 +1,171 @@
+"""Everything that counts as use for one service: the code that ships, the commands that start it and the
+environment it runs with. The image's own config (Cmd, Entrypoint, Env) is authoritative when there is one;
+compose overrides what it sets, exactly as the engine does when it starts the container.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from deadweight.inventory.filetree import FileTree
+from deadweight.model.evidence import Evidence
+from deadweight.model.image import ImageConfig
+from deadweight.model.project import Service, ShippedFile
+from deadweight.usage.commands import command_evidence
+from deadweight.usage.optional import optional_evidence
+from deadweight.usage.scan import ScanResult, scan_directory, scan_files
+from deadweight.usage.strings import env_assignment_evidence
+
+#: Files worth scanning for evidence: code, scripts and configuration.
+CODE_SUFFIXES = (".py", ".sh", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".json", ".conf", ".env")
+CODE_NAMES = ("Procfile", "gunicorn.conf.py", "supervisord.conf", "entrypoint", "docker-entrypoint.sh", ".env")
+_GUI_CALL = re.compile(r"\bcv2\.(imshow|namedWindow|waitKey|destroyAllWindows|createTrackbar|setMouseCallback)\b")
+#: Files bigger than this in the image are not application code worth capturing.
+MAX_CAPTURED_CODE = 2 << 20
+
+
+@dataclass(frozen=True)
+class ServiceUsage:
+    evidence: tuple[Evidence, ...]
+    complete: bool
+    files_scanned: int
+    gui_calls: tuple[str, ...]
+    uses_gpu_framework: bool
+
+
+def _is_code(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(CODE_SUFFIXES) or name in CODE_NAMES
+
+
+def _command_evidence(service: Service, config: ImageConfig | None) -> list[Evidence]:
+    out: list[Evidence] = []
+    final = None
+    if service.dockerfile is not None and service.dockerfile.stages:
+        final = service.dockerfile.final_stage(service.build_target)
+    df_path = service.dockerfile_path or "Dockerfile"
+    compose = service.compose_file or "compose"
+    # ENTRYPOINT then CMD, each from compose if set there, else the image, else the Dockerfile.
+    for key in ("entrypoint", "cmd"):
+        compose_value = service.entrypoint if key == "entrypoint" else service.command
+        if compose_value:
+            out += command_evidence(compose_value, f"{compose}:{service.compose_line}")
+            continue
+        image_value = (config.entrypoint if key == "entrypoint" else config.cmd) if config else None
+        if image_value:
+            out += command_evidence(list(image_value), f"image config {key.capitalize()}")
+        if final is not None:
+            spec = final.entrypoint if key == "entrypoint" else final.cmd
+            instruction = next((i for i in reversed(final.instructions) if i.keyword == key.upper()), None)
+            line = instruction.start_line if instruction else final.from_instruction.start_line
+            if spec is not None:
+                value = list(spec.exec_form) if spec.exec_form is not None else (spec.shell or "")
+                out += command_evidence(value, f"{df_path}:{line}")
+    if service.healthcheck:
+        out += command_evidence(service.healthcheck, f"{compose}:{service.compose_line}")
+    return out
+
+
+def _env_evidence(service: Service, config: ImageConfig | None, known: Iterable[str]) -> list[Evidence]:
+    known = list(known)
+    out: list[Evidence] = []
+    compose = service.compose_file or "compose"
+    for name, value in service.environment.items():
+        out += env_assignment_evidence(name, value, compose, service.compose_line, known)
+    if config is not None:
+        for name, value in config.env_map().items():
+            out += env_assignment_evidence(name, value, "image config Env", 0, known)
+    if service.dockerfile is not None and service.dockerfile.stages:
+        final = service.dockerfile.final_stage(service.build_target)
+        for name, value in final.env.items():
+            out += env_assignment_evidence(name, value, service.dockerfile_path or "Dockerfile", 0, known)
+    return out
+
+
+def _image_code(tree: FileTree, config: ImageConfig, directory: Path) -> list[Path]:
+    """Write the application code the image holds under WORKDIR (captured while streaming) to ``directory``."""
+    workdir = config.working_dir.strip("/")
+    if not workdir:
+        return []
+    written = []
+    for node in tree.walk(workdir):
+        if "site-packages/" in node.path or "dist-packages/" in node.path or not _is_code(node.path):
+            continue
+        data = tree.read(node.path)
+        if data is None or len(data) > MAX_CAPTURED_CODE:
+            continue
+        target = directory / node.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(target)
+    return written
+
+
+def collect_usage(
+    service: Service,
+    shipped: Sequence[ShippedFile],
+    *,
+    config: ImageConfig | None,
+    tree: FileTree | None,
+    known_modules: Iterable[str],
+) -> ServiceUsage:
+    """Scan what ships (context files COPY/ADD put in the final image, or the context when that is unknown)
+    plus the image's own application code, and add commands and environment."""
+    known = frozenset(known_modules)
+    results: list[ScanResult] = []
+    context = Path(service.context_dir) if service.context_dir else None
+    if context is not None and shipped:
+        files = [context / f.context_path for f in shipped if f.from_stage is None and _is_code(f.context_path)]
+        results.append(scan_files(files, root=context, known_modules=known))
+    elif context is not None and context.is_dir():
+        results.append(scan_directory(context, known_modules=known))
+    if tree is not None and config is not None:
+        with tempfile.TemporaryDirectory(prefix="deadweight-code-") as tmp:
+            files = _image_code(tree, config, Path(tmp))
+            if files:
+                scanned = scan_files(files, root=Path(tmp), known_modules=known)
+                results.append(ScanResult(
+                    tuple(_relocate(e, "image:/") for e in scanned.evidence), scanned.warnings, scanned.files_scanned
+                ))
+    evidence: list[Evidence] = [e for r in results for e in r.evidence]
+    commands = _command_evidence(service, config)
+    evidence += commands
+    for ev in commands:
+        evidence += optional_evidence(ev.detail, ev.location.rsplit(":", 1)[0], "command")
+    evidence += _env_evidence(service, config, known)
+    gui_calls = tuple(sorted({e.location for e in evidence if _GUI_CALL.search(e.detail)}))
+    gui_calls += _gui_calls(service, shipped)
+    frameworks = {"torch", "tensorflow", "jax", "onnxruntime", "cupy"}
+    uses_gpu_framework = any(e.target.split(".")[0] in frameworks for e in evidence if e.kind.value == "import")
+    return ServiceUsage(
+        evidence=tuple(sorted(set(evidence), key=Evidence.sort_key)),
+        complete=all(r.complete for r in results),
+        files_scanned=sum(r.files_scanned for r in results),
+        gui_calls=tuple(sorted(set(gui_calls))),
+        uses_gpu_framework=uses_gpu_framework,
+    )
+
+
+def _relocate(ev: Evidence, prefix: str) -> Evidence:
+    return Evidence(ev.kind, ev.detail, prefix + ev.location, ev.target, ev.confidence, ev.type_only, ev.consumer)
+
+
+def _gui_calls(service: Service, shipped: Sequence[ShippedFile]) -> tuple[str, ...]:
+    if not service.context_dir:
+        return ()
+    root = Path(service.context_dir)
+    out = []
+    for item in shipped:
+        if item.context_path.endswith(".py"):
+            try:
+                text = (root / item.context_path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            match = _GUI_CALL.search(text)
+            if match:
+                out.append(f"{item.context_path}:{text.count(chr(10), 0, match.start()) + 1}")
+    return tuple(out)
