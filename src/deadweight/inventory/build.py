@@ -333,7 +333,7 @@ def _read_record(tree: TreeLike, index: _Index, draft: _Draft, data: bytes | Non
         if exists:
             draft.warnings.append("RECORD present but its content was not captured; files unknown")
         else:
-            draft.warnings.append("no RECORD: the files it installed are unknown")
+            draft.warnings.append("no RECORD: files unknown")
         return
     parsed = parse_record(data)
     draft.recorded = True
@@ -390,7 +390,9 @@ def _claim_from_os_package(draft: _Draft, os_owner: dict[str, str], os_files: di
     prefix = draft.env.prefix
     owned = [p for p in os_files.get(pkg, []) if not prefix or p.startswith(prefix + "/")]
     draft.claims.extend(owned)
-    draft.warnings.append(f"files taken from OS package {pkg.partition(':')[2]} (no Python install record)")
+    # the "files unknown" warning no longer holds: say where the files came from instead
+    draft.warnings[:] = [w for w in draft.warnings if "files unknown" not in w and "no RECORD" not in w]
+    draft.warnings.append(f"no Python install record; files taken from OS package {pkg.partition(':')[2]}")
 
 
 def _resolve_ownership(tree: TreeLike, drafts: list[_Draft]) -> dict[str, _Draft]:

@@ -1,0 +1,239 @@
+"""The inventory on images built by the real engine, checked against the filesystem of a running container.
+
+One image covers the cases: ``pip install numpy scipy pandas`` into Debian's dist-packages, a venv built in
+a builder stage and copied in (multi-stage), and a CUDA stand-in (small fake ``nvidia-*-cu12`` wheels and a
+fake ``torch`` that requires them, built as real wheels here and installed from a local folder). The image
+is read the daemonless way (``docker save`` -> docker-archive source -> one streaming pass), and every
+distribution's bytes are compared with ``os.lstat`` sums over its RECORD inside a container of the same image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deadweight.model.python import DistClass, Inventory
+
+pytestmark = pytest.mark.e2e
+
+BASE = "python:3.11-slim"
+DEB = "usr/local/lib/python3.11/dist-packages"
+VENV = "opt/venv/lib/python3.11/site-packages"
+LINUX_X86 = "platform_system == 'Linux' and platform_machine == 'x86_64'"
+#: name -> (subpackage, library, bytes)
+NVIDIA = {
+    "nvidia-cublas-cu12": ("cublas", "libcublas.so.12", 3_000_000),
+    "nvidia-cudnn-cu12": ("cudnn", "libcudnn.so.9", 2_000_000),
+}
+TORCH_CUDA_LIB = 1_500_000
+
+DOCKERFILE = f"""\
+FROM {BASE} AS builder
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir six==1.16.0
+
+FROM {BASE}
+RUN pip install --no-cache-dir numpy scipy pandas
+COPY wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels torch && rm -rf /wheels
+COPY --from=builder /opt/venv /opt/venv
+"""
+
+# Runs inside the container: bytes per distribution as the kernel sees them (lstat of each RECORD entry).
+MEASURE = """\
+import json, os, sys
+from importlib.metadata import distributions
+out = {}
+for site in sys.argv[1:]:
+    for dist in distributions(path=[site]):
+        seen, total = set(), 0
+        for f in dist.files or []:
+            p = os.path.normpath(str(dist.locate_file(f)))
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                total += os.lstat(p).st_size
+            except FileNotFoundError:
+                pass
+        out[site.lstrip("/") + "|" + dist.metadata["Name"].lower().replace("_", "-")] = total
+print(json.dumps(out))
+"""
+
+
+def _docker(*args: str, timeout: int = 900) -> str:
+    res = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if res.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:2])} failed: {res.stderr[-2000:]}")
+    return res.stdout
+
+
+def _engine_ready() -> str | None:
+    if shutil.which("docker") is None:
+        return "no docker CLI"
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False)
+        if info.returncode != 0:
+            return "docker info fails (no engine)"
+        image = subprocess.run(["docker", "image", "inspect", BASE], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"docker does not answer ({type(exc).__name__})"
+    if image.returncode != 0:
+        return f"no {BASE} image in the engine (scripts/lab up builds it)"
+    return None
+
+
+def _payload(seed: str, size: int) -> bytes:
+    """Deterministic incompressible bytes, so the build context (and the image cache key) is stable."""
+    return random.Random(seed).randbytes(size)
+
+
+def _write_wheels(folder: Path) -> None:
+    from tests.support.wheels import build_wheel
+
+    folder.mkdir(parents=True)
+    for name, (sub, lib, size) in NVIDIA.items():
+        build_wheel(
+            folder,
+            name,
+            "12.4.5",
+            {
+                "nvidia/__init__.py": b"",
+                f"nvidia/{sub}/__init__.py": b"",
+                f"nvidia/{sub}/lib/{lib}": _payload(name, size),
+            },
+            tag="py3-none-manylinux1_x86_64",
+        )
+    build_wheel(
+        folder,
+        "torch",
+        "2.5.1",
+        {
+            "torch/__init__.py": b"__version__ = '2.5.1'\n",
+            "torch/lib/libtorch_cuda.so": _payload("torch-cuda", TORCH_CUDA_LIB),
+            "torch/lib/libtorch_cpu.so": _payload("torch-cpu", 500_000),
+        },
+        requires=tuple(f"{name}==12.4.5; {LINUX_X86}" for name in NVIDIA),
+        tag="py3-none-manylinux1_x86_64",
+        entry_points="[console_scripts]\ntorchrun = torch.distributed.run:main\n",
+    )
+
+
+def _context_key(context: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(context).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(_docker("image", "inspect", "-f", "{{.Id}}", BASE).encode())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """(tag, docker-archive path) of the test image; reused when its context did not change."""
+    reason = _engine_ready()
+    if reason is not None:
+        pytest.skip(reason)
+    context = tmp_path_factory.mktemp("inventory-image")
+    (context / "Dockerfile").write_text(DOCKERFILE)
+    _write_wheels(context / "wheels")
+    tag = f"deadweight-e2e/inventory:{_context_key(context)}"
+    have = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, timeout=60, check=False)
+    if have.returncode != 0:
+        _docker("build", "--network", "host", "-t", tag, str(context), timeout=1800)
+    archive = context / "image.tar"
+    _docker("save", "-o", str(archive), tag)
+    return tag, archive
+
+
+@pytest.fixture(scope="module")
+def analysed(built: tuple[str, Path]) -> tuple[Inventory, Any]:
+    from deadweight.analysis import analyze_image
+    from deadweight.inventory import capture
+    from deadweight.inventory.build import build_inventory
+    from deadweight.sources.base import SourceOptions
+    from deadweight.sources.resolve import open_source
+
+    _, archive = built
+    with open_source(f"docker-archive:{archive}", SourceOptions()) as source:
+        config = source.config()
+        analysis = analyze_image(source, want=capture.for_config(config))
+    return build_inventory(analysis.tree, config), analysis
+
+
+@pytest.fixture(scope="module")
+def measured(built: tuple[str, Path]) -> dict[str, int]:
+    tag, _ = built
+    out = _docker("run", "--rm", "--network", "none", "--entrypoint", "python3", tag, "-c", MEASURE,
+                  "/" + DEB, "/" + VENV)
+    result: dict[str, int] = json.loads(out)
+    return result
+
+
+def test_environments_found(analysed: tuple[Inventory, Any]) -> None:
+    inv, _ = analysed
+    envs = {e.path: e for e in inv.environments}
+    assert envs[DEB].kind == "system" and envs[DEB].python_version == "3.11"
+    venv = envs[VENV]
+    assert venv.kind == "venv" and venv.prefix == "opt/venv"
+    assert venv.python_version is not None and venv.python_version.startswith("3.11")
+    assert venv.warnings == ()
+    assert venv.find("six") is not None and venv.find("six").requested is True  # type: ignore[union-attr]
+    deb = envs[DEB]
+    for name in ("numpy", "scipy", "pandas", "torch"):
+        dist = deb.find(name)
+        assert dist is not None, name
+        assert dist.requested is True and dist.installer == "pip"
+    numpy = deb.find("numpy")
+    assert numpy is not None
+    assert any(p.startswith("usr/local/bin/f2py") for p in numpy.files)  # console script outside site-packages
+    assert numpy.pycache_bytes > 0
+    scipy = deb.find("scipy")
+    assert scipy is not None and scipy.exclusive_bytes >= scipy.size_bytes
+    pandas = deb.find("pandas")
+    assert pandas is not None
+    active = {r.name for r in pandas.requires if r.active}
+    assert {"numpy", "python-dateutil"} <= active
+    # markers evaluated for the image's Python 3.11 on linux, not for this machine
+    for req in pandas.requires:
+        if req.marker and ("win32" in req.marker or '>= "3.14"' in req.marker):
+            assert not req.active, req
+
+
+def test_bytes_per_distribution_match_the_running_container(
+    analysed: tuple[Inventory, Any], measured: dict[str, int]
+) -> None:
+    inv, _ = analysed
+    compared = 0
+    for env in inv.environments:
+        for dist in env.distributions:
+            key = f"{env.path}|{dist.name}"
+            if key not in measured:
+                continue
+            want = measured[key]
+            assert abs(dist.size_bytes - want) <= max(want // 100, 64), (key, dist.size_bytes, want)
+            compared += 1
+    assert compared >= 10  # numpy, scipy, pandas and deps, torch, nvidia-*, six, the venv's pip
+
+
+def test_cuda_stand_in_is_gpu_with_the_right_bytes(analysed: tuple[Inventory, Any]) -> None:
+    inv, analysis = analysed
+    env = next(e for e in inv.environments if e.path == DEB)
+    torch = env.find("torch")
+    assert torch is not None
+    assert torch.build == "cuda" and torch.dist_class is DistClass.ML
+    assert {r.name for r in torch.requires if r.active} == set(NVIDIA)
+    nvidia_bytes = 0
+    for name, (_sub, _lib, size) in NVIDIA.items():
+        dist = env.find(name)
+        assert dist is not None and dist.dist_class is DistClass.GPU
+        assert dist.size_bytes >= size
+        nvidia_bytes += dist.size_bytes
+    assert torch.exclusive_bytes == torch.size_bytes + nvidia_bytes
+    assert inv.breakdown["gpu"] == nvidia_bytes + TORCH_CUDA_LIB
+    assert sum(inv.breakdown.values()) == analysis.size_bytes
