@@ -169,8 +169,9 @@ def analysed(built: tuple[str, Path]) -> tuple[Inventory, Any]:
 @pytest.fixture(scope="module")
 def measured(built: tuple[str, Path]) -> dict[str, int]:
     tag, _ = built
-    out = _docker("run", "--rm", "--network", "none", "--entrypoint", "python3", tag, "-c", MEASURE,
-                  "/" + DEB, "/" + VENV)
+    out = _docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "python3", tag, "-c", MEASURE, "/" + DEB, "/" + VENV
+    )
     result: dict[str, int] = json.loads(out)
     return result
 
