@@ -471,11 +471,7 @@ class FileTree:
             kept = {
                 path: data
                 for path, data in contents.items()
-                if (
-                    (value := self._nodes.get(path)) is not None
-                    and _kind(value) == _FILE
-                    and _layer(value) == layer
-                )
+                if ((value := self._nodes.get(path)) is not None and _kind(value) == _FILE and _layer(value) == layer)
                 or (layer, path) in groups.members
             }
             if kept:
@@ -497,9 +493,7 @@ class TreeBuilder:
         if self._done:
             raise RuntimeError("TreeBuilder.finish() was already called")
         if scan.index <= self._last:
-            raise ValueError(
-                f"layer {scan.index} added after layer {self._last}: scans must be in layer order"
-            )
+            raise ValueError(f"layer {scan.index} added after layer {self._last}: scans must be in layer order")
         self._tree._apply(scan)
         self._last = scan.index
 
