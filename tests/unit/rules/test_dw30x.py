@@ -1,0 +1,187 @@
+"""DW301-DW304 on real images and Dockerfiles: toolchains, caches, shadowed bytes, apt recommends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deadweight.model.analysis import ImageAnalysis
+from deadweight.model.finding import deduplicated_savings
+from deadweight.model.project import Service
+from deadweight.project.loader import load_project
+from deadweight.rules.dw301_toolchain import MIN_TOOLCHAIN_BYTES, BuildToolchain
+from deadweight.rules.dw302_caches import MIN_CACHE_BYTES, PackageManagerCache
+from deadweight.rules.dw303_shadowed import MIN_SHADOWED_BYTES, ShadowedBytes
+from deadweight.rules.dw304_recommends import AptRecommends
+from imagebuilder import F
+from tests.unit.rules.ruleimages import Deb, analyze, context, dpkg
+
+KB = 1024
+
+DOCKERFILE = """\
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y gcc-12 libc6-dev make
+RUN apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+RUN apt-get -o APT::Install-Recommends=false install -y git
+RUN apt-get update
+"""
+
+
+def load(tmp_path: Path, dockerfile: str = DOCKERFILE) -> Service:
+    root = tmp_path / "svc"
+    root.mkdir(exist_ok=True)
+    (root / "Dockerfile").write_text(dockerfile)
+    (root / "requirements.txt").write_text("requests==2.32.3\n")
+    return load_project(str(root), environ={}).services[0]
+
+
+TOOLCHAIN = [
+    Deb("gcc-12", "12.2.0-14", {"usr/bin/x86_64-linux-gnu-gcc-12": 300 * KB,
+                                 "usr/libexec/gcc/x86_64-linux-gnu/12/cc1": 700 * KB}),
+    Deb("libc6-dev", "2.36-9", {"usr/include/stdio.h": 30 * KB, "usr/lib/x86_64-linux-gnu/libc.a": 200 * KB}),
+    Deb("make", "4.3-4.1", {"usr/bin/make": 250 * KB}),
+]
+RUNTIME = [Deb("libc6", "2.36-9", {"usr/lib/x86_64-linux-gnu/libc.so.6": 900 * KB}),
+           Deb("libpq5", "15.8-0", {"usr/lib/x86_64-linux-gnu/libpq.so.5": 300 * KB})]
+
+
+# ------------------------------------------------------------------ DW301
+
+
+def test_dw301_counts_exactly_the_toolchain_files_in_the_tree(tmp_path: Path) -> None:
+    analysis, inventory = analyze(tmp_path, [dpkg(TOOLCHAIN + RUNTIME)])
+    svc = load(tmp_path)
+    [finding] = BuildToolchain().evaluate(context(svc, analysis, inventory))
+    paths = [p for deb in TOOLCHAIN for p in deb.files]
+    sizes = {p: analysis.tree.get(p).size for p in paths}  # type: ignore[union-attr]
+    assert finding.savings_bytes == sum(sizes.values()) == 1480 * KB
+    assert dict(finding.claims) == {f"file:{p}": s for p, s in sizes.items()}
+    assert not finding.estimated
+    assert "gcc-12" in finding.title and "libc6-dev" in finding.title and "make" in finding.title
+    assert "libc6," not in finding.title and "libpq5" not in finding.title
+    dockerfile = svc.dockerfile_path
+    [line] = [e for e in finding.evidence if e.kind == "dockerfile"]
+    assert line.location == f"{dockerfile}:2" and "gcc-12, libc6-dev, make" in line.detail
+
+
+def test_dw301_silent_below_one_mib_and_without_toolchain(tmp_path: Path) -> None:
+    assert MIN_TOOLCHAIN_BYTES == 1 << 20
+    small = [Deb("make", "4.3-4.1", {"usr/bin/make": 250 * KB})]
+    analysis, inventory = analyze(tmp_path, [dpkg(small + RUNTIME)])
+    assert list(BuildToolchain().evaluate(context(analysis=analysis, inventory=inventory))) == []
+    analysis, inventory = analyze(tmp_path, [dpkg(RUNTIME)], name="runtime.tar")
+    assert list(BuildToolchain().evaluate(context(analysis=analysis, inventory=inventory))) == []
+
+
+def test_dw301_toolchain_removed_in_a_later_layer_is_not_dw301(tmp_path: Path) -> None:
+    """apt-get purge in a later RUN: the files are gone from the final tree (DW303 counts the layer bytes)."""
+    layers = [dpkg(TOOLCHAIN + RUNTIME), [F(p, kind="whiteout") for deb in TOOLCHAIN for p in deb.files]
+              + dpkg(RUNTIME)]
+    analysis, inventory = analyze(tmp_path, layers)
+    assert list(BuildToolchain().evaluate(context(analysis=analysis, inventory=inventory))) == []
+
+
+def test_dw301_static_mode_cites_the_install_line_without_bytes(tmp_path: Path) -> None:
+    svc = load(tmp_path)
+    [finding] = BuildToolchain().evaluate(context(svc))
+    assert finding.savings_bytes == 0 and finding.estimated
+    assert finding.evidence[0].location == f"{svc.dockerfile_path}:2"
+    clean = load(tmp_path, "FROM python:3.11-slim\nRUN apt-get install -y --no-install-recommends curl\n")
+    assert list(BuildToolchain().evaluate(context(clean))) == []
+
+
+# ------------------------------------------------------------------ DW302 / DW303
+
+PIP_CACHE = {
+    "root/.cache/pip/http-v2/a/b/c/0123456789abcdef": 200 * KB,
+    "root/.cache/pip/wheels/ab/cd/requests-2.32.3-py3-none-any.whl": 100 * KB,
+}
+APT_LISTS = {
+    "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4": 1500 * KB,
+    "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease": 150 * KB,
+}
+
+
+def cache_image(tmp_path: Path) -> ImageAnalysis:
+    layers = [
+        [F(p, b"\0" * s) for p, s in APT_LISTS.items()] + [F("usr/bin/curl", b"\0" * 4 * KB)],
+        [F(p, kind="whiteout") for p in APT_LISTS] + [F("etc/motd", b"hi\n")],
+        [F(p, b"\0" * s) for p, s in PIP_CACHE.items()] + [F("usr/local/bin/app", b"#!/bin/sh\n")],
+    ]
+    analysis, _ = analyze(tmp_path, layers, created_by=[
+        "/bin/sh -c apt-get update && apt-get install -y curl",
+        "/bin/sh -c rm -rf /var/lib/apt/lists/*",
+        "/bin/sh -c pip install -r requirements.txt",
+    ])
+    return analysis
+
+
+def test_dw302_counts_visible_and_shadowed_caches(tmp_path: Path) -> None:
+    analysis = cache_image(tmp_path)
+    svc = load(tmp_path)
+    findings = {f.path: f for f in PackageManagerCache().evaluate(context(svc, analysis))}
+    assert set(findings) == {".cache/pip", "var/lib/apt/lists"}
+    pip, apt = findings[".cache/pip"], findings["var/lib/apt/lists"]
+    assert pip.savings_bytes == sum(PIP_CACHE.values())
+    assert dict(pip.claims) == {f"file:{p}": s for p, s in PIP_CACHE.items()}
+    assert apt.savings_bytes == sum(APT_LISTS.values())
+    assert dict(apt.claims) == {f"shadow:0:{p}": s for p, s in APT_LISTS.items()}
+    assert apt.evidence[0].location == analysis.layers[0].diff_id
+    assert apt.evidence[0].detail.startswith("layer 0 (RUN apt-get update && apt-get install -y curl)")
+    # the Dockerfile steps that wrote them, cited by line
+    assert [e.location for e in pip.evidence if e.kind == "dockerfile"] == [f"{svc.dockerfile_path}:5"]
+    apt_lines = [e.location for e in apt.evidence if e.kind == "dockerfile"]
+    assert f"{svc.dockerfile_path}:2" in apt_lines and f"{svc.dockerfile_path}:3" not in apt_lines
+
+
+def test_dw302_and_dw303_together_count_the_shadowed_cache_once(tmp_path: Path) -> None:
+    analysis = cache_image(tmp_path)
+    ctx = context(analysis=analysis)
+    caches = list(PackageManagerCache().evaluate(ctx))
+    [shadowed] = ShadowedBytes().evaluate(ctx)
+    assert shadowed.savings_bytes == analysis.shadowed_bytes == sum(APT_LISTS.values())
+    assert shadowed.path == next(iter(APT_LISTS))  # the largest shadowed path
+    total = deduplicated_savings([*caches, shadowed])
+    assert total == sum(APT_LISTS.values()) + sum(PIP_CACHE.values())
+    assert sum(f.savings_bytes for f in [*caches, shadowed]) == total + sum(APT_LISTS.values())
+
+
+def test_dw302_silent_below_threshold_and_without_an_image(tmp_path: Path) -> None:
+    assert MIN_CACHE_BYTES == 256 * KB
+    analysis, _ = analyze(tmp_path, [[F("root/.cache/pip/http-v2/x", b"\0" * (255 * KB))]])
+    assert list(PackageManagerCache().evaluate(context(analysis=analysis))) == []
+    assert list(PackageManagerCache().evaluate(context(load(tmp_path)))) == []
+
+
+def test_dw303_counts_overwritten_files_and_stays_quiet_below_one_mib(tmp_path: Path) -> None:
+    assert MIN_SHADOWED_BYTES == 1 << 20
+    layers = [[F("opt/model.bin", b"\0" * (2 << 20)), F("etc/app.conf", b"a" * 100)],
+              [F("opt/model.bin", b"\1" * (1 << 20)), F("etc/app.conf", b"b" * 50)]]
+    analysis, _ = analyze(tmp_path, layers)
+    [finding] = ShadowedBytes().evaluate(context(analysis=analysis))
+    assert finding.savings_bytes == (2 << 20) + 100
+    assert dict(finding.claims) == {"shadow:0:opt/model.bin": 2 << 20, "shadow:0:etc/app.conf": 100}
+    assert finding.path == "opt/model.bin"
+    small, _ = analyze(tmp_path, [[F("etc/a", b"\0" * 1000)], [F("etc/a", kind="whiteout")]], name="s.tar")
+    assert list(ShadowedBytes().evaluate(context(analysis=small))) == []
+    assert list(ShadowedBytes().evaluate(context())) == []
+
+
+# ------------------------------------------------------------------ DW304
+
+
+def test_dw304_one_finding_per_apt_install_without_the_flag(tmp_path: Path) -> None:
+    svc = load(tmp_path)
+    findings = list(AptRecommends().evaluate(context(svc)))
+    assert [f.path for f in findings] == [f"{svc.dockerfile_path}:2"]
+    [finding] = findings
+    assert finding.savings_bytes == 0 and finding.estimated
+    assert "gcc-12 libc6-dev make" in finding.evidence[0].detail
+    assert finding.fix == "Add --no-install-recommends to the apt-get install in line 2."
+
+
+def test_dw304_silent_when_every_install_has_the_flag(tmp_path: Path) -> None:
+    svc = load(tmp_path, "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y "
+                         "--no-install-recommends gcc && rm -rf /var/lib/apt/lists/*\n")
+    assert list(AptRecommends().evaluate(context(svc))) == []
