@@ -513,7 +513,15 @@ def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: di
 def _evaluate(spec: EnvSpec, drafts: list[_Draft], version: str | None, config: ImageConfig) -> list[Distribution]:
     """Requirements with markers and extras evaluated, the dependency graph, classes and builds."""
     env = marker_environment(version, config.platform)
-    by_name = {d.name: d for d in drafts}
+    by_name: dict[str, _Draft] = {}
+    for draft in sorted(drafts, key=lambda d: (-d.layer, d.meta_dir)):
+        if draft.name in by_name:
+            spec.warnings.append(
+                f"{draft.name} is installed twice ({posixpath.basename(by_name[draft.name].meta_dir)} and "
+                f"{posixpath.basename(draft.meta_dir)}): a stale copy left behind"
+            )
+            continue
+        by_name[draft.name] = draft
     extras: dict[str, set[str]] = {d.name: set() for d in drafts}
     changed = True
     while changed:  # extras asked for by installed dependents can enable more requirements: fixpoint

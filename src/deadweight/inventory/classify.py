@@ -312,9 +312,7 @@ def detect_build(
     return None, ()
 
 
-def _torch_build(
-    version: str, nvidia_reqs: list[str], files: Iterable[str]
-) -> tuple[str | None, tuple[str, ...]]:
+def _torch_build(version: str, nvidia_reqs: list[str], files: Iterable[str]) -> tuple[str | None, tuple[str, ...]]:
     evidence: list[str] = []
     label = local_label(version) or ""
     cuda_libs = sorted({posixpath.basename(f) for f in files if is_gpu_library(f)})

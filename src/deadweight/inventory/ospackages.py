@@ -85,6 +85,8 @@ TOOLCHAIN_PREFIXES = (
 def is_toolchain(name: str) -> bool:
     """Compilers, binutils, make/cmake, headers (``-dev``/``-headers``), build-essential."""
     base = name.partition(":")[0]
+    if base.endswith("-base") and base not in TOOLCHAIN_NAMES:
+        return False  # gcc-12-base: docs and copyright that the runtime libgcc-s1 depends on
     return (
         base in TOOLCHAIN_NAMES
         or base.endswith(("-dev", "-headers", "-doc-dev"))

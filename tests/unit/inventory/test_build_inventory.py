@@ -313,3 +313,17 @@ def test_debian_python_package_owned_by_dpkg_breakdown_and_caches() -> None:
     assert b["other"] == 7 + 2 + len("usr/bin") + dpkg_db  # stdlib, hostname, the /bin symlink, dpkg's db
     _exact(inv, t)
     assert build_inventory(t, config(workdir="/app"), workdir_code=False).breakdown["application"] == 0
+
+
+def test_two_copies_of_one_distribution_are_both_reported_with_a_warning() -> None:
+    t = tree(
+        dist(DEB, "six", "1.15.0", {"six.py": b"old"}),
+        {**dist(DEB, "six", "1.16.0", {"six.py": b"new!"}), f"{DEB}/six-1.15.0.dist-info/INSTALLER": b"pip\n"},
+    )
+    inv = build_inventory(t, config())
+    env = inv.environments[0]
+    assert [(d.name, d.version) for d in env.distributions] == [("six", "1.15.0"), ("six", "1.16.0")]
+    assert any("installed twice" in w for w in env.warnings)
+    new = next(d for d in env.distributions if d.version == "1.16.0")
+    assert f"{DEB}/six.py" in new.files
+    _exact(inv, t)

@@ -68,8 +68,12 @@ def test_dpkg_packages_sizes_through_merged_usr_symlinks() -> None:
 
 def test_deleted_files_are_not_counted() -> None:
     t = tree(
-        {"usr/bin/tool": 500, "usr/bin/tool2": 7, "var/lib/dpkg/status": b"Package: t\nVersion: 1\n",
-         "var/lib/dpkg/info/t.list": b"/usr/bin/tool\n/usr/bin/tool2\n"},
+        {
+            "usr/bin/tool": 500,
+            "usr/bin/tool2": 7,
+            "var/lib/dpkg/status": b"Package: t\nVersion: 1\n",
+            "var/lib/dpkg/info/t.list": b"/usr/bin/tool\n/usr/bin/tool2\n",
+        },
         {"usr/bin/tool": Gone()},
     )
     pkgs, _, _ = read_os_packages(t)
@@ -118,9 +122,36 @@ def test_apk_installed_db() -> None:
 
 
 def test_toolchain_names() -> None:
-    for name in ("build-essential", "gcc", "gcc-12", "g++-12", "cpp-12", "binutils", "binutils-x86-64-linux-gnu",
-                 "make", "cmake", "libc6-dev", "linux-libc-dev", "libpython3.11-dev", "libssl-dev:amd64",
-                 "libgcc-12-dev", "libstdc++-12-dev", "libasan8", "musl-dev", "pkg-config"):
+    for name in (
+        "build-essential",
+        "gcc",
+        "gcc-12",
+        "g++-12",
+        "cpp-12",
+        "binutils",
+        "binutils-x86-64-linux-gnu",
+        "make",
+        "cmake",
+        "libc6-dev",
+        "linux-libc-dev",
+        "libpython3.11-dev",
+        "libssl-dev:amd64",
+        "libgcc-12-dev",
+        "libstdc++-12-dev",
+        "libasan8",
+        "musl-dev",
+        "pkg-config",
+    ):
         assert is_toolchain(name), name
-    for name in ("bash", "libc6", "libgcc-s1", "libstdc++6", "python3.11", "libssl3", "libgomp1", "devscripts-x"):
+    for name in (
+        "bash",
+        "libc6",
+        "libgcc-s1",
+        "libstdc++6",
+        "python3.11",
+        "libssl3",
+        "libgomp1",
+        "devscripts-x",
+        "gcc-12-base",
+    ):
         assert not is_toolchain(name), name
