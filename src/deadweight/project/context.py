@@ -60,9 +60,10 @@ def walk_context(root: str | Path, matcher: IgnoreMatcher | None = None) -> Cont
     """Walk the context without following symlinks, pruning excluded trees; never reads file contents."""
     matcher = matcher or IgnoreMatcher.empty()
     index = ContextIndex(str(root))
-    stack: list[tuple[str, str]] = [(str(root), "")]
+    stack: list[tuple[str, str, tuple[bool, ...] | None]] = [(str(root), "", None)]
+    use_patterns = bool(matcher.patterns)
     while stack:
-        abs_dir, rel_dir = stack.pop()
+        abs_dir, rel_dir, parent_info = stack.pop()
         try:
             entries = list(os.scandir(abs_dir))
         except OSError:
@@ -73,13 +74,13 @@ def walk_context(root: str | Path, matcher: IgnoreMatcher | None = None) -> Cont
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
-            excluded = matcher.excluded(rel) if matcher.patterns else False
+            excluded, info = matcher.excluded_using_parent(rel, parent_info) if use_patterns else (False, ())
             if is_dir:
                 if excluded and not matcher.may_reinclude_under(rel):
                     continue
                 if not excluded:
                     index.dirs.add(rel)
-                stack.append((entry.path, rel))
+                stack.append((entry.path, rel, info))
                 continue
             if excluded:
                 continue
@@ -228,9 +229,9 @@ def _map_sources(
         matches = _glob(index, src_clean) if _has_wildcard(src_clean) else [src_clean]
         for match in matches:
             if match == "." or match in index.dirs:
-                for path in index.under(match):
-                    rel = path if match == "." else path[len(match) + 1 :]
-                    out.append((path, posixpath.join(dest, rel)))
+                base = dest.rstrip("/") + "/"
+                cut = 0 if match == "." else len(match) + 1
+                out.extend((path, base + path[cut:]) for path in index.under(match))
             elif match in index.files:
                 target = posixpath.join(dest, posixpath.basename(match)) if as_dir else dest
                 out.append((match, posixpath.normpath(target)))

@@ -184,6 +184,30 @@ class IgnoreMatcher:
                 matched = not pat.exclusion
         return matched
 
+    def excluded_using_parent(
+        self, path: str, parent: tuple[bool, ...] | None
+    ) -> tuple[bool, tuple[bool, ...]]:
+        """MatchesUsingParentResults, the form BuildKit's context walker uses.
+
+        ``parent`` is what this returned for the parent directory (None at the top level, which falls back
+        to checking every parent path). Returns (excluded, info to pass to this path's children).
+        """
+        matched = False
+        info = [False] * len(self.patterns)
+        for i, pat in enumerate(self.patterns):
+            hit = parent[i] if parent else False
+            if not hit:
+                if pat.exclusion != matched:
+                    continue
+                hit = pat.matches(path)
+                if not hit and not parent and "/" in path:
+                    parts = path.split("/")[:-1]
+                    hit = any(pat.matches("/".join(parts[: j + 1])) for j in range(len(parts)))
+            info[i] = hit
+            if hit:
+                matched = not pat.exclusion
+        return matched, tuple(info)
+
     def may_reinclude_under(self, directory: str) -> bool:
         """Whether an exclusion rule might re-include something below an excluded directory.
 

@@ -324,9 +324,9 @@ def _apply_pip_opt(b: _Builder, name: str, value: str | None) -> None:
 def _is_local_path(word: str) -> bool:
     if "://" in word or word.startswith("git+") or " @ " in word or "@" in word.split("/", maxsplit=1)[0]:
         return False
-    if word in (".", "..") or word.startswith(("./", "../", "/", "~")):
-        return True
     base = word.split("[", maxsplit=1)[0]
+    if base in (".", "..") or word.startswith(("./", "../", "/", "~")):
+        return True
     return base.endswith((".whl", ".tar.gz", ".zip", ".tar.bz2")) or ("/" in base and "==" not in base)
 
 
