@@ -189,7 +189,10 @@ def _check_venv_home(tree: TreeLike, spec: EnvSpec, home: str) -> None:
 
 def _pythonpath_envs(tree: TreeLike, config: ImageConfig, known: list[EnvSpec]) -> list[EnvSpec]:
     raw = config.env_map().get("PYTHONPATH", "")
-    versions = {e.python_version for e in known if e.kind == "system" and e.python_version}
+    # the interpreter that reads PYTHONPATH is not named; take the image's one Python if there is one
+    versions = {e.python_version for e in known if e.kind == "system" and e.python_version} or {
+        e.python_version for e in known if e.python_version
+    }
     version = versions.pop() if len(versions) == 1 else None
     seen = {e.path for e in known}
     out: list[EnvSpec] = []

@@ -81,14 +81,25 @@ def test_dist_packages_bytes_scripts_pycache_libs_and_orphans() -> None:
 def test_multistage_venv_and_system_site_packages_side_by_side() -> None:
     t = tree(
         {"usr/local/bin/python3.11": 1000, "usr/local/bin/python3": Sym("python3.11")},
-        {**dist("usr/local/lib/python3.11/site-packages", "pip", "24.0", {"pip/__init__.py": b"p" * 10,
-                                                                          "../../../bin/pip": b"#!x\n"})},
+        {
+            **dist(
+                "usr/local/lib/python3.11/site-packages",
+                "pip",
+                "24.0",
+                {"pip/__init__.py": b"p" * 10, "../../../bin/pip": b"#!x\n"},
+            )
+        },
         {
             "opt/venv/pyvenv.cfg": b"home = /usr/local/bin\nversion = 3.11.9\n",
             "opt/venv/bin/python": Sym("/usr/local/bin/python3"),
-            **dist(VENV, "requests", "2.32.3", {"requests/__init__.py": b"r" * 50, "../../../bin/req": b"#!\n"},
-                   requires=("idna>=2.5", "urllib3>=1.21.1,<3", "PySocks>=1.5.6,!=1.5.7; extra == 'socks'"),
-                   extras=("socks",)),
+            **dist(
+                VENV,
+                "requests",
+                "2.32.3",
+                {"requests/__init__.py": b"r" * 50, "../../../bin/req": b"#!\n"},
+                requires=("idna>=2.5", "urllib3>=1.21.1,<3", "PySocks>=1.5.6,!=1.5.7; extra == 'socks'"),
+                extras=("socks",),
+            ),
             **dist(VENV, "idna", "3.7", {"idna/__init__.py": b"i" * 20}, requested=False),
             **dist(VENV, "urllib3", "2.2.2", {"urllib3/__init__.py": b"u" * 30}, requested=False),
         },
@@ -102,8 +113,7 @@ def test_multistage_venv_and_system_site_packages_side_by_side() -> None:
     assert venv.python_version == "3.11.9" and venv.prefix == "opt/venv" and venv.warnings == ()
     requests = _dist(inv, "requests")
     assert "opt/venv/bin/req" in requests.files
-    assert [(r.name, r.active) for r in requests.requires] == [("idna", True), ("urllib3", True),
-                                                               ("pysocks", False)]
+    assert [(r.name, r.active) for r in requests.requires] == [("idna", True), ("urllib3", True), ("pysocks", False)]
     assert requests.exclusive_bytes == sum(d.size_bytes for d in venv.distributions)
     assert _dist(inv, "idna").requested is False
     assert "usr/local/bin/pip" in _dist(inv, "pip").files
@@ -111,23 +121,41 @@ def test_multistage_venv_and_system_site_packages_side_by_side() -> None:
 
 
 def test_extras_requested_by_an_installed_dependent_are_active() -> None:
-    t = tree({
-        **dist(DEB, "fastapi", "0.111.0", {"fastapi/__init__.py": b"f"},
-               requires=("starlette>=0.37", "uvicorn[standard]>=0.12; extra == 'all'",
-                         "email-validator; extra == 'all'"),
-               extras=("all",)),
-        **dist(DEB, "app-meta", "1.0", {"app_meta.py": b"a"}, requires=("fastapi[all]",)),
-        **dist(DEB, "starlette", "0.37.2", {"starlette/__init__.py": b"s"}),
-        **dist(DEB, "uvicorn", "0.30.1", {"uvicorn/__init__.py": b"u"},
-               requires=("click>=7", "uvloop>=0.14; extra == 'standard' and sys_platform != 'win32'",
-                         "colorama; extra == 'standard' and sys_platform == 'win32'"), extras=("standard",)),
-        **dist(DEB, "uvloop", "0.19.0", {"uvloop/__init__.py": b"l" * 1000}),
-        **dist(DEB, "click", "8.1.7", {"click/__init__.py": b"c"}),
-    })
+    t = tree(
+        {
+            **dist(
+                DEB,
+                "fastapi",
+                "0.111.0",
+                {"fastapi/__init__.py": b"f"},
+                requires=(
+                    "starlette>=0.37",
+                    "uvicorn[standard]>=0.12; extra == 'all'",
+                    "email-validator; extra == 'all'",
+                ),
+                extras=("all",),
+            ),
+            **dist(DEB, "app-meta", "1.0", {"app_meta.py": b"a"}, requires=("fastapi[all]",)),
+            **dist(DEB, "starlette", "0.37.2", {"starlette/__init__.py": b"s"}),
+            **dist(
+                DEB,
+                "uvicorn",
+                "0.30.1",
+                {"uvicorn/__init__.py": b"u"},
+                requires=(
+                    "click>=7",
+                    "uvloop>=0.14; extra == 'standard' and sys_platform != 'win32'",
+                    "colorama; extra == 'standard' and sys_platform == 'win32'",
+                ),
+                extras=("standard",),
+            ),
+            **dist(DEB, "uvloop", "0.19.0", {"uvloop/__init__.py": b"l" * 1000}),
+            **dist(DEB, "click", "8.1.7", {"click/__init__.py": b"c"}),
+        }
+    )
     inv = build_inventory(t, config())
     fastapi = _dist(inv, "fastapi")
-    assert {r.name: r.active for r in fastapi.requires} == {
-        "starlette": True, "uvicorn": True, "email-validator": True}
+    assert {r.name: r.active for r in fastapi.requires} == {"starlette": True, "uvicorn": True, "email-validator": True}
     uvicorn = _dist(inv, "uvicorn")
     assert {r.name: r.active for r in uvicorn.requires} == {"click": True, "uvloop": True, "colorama": False}
     app = _dist(inv, "app-meta")
@@ -135,19 +163,22 @@ def test_extras_requested_by_an_installed_dependent_are_active() -> None:
     assert app.exclusive_bytes == sum(d.size_bytes for d in inv.distributions())
     # removing uvicorn takes what only it needs (uvloop, click) although fastapi[all] asks for it
     assert _dist(inv, "uvicorn").exclusive_bytes == sum(
-        _dist(inv, n).size_bytes for n in ("uvicorn", "uvloop", "click"))
+        _dist(inv, n).size_bytes for n in ("uvicorn", "uvloop", "click")
+    )
     assert _dist(inv, "fastapi").exclusive_bytes == app.exclusive_bytes - _dist(inv, "app-meta").size_bytes
     _exact(inv, t)
 
 
 def test_diamond_exclusive_bytes_do_not_count_the_shared_dependency() -> None:
-    t = tree({
-        **dist(DEB, "top", "1", {"top.py": b"t" * 1}, requires=("left", "right")),
-        **dist(DEB, "left", "1", {"left.py": b"l" * 10}, requires=("base",)),
-        **dist(DEB, "right", "1", {"right.py": b"r" * 100}, requires=("base",)),
-        **dist(DEB, "base", "1", {"base.py": b"b" * 1000}),
-        **dist(DEB, "other", "1", {"other.py": b"o" * 5}, requires=("right",)),
-    })
+    t = tree(
+        {
+            **dist(DEB, "top", "1", {"top.py": b"t" * 1}, requires=("left", "right")),
+            **dist(DEB, "left", "1", {"left.py": b"l" * 10}, requires=("base",)),
+            **dist(DEB, "right", "1", {"right.py": b"r" * 100}, requires=("base",)),
+            **dist(DEB, "base", "1", {"base.py": b"b" * 1000}),
+            **dist(DEB, "other", "1", {"other.py": b"o" * 5}, requires=("right",)),
+        }
+    )
     inv = build_inventory(t, config())
     size = {d.name: d.size_bytes for d in inv.distributions()}
     assert _dist(inv, "top").exclusive_bytes == size["top"] + size["left"]
@@ -158,19 +189,36 @@ def test_diamond_exclusive_bytes_do_not_count_the_shared_dependency() -> None:
 
 def test_bad_records_are_reported_with_warnings_not_crashes() -> None:
     good_files = {"liar/__init__.py": b"0123456789"}
-    t = tree({
-        # RECORD claims 3 bytes for a 10-byte file
-        **dist(DEB, "liar", "1.0", good_files,
-               record_override=b"liar/__init__.py,sha256=x,3\nliar-1.0.dist-info/METADATA,,\n"),
-        **dist(DEB, "broken", "1.0", {"broken.py": b"b" * 4},
-               record_override=b'broken.py,sha256=x,4\n"unterminated\n\x00\xff,,\n'),
-        **dist(DEB, "evil", "1.0", {"evil.py": b"e"},
-               record_override=b"evil.py,,1\n../../../../../../etc/passwd,,1234\n"
-                               b"../../../../../../../../../../etc/shadow,,1\n/etc/hosts,,1\n"),
-        **dist(DEB, "norecord", "1.0", {"norecord.py": b"n" * 7}, record=False),
-        "etc/passwd": b"root:x:0:0\n",
-        "etc/hosts": b"127.0.0.1 localhost\n",
-    })
+    t = tree(
+        {
+            # RECORD claims 3 bytes for a 10-byte file
+            **dist(
+                DEB,
+                "liar",
+                "1.0",
+                good_files,
+                record_override=b"liar/__init__.py,sha256=x,3\nliar-1.0.dist-info/METADATA,,\n",
+            ),
+            **dist(
+                DEB,
+                "broken",
+                "1.0",
+                {"broken.py": b"b" * 4},
+                record_override=b'broken.py,sha256=x,4\n"unterminated\n\x00\xff,,\n',
+            ),
+            **dist(
+                DEB,
+                "evil",
+                "1.0",
+                {"evil.py": b"e"},
+                record_override=b"evil.py,,1\n../../../../../../etc/passwd,,1234\n"
+                b"../../../../../../../../../../etc/shadow,,1\n/etc/hosts,,1\n",
+            ),
+            **dist(DEB, "norecord", "1.0", {"norecord.py": b"n" * 7}, record=False),
+            "etc/passwd": b"root:x:0:0\n",
+            "etc/hosts": b"127.0.0.1 localhost\n",
+        }
+    )
     inv = build_inventory(t, config())
     liar = _dist(inv, "liar")
     assert liar.size_bytes >= 10 and f"{DEB}/liar/__init__.py" in liar.files
@@ -207,22 +255,24 @@ def test_deleted_record_files_are_missing_and_their_bytes_shadowed() -> None:
 
 
 def test_egg_info_installed_files_sources_and_single_file() -> None:
-    t = tree({
-        f"{DEB}/oldpkg-1.2-py3.11.egg-info/PKG-INFO": b"Name: oldpkg\nVersion: 1.2\n",
-        f"{DEB}/oldpkg-1.2-py3.11.egg-info/installed-files.txt": b"../oldpkg/__init__.py\n../oldpkg/x.py\n"
-                                                                  b"PKG-INFO\n../../../../bin/oldtool\n",
-        f"{DEB}/oldpkg-1.2-py3.11.egg-info/requires.txt": b"six\n[extra]\nrich\n",
-        f"{DEB}/oldpkg-1.2-py3.11.egg-info/top_level.txt": b"oldpkg\n",
-        f"{DEB}/oldpkg/__init__.py": b"a" * 5,
-        f"{DEB}/oldpkg/x.py": b"b" * 6,
-        "usr/local/bin/oldtool": b"#!/bin/sh\n",
-        f"{DEB}/srconly-0.1.egg-info/PKG-INFO": b"Name: srconly\nVersion: 0.1\n",
-        f"{DEB}/srconly-0.1.egg-info/SOURCES.txt": b"setup.py\nsrc/srconly/__init__.py\nsrc/srconly/gone.py\n",
-        f"{DEB}/srconly-0.1.egg-info/top_level.txt": b"srconly\n",
-        f"{DEB}/srconly/__init__.py": b"s" * 3,
-        f"{DEB}/distro-1.8.0.egg-info": b"Metadata-Version: 1.1\nName: distro\nVersion: 1.8.0\n",
-        **dist(DEB, "six", "1.16.0", {"six.py": b"6"}),
-    })
+    t = tree(
+        {
+            f"{DEB}/oldpkg-1.2-py3.11.egg-info/PKG-INFO": b"Name: oldpkg\nVersion: 1.2\n",
+            f"{DEB}/oldpkg-1.2-py3.11.egg-info/installed-files.txt": b"../oldpkg/__init__.py\n../oldpkg/x.py\n"
+            b"PKG-INFO\n../../../../bin/oldtool\n",
+            f"{DEB}/oldpkg-1.2-py3.11.egg-info/requires.txt": b"six\n[extra]\nrich\n",
+            f"{DEB}/oldpkg-1.2-py3.11.egg-info/top_level.txt": b"oldpkg\n",
+            f"{DEB}/oldpkg/__init__.py": b"a" * 5,
+            f"{DEB}/oldpkg/x.py": b"b" * 6,
+            "usr/local/bin/oldtool": b"#!/bin/sh\n",
+            f"{DEB}/srconly-0.1.egg-info/PKG-INFO": b"Name: srconly\nVersion: 0.1\n",
+            f"{DEB}/srconly-0.1.egg-info/SOURCES.txt": b"setup.py\nsrc/srconly/__init__.py\nsrc/srconly/gone.py\n",
+            f"{DEB}/srconly-0.1.egg-info/top_level.txt": b"srconly\n",
+            f"{DEB}/srconly/__init__.py": b"s" * 3,
+            f"{DEB}/distro-1.8.0.egg-info": b"Metadata-Version: 1.1\nName: distro\nVersion: 1.8.0\n",
+            **dist(DEB, "six", "1.16.0", {"six.py": b"6"}),
+        }
+    )
     inv = build_inventory(t, config())
     old = _dist(inv, "oldpkg")
     assert old.requested is None and old.installer is None
@@ -239,13 +289,26 @@ def test_egg_info_installed_files_sources_and_single_file() -> None:
 
 
 def test_namespace_packages_and_pep794_import_names() -> None:
-    t = tree({
-        **dist(DEB, "protobuf", "5.27.0", {"google/protobuf/__init__.py": b"p", "google/_upb/_message.abi3.so": 10}),
-        **dist(DEB, "googleapis-common-protos", "1.63", {"google/api/__init__.py": b"a",
-                                                         "google/rpc/status_pb2.py": b"r"}),
-        **dist(DEB, "new-style", "1.0", {"ns_pkg/impl.py": b"n"},
-               meta_extra="Import-Name: ns_pkg.impl\nImport-Namespace: ns_pkg\n"),
-    })
+    t = tree(
+        {
+            **dist(
+                DEB, "protobuf", "5.27.0", {"google/protobuf/__init__.py": b"p", "google/_upb/_message.abi3.so": 10}
+            ),
+            **dist(
+                DEB,
+                "googleapis-common-protos",
+                "1.63",
+                {"google/api/__init__.py": b"a", "google/rpc/status_pb2.py": b"r"},
+            ),
+            **dist(
+                DEB,
+                "new-style",
+                "1.0",
+                {"ns_pkg/impl.py": b"n"},
+                meta_extra="Import-Name: ns_pkg.impl\nImport-Namespace: ns_pkg\n",
+            ),
+        }
+    )
     inv = build_inventory(t, config())
     assert _dist(inv, "protobuf").import_names == ("google._upb", "google.protobuf")
     assert _dist(inv, "googleapis-common-protos").import_names == ("google.api", "google.rpc")
@@ -265,12 +328,16 @@ def test_file_claimed_by_two_records_is_counted_once_for_the_later_install() -> 
 
 
 def test_debian_python_package_owned_by_dpkg_breakdown_and_caches() -> None:
-    status = (b"Package: python3-yaml\nStatus: install ok installed\nVersion: 6.0\nArchitecture: amd64\n\n"
-              b"Package: gcc-12\nStatus: install ok installed\nVersion: 12.2\nArchitecture: amd64\n\n"
-              b"Package: libc6\nStatus: install ok installed\nVersion: 2.36\nArchitecture: amd64\n")
-    yaml_list = (b"/usr/lib/python3/dist-packages/yaml/__init__.py\n/usr/lib/python3/dist-packages/_yaml.so\n"
-                 b"/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA\n"
-                 b"/usr/share/doc/python3-yaml/copyright\n")
+    status = (
+        b"Package: python3-yaml\nStatus: install ok installed\nVersion: 6.0\nArchitecture: amd64\n\n"
+        b"Package: gcc-12\nStatus: install ok installed\nVersion: 12.2\nArchitecture: amd64\n\n"
+        b"Package: libc6\nStatus: install ok installed\nVersion: 2.36\nArchitecture: amd64\n"
+    )
+    yaml_list = (
+        b"/usr/lib/python3/dist-packages/yaml/__init__.py\n/usr/lib/python3/dist-packages/_yaml.so\n"
+        b"/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA\n"
+        b"/usr/share/doc/python3-yaml/copyright\n"
+    )
     t = tree(
         {
             "bin": Sym("usr/bin"),
@@ -296,7 +363,8 @@ def test_debian_python_package_owned_by_dpkg_breakdown_and_caches() -> None:
     yaml = _dist(inv, "pyyaml")
     assert yaml.installer == "debian"
     assert {"usr/lib/python3/dist-packages/yaml/__init__.py", "usr/lib/python3/dist-packages/_yaml.so"} <= set(
-        yaml.files)
+        yaml.files
+    )
     assert "usr/share/doc/python3-yaml/copyright" in yaml.files  # within the /usr prefix
     assert any("python3-yaml" in w for w in yaml.warnings)
     assert not any("files unknown" in w for w in yaml.warnings)
@@ -326,4 +394,37 @@ def test_two_copies_of_one_distribution_are_both_reported_with_a_warning() -> No
     assert any("installed twice" in w for w in env.warnings)
     new = next(d for d in env.distributions if d.version == "1.16.0")
     assert f"{DEB}/six.py" in new.files
+    _exact(inv, t)
+
+
+def test_conda_prefix_packages_and_pythonpath_target_install() -> None:
+    conda_sp = "opt/conda/lib/python3.11/site-packages"
+    meta = b'{"name": "mkl", "version": "2023.1.0", "files": ["lib/libmkl_core.so.2", "lib/libmkl_avx2.so.2"]}'
+    t = tree(
+        {
+            "opt/conda/conda-meta/python-3.11.9-h955ad1f_0.json": b'{"name": "python", "version": "3.11.9", "files": []}',
+            "opt/conda/conda-meta/mkl-2023.1.0-h213fc3f_46344.json": meta,
+            "opt/conda/lib/libmkl_core.so.2": 60_000,
+            "opt/conda/lib/libmkl_avx2.so.2": 40_000,
+            "opt/conda/pkgs/mkl-2023.1.0.conda": 90_000,
+            **dist(conda_sp, "numpy", "1.26.4", {"numpy/__init__.py": b"n" * 10}, installer="conda"),
+            **dist("app/deps", "attrs", "23.2.0", {"attr/__init__.py": b"a" * 5, "bin/x": b"#!\n"}),
+            "app/main.py": b"import attr\n",
+        }
+    )
+    cfg = config(env=("PYTHONPATH=/app/deps",), workdir="/app")
+    inv = build_inventory(t, cfg)
+    envs = {e.path: e for e in inv.environments}
+    conda = envs[conda_sp]
+    assert (conda.kind, conda.python_version, conda.prefix) == ("conda", "3.11.9", "opt/conda")
+    assert _dist(inv, "numpy").installer == "conda"
+    mkl = next(p for p in inv.os_packages if p.name == "mkl")
+    assert (mkl.manager, mkl.version, mkl.size_bytes) == ("conda", "2023.1.0", 100_000)
+    target = envs["app/deps"]
+    assert target.kind == "pythonpath" and target.python_version == "3.11.9"
+    attrs = _dist(inv, "attrs", "app/deps")
+    assert "app/deps/bin/x" in attrs.files and attrs.import_names == ("attr",)
+    assert inv.breakdown["caches"] == 90_000  # conda's package cache
+    assert inv.breakdown["application"] == len(b"import attr\n")  # deps under WORKDIR stay python
+    assert inv.breakdown["other_os"] == 100_000
     _exact(inv, t)
