@@ -402,7 +402,7 @@ def test_conda_prefix_packages_and_pythonpath_target_install() -> None:
     meta = b'{"name": "mkl", "version": "2023.1.0", "files": ["lib/libmkl_core.so.2", "lib/libmkl_avx2.so.2"]}'
     t = tree(
         {
-            "opt/conda/conda-meta/python-3.11.9-h955ad1f_0.json": b'{"name": "python", "version": "3.11.9", "files": []}',
+            "opt/conda/conda-meta/python-3.11.9-h955ad1f_0.json": b'{"name": "python", "version": "3.11.9"}',
             "opt/conda/conda-meta/mkl-2023.1.0-h213fc3f_46344.json": meta,
             "opt/conda/lib/libmkl_core.so.2": 60_000,
             "opt/conda/lib/libmkl_avx2.so.2": 40_000,
