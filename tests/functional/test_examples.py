@@ -190,3 +190,22 @@ def test_tiny_image_has_shadowed_pip_cache_and_a_dist() -> None:
     assert any(n.startswith("root/.cache/pip/") for n in names[1])
     assert "root/.cache/.wh.pip" in names[2]
     assert "usr/local/lib/python3.11/site-packages/six-1.16.0.dist-info/RECORD" in names[1]
+
+
+# ---------------------------------------------------------------- scripts/lab without an engine
+
+
+def test_lab_script_usage_and_env_when_down(tmp_path: Path) -> None:
+    lab = [sys.executable, str(REPO / "scripts" / "lab")]
+    bad = subprocess.run([*lab, "sideways"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "up | down | status | env" in bad.stderr
+    env = {"DEADWEIGHT_LAB_DIR": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
+    down = subprocess.run([*lab, "env"], capture_output=True, text=True, check=False, env=env)
+    assert down.returncode == 1 and down.stdout == "" and "not up" in down.stderr
+    # Leftover settings of registries that no longer run are not reported as up.
+    reg = tmp_path / "state" / "registry"
+    reg.mkdir(parents=True)
+    (reg / "info.json").write_text('{"port": 5999}')
+    (tmp_path / "state" / "registry.pid").write_text("999999999\n")
+    stale = subprocess.run([*lab, "env"], capture_output=True, text=True, check=False, env=env)
+    assert stale.returncode == 1 and "5999" not in stale.stdout
