@@ -1,9 +1,9 @@
 """DW601: a heavier base image than the service needs.
 
 ``python:X`` carries a full Debian with compilers and headers (about 1 GB); ``python:X-slim`` has what a
-service running wheels needs (about 130 MB). Base sizes come from a documented table (the image is not
-pulled), so savings are estimated. Alpine is suggested only when every distribution in the image has a
-musllinux wheel for that Python; otherwise the finding names what would have to compile.
+service running wheels needs (about 130 MB). Only the official ``python`` image is judged, through the
+root of the final stage's FROM chain. Base sizes come from a documented table (the image is not pulled),
+so savings are estimated. Alpine is never suggested: whether every wheel exists for musl is not checked.
 """
 
 from __future__ import annotations
@@ -18,22 +18,37 @@ from deadweight.rules.base import Rule, RuleContext
 #: Uncompressed sizes of official python images, linux/amd64, Debian bookworm (``docker image inspect``,
 #: measured 2025 on python:3.11/3.12; patch releases move these by a few MB).
 BASE_SIZES = {"full": 1_020_000_000, "slim": 131_000_000, "alpine": 57_000_000}
-_PYTHON_BASE = re.compile(r"^(?:docker\.io/)?(?:library/)?python:(?P<ver>\d+(?:\.\d+)*)(?P<variant>-[a-z0-9.-]+)?$")
+_PYTHON_BASE = re.compile(
+    r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]*))?(?:@sha256:[0-9a-f]+)?$"
+)
+_VERSION_TAG = re.compile(r"^(?P<ver>\d+(?:\.\d+)*)(?:-(?P<variant>.+))?$")
 
 
 def base_variant(base: str) -> tuple[str, str] | None:
-    """(python version, "full" | "slim" | "alpine" | other variant) for an official python base."""
+    """(python version or "", "full" | "slim" | "alpine" | other variant) for an official python base.
+
+    No tag means ``latest``, the full image; a tag without a version (``slim``, ``bookworm``) has version "".
+    """
     match = _PYTHON_BASE.match(base.strip())
     if not match:
         return None
-    variant = (match.group("variant") or "").lstrip("-")
+    tag = match.group("tag") or "latest"
+    version_tag = _VERSION_TAG.match(tag)
+    if version_tag:
+        version, variant = version_tag.group("ver"), version_tag.group("variant") or ""
+    else:
+        version, variant = "", "" if tag == "latest" else tag
     if variant in ("", "bookworm", "bullseye", "trixie"):
-        return match.group("ver"), "full"
+        return version, "full"
     if variant.startswith("slim"):
-        return match.group("ver"), "slim"
+        return version, "slim"
     if variant.startswith("alpine"):
-        return match.group("ver"), "alpine"
-    return match.group("ver"), variant
+        return version, "alpine"
+    return version, variant
+
+
+def slim_of(version: str) -> str:
+    return f"python:{version}-slim" if version else "python:slim"
 
 
 class HeavierBase(Rule):
@@ -52,26 +67,28 @@ class HeavierBase(Rule):
         version, _ = parsed
         where = f"{dockerfile.path}:{root.from_instruction.start_line}"
         evidence = [Evidence("dockerfile", f"final stage is based on {root.base}", where)]
-        compiles = self._needs_compiler(ctx)
+        compiles = self._needs_compiler(ctx, {s.index for s in chain})
         if compiles:
             evidence.append(Evidence("dockerfile", f"builds from source in this stage: {', '.join(compiles)}", where))
         return [
             self.finding(
                 ctx,
-                title=f"{root.base} where python:{version}-slim would do",
+                title=f"{root.base} where {slim_of(version)} would do",
                 path=where,
                 savings_bytes=BASE_SIZES["full"] - BASE_SIZES["slim"],
                 estimated=True,
                 confidence=Confidence.LOW if compiles else Confidence.MEDIUM,
                 evidence=evidence,
-                fix=(f"Use FROM python:{version}-slim"
+                fix=(f"Use FROM {slim_of(version)}"
                      + (" for the final stage and compile in a builder stage." if compiles else ".")),
             )
         ]
 
-    def _needs_compiler(self, ctx: RuleContext) -> list[str]:
+    def _needs_compiler(self, ctx: RuleContext, stages: set[int]) -> list[str]:
+        """pip/uv ``--no-binary`` installs in the final stage's chain (builder stages compile elsewhere)."""
         out = []
         for cmd in ctx.service.installs:
-            if cmd.tool in ("pip", "uv") and any(f.startswith("--no-binary") for f in cmd.flags):
+            no_binary = any(f.startswith("--no-binary") for f in cmd.flags)
+            if cmd.stage_index in stages and cmd.tool in ("pip", "uv") and no_binary:
                 out.append(f"{cmd.tool} --no-binary (line {cmd.line})")
         return out
