@@ -9,12 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from deadweight.errors import ParseError
 from deadweight.inventory.ospackages import is_toolchain
 from deadweight.model.finding import Evidence, Finding
+from deadweight.model.project import InstallCommand
 from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, file_claims
 
 MIN_TOOLCHAIN_BYTES = 1 << 20
+
+
+def shipped_installs(ctx: RuleContext) -> list[InstallCommand]:
+    """Install commands whose results ship: those of the final stage and the stages it is built FROM.
+
+    ``Service.installs`` also holds the stages the final one copies from; what a builder stage installs
+    (a compiler, a pip cache) stays in the builder, which is exactly the multi-stage fix these rules suggest.
+    """
+    installs = list(ctx.service.installs)
+    dockerfile = ctx.service.dockerfile
+    if dockerfile is None or not dockerfile.stages:
+        return installs
+    try:
+        final = dockerfile.final_stage(ctx.service.build_target)
+    except ParseError:
+        return installs
+    chain = {stage.index for stage in dockerfile.chain(final)}
+    return [cmd for cmd in installs if cmd.stage_index in chain]
 
 
 class BuildToolchain(Rule):
@@ -55,7 +75,7 @@ class BuildToolchain(Rule):
     def _install_lines(self, ctx: RuleContext) -> list[Evidence]:
         file = ctx.service.dockerfile.path if ctx.service.dockerfile else None
         out = []
-        for cmd in ctx.service.installs:
+        for cmd in shipped_installs(ctx):
             tools = [p for p in cmd.packages if is_toolchain(p.split("=")[0])]
             if cmd.tool in ("apt-get", "apt", "apk") and tools:
                 out.append(Evidence("dockerfile", f"{cmd.tool} installs {', '.join(tools)}",

@@ -14,6 +14,7 @@ from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import InstallCommand
 from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext
+from deadweight.rules.dw301_toolchain import shipped_installs
 from deadweight.rules.layers import layer_evidence
 
 MIN_CACHE_BYTES = 256 * 1024
@@ -30,7 +31,13 @@ _KINDS = (
 )
 
 
+_ROOTS = ("var/cache/", "var/lib/apt/", "etc/apk/")
+
+
 def cache_kind(path: str) -> int | None:
+    """Index into ``_KINDS`` of the cache ``path`` belongs to; a cheap test first, as it runs per file."""
+    if ".cache/" not in path and not path.startswith(_ROOTS):
+        return None
     for i, (marker, *_rest) in enumerate(_KINDS):
         if path.startswith(marker) or f"/{marker}" in path:
             return i
@@ -75,7 +82,7 @@ class PackageManagerCache(Rule):
                 layer_evidence(analysis, layer, f"{human_bytes(size)} of {name}")
                 for layer, size in sorted(layers[kind].items(), key=lambda kv: (-kv[1], kv[0]))
             ]
-            evidence += _install_evidence(ctx.service.installs, tools, dockerfile)
+            evidence += _install_evidence(shipped_installs(ctx), tools, dockerfile)
             findings.append(
                 self.finding(
                     ctx,

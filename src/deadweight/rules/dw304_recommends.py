@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding
 from deadweight.rules.base import Rule, RuleContext
+from deadweight.rules.dw301_toolchain import shipped_installs
 
 
 class AptRecommends(Rule):
@@ -19,7 +20,7 @@ class AptRecommends(Rule):
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         file = ctx.service.dockerfile.path if ctx.service.dockerfile else ctx.service.dockerfile_path
         findings = []
-        for cmd in ctx.service.installs:
+        for cmd in shipped_installs(ctx):
             if cmd.tool not in ("apt-get", "apt") or cmd.action != "install" or cmd.no_install_recommends:
                 continue
             where = f"{file}:{cmd.line}" if file else None

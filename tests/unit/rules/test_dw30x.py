@@ -185,3 +185,33 @@ def test_dw304_silent_when_every_install_has_the_flag(tmp_path: Path) -> None:
     svc = load(tmp_path, "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y "
                          "--no-install-recommends gcc && rm -rf /var/lib/apt/lists/*\n")
     assert list(AptRecommends().evaluate(context(svc))) == []
+
+
+MULTI_STAGE = """\
+FROM python:3.11-slim AS build
+RUN apt-get update && apt-get install -y gcc libpq-dev
+RUN pip wheel --wheel-dir /wheels psycopg2
+FROM python:3.11-slim
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl
+"""
+
+
+def test_a_toolchain_in_a_builder_stage_is_the_fix_not_a_finding(tmp_path: Path) -> None:
+    svc = load(tmp_path, MULTI_STAGE)
+    assert any(cmd.stage_index == 0 and cmd.tool == "apt-get" for cmd in svc.installs)
+    ctx = context(svc)
+    assert list(BuildToolchain().evaluate(ctx)) == []
+    assert list(AptRecommends().evaluate(ctx)) == []
+    # the same lines in the final stage are reported
+    final = load(tmp_path, MULTI_STAGE.replace("FROM python:3.11-slim\nCOPY", "FROM build\nCOPY"))
+    assert [f.path for f in AptRecommends().evaluate(context(final))] == [f"{final.dockerfile_path}:2"]
+    [finding] = BuildToolchain().evaluate(context(final))
+    assert finding.evidence[0].location == f"{final.dockerfile_path}:2"
+
+
+def test_dw302_cites_only_steps_of_the_shipped_stages(tmp_path: Path) -> None:
+    svc = load(tmp_path, MULTI_STAGE)
+    analysis, _ = analyze(tmp_path, [[F("root/.cache/pip/http-v2/x", b"\0" * (300 * KB))]])
+    [finding] = PackageManagerCache().evaluate(context(svc, analysis))
+    assert not [e for e in finding.evidence if e.kind == "dockerfile"]  # line 3 is in the builder
