@@ -18,6 +18,7 @@ from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.python import DistClass, Distribution
 from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.dw201_unused_declared import ignored_inline
 from deadweight.rules.removal import freed_with
 
 GPU_BUILDS = frozenset({"cuda", "rocm", "gpu"})
@@ -50,7 +51,7 @@ class CudaTorchOnCpu(Rule):
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         torch = ctx.distribution("torch")
-        if torch is None or torch.build not in GPU_BUILDS:
+        if torch is None or torch.build not in GPU_BUILDS or ignored_inline(ctx, "torch", self.id):
             return []
         has_gpu, deploy_evidence = deployment_has_gpu(ctx)
         status = ctx.device.status

@@ -16,6 +16,7 @@ from deadweight.model.python import Distribution
 from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
 from deadweight.rules.dw101_cuda_torch import deployment_has_gpu, device_evidence, gpu_stack
+from deadweight.rules.dw201_unused_declared import ignored_inline
 
 #: GPU distribution -> the lean variant to depend on instead ("" = just remove it).
 LEAN_VARIANTS = {
@@ -45,6 +46,8 @@ class GpuOrGuiVariant(Rule):
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings: list[Finding] = []
         for dist in ctx.distributions():
+            if ignored_inline(ctx, dist.name, self.id):
+                continue
             # jax's CUDA plugins are GPU-only by name: the inventory gives them no framework build.
             if dist.name in LEAN_VARIANTS and (dist.build in ("cuda", "gpu", "rocm") or not LEAN_VARIANTS[dist.name]):
                 finding = self._gpu(ctx, dist)

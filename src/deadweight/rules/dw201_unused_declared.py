@@ -23,6 +23,11 @@ def requirement_ignored(req: DeclaredRequirement, rule_id: str) -> bool:
     return "*" in req.ignores or any(rule_id.startswith(i) for i in req.ignores)
 
 
+def ignored_inline(ctx: RuleContext, package: str, rule_id: str) -> bool:
+    """Whether a requirement line declaring ``package`` carries an inline ignore for ``rule_id``."""
+    return any(req.name == package and requirement_ignored(req, rule_id) for req in ctx.service.requirements)
+
+
 class UnusedDeclared(Rule):
     id = "DW201"
 

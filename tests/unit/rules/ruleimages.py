@@ -141,3 +141,16 @@ def tree_bytes(analysis: ImageAnalysis, paths: Sequence[str]) -> int:
         assert node is not None, path
         total += node.size
     return total
+
+
+PIP_DOCKERFILE = "FROM python:3.11-slim\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+
+
+def requirements_service(root: Path, requirements: str, dockerfile: str = PIP_DOCKERFILE) -> Service:
+    """Load the service of a directory holding ``requirements.txt`` and a Dockerfile that installs it."""
+    from deadweight.project.loader import load_project
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "requirements.txt").write_text(requirements)
+    (root / "Dockerfile").write_text(dockerfile)
+    return load_project(str(root), environ={}).services[0]

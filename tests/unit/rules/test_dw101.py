@@ -16,7 +16,7 @@ from deadweight.project.loader import load_project
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw101_cuda_torch import CudaTorchOnCpu
 from deadweight.usage.device import decide_device, device_evidence
-from tests.unit.rules.ruleimages import SITE, analyze, context, dist, service
+from tests.unit.rules.ruleimages import SITE, analyze, context, dist, requirements_service, service
 
 RULE = CudaTorchOnCpu()
 CPU_TORCH = CpuBuild("torch", "2.5.1+cpu", 4_000, "https://download.pytorch.org/whl/cpu/torch-2.5.1+cpu.whl")
@@ -166,3 +166,13 @@ def test_cpu_torch_is_silent(tmp_path: Path) -> None:
 
 def test_no_torch_no_inventory_is_silent() -> None:
     assert list(RULE.evaluate(context(device=device_of(CPU_CODE)))) == []
+
+
+@pytest.mark.parametrize(("comment", "fires"), [("  # deadweight: ignore[DW101]", False),
+                                                 ("  # deadweight: ignore[DW1]", False),
+                                                 ("  # deadweight: ignore[DW201]", True)])
+def test_inline_ignore_on_the_torch_requirement(tmp_path: Path, comment: str, fires: bool) -> None:
+    analysis, inventory = torch_image(tmp_path)
+    svc = requirements_service(tmp_path / "svc", f"torch==2.5.1{comment}\n")
+    found = list(RULE.evaluate(context(svc, analysis, inventory, device=device_of(CPU_CODE))))
+    assert bool(found) is fires

@@ -8,7 +8,7 @@ from deadweight.model.evidence import DeviceStatus, DeviceVerdict
 from deadweight.model.project import GpuRequest
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw102_gpu_variants import GpuOrGuiVariant
-from tests.unit.rules.ruleimages import SITE, analyze, context, dist, service
+from tests.unit.rules.ruleimages import SITE, analyze, context, dist, requirements_service, service
 
 RULE = GpuOrGuiVariant()
 CPU = DeviceVerdict(DeviceStatus.CPU_ONLY)
@@ -111,3 +111,10 @@ def test_jax_cuda_plugin_on_a_cpu_service(tmp_path: Path) -> None:
     assert set(finding.claims) == {f"file:{p}" for p in plugin_files}
     assert finding.fix.startswith("Remove jax-cuda12-plugin")
     assert not finding.estimated  # nothing replaces it: the saving is measured
+
+
+def test_inline_ignore_on_the_opencv_requirement(tmp_path: Path) -> None:
+    files: dict[str, bytes | int] = {"cv2/__init__.py": b"", **OPENCV_LIBS}
+    analysis, inventory = analyze(tmp_path, [dist("opencv-python", "4.10.0.84", files)])
+    svc = requirements_service(tmp_path / "svc", "opencv-python==4.10.0.84  # deadweight: ignore[DW102]\n")
+    assert list(RULE.evaluate(context(svc, analysis, inventory))) == []
