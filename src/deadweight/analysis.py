@@ -10,6 +10,7 @@ merged tree and the efficiency score have taken them in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from deadweight.errors import SourceError
 from deadweight.inventory.efficiency import Efficiency, EfficiencyCalculator
@@ -17,6 +18,9 @@ from deadweight.inventory.filetree import FileTree, LayerScan, TreeBuilder, scan
 from deadweight.model.analysis import ImageAnalysis, LayerSummary
 from deadweight.model.image import ImageConfig, LayerDescriptor
 from deadweight.sources.base import ByteStream, ImageSource
+
+if TYPE_CHECKING:
+    from deadweight.cache import LayerCache
 
 #: ``progress(layers_done, layers_total, bytes_read)``; bytes are uncompressed tar bytes read so far.
 Progress = Callable[[int, int, int], None]
@@ -78,18 +82,36 @@ def _place(index: int, diff_id: str | None, config: ImageConfig, placed: set[int
     raise SourceError(f"{ref}: layer {diff_id} is not in the image config's diff ids")
 
 
+def _all_cached(cache: LayerCache | None, config: ImageConfig, capture_key: str) -> list[LayerScan] | None:
+    """Every layer's scan from the cache, in order, or None if any is missing."""
+    if cache is None or not config.diff_ids:
+        return None
+    scans = []
+    for index, diff_id in enumerate(config.diff_ids):
+        scan = cache.get(diff_id, capture_key)
+        if scan is None:
+            return None
+        scan.index = index
+        scans.append(scan)
+    return scans
+
+
 def analyze_image(
     source: ImageSource,
     *,
     want: Callable[[str], bool] | None = None,
     verify: bool = False,
     progress: Progress | None = None,
+    cache: LayerCache | None = None,
+    capture_key: str = "",
 ) -> ImageAnalysis:
     """Stream every layer of ``source`` once and build the image's analysis.
 
     ``want(path)`` selects files whose contents are kept (for the package inventory); ``verify`` checks
     every digest while streaming. Raises ``SourceError`` (and its subclasses) when the image cannot be
-    read or does not hang together.
+    read or does not hang together. With a ``cache`` (and ``capture_key`` naming what ``want`` keeps),
+    an image whose every layer was scanned before is built without reading a byte of it, and layers
+    whose diff id was computed while streaming are stored for next time.
     """
     config = source.config()
     descriptors: Sequence[LayerDescriptor] = source.layers()
@@ -101,6 +123,15 @@ def analyze_image(
         )
     builder = TreeBuilder()
     calculator = EfficiencyCalculator()
+    cached = _all_cached(cache, config, capture_key)
+    if cached is not None:
+        for scan in cached:
+            builder.add(scan)
+            calculator.add_layer(scan.entries)
+        if progress is not None:
+            progress(total, total, 0)
+        cached_ids = {scan.index: scan.diff_id for scan in cached}
+        return _assemble(source.ref, config, descriptors, cached_ids, tree=builder.finish(), score=calculator.result())
     pending: dict[int, LayerScan] = {}
     placed: set[int] = set()
     diff_ids: dict[int, str | None] = {}
@@ -122,6 +153,8 @@ def analyze_image(
         placed.add(position)
         scan.index = position
         scan.diff_id = computed or descriptor.diff_id
+        if cache is not None and computed:
+            cache.put(scan, capture_key)
         diff_ids[position] = scan.diff_id
         pending[position] = scan
         while next_index in pending:

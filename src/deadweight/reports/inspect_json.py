@@ -5,8 +5,7 @@ describes the document and the tests validate against it. Sizes are integers in 
 unknown; every list has a fixed order so that two runs over the same image give identical output.
 
 Sections that need more than the layer scan (``python`` with ``--packages``, ``breakdown`` with
-``--breakdown``) are built elsewhere and handed in as ``extras``; :func:`python_section` and
-:func:`breakdown_section` turn the inventory model into their JSON form so both formats agree.
+``--breakdown``) are built by ``reports/packages.py`` and handed in as ``extras``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from typing import Any
 
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.image import EntryKind
-from deadweight.model.python import Distribution, Inventory, PythonEnvironment
 
 SCHEMA = "deadweight/1"
 #: Digits kept of the efficiency score: enough to compare with dive, stable across platforms.
@@ -85,44 +83,6 @@ def to_dict(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *,
             raise ValueError(f"extra section {key!r} would replace a core field of the inspect report")
         doc[key] = value
     return doc
-
-
-def python_section(inventory: Inventory) -> dict[str, Any]:
-    """The ``python`` section (``--packages``): environments by path, distributions by name."""
-    return {"environments": [_environment(env) for env in sorted(inventory.environments, key=lambda e: e.path)]}
-
-
-def _environment(env: PythonEnvironment) -> dict[str, Any]:
-    return {
-        "path": _abs(env.path),
-        "kind": env.kind,
-        "python_version": env.python_version,
-        "prefix": None if env.prefix is None else _abs(env.prefix),
-        "orphan_bytes": env.orphan_bytes,
-        "distributions": [
-            _distribution(dist) for dist in sorted(env.distributions, key=lambda d: (d.name, d.version))
-        ],
-        "warnings": sorted(env.warnings),
-    }
-
-
-def _distribution(dist: Distribution) -> dict[str, Any]:
-    return {
-        "name": dist.name,
-        "version": dist.version,
-        "size_bytes": dist.size_bytes,
-        "exclusive_bytes": dist.exclusive_bytes,
-        "class": dist.dist_class.value,
-        "requested": dist.requested,
-        "build": dist.build,
-        "installer": dist.installer,
-        "metadata_path": _abs(dist.metadata_path),
-    }
-
-
-def breakdown_section(inventory: Inventory) -> dict[str, int]:
-    """The ``breakdown`` section (``--breakdown``): bytes per class, keys sorted; sums to ``size_bytes``."""
-    return {key: inventory.breakdown[key] for key in sorted(inventory.breakdown)}
 
 
 def _abs(path: str) -> str:

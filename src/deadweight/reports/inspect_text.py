@@ -8,9 +8,7 @@ report's sections, so the two formats cannot disagree.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from io import StringIO
-from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -41,13 +39,14 @@ def shorten_created_by(text: str, width: int = CREATED_BY_WIDTH) -> str:
 
 def render(
     analysis: ImageAnalysis,
-    extras: Mapping[str, Any] | None = None,
     *,
     top: int = 10,
     color: bool = False,
     width: int = 120,
+    appendix: str = "",
 ) -> str:
-    """The whole terminal report as a string (ANSI colours only when ``color``)."""
+    """The whole terminal report as a string (ANSI colours only when ``color``). ``appendix`` is text of
+    further sections rendered elsewhere (the package view of ``reports/packages.py``)."""
     console = Console(
         file=StringIO(),
         width=width,
@@ -66,12 +65,7 @@ def render(
             _largest(console, analysis, top)
             _shadowed(console, analysis, top)
         _efficiency(console, analysis, top)
-        extras = extras or {}
-        if "python" in extras:
-            _python(console, extras["python"], top)
-        if "breakdown" in extras:
-            _breakdown(console, extras["breakdown"], analysis.size_bytes)
-    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
+    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n" + appendix
 
 
 def _table() -> Table:
@@ -186,42 +180,3 @@ def _efficiency(console: Console, analysis: ImageAnalysis, top: int) -> None:
     console.print()
 
 
-def _python(console: Console, section: Mapping[str, Any], top: int) -> None:
-    environments = section.get("environments", [])
-    if not environments:
-        console.print("Python: no environment found")
-        console.print()
-        return
-    for env in environments:
-        dists = sorted(env.get("distributions", []), key=lambda d: (-d["size_bytes"], d["name"]))
-        total = sum(d["size_bytes"] for d in dists)
-        version = env.get("python_version") or "unknown"
-        console.print(f"Python {version} at {env['path']}: {len(dists)} distributions, {human_bytes(total)}")
-        table = _table()
-        table.add_column("Size", justify="right")
-        table.add_column("Exclusive", justify="right")
-        table.add_column("Distribution")
-        table.add_column("Version")
-        table.add_column("Class")
-        for dist in dists[: top or None]:
-            table.add_row(
-                human_bytes(dist["size_bytes"]),
-                human_bytes(dist["exclusive_bytes"]),
-                dist["name"],
-                dist["version"],
-                dist["class"],
-            )
-        console.print(table)
-        console.print()
-
-
-def _breakdown(console: Console, section: Mapping[str, int], size: int) -> None:
-    console.print("Breakdown")
-    table = _table()
-    table.add_column("Class")
-    table.add_column("Size", justify="right")
-    table.add_column("Share", justify="right")
-    for key, value in sorted(section.items(), key=lambda kv: (-kv[1], kv[0])):
-        table.add_row(key, human_bytes(value), percent(value, size))
-    console.print(table)
-    console.print()

@@ -8,6 +8,7 @@ framework builds and their evidence, and warnings. Computes nothing: sizes come 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from io import StringIO
 from typing import Any
 
@@ -17,19 +18,46 @@ from rich.table import Table
 from rich.text import Text
 
 from deadweight.inventory.classify import BREAKDOWN_CLASSES
+from deadweight.model.evidence import Verdict
 from deadweight.model.python import Distribution, Inventory, OsPackage, PythonEnvironment
 from deadweight.reports.formatting import human_bytes, percent
+
+
+def used_by(verdict: Verdict | None) -> str:
+    """One cell: the verdict and its first piece of evidence (``used: import (app/main.py:3)``)."""
+    if verdict is None:
+        return ""
+    first = verdict.evidence[0] if verdict.evidence else None
+    if first is not None:
+        return f"{verdict.status.value}: {first.kind.value} {first.target or first.detail} ({first.location})"
+    if verdict.via:
+        return f"{verdict.status.value}: by {', '.join(verdict.via[:3])}"
+    return f"{verdict.status.value}: {verdict.reason}" if verdict.reason else verdict.status.value
+
+
+def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "status": verdict.status.value,
+        "confidence": verdict.confidence.value,
+        "via": list(verdict.via),
+        "reason": verdict.reason,
+        "evidence": [e.as_json() for e in sorted(verdict.evidence, key=lambda e: e.sort_key())],
+    }
 
 
 def _abs(path: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
-def to_dict(inventory: Inventory, *, files: bool = False) -> dict[str, Any]:
-    """JSON form. ``files`` adds every owned file, missing file and orphan (large for CUDA images)."""
+def to_dict(
+    inventory: Inventory, *, files: bool = False, verdicts: Mapping[str, Verdict] | None = None
+) -> dict[str, Any]:
+    """JSON form. ``files`` adds every owned file, missing file and orphan (large for CUDA images);
+    ``verdicts`` (from ``--project``) adds each distribution's verdict with all its evidence."""
     return {
         "environments": [
-            _environment(env, files=files) for env in sorted(inventory.environments, key=lambda e: e.path)
+            _environment(env, files=files, verdicts=verdicts)
+            for env in sorted(inventory.environments, key=lambda e: e.path)
         ],
         "os_packages": [
             _os_package(pkg, files=files)
@@ -47,7 +75,9 @@ def breakdown_dict(inventory: Inventory) -> dict[str, int]:
     return {k: inventory.breakdown[k] for k in known + rest}
 
 
-def _environment(env: PythonEnvironment, *, files: bool) -> dict[str, Any]:
+def _environment(
+    env: PythonEnvironment, *, files: bool, verdicts: Mapping[str, Verdict] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "path": _abs(env.path),
         "kind": env.kind,
@@ -57,7 +87,7 @@ def _environment(env: PythonEnvironment, *, files: bool) -> dict[str, Any]:
         "orphan_bytes": env.orphan_bytes,
         "orphan_count": len(env.orphan_files),
         "distributions": [
-            _distribution(d, files=files)
+            _distribution(d, files=files, verdict=(verdicts or {}).get(d.name))
             for d in sorted(env.distributions, key=lambda d: (d.name, d.version, d.metadata_path))
         ],
         "warnings": sorted(env.warnings),
@@ -67,7 +97,7 @@ def _environment(env: PythonEnvironment, *, files: bool) -> dict[str, Any]:
     return out
 
 
-def _distribution(dist: Distribution, *, files: bool) -> dict[str, Any]:
+def _distribution(dist: Distribution, *, files: bool, verdict: Verdict | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": dist.name,
         "display_name": dist.display_name,
@@ -102,6 +132,8 @@ def _distribution(dist: Distribution, *, files: bool) -> dict[str, Any]:
         "missing_count": len(dist.missing_files),
         "warnings": sorted(dist.warnings),
     }
+    if verdict is not None:
+        out["verdict"] = _verdict_dict(verdict)
     if files:
         out["files"] = [_abs(p) for p in sorted(dist.files)]
         out["missing_files"] = [_abs(p) for p in sorted(dist.missing_files)]
@@ -122,8 +154,18 @@ def _os_package(pkg: OsPackage, *, files: bool) -> dict[str, Any]:
     return out
 
 
-def render(inventory: Inventory, *, color: bool = False, width: int = 120, top: int = 25) -> str:
-    """The package view as text; ``top`` limits rows per table (0 = all)."""
+def render(
+    inventory: Inventory,
+    *,
+    color: bool = False,
+    width: int = 120,
+    top: int = 25,
+    packages: bool = True,
+    breakdown: bool = True,
+    verdicts: Mapping[str, Verdict] | None = None,
+) -> str:
+    """The package view as text; ``top`` limits rows per table (0 = all). ``packages``/``breakdown`` pick the
+    sections; ``verdicts`` adds a "Used by" column with the first piece of evidence."""
     console = Console(
         file=StringIO(),
         width=width,
@@ -136,7 +178,7 @@ def render(inventory: Inventory, *, color: bool = False, width: int = 120, top: 
         soft_wrap=False,
     )
     with console.capture() as capture:
-        _render(console, inventory, top)
+        _render(console, inventory, top, packages=packages, breakdown=breakdown, verdicts=verdicts)
     return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
 
 
@@ -144,20 +186,32 @@ def _table() -> Table:
     return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
 
 
-def _render(console: Console, inventory: Inventory, top: int) -> None:
-    if not inventory.environments:
-        console.print("Python: no environment found")
-        console.print()
-    for env in sorted(inventory.environments, key=lambda e: e.path):
-        _render_env(console, env, top)
-    _render_builds(console, inventory)
-    _render_os(console, inventory.os_packages, top)
-    _render_breakdown(console, inventory)
+def _render(
+    console: Console,
+    inventory: Inventory,
+    top: int,
+    *,
+    packages: bool,
+    breakdown: bool,
+    verdicts: Mapping[str, Verdict] | None,
+) -> None:
+    if packages:
+        if not inventory.environments:
+            console.print("Python: no environment found")
+            console.print()
+        for env in sorted(inventory.environments, key=lambda e: e.path):
+            _render_env(console, env, top, verdicts)
+        _render_builds(console, inventory)
+        _render_os(console, inventory.os_packages, top)
+    if breakdown:
+        _render_breakdown(console, inventory)
     for warning in sorted(inventory.warnings):
         console.print(Text(f"warning: {warning}"))
 
 
-def _render_env(console: Console, env: PythonEnvironment, top: int) -> None:
+def _render_env(
+    console: Console, env: PythonEnvironment, top: int, verdicts: Mapping[str, Verdict] | None
+) -> None:
     dists = sorted(env.distributions, key=lambda d: (-d.size_bytes, d.name))
     total = sum(d.size_bytes for d in dists)
     console.print(
@@ -172,7 +226,10 @@ def _render_env(console: Console, env: PythonEnvironment, top: int) -> None:
         table.add_column(header, justify="right")
     for header in ("Distribution", "Version", "Class", "Build", "Requested"):
         table.add_column(header)
+    if verdicts is not None:
+        table.add_column("Used by", overflow="fold")
     for dist in dists[: top or None]:
+        extra = (Text(used_by(verdicts.get(dist.name))),) if verdicts is not None else ()
         table.add_row(
             human_bytes(dist.size_bytes),
             human_bytes(dist.exclusive_bytes),
@@ -182,6 +239,7 @@ def _render_env(console: Console, env: PythonEnvironment, top: int) -> None:
             dist.dist_class.value,
             dist.build or "",
             {True: "yes", False: "no", None: "?"}[dist.requested],
+            *extra,
         )
     if top and len(dists) > top:
         rest = dists[top:]
