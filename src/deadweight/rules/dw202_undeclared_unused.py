@@ -12,6 +12,7 @@ from deadweight.model.evidence import VerdictStatus
 from deadweight.model.finding import Evidence, Finding
 from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.layers import layer_evidence
 from deadweight.rules.removal import freed_with
 
 MIN_BYTES = 100 * 1024
@@ -43,6 +44,11 @@ class UndeclaredUnused(Rule):
             evidence = [Evidence("record", f"{dist.display_name} {dist.version} installed by "
                                  f"{dist.installer or 'unknown installer'}"
                                  f"{', explicitly requested' if dist.requested else ''}", dist.metadata_path)]
+            metadata = ctx.analysis.tree.get(f"{dist.metadata_path}/METADATA") or ctx.analysis.tree.get(
+                f"{dist.metadata_path}/PKG-INFO"
+            )
+            if metadata is not None:
+                evidence.append(layer_evidence(ctx.analysis, metadata.layer, f"installed {dist.display_name}"))
             for cmd in ctx.service.installs:
                 if any(p.lower().startswith(dist.name) for p in cmd.packages):
                     evidence.append(Evidence("dockerfile", f"{cmd.tool} {cmd.action} names it",

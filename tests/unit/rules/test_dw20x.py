@@ -130,6 +130,8 @@ def test_dw202_reports_the_stray_install_with_what_leaves_with_it(tmp_path: Path
     assert finding.savings_bytes == sum(expected.values())
     assert set(finding.claims) == {f"file:{p}" for p in expected}
     assert finding.evidence[0].location == f"{SITE}/boto3-1.35.0.dist-info"
+    assert finding.evidence[1].kind == "layer" and finding.evidence[1].location == ctx.analysis.layers[0].diff_id
+    assert finding.evidence[1].detail == "layer 0 (COPY base /): installed boto3"
 
 
 def test_dw202_leaves_what_a_dw201_removal_frees_to_dw201(tmp_path: Path) -> None:
