@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="deadweight", standalone_mode=False)
+        # without standalone mode click *returns* the code of a ``click.exceptions.Exit`` raised by a command
+        returned = cli.main(args=args, prog_name="deadweight", standalone_mode=False)
     except DeadweightError as exc:
         if debug:
             raise
@@ -53,4 +54,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (BrokenPipeError, KeyboardInterrupt):
         return 130
-    return EXIT_OK
+    return returned if isinstance(returned, int) else EXIT_OK
