@@ -6,7 +6,10 @@ an orphan that leaves with another unused distribution is counted by that one's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+
+from packaging.utils import canonicalize_name
 
 from deadweight.model.evidence import VerdictStatus
 from deadweight.model.finding import Evidence, Finding
@@ -16,6 +19,12 @@ from deadweight.rules.layers import layer_evidence
 from deadweight.rules.removal import freed_with
 
 MIN_BYTES = 100 * 1024
+_NAME_END = re.compile(r"[\s\[<>=!~;@(]")
+
+
+def requirement_name(text: str) -> str:
+    """Canonical project name of a requirement as written on an install line (``boto3[crt]>=1`` -> ``boto3``)."""
+    return canonicalize_name(_NAME_END.split(text.strip(), maxsplit=1)[0])
 
 
 class UndeclaredUnused(Rule):
@@ -50,7 +59,7 @@ class UndeclaredUnused(Rule):
             if metadata is not None:
                 evidence.append(layer_evidence(ctx.analysis, metadata.layer, f"installed {dist.display_name}"))
             for cmd in ctx.service.installs:
-                if any(p.lower().startswith(dist.name) for p in cmd.packages):
+                if any(requirement_name(p) == dist.name for p in cmd.packages):
                     evidence.append(Evidence("dockerfile", f"{cmd.tool} {cmd.action} names it",
                                              f"{dockerfile}:{cmd.line}" if dockerfile else None))
             evidence.append(Evidence("usage", verdict.reason or "nothing that is used needs it", None))

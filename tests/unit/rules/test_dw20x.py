@@ -167,3 +167,18 @@ def test_dw201_and_dw202_totals_count_each_byte_once(tmp_path: Path) -> None:
     findings = list(UnusedDeclared().evaluate(ctx)) + list(UndeclaredUnused().evaluate(ctx))
     expected = files_of(ctx.analysis, "requests", "urllib3", "boto3", "botocore")
     assert deduplicated_savings(findings) == sum(expected.values())
+
+
+def test_dw202_cites_install_lines_by_exact_name(tmp_path: Path) -> None:
+    """An install of boto3-stubs is not an install of boto3; an install of Boto3[crt] is."""
+    from dataclasses import replace
+
+    ctx = ctx_for(tmp_path, dockerfile=DOCKERFILE.replace("COPY app.py", "RUN pip install boto3-stubs\nCOPY app.py"))
+    [finding] = UndeclaredUnused().evaluate(ctx)
+    assert not [e for e in finding.evidence if e.kind == "dockerfile"]
+    # declared elsewhere by the orchestrator's choice: the RUN line naming it is cited
+    named = replace(ctx.service.installs[-1], packages=("Boto3[crt]>=1.35",))
+    svc = replace(ctx.service, installs=(*ctx.service.installs, named))
+    [finding] = UndeclaredUnused().evaluate(context(svc, ctx.analysis, ctx.inventory, verdicts=ctx.verdicts,
+                                                    declared=ctx.declared))
+    assert [e.location for e in finding.evidence if e.kind == "dockerfile"] == [f"{svc.dockerfile_path}:{named.line}"]
