@@ -115,7 +115,7 @@ def _audit_image(
     with open_source(ref, source_options) as source:
         config_ = source.config()
         analysis = analyze_image(source, want=audit_capture(config_), cache=cache,
-                                 capture_key=capture_key(config_))
+                                 capture_key=capture_key(config_), efficiency=False)
     inventory = build_inventory(analysis.tree, analysis.config)
     peak: int | None = None
     peak_evidence: str | None = None
