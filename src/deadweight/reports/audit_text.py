@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from io import StringIO
 
 from rich import box
 from rich.console import Console
@@ -25,6 +24,7 @@ from deadweight.reports.formatting import (
     human_bytes,
     ordered_findings,
     percent,
+    render_console,
     service_order,
 )
 from deadweight.reports.rule_catalog import rule_title
@@ -40,21 +40,7 @@ _SEVERITY_STYLE = {
 
 def render(report: AuditReport, *, color: bool = False, width: int = 120) -> str:
     """The whole terminal report as a string (ANSI colours only when ``color``)."""
-    console = Console(
-        file=StringIO(),
-        width=width,
-        color_system="standard" if color else None,
-        force_terminal=color,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        soft_wrap=False,
-    )
-    with console.capture() as capture:
-        _render(console, report)
-    # rich pads table rows to the full width; trailing blanks only make diffs and copy-paste noisy
-    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
+    return render_console(lambda console: _render(console, report), color=color, width=width)
 
 
 def _render(console: Console, report: AuditReport) -> None:

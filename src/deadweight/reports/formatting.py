@@ -9,8 +9,11 @@ integers and never go through these helpers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from io import StringIO
+
+from rich.console import Console
 
 from deadweight.config import CostModel
 from deadweight.model.audit import AuditReport, ServiceResult
@@ -172,3 +175,24 @@ def fleet_after_bytes(report: AuditReport) -> int:
     """Fleet size after every fix, over the services whose size is known (the same set ``totals.size_bytes``
     sums), so "before" and "after" compare like with like."""
     return sum(s.after_bytes for s in report.services if s.after_bytes is not None)
+
+
+def render_console(draw: Callable[[Console], None], *, color: bool = False, width: int = 120) -> str:
+    """Run ``draw`` on a recording rich Console and return its text: the one way every terminal report is
+    made, so all of them treat colour, width and user text alike (no markup, emoji or highlighting read
+    into package names or paths)."""
+    console = Console(
+        file=StringIO(),
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
+    with console.capture() as capture:
+        draw(console)
+    # rich pads table rows to the full width; trailing blanks only make diffs and copy-paste noisy
+    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"

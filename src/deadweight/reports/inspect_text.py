@@ -8,14 +8,13 @@ report's sections, so the two formats cannot disagree.
 from __future__ import annotations
 
 import re
-from io import StringIO
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.reports.formatting import human_bytes, percent
+from deadweight.reports.formatting import human_bytes, percent, render_console
 
 #: How much of a build step the layer table shows.
 CREATED_BY_WIDTH = 60
@@ -47,25 +46,15 @@ def render(
 ) -> str:
     """The whole terminal report as a string (ANSI colours only when ``color``). ``appendix`` is text of
     further sections rendered elsewhere (the package view of ``reports/packages.py``)."""
-    console = Console(
-        file=StringIO(),
-        width=width,
-        color_system="standard" if color else None,
-        force_terminal=color,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        soft_wrap=False,
-    )
-    with console.capture() as capture:
+    def draw(console: Console) -> None:
         _summary(console, analysis)
         _layers(console, analysis)
         if top:
             _largest(console, analysis, top)
             _shadowed(console, analysis, top)
         _efficiency(console, analysis, top)
-    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n" + appendix
+
+    return render_console(draw, color=color, width=width) + appendix
 
 
 def _table() -> Table:

@@ -9,7 +9,6 @@ framework builds and their evidence, and warnings. Computes nothing: sizes come 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from io import StringIO
 from typing import Any
 
 from rich import box
@@ -20,7 +19,7 @@ from rich.text import Text
 from deadweight.inventory.classify import BREAKDOWN_CLASSES
 from deadweight.model.evidence import Verdict
 from deadweight.model.python import Distribution, Inventory, OsPackage, PythonEnvironment
-from deadweight.reports.formatting import human_bytes, percent
+from deadweight.reports.formatting import human_bytes, percent, render_console
 
 
 def used_by(verdict: Verdict | None) -> str:
@@ -166,20 +165,10 @@ def render(
 ) -> str:
     """The package view as text; ``top`` limits rows per table (0 = all). ``packages``/``breakdown`` pick the
     sections; ``verdicts`` adds a "Used by" column with the first piece of evidence."""
-    console = Console(
-        file=StringIO(),
-        width=width,
-        color_system="standard" if color else None,
-        force_terminal=color,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        soft_wrap=False,
-    )
-    with console.capture() as capture:
+    def draw(console: Console) -> None:
         _render(console, inventory, top, packages=packages, breakdown=breakdown, verdicts=verdicts)
-    return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
+
+    return render_console(draw, color=color, width=width)
 
 
 def _table() -> Table:
