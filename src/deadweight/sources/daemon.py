@@ -25,6 +25,7 @@ from deadweight.model.image import ImageConfig, LayerDescriptor, Platform
 from deadweight.sources.base import ByteStream, ImageSource, OpenedLayer, SourceOptions
 from deadweight.sources.docker_archive import iter_archive_stream
 from deadweight.sources.manifest import parse_config
+from deadweight.sources.streams import ChunkStream
 
 SAVE_CHUNK = 4 << 20
 PROBE_TIMEOUT = 5.0
@@ -106,35 +107,27 @@ def daemon_has(name: str, *, timeout: float = PROBE_TIMEOUT) -> bool:
     return True
 
 
-class _ChunkReader:
+class _ChunkReader(ChunkStream):
     """``read(n)`` over the SDK's chunk generator; transport failures become ``SourceError``."""
 
     def __init__(self, chunks: Iterator[bytes], source: str, on_error: Callable[[BaseException], SourceError]):
+        super().__init__()
         self._chunks = chunks
         self._source = source
-        self._buffer = bytearray()
-        self._eof = False
         self._on_error = on_error
 
-    def read(self, n: int = -1, /) -> bytes:
-        while not self._eof and (n < 0 or len(self._buffer) < n):
+    def _next_chunk(self) -> bytes:
+        while True:
             try:
                 chunk = next(self._chunks)
             except StopIteration:
-                self._eof = True
-                break
+                return b""
             except SourceError:
                 raise
             except Exception as exc:
                 raise self._on_error(exc) from None
-            self._buffer += chunk
-        if n < 0 or n >= len(self._buffer):
-            out = bytes(self._buffer)
-            self._buffer.clear()
-        else:
-            out = bytes(self._buffer[:n])
-            del self._buffer[:n]
-        return out
+            if chunk:
+                return chunk
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)

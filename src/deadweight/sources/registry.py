@@ -32,7 +32,7 @@ from deadweight.sources.manifest import (
     parse_manifest,
     select_platform,
 )
-from deadweight.sources.streams import ReadStream, StreamedLayer
+from deadweight.sources.streams import ChunkStream, ReadStream, StreamedLayer
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -415,7 +415,7 @@ def verify_digest(body: bytes, digest: str, where: str) -> None:
         raise DigestMismatchError(f"{where}: digest mismatch: expected {digest}, got {algorithm}:{actual}")
 
 
-class BlobReader:
+class BlobReader(ChunkStream):
     """Forward-only ``read(n)`` over a blob response, resuming with ``Range`` after a dropped link.
 
     Multi-GB layers over flaky links are the norm; restarting from zero after a reset at 90 % is
@@ -423,39 +423,27 @@ class BlobReader:
     """
 
     def __init__(self, client: RegistryClient, digest: str, what: str) -> None:
+        super().__init__()
         self._client = client
         self._digest = digest
         self._what = f"{what} {digest}"
         self._offset = 0
-        self._buffer = bytearray()
-        self._eof = False
         self._resumes = 0
         self._response = client.request("GET", f"blobs/{digest}", stream=True, what=self._what)
         self._chunks: Iterator[bytes] = self._response.iter_raw()
-
-    def read(self, n: int = -1, /) -> bytes:
-        while not self._eof and (n < 0 or len(self._buffer) < n):
-            self._buffer += self._next_chunk()
-        if n < 0 or n >= len(self._buffer):
-            out = bytes(self._buffer)
-            self._buffer.clear()
-        else:
-            out = bytes(self._buffer[:n])
-            del self._buffer[:n]
-        return out
 
     def _next_chunk(self) -> bytes:
         while True:
             try:
                 chunk = next(self._chunks)
             except StopIteration:
-                self._eof = True
                 return b""
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 self._resume(exc)
                 continue
-            self._offset += len(chunk)
-            return chunk
+            if chunk:  # an empty chunk is not the end of the body
+                self._offset += len(chunk)
+                return chunk
 
     def _resume(self, exc: httpx.TransportError) -> None:
         self._response.close()

@@ -114,6 +114,33 @@ class ReadStream:
             close()
 
 
+class ChunkStream:
+    """``read(n)`` over a source that yields chunks of whatever size it likes (an HTTP body, the Engine API's
+    ``docker save`` generator). Subclasses implement ``_next_chunk()``, returning ``b""`` at the end."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._eof = False
+
+    def _next_chunk(self) -> bytes:
+        raise NotImplementedError
+
+    def read(self, n: int = -1, /) -> bytes:
+        while not self._eof and (n < 0 or len(self._buffer) < n):
+            chunk = self._next_chunk()
+            if not chunk:
+                self._eof = True
+                break
+            self._buffer += chunk
+        if n < 0 or n >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            out = bytes(self._buffer[:n])
+            del self._buffer[:n]
+        return out
+
+
 def _skip_by_reading(read: Callable[[int], bytes], n: int, source: str) -> None:
     if n < 0:
         raise ValueError("skip() needs a non-negative count")
