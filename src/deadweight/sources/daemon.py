@@ -86,6 +86,10 @@ def align_history(entries: Sequence[tuple[str, int]], layer_count: int) -> list[
     return [size <= 0 and _rank(created_by) == 0 for created_by, size in entries]
 
 
+#: Socket read timeout for the ``docker save`` stream, in seconds.
+SAVE_TIMEOUT = 900.0
+
+
 def _connect(timeout: float) -> Any:
     import docker  # noqa: PLC0415 - the SDK pulls in requests & co: only import when used
 
@@ -251,7 +255,13 @@ class DaemonSource(ImageSource):
     def iter_layers(self, *, verify: bool = False) -> Iterator[OpenedLayer]:
         """Stream ``docker save`` once; every layer's diff id is computed and checked regardless."""
         del verify  # the archive stream hashes every layer to place it, so checking is free
-        chunks = self._api("save", lambda api: api.get_image(self.name, chunk_size=SAVE_CHUNK))
+        # The engine may take minutes to start sending a multi-GB save, and the SDK's timeout applies to
+        # every socket read: the stream gets its own client with a long one.
+        saver = _connect(max(self._options.timeout, SAVE_TIMEOUT)) if self._owns_client else self._client
+        try:
+            chunks = saver.api.get_image(self.name, chunk_size=SAVE_CHUNK)
+        except Exception as exc:
+            raise self._error("save", exc) from None
         reader = _ChunkReader(chunks, self.ref, lambda exc: self._error("save", exc))
         expected = set(self._config.diff_ids)
         seen: set[str] = set()
@@ -260,6 +270,8 @@ class DaemonSource(ImageSource):
                 yield _CheckedLayer(layer, expected, seen, self.ref)
         finally:
             reader.close()
+            if saver is not self._client:
+                saver.close()
         missing = expected - seen
         if missing:
             raise SourceError(
