@@ -115,7 +115,7 @@ def layer_tar(files: dict[str, bytes], whiteouts: tuple[str, ...] = ()) -> bytes
             ti = tarfile.TarInfo(d + "/")
             ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o755, 0
             tar.addfile(ti)
-        entries = [(p, d) for p, d in files.items()]
+        entries = list(files.items())
         entries += [(w.rsplit("/", 1)[0] + "/.wh." + w.rsplit("/", 1)[1], b"") for w in whiteouts]
         for path, data in sorted(entries):
             ti = tarfile.TarInfo(path)

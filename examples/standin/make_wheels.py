@@ -170,11 +170,12 @@ def build_wheel(spec: dict[str, object], out: Path) -> Path:
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     files = dist_files(spec)
-    metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {spec['summary']}",
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {spec['summary']}",
                 "License: stand-in"]
     metadata += [f"Requires-Dist: {r}" for r in spec["requires"]]  # type: ignore[attr-defined]
     files[f"{info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
-    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: deadweight-standin\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: deadweight-standin\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n")
     files[f"{info}/top_level.txt"] = (sorted({p.split("/")[0] for p in files if "/" in p and ".dist-info" not in p})[0]
                                       + "\n").encode()
     if "entry_points" in spec:
