@@ -58,7 +58,8 @@ class Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def fail_severity(self) -> Severity | None:
-        levels = [Severity.parse(v) for v in self.fail_on if not RULE_ID.match(v.upper())]
+        """The lowest severity that fails the run; None for ``none`` (report only) or rules only."""
+        levels = [Severity.parse(v) for v in self.fail_on if not RULE_ID.match(v.upper()) and v.lower() != "none"]
         return min(levels) if levels else None
 
     def fail_rules(self) -> frozenset[str]:
@@ -115,8 +116,11 @@ def validate_rule_list(values: tuple[str, ...], key: str, where: str) -> tuple[s
 
 
 def validate_fail_on(values: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """Severities, rule ids, or ``none`` alone (never fail: report only)."""
+    if any(v.lower() == "none" for v in values) and len(values) > 1:
+        raise ConfigError(f"{where}: fail-on 'none' cannot be combined with other values")
     for value in values:
-        if RULE_ID.match(value.upper()):
+        if RULE_ID.match(value.upper()) or value.lower() == "none":
             continue
         try:
             Severity.parse(value)

@@ -202,3 +202,16 @@ def test_markdown_and_sarif_formats(  # noqa: PLR0917 - pytest fixtures
     sarif = json.loads(capsys.readouterr().out)
     assert sarif["version"] == "2.1.0"
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} >= {"DW101", "DW201"}
+
+
+def test_fail_on_none_reports_without_failing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_engine: None,
+    indexes: tuple[str, str, dict[str, int]], service: Path,
+) -> None:
+    index, cpu_index, _ = indexes
+    monkeypatch.setenv("PIP_INDEX_URL", index)
+    code, doc = _audit(capsys, str(service), "--torch-cpu-index", cpu_index, "--fail-on", "none")
+    assert code == 0 and doc["services"][0]["findings"]  # type: ignore[index]
+    assert main(["audit", str(service), "--fail-on", "none,high"]) == 2
+    code, _ = _audit(capsys, str(service), "--torch-cpu-index", cpu_index, "--fail-on", "DW201")
+    assert code == 1

@@ -76,7 +76,8 @@ def render(report: AuditReport, fmt: str, output: str | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
 @click.option("--fail-on", multiple=True, metavar="SEVERITY|RULE,...",
-              help="Exit 1 when a finding has this severity or higher, or is one of these rules (default: high).")
+              help="Exit 1 when a finding has this severity or higher, or is one of these rules (default: high); "
+              "none: report only.")
 @click.option("--select", multiple=True, metavar="RULES", help="Only these rules or prefixes (e.g. DW1,DW201).")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules or prefixes.")
 @click.option("--config", "config_file", metavar="FILE", help="Read settings from FILE instead of looking for one.")
