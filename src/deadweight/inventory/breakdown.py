@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from deadweight.inventory import classify
-from deadweight.inventory.pythonenv import NodeLike, TreeLike
-from deadweight.model.image import EntryKind
+from deadweight.inventory.pythonenv import TreeLike
 from deadweight.model.python import DistClass, Distribution, OsPackage
 
 _GPU_OS_PREFIXES = ("cuda-", "libcu", "libnccl", "libcudnn", "nvidia-", "libnvidia-", "libnpp", "libnvjpeg")
@@ -26,7 +25,7 @@ def _env_rel(path: str, env: str) -> str:
 
 def compute_breakdown(
     tree: TreeLike,
-    nodes: Sequence[NodeLike],
+    sizes: Mapping[str, int],
     *,
     py_owner: Mapping[str, Distribution],
     os_owner: Mapping[str, str],
@@ -35,7 +34,10 @@ def compute_breakdown(
     workdir: str,
     conda_prefixes: Sequence[str] = (),
 ) -> tuple[dict[str, int], list[str]]:
-    """Bytes per class (every class present, zeros included) and any accounting warnings."""
+    """Bytes per class (every class present, zeros included) and any accounting warnings.
+
+    ``sizes`` maps every visible non-directory of ``tree`` to its size (``FileTree.files()``).
+    """
     counts = dict.fromkeys(classify.BREAKDOWN_CLASSES, 0)
     pkg_class: dict[str, str] = {}
     for pkg in os_packages:
@@ -50,11 +52,9 @@ def compute_breakdown(
     app_prefix = app + "/" if app else None
     dist_cls: dict[int, str] = {}
 
-    for node in nodes:
-        if node.kind is EntryKind.DIR or not node.size:
+    for path, size in sizes.items():
+        if not size:
             continue
-        path = node.path
-        size = node.size
         dist = py_owner.get(path)
         if classify.is_cache_path(path, conda_prefixes):
             cls = "caches"

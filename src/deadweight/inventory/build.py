@@ -34,7 +34,7 @@ from deadweight.inventory.distributions import (
     parse_requires_txt,
 )
 from deadweight.inventory.ospackages import read_os_packages
-from deadweight.inventory.pythonenv import EnvSpec, NodeLike, TreeLike, discover
+from deadweight.inventory.pythonenv import EnvSpec, TreeLike, discover
 from deadweight.model.image import EntryKind, ImageConfig
 from deadweight.model.python import (
     Distribution,
@@ -82,19 +82,20 @@ class _Draft:
 
 @dataclass
 class _Index:
-    """One pass over the tree: every node by path, and each environment's files by top-level entry."""
+    """One pass over the tree: every file's size, and each environment's files by top-level entry.
 
-    nodes: list[NodeLike]
+    Plain ``(path, size)`` pairs, not tree nodes: an image has 10^4-10^5 paths and building an object
+    per path was most of the inventory's time.
+    """
+
     sizes: dict[str, int]  # every non-directory path -> its size
-    by_path: dict[str, NodeLike]
-    env_top: dict[str, dict[str, list[NodeLike]]]  # env path -> first path segment -> file nodes
+    env_top: dict[str, dict[str, list[tuple[str, int]]]]  # env path -> first path segment -> (file, size)
 
 
 def build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool = True) -> Inventory:
     """Everything deadweight knows about what is inside the image whose final tree is ``tree``."""
-    nodes = list(tree.nodes())
-    specs = discover(tree, (n.path for n in nodes), config)
-    index = _index(nodes, specs)
+    specs = discover(tree, tree.paths(), config)
+    index = _index(tree, specs)
     warnings: list[str] = []
 
     conda_prefixes = sorted({s.prefix for s in specs if s.kind == "conda"})
@@ -145,7 +146,7 @@ def build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool =
 
     breakdown, breakdown_warnings = compute_breakdown(
         tree,
-        nodes,
+        index.sizes,
         py_owner=py_owner,
         os_owner=os_owner,
         os_packages=os_packages,
@@ -162,17 +163,12 @@ def build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool =
     )
 
 
-def _index(nodes: list[NodeLike], specs: list[EnvSpec]) -> _Index:
-    env_top: dict[str, dict[str, list[NodeLike]]] = {s.path: {} for s in specs}
+def _index(tree: TreeLike, specs: list[EnvSpec]) -> _Index:
+    env_top: dict[str, dict[str, list[tuple[str, int]]]] = {s.path: {} for s in specs}
     extra = sorted((s.path for s in specs if s.kind == "pythonpath"), key=len, reverse=True)
-    sizes: dict[str, int] = {}
-    by_path: dict[str, NodeLike] = {}
+    sizes = {path: size for path, size, _layer in tree.files()}
     sites = [s.path + "/" for s in specs if s.kind != "pythonpath"]
-    for node in nodes:
-        path = node.path
-        by_path[path] = node
-        if node.kind is not EntryKind.DIR:
-            sizes[path] = node.size
+    for path in tree.paths():
         env: str | None = None
         if "-packages/" in path:
             for site in sites:
@@ -188,10 +184,11 @@ def _index(nodes: list[NodeLike], specs: list[EnvSpec]) -> _Index:
             continue
         rel = path[len(env) + 1 :] if env else path
         top = rel.partition("/")[0]
-        bucket = env_top[env].setdefault(top, [])
-        if node.kind is not EntryKind.DIR or rel == top:
-            bucket.append(node)
-    return _Index(nodes, sizes, by_path, env_top)
+        bucket = env_top[env].setdefault(top, [])  # a top-level directory has a (maybe empty) bucket too
+        size = sizes.get(path)
+        if size is not None:
+            bucket.append((path, size))
+    return _Index(sizes, env_top)
 
 
 def _image_path(spec: EnvSpec, base: str, listed: str) -> tuple[str | None, str | None]:
@@ -209,14 +206,16 @@ def _image_path(spec: EnvSpec, base: str, listed: str) -> tuple[str | None, str 
     return path, None
 
 
-def _lookup(tree: TreeLike, index: _Index, path: str) -> NodeLike | None:
-    node = index.by_path.get(path)
-    if node is None:
+def _lookup(tree: TreeLike, path: str) -> tuple[str, EntryKind, int] | None:
+    """``(path, kind, size)`` of the non-directory a listed path names, through symlinks if not as listed."""
+    real: str | None = path
+    found = tree.stat(path)
+    if found is None:
         real = tree.resolve(path)
-        node = tree.get(real) if real is not None else None
-    if node is not None and node.kind is EntryKind.DIR:
+        found = tree.stat(real) if real is not None else None
+    if found is None or real is None or found[0] is EntryKind.DIR:
         return None
-    return node
+    return real, found[0], found[1]
 
 
 def _name_version_from_dir(dirname: str) -> tuple[str, str]:
@@ -257,9 +256,7 @@ def _read_distribution(
         warnings=warnings,
     )
     # the metadata directory itself always belongs to the distribution
-    draft.claims.extend(
-        n.path for n in index.env_top.get(spec.path, {}).get(dirname, []) if n.kind is not EntryKind.DIR
-    )
+    draft.claims.extend(path for path, _size in index.env_top.get(spec.path, {}).get(dirname, []))
     if not is_dir:
         return _egg_info_file(draft)
 
@@ -272,7 +269,7 @@ def _read_distribution(
         draft.requested = tree.get(f"{meta_dir}/REQUESTED") is not None
         draft.direct_url = _direct_url(text("direct_url.json"))
         draft.parsed_reqs, problems = parse_requirements(metadata.requires_dist)
-        _read_record(tree, index, draft, text("RECORD"), tree.get(f"{meta_dir}/RECORD") is not None)
+        _read_record(tree, draft, text("RECORD"), tree.get(f"{meta_dir}/RECORD") is not None)
     else:
         requires = text("requires.txt")
         lines = metadata.requires_dist or tuple(parse_requires_txt(requires) if requires else ())
@@ -305,22 +302,22 @@ def _direct_url(data: bytes | None) -> str | None:
 
 
 def _claim(
-    tree: TreeLike, index: _Index, draft: _Draft, listed: Iterable[str], base: str
-) -> list[tuple[str, NodeLike]]:
-    """Resolve listed paths; record missing ones and those outside the environment on the draft."""
-    found: list[tuple[str, NodeLike]] = []
+    tree: TreeLike, draft: _Draft, listed: Iterable[str], base: str
+) -> list[tuple[str, tuple[str, EntryKind, int]]]:
+    """Resolve listed paths to ``(listed, (path, kind, size))``; note missing and outside ones on the draft."""
+    found: list[tuple[str, tuple[str, EntryKind, int]]] = []
     outside: list[str] = []
     for item in listed:
         path, problem = _image_path(draft.env, base, item)
         if path is None:
             outside.append(problem or item)
             continue
-        node = _lookup(tree, index, path)
+        node = _lookup(tree, path)
         if node is None:
             if tree.get(path) is None and tree.resolve(path) is None:
                 draft.missing.append(path)
             continue
-        draft.claims.append(node.path)
+        draft.claims.append(node[0])
         found.append((item, node))
     if outside:
         shown = "; ".join(outside[:3]) + ("; ..." if len(outside) > 3 else "")
@@ -328,7 +325,7 @@ def _claim(
     return found
 
 
-def _read_record(tree: TreeLike, index: _Index, draft: _Draft, data: bytes | None, exists: bool) -> None:
+def _read_record(tree: TreeLike, draft: _Draft, data: bytes | None, exists: bool) -> None:
     if data is None:
         if exists:
             draft.warnings.append("RECORD present but its content was not captured; files unknown")
@@ -339,11 +336,11 @@ def _read_record(tree: TreeLike, index: _Index, draft: _Draft, data: bytes | Non
     draft.recorded = True
     draft.warnings.extend(parsed.problems)
     sizes = {row.path: row.size for row in parsed.rows}
-    found = _claim(tree, index, draft, [row.path for row in parsed.rows], draft.env.path)
+    found = _claim(tree, draft, [row.path for row in parsed.rows], draft.env.path)
     lies = [
-        node.path
-        for listed, node in found
-        if node.kind is EntryKind.FILE and sizes.get(listed) is not None and sizes[listed] != node.size
+        path
+        for listed, (path, kind, size) in found
+        if kind is EntryKind.FILE and sizes.get(listed) is not None and sizes[listed] != size
     ]
     if lies:
         draft.warnings.append(
@@ -359,7 +356,7 @@ def _read_egg_files(
 ) -> None:
     if installed is not None:
         draft.recorded = True
-        _claim(tree, index, draft, parse_lines(installed), draft.meta_dir)
+        _claim(tree, draft, parse_lines(installed), draft.meta_dir)
         return
     if sources is None:
         draft.warnings.append("egg-info without installed-files.txt or SOURCES.txt: files unknown")
@@ -377,7 +374,7 @@ def _read_egg_files(
             if head in tops and not head.endswith(_META_SUFFIXES) and tree.get(f"{env_path}/{rel}"):
                 listed.append(rel)
                 break
-    _claim(tree, index, draft, listed, env_path)
+    _claim(tree, draft, listed, env_path)
     draft.missing.clear()  # SOURCES.txt is not an install record: absent entries are not "missing"
     draft.warnings.append("no installed-files.txt: files mapped from SOURCES.txt (approximate)")
 
@@ -426,10 +423,9 @@ def _infer_and_orphans(
             dir_owner[parent] = draft if current is draft else None
 
     orphans: list[tuple[str, int]] = []
-    for top, nodes in index.env_top.get(spec.path, {}).items():
-        for node in nodes:
-            path = node.path
-            if node.kind is EntryKind.DIR or path in owner or path in os_owner:
+    for top, files in index.env_top.get(spec.path, {}).items():
+        for path, size in files:
+            if path in owner or path in os_owner:
                 continue
             found: _Draft | None = None
             if "__pycache__/" in path:
@@ -440,7 +436,7 @@ def _infer_and_orphans(
                 owner[path] = found
                 found.claims.append(path)
             else:
-                orphans.append((path, node.size))
+                orphans.append((path, size))
     return orphans
 
 

@@ -234,6 +234,8 @@ def is_cache_path(path: str, conda_prefixes: Iterable[str] = ()) -> bool:
             i = path.find(marker)
             if i >= 0 and (i == 0 or path[i - 1] == "/"):
                 return True
+    if not conda_prefixes:
+        return False  # the usual image: no conda, and this runs once per file
     return any(path.startswith(f"{prefix}/pkgs/" if prefix else "pkgs/") for prefix in conda_prefixes)
 
 

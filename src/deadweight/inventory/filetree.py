@@ -15,7 +15,7 @@ This module does no I/O except :func:`scan_layer`, which reads a tar stream hand
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from deadweight.errors import SourceError
@@ -200,6 +200,34 @@ class FileTree:
         """Every visible node including directories (not the root), in no particular order."""
         for path, value in self._nodes.items():
             yield self._node(path, value)
+
+    def paths(self) -> Iterable[str]:
+        """Every visible path, directories included (not the root), in no particular order.
+
+        The bulk form of ``nodes()`` for loops that need only the paths: no node is built.
+        """
+        return self._nodes.keys()
+
+    def files(self) -> Iterator[tuple[str, int, int]]:
+        """``(path, size, layer)`` of every visible non-directory, in ``nodes()`` order.
+
+        The bulk form of ``nodes()`` for per-file loops over a whole image (the inventory, the
+        breakdown, rules): tuples instead of one ``FileNode`` per path, which costs several times more.
+        """
+        for path, value in self._nodes.items():
+            if value & _KIND_MASK != _DIR:
+                yield path, value >> _SIZE_SHIFT, (value >> 3) & _LAYER_MASK
+
+    def stat(self, path: str) -> tuple[EntryKind, int, int] | None:
+        """``(kind, size, layer)`` of the visible node at ``path``, symlinks not followed; ``get`` without a node.
+
+        ``path`` must already be normalised (no leading ``/``, no ``./``): this is the per-path lookup
+        of bulk loops, which have image paths in that form. The root (``""``) is a directory of layer 0.
+        """
+        value = self._nodes.get(path)
+        if value is None:
+            return (EntryKind.DIR, 0, 0) if path == "" else None
+        return _KINDS[value & _KIND_MASK], value >> _SIZE_SHIFT, (value >> 3) & _LAYER_MASK
 
     def listdir(self, path: str) -> list[str]:
         """Names of the children of directory ``path`` (``""`` is the root), sorted; [] if not a directory."""

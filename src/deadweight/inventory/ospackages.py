@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from deadweight.inventory.distributions import decode
-from deadweight.inventory.pythonenv import NodeLike, TreeLike
+from deadweight.inventory.pythonenv import TreeLike
 from deadweight.model.image import EntryKind
 from deadweight.model.python import OsPackage
 
@@ -219,13 +219,11 @@ def _conda_packages(tree: TreeLike, conda_prefixes: list[str]) -> list[_Pkg]:
     return pkgs
 
 
-def _is_dir_link(tree: TreeLike, node: NodeLike) -> bool:
-    """A symlink standing for a listed directory (merged /usr: ``/bin -> usr/bin``) is not a file."""
-    if node.kind != EntryKind.SYMLINK:
-        return False
-    real = tree.resolve(node.path)
-    target = tree.get(real) if real is not None else None
-    return target is not None and target.kind == EntryKind.DIR
+def _is_dir_link(tree: TreeLike, path: str) -> bool:
+    """The symlink at ``path`` stands for a listed directory (merged /usr: ``/bin -> usr/bin``): not a file."""
+    real = tree.resolve(path)
+    target = tree.stat(real) if real is not None else None
+    return target is not None and target[0] is EntryKind.DIR
 
 
 def read_os_packages(
@@ -240,25 +238,29 @@ def read_os_packages(
     pkgs = _dpkg_packages(tree, warnings) + _apk_packages(tree) + _conda_packages(tree, conda_prefixes or [])
     owner: dict[str, str] = {}
     out: list[OsPackage] = []
+    stat = tree.stat
     for pkg in sorted(pkgs, key=lambda p: (p.manager, p.name, p.arch)):
         key = f"{pkg.manager}:{pkg.name}"
         files: list[str] = []
         size = 0
         for listed in pkg.listed:
-            path = listed.strip().lstrip("/")
+            path: str | None = listed.strip().lstrip("/")
             if not path:
                 continue
-            node = tree.get(path)
-            if node is None:
-                resolved = tree.resolve(path)
-                node = tree.get(resolved) if resolved is not None else None
-            if node is None or node.kind == EntryKind.DIR or _is_dir_link(tree, node):
+            found = stat(path)  # the common case: listed exactly as the tree has it
+            if found is None:
+                path = tree.resolve(path)
+                found = stat(path) if path is not None else None
+            if found is None or path is None:
                 continue
-            if node.path in owner:
+            kind = found[0]
+            if kind is EntryKind.DIR or (kind is EntryKind.SYMLINK and _is_dir_link(tree, path)):
+                continue
+            if path in owner:
                 continue  # listed twice (e.g. /bin/x and /usr/bin/x on merged /usr): count once
-            owner[node.path] = key
-            files.append(node.path)
-            size += node.size
+            owner[path] = key
+            files.append(path)
+            size += found[1]
         out.append(
             OsPackage(
                 name=pkg.name,

@@ -50,6 +50,9 @@ class TreeLike(Protocol):
     def listdir(self, path: str) -> list[str]: ...
     def read(self, path: str) -> bytes | None: ...
     def resolve(self, path: str) -> str | None: ...
+    def paths(self) -> Iterable[str]: ...
+    def files(self) -> Iterator[tuple[str, int, int]]: ...
+    def stat(self, path: str) -> tuple[EntryKind, int, int] | None: ...
     @property
     def visible_bytes(self) -> int: ...
     @property
@@ -132,11 +135,13 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
     site_dirs: set[str] = set()
     venv_prefixes: set[str] = set()
     conda_prefixes: set[str] = set()
+    inside = "\0"  # "<site dir>/" of the last hit: paths come in runs under one site dir, skip the search
     for path in paths:
-        if "-packages" in path:
+        if "-packages" in path and not path.startswith(inside):
             site = site_dir_of(path)
             if site is not None and len(path) > len(site):  # an empty site dir is no environment
                 site_dirs.add(site)
+                inside = site + "/"
         if path.endswith("pyvenv.cfg") and (path == "pyvenv.cfg" or path.endswith("/pyvenv.cfg")):
             venv_prefixes.add(posixpath.dirname(path))
         elif path.endswith("/conda-meta") or path == "conda-meta":

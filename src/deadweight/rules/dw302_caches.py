@@ -63,10 +63,10 @@ class PackageManagerCache(Rule):
             return []
         claims: dict[int, dict[str, int]] = {}
         layers: dict[int, dict[int, int]] = {}
-        for node in analysis.tree.nodes():
-            if node.size and (kind := cache_kind(node.path)) is not None:
-                claims.setdefault(kind, {})[f"file:{node.path}"] = node.size
-                layers.setdefault(kind, {})[node.layer] = layers.get(kind, {}).get(node.layer, 0) + node.size
+        for path, size, layer in analysis.tree.files():
+            if size and (kind := cache_kind(path)) is not None:
+                claims.setdefault(kind, {})[f"file:{path}"] = size
+                layers.setdefault(kind, {})[layer] = layers.get(kind, {}).get(layer, 0) + size
         for item in analysis.tree.shadowed:
             if (kind := cache_kind(item.path)) is not None:
                 claims.setdefault(kind, {})[f"shadow:{item.layer}:{item.path}"] = item.size
