@@ -386,7 +386,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def decompressed(
-    raw: ByteStream, source: str, compression: Compression | None = None, *, threaded: bool = True
+    raw: ByteStream, source: str, compression: Compression | None = None, *, threaded: bool = False
 ) -> ByteStream:
     """Return a stream of the uncompressed bytes of ``raw``.
 
@@ -410,7 +410,9 @@ def decompressed(
 def _open_gzip(prefixed: _Prefixed, source: str, threaded: bool) -> ByteStream:
     reader: Any
     if threaded:
-        # One reader thread inflates (ISA-L releases the GIL) while this thread parses tar headers.
+        # One reader thread inflates (ISA-L releases the GIL) while this thread parses tar headers. Off by
+        # default: measured on a 3.3 GB torch layer on 2 cores, the queue hand-off cost more than the overlap
+        # gained (10.8 s threaded, 9.9 s single, 9.0 s bare decompression).
         reader = igzip_threaded.open(prefixed, "rb", threads=1, block_size=CHUNK)  # type: ignore[no-untyped-call]
     else:
         reader = igzip.IGzipFile(fileobj=prefixed, mode="rb")  # type: ignore[no-untyped-call]
@@ -442,7 +444,7 @@ class StreamedLayer(OpenedLayer):
         *,
         verify: bool,
         compression: Compression | None = None,
-        threaded: bool = True,
+        threaded: bool = False,
     ) -> None:
         self.descriptor = descriptor
         self._source = source
