@@ -462,6 +462,7 @@ class StreamedLayer(OpenedLayer):
             raise
         self._inner = inner
         compressed = not isinstance(inner, _Prefixed)
+        self._compressed = compressed
         if verify and (compressed or self._blob_hash is None):
             self._diff_hash = HashingStream(inner, source, descriptor.diff_id)
             self._stream: ByteStream = self._diff_hash
@@ -478,6 +479,11 @@ class StreamedLayer(OpenedLayer):
         self._finished = True
         try:
             if not self._verify:
+                if self._compressed:
+                    # what follows the tar's end marker is a few KB of padding and the codec's trailer:
+                    # reading it is cheap and is how a blob cut short is caught without --verify
+                    while self._inner.read(CHUNK):
+                        pass
                 return None
             label = f"layer {self.descriptor.index}"
             if self._diff_hash is not None:
