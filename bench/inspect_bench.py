@@ -39,7 +39,7 @@ from isal import igzip
 
 HERE = Path(__file__).resolve().parent
 CHUNK = 1 << 20
-TARGETS = {"wall_vs_dive": 1.0, "rss_mb": 150.0, "vs_floor": 1.3, "verify_vs_sha256": 1.2}
+TARGETS = {"wall_vs_dive": 1.0, "rss_mb": 150.0, "vs_floor": 1.3, "verify_vs_sha256": 1.2, "packages_added": 0.2}
 
 
 @dataclass
@@ -185,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     report(results, "deadweight_peak_rss_mb", dw_run.max_rss_mb, ".1f",
            verdict(dw_run.max_rss_mb <= TARGETS["rss_mb"]))
     report(results, "dive_peak_rss_mb", dive_run.max_rss_mb, ".1f")
+
+    pkg_cmd = [*dw, "inspect", "--packages", "--breakdown", "--format", "json", f"docker-archive:{args.archive}"]
+    pkg_run = repeat_child(pkg_cmd, args.repeat)
+    results["deadweight_archive_packages"] = asdict(pkg_run)
+    report(results, "deadweight_packages_wall_s", pkg_run.wall_s, ".2f")
+    report(results, "deadweight_packages_peak_rss_mb", pkg_run.max_rss_mb, ".1f")
+    added = pkg_run.wall_s / dw_run.wall_s - 1
+    report(results, "packages_breakdown_added_fraction", added, ".2f",
+           verdict(added <= TARGETS["packages_added"]))
 
     blobs = layer_blobs(args.oci)
     gz_bytes = sum(b.stat().st_size for b in blobs)
