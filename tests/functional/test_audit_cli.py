@@ -215,3 +215,38 @@ def test_fail_on_none_reports_without_failing(
     assert main(["audit", str(service), "--fail-on", "none,high"]) == 2
     code, _ = _audit(capsys, str(service), "--torch-cpu-index", cpu_index, "--fail-on", "DW201")
     assert code == 1
+
+
+def test_full_python_base_gets_slim_advice_and_alpine_only_with_musl_wheels(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_engine: None, tmp_path: Path,
+) -> None:
+    w = tmp_path / "w"
+    w.mkdir()
+    pure = build_wheel(w, "purelib", "1.0", {"purelib/__init__.py": b"x = 1\n"})
+    musl = build_wheel(w, "fastext", "1.0", {"fastext/_c.so": b"\0" * 100}, tag="cp311-cp311-musllinux_1_2_x86_64")
+    glibc = build_wheel(w, "fastext", "1.0", {"fastext/_c.so": b"\0" * 100}, tag="cp311-cp311-manylinux_2_17_x86_64")
+    glibc_only = build_wheel(w, "glibconly", "1.0", {"glibconly/_c.so": b"\0" * 100},
+                             tag="cp311-cp311-manylinux_2_17_x86_64")
+    write_index(tmp_path / "simple", [pure, musl, glibc, glibc_only])
+    server = load_static_server().start(str(tmp_path / "simple"))
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+    svc = tmp_path / "svc"
+    svc.mkdir()
+    (svc / "Dockerfile").write_text("FROM python:3.11\nCOPY . /app\nRUN pip install -r /app/requirements.txt\n"
+                                    "CMD [\"python\", \"/app/main.py\"]\n")
+    (svc / "main.py").write_text("import purelib\nimport fastext\n")
+    try:
+        (svc / "requirements.txt").write_text("purelib==1.0\nfastext==1.0\n")
+        _, doc = _audit(capsys, str(svc))
+        (dw601,) = [f for f in doc["services"][0]["findings"] if f["rule"] == "DW601"]  # type: ignore[index]
+        assert "python:3.11-slim" in dw601["fix"] and "python:3.11-alpine" in dw601["fix"]
+        assert dw601["estimated"] is True and dw601["savings_bytes"] > 0
+
+        (svc / "requirements.txt").write_text("purelib==1.0\nfastext==1.0\nglibconly==1.0\n")
+        (svc / "main.py").write_text("import purelib\nimport fastext\nimport glibconly\n")
+        _, doc = _audit(capsys, str(svc))
+        (dw601,) = [f for f in doc["services"][0]["findings"] if f["rule"] == "DW601"]  # type: ignore[index]
+        assert "alpine" not in dw601["fix"]
+        assert any("glibconly" in e["detail"] and "compile" in e["detail"] for e in dw601["evidence"])
+    finally:
+        server.shutdown()

@@ -14,7 +14,8 @@ from deadweight.analysis import analyze_image
 from deadweight.auditing.cpu_builds import torch_cpu_build
 from deadweight.auditing.images import build_image, find_image
 from deadweight.auditing.memory import observe_memory
-from deadweight.auditing.static import estimate_inventory, target_of
+from deadweight.auditing.musl import musl_gaps
+from deadweight.auditing.static import estimate_inventory, index_urls, target_of
 from deadweight.auditing.usage import audit_capture, capture_key, service_verdicts
 from deadweight.cache import LayerCache
 from deadweight.config import Config
@@ -190,6 +191,10 @@ def _evaluate(
         cpu_builds["torch"] = cpu
         if why:
             warnings.append(f"{service.name}: {why}")
+    gaps = None
+    if config.rule_enabled("DW601") and _final_base_is_full_python(service):
+        target = target_of(service)
+        gaps = musl_gaps(dists, target.python, target.platform, index_urls(service), store, offline=config.offline)
     ctx = RuleContext(
         service=service,
         config=config,
@@ -203,6 +208,7 @@ def _evaluate(
         shipped=service.shipped,
         cpu_builds=cpu_builds,
         gui_calls=usage.gui_calls,
+        musl_gaps=gaps,
         memory_peak_bytes=memory[0] if memory else None,
         memory_evidence=memory[1] if memory else None,
     )
@@ -223,6 +229,14 @@ def _evaluate(
             continue
         findings += [f for f in rule.evaluate(ctx) if not config.package_ignored(f.rule, f.package)]
     return findings, skipped, warnings
+
+
+def _final_base_is_full_python(service: Service) -> bool:
+    if service.dockerfile is None or not service.dockerfile.stages:
+        return False
+    chain = service.dockerfile.chain(service.dockerfile.final_stage(service.build_target))
+    parsed = base_variant(chain[-1].base)
+    return parsed is not None and parsed[1] == "full"
 
 
 def _python_of(inventory: Inventory, environment: str) -> str | None:

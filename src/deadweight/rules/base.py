@@ -50,6 +50,8 @@ class RuleContext:
     shipped: Sequence[ShippedFile] = ()
     cpu_builds: Mapping[str, CpuBuild] = field(default_factory=dict)  # "torch" -> CPU build size
     gui_calls: tuple[str, ...] = ()  # "file:line" of GUI calls (cv2.imshow ...) in the code
+    # distributions with no musllinux wheel for the target Python (() = all have one; None = not checked)
+    musl_gaps: tuple[str, ...] | None = None
     memory_peak_bytes: int | None = None
     memory_evidence: str | None = None
 

@@ -3,7 +3,9 @@
 ``python:X`` carries a full Debian with compilers and headers (about 1 GB); ``python:X-slim`` has what a
 service running wheels needs (about 130 MB). Only the official ``python`` image is judged, through the
 root of the final stage's FROM chain. Base sizes come from a documented table (the image is not pulled),
-so savings are estimated. Alpine is never suggested: whether every wheel exists for musl is not checked.
+so savings are estimated. Alpine is mentioned only inside that finding, and only when the index shows a
+musllinux (or pure-Python) wheel of every installed distribution's version for that Python; otherwise the
+finding names the distributions that would have to compile on alpine. A slim base is never flagged.
 """
 
 from __future__ import annotations
@@ -70,6 +72,17 @@ class HeavierBase(Rule):
         compiles = self._needs_compiler(ctx, {s.index for s in chain})
         if compiles:
             evidence.append(Evidence("dockerfile", f"builds from source in this stage: {', '.join(compiles)}", where))
+        fix = f"Use FROM {slim_of(version)}"
+        fix += " for the final stage and compile in a builder stage." if compiles else "."
+        gaps = ctx.musl_gaps
+        if gaps == () and not compiles:
+            alpine = f"python:{version}-alpine" if version else "python:alpine"
+            count = len(ctx.distributions())
+            evidence.append(Evidence("index", f"every distribution ({count}) has a musllinux or pure wheel", None))
+            fix += f" {alpine} would also work and is smaller still (test it: musl is not glibc)."
+        elif gaps:
+            shown = ", ".join(gaps[:8]) + (", ..." if len(gaps) > 8 else "")
+            evidence.append(Evidence("index", f"not alpine: no musllinux wheel of {shown}; these would compile", None))
         return [
             self.finding(
                 ctx,
@@ -79,8 +92,7 @@ class HeavierBase(Rule):
                 estimated=True,
                 confidence=Confidence.LOW if compiles else Confidence.MEDIUM,
                 evidence=evidence,
-                fix=(f"Use FROM {slim_of(version)}"
-                     + (" for the final stage and compile in a builder stage." if compiles else ".")),
+                fix=fix,
             )
         ]
 
