@@ -82,18 +82,43 @@ def _place(index: int, diff_id: str | None, config: ImageConfig, placed: set[int
     raise SourceError(f"{ref}: layer {diff_id} is not in the image config's diff ids")
 
 
-def _all_cached(cache: LayerCache | None, config: ImageConfig, capture_key: str) -> list[LayerScan] | None:
-    """Every layer's scan from the cache, in order, or None if any is missing."""
-    if cache is None or not config.diff_ids:
+#: Remember the stack of an image's first layers when at least this many entries went into it since
+#: the last stack remembered, and at least half its paths: a base layer, not a few files on top.
+STACK_MIN_ENTRIES = 1000
+
+
+def _from_cache(
+    cache: LayerCache, config: ImageConfig, capture_key: str, calculator: EfficiencyCalculator | None
+) -> FileTree | None:
+    """The tree of an image whose every layer is cached, or None when one is not (then it is streamed).
+
+    Without dive's score (which needs every layer's entries) the stack of a base another service of
+    this run already built is reused, and a freshly built base is remembered for the next one.
+    """
+    diff_ids = config.diff_ids
+    if not diff_ids:
         return None
+    start, base = cache.stacked(capture_key, diff_ids) if calculator is None else (0, None)
     scans = []
-    for index, diff_id in enumerate(config.diff_ids):
-        scan = cache.get(diff_id, capture_key)
+    for index in range(start, len(diff_ids)):
+        scan = cache.get(diff_ids[index], capture_key)
         if scan is None:
             return None
         scan.index = index
         scans.append(scan)
-    return scans
+    builder = TreeBuilder(base)
+    since = 0
+    for scan in scans:
+        builder.add(scan)
+        if calculator is not None:
+            calculator.add_layer(scan.entries)
+            continue
+        since += len(scan.entries)
+        top = scan.index == len(diff_ids) - 1
+        if not top and since >= STACK_MIN_ENTRIES and 2 * since >= builder.stacked_paths:
+            cache.remember_stack(capture_key, diff_ids[: scan.index + 1], builder.snapshot())
+            since = 0
+    return builder.finish()
 
 
 def analyze_image(
@@ -126,16 +151,12 @@ def analyze_image(
         )
     builder = TreeBuilder()
     calculator = EfficiencyCalculator() if efficiency else None
-    cached = _all_cached(cache, config, capture_key)
+    cached = None if cache is None else _from_cache(cache, config, capture_key, calculator)
     if cached is not None:
-        for scan in cached:
-            builder.add(scan)
-            if calculator is not None:
-                calculator.add_layer(scan.entries)
         if progress is not None:
             progress(total, total, 0)
-        cached_ids = {scan.index: scan.diff_id for scan in cached}
-        return _assemble(source.ref, config, descriptors, cached_ids, tree=builder.finish(), score=_score(calculator))
+        cached_ids: dict[int, str | None] = dict(enumerate(config.diff_ids))
+        return _assemble(source.ref, config, descriptors, cached_ids, tree=cached, score=_score(calculator))
     pending: dict[int, LayerScan] = {}
     placed: set[int] = set()
     diff_ids: dict[int, str | None] = {}

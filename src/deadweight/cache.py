@@ -5,6 +5,10 @@ at all when every layer is cached, and a base layer shared by ten services is sc
 whose diff id was computed while streaming are stored (never a diff id an unverified archive merely
 claims), and values are JSON, not pickle, so a tampered cache can at worst give wrong numbers, never run
 code. SQLite gives atomic writes and safe concurrent readers.
+
+In memory, for one run, the cache also keeps a few *stacks*: the unfinished tree of an image's first
+layers, so the next service on the same base starts from it instead of decoding and stacking the base's
+tens of thousands of entries again (most of a warm audit's tree time in a fleet on one base).
 """
 
 from __future__ import annotations
@@ -13,18 +17,27 @@ import json
 import sqlite3
 import zlib
 from base64 import b64decode, b64encode
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
-from deadweight.inventory.filetree import LayerScan
+from deadweight.inventory.filetree import FileTree, LayerScan
 from deadweight.model.image import EntryKind, LayerEntry
 
 SCHEMA_VERSION = 1
+
+#: Stacks kept in memory at once (least recently used dropped first): each holds a tree's paths, so a
+#: fleet of big images must not keep one per service; the base everyone shares stays in by being used.
+MAX_STACKS = 4
+
+_KIND_OF = {kind.value: kind for kind in EntryKind}  # a dict lookup, not EntryKind(value), per entry
 
 
 class LayerCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._stacks: OrderedDict[tuple[str, tuple[str, ...]], FileTree] = OrderedDict()
 
     def _conn(self) -> sqlite3.Connection | None:
         if self._db is None:
@@ -51,7 +64,8 @@ class LayerCache:
             if row is None:
                 return None
             doc = json.loads(zlib.decompress(row[0]))
-            entries = [LayerEntry(p, EntryKind(k), s, t, m) for p, k, s, t, m in doc["entries"]]
+            kinds = _KIND_OF
+            entries = [LayerEntry(p, kinds[k], s, t, m) for p, k, s, t, m in doc["entries"]]
             contents = {path: b64decode(data) for path, data in doc["contents"].items()}
             return LayerScan(index=-1, entries=entries, contents=contents, size_bytes=int(doc["size"]),
                              diff_id=diff_id)
@@ -75,7 +89,28 @@ class LayerCache:
         except sqlite3.Error:
             return
 
+    def stacked(self, capture: str, diff_ids: Sequence[str]) -> tuple[int, FileTree | None]:
+        """``(k, tree)``: the deepest remembered stack of the first ``k`` of ``diff_ids``, or ``(0, None)``.
+
+        The tree is the cache's own: build on it through ``TreeBuilder(tree)``, which copies it.
+        """
+        for k in range(len(diff_ids), 0, -1):
+            key = (capture, tuple(diff_ids[:k]))
+            tree = self._stacks.get(key)
+            if tree is not None:
+                self._stacks.move_to_end(key)
+                return k, tree
+        return 0, None
+
+    def remember_stack(self, capture: str, diff_ids: Sequence[str], tree: FileTree) -> None:
+        """Keep ``tree``, the unfinished stack of exactly the layers ``diff_ids``, for this run."""
+        self._stacks[(capture, tuple(diff_ids))] = tree
+        self._stacks.move_to_end((capture, tuple(diff_ids)))
+        while len(self._stacks) > MAX_STACKS:
+            self._stacks.popitem(last=False)
+
     def close(self) -> None:
+        self._stacks.clear()
         if self._db is not None:
             self._db.close()
             self._db = None

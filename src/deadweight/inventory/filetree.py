@@ -346,6 +346,28 @@ class FileTree:
             sizes[""] += size
         return sizes
 
+    def copy(self) -> FileTree:
+        """An independent copy, to stack more layers on without touching this one.
+
+        Costs a dict copy per structure, far less than re-applying the layers: stacking one base's
+        layers once for a whole fleet of services built on it is what this is for.
+        """
+        other = FileTree()
+        other._nodes = dict(self._nodes)
+        other._children = {path: set(kids) for path, kids in self._children.items()}
+        other._links = dict(self._links)
+        groups = self._hardlinks
+        other._hardlinks = _HardlinkGroups(
+            {key: list(names) for key, names in groups.members.items()}, dict(groups.size), dict(groups.member_of)
+        )
+        other._contents = {layer: dict(contents) for layer, contents in self._contents.items()}
+        other._shadowed = list(self._shadowed)
+        other._changes = dict(self._changes)
+        other.layer_sizes = dict(self.layer_sizes)
+        other.visible_bytes = self.visible_bytes
+        other.shadowed_bytes = self.shadowed_bytes
+        return other
+
     def _node(self, path: str, value: int) -> FileNode:
         kind = _kind(value)
         link = self._links.get(path) if kind in (_SYMLINK, _HARDLINK) else None
@@ -365,16 +387,44 @@ class FileTree:
             elif entry.kind is EntryKind.OPAQUE:
                 for child in list(self._children.get(entry.path, ())):
                     counts.deleted += self._remove(child, layer)
+        nodes = self._nodes
+        children = self._children
+        file_stamp = _pack(_FILE, layer, 0)
+        dir_stamp = _pack(_DIR, layer, 0)
+        added = visible = 0
         for entry in scan.entries:
             path = entry.path
             if not path:
                 continue  # the root's own entry
+            kind = entry.kind
+            if kind is EntryKind.FILE or kind is EntryKind.DIR:
+                # The common case, inline: a new file or directory in an existing directory, or a
+                # directory merged into one below. Anything else takes the general path (_add).
+                parent = path.rpartition("/")[0]
+                up = nodes.get(parent) if parent else _DIR
+                if up is not None and up & _KIND_MASK == _DIR:
+                    old = nodes.get(path)
+                    if old is None:
+                        if kind is EntryKind.FILE:
+                            nodes[path] = (entry.size << _SIZE_SHIFT) | file_stamp
+                            visible += entry.size
+                            added += 1
+                        else:
+                            nodes[path] = dir_stamp
+                            children.setdefault(path, set())
+                        children[parent].add(path)
+                        continue
+                    if kind is EntryKind.DIR and old & _KIND_MASK == _DIR:
+                        nodes[path] = dir_stamp  # merged: the lower directory's children stay
+                        continue
             if entry.kind is EntryKind.WHITEOUT:
                 self._ensure_dirs(_parent(path), layer, counts)
             elif entry.kind is EntryKind.OPAQUE:
                 self._ensure_dirs(path, layer, counts)
             elif not (entry.kind is EntryKind.OTHER and path.rpartition("/")[2].startswith(_AUFS_PREFIX)):
                 self._add(entry, layer, counts)
+        counts.added += added
+        self.visible_bytes += visible
         if scan.contents:
             self._contents[layer] = dict(scan.contents)
         self._changes[layer] = LayerChanges(layer, counts.added, counts.modified, counts.deleted)
@@ -509,12 +559,26 @@ class FileTree:
 
 
 class TreeBuilder:
-    """Builds a :class:`FileTree` one layer at a time, so a caller can drop each scan once it is added."""
+    """Builds a :class:`FileTree` one layer at a time, so a caller can drop each scan once it is added.
 
-    def __init__(self) -> None:
-        self._tree = FileTree()
-        self._last = -1
+    ``base`` (from :meth:`snapshot`) resumes on layers already stacked: the next scan must come after them.
+    """
+
+    def __init__(self, base: FileTree | None = None) -> None:
+        self._tree = base.copy() if base is not None else FileTree()
+        self._last = max(self._tree.layer_sizes, default=-1)
         self._done = False
+
+    @property
+    def stacked_paths(self) -> int:
+        """Visible paths of the layers stacked so far."""
+        return len(self._tree)
+
+    def snapshot(self) -> FileTree:
+        """A copy of the layers stacked so far, unfinished, for another builder to resume from."""
+        if self._done:
+            raise RuntimeError("TreeBuilder.finish() was already called")
+        return self._tree.copy()
 
     def add(self, scan: LayerScan) -> None:
         """Stack ``scan``; layers must come bottom first, with increasing indices."""
