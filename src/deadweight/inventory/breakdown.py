@@ -23,6 +23,17 @@ def _env_rel(path: str, env: str) -> str:
     return path[len(env) + 1 :] if env else path
 
 
+def _in_tests_or_docs(path: str, cut: int, memo: dict[str, bool]) -> bool:
+    """``classify.is_tests_or_docs`` of ``path[cut:]``, answered once per directory (it depends on nothing else)."""
+    directory = path.rpartition("/")[0]
+    if len(directory) < cut:
+        return False  # directly in the environment directory
+    hit = memo.get(directory)
+    if hit is None:
+        hit = memo[directory] = classify.is_tests_or_docs(directory[cut:] + "/_")
+    return hit
+
+
 def compute_breakdown(
     tree: TreeLike,
     sizes: Mapping[str, int],
@@ -50,25 +61,36 @@ def compute_breakdown(
             pkg_class[key] = "other_os"
     app = workdir.strip("/")
     app_prefix = app + "/" if app else None
-    dist_cls: dict[int, str] = {}
+    # Per distribution, worked out once: its environment's "dir/", whether it is a GPU distribution,
+    # its environment's tests/docs answers by directory, and its class. The loop runs once per file.
+    per_dist: dict[int, tuple[str, bool, dict[str, bool], str]] = {}
+    tests_by_env: dict[str, dict[str, bool]] = {}
+    is_cache_path = classify.is_cache_path
+    is_gpu_library = classify.is_gpu_library
+    owner_of = py_owner.get
 
     for path, size in sizes.items():
         if not size:
             continue
-        dist = py_owner.get(path)
-        if classify.is_cache_path(path, conda_prefixes):
+        dist = owner_of(path)
+        if is_cache_path(path, conda_prefixes):
             cls = "caches"
         elif dist is not None:
-            if dist.dist_class is DistClass.GPU or classify.is_gpu_library(path):
+            info = per_dist.get(id(dist))
+            if info is None:
+                info = per_dist[id(dist)] = (
+                    dist.environment + "/",
+                    dist.dist_class is DistClass.GPU,
+                    tests_by_env.setdefault(dist.environment, {}),
+                    classify.breakdown_class(dist.name, dist.dist_class),
+                )
+            prefix, gpu_dist, tests_memo, dist_cls = info
+            if gpu_dist or is_gpu_library(path):
                 cls = "gpu"
-            elif path.startswith(dist.environment + "/") and classify.is_tests_or_docs(
-                _env_rel(path, dist.environment)
-            ):
+            elif path.startswith(prefix) and _in_tests_or_docs(path, len(prefix), tests_memo):
                 cls = "tests_docs"
             else:
-                cls = dist_cls.get(id(dist)) or dist_cls.setdefault(
-                    id(dist), classify.breakdown_class(dist.name, dist.dist_class)
-                )
+                cls = dist_cls
         elif path in os_owner:
             cls = pkg_class.get(os_owner[path], "other_os")
         elif app_prefix is not None and path.startswith(app_prefix):

@@ -194,7 +194,12 @@ def _index(tree: TreeLike, specs: list[EnvSpec]) -> _Index:
 def _image_path(spec: EnvSpec, base: str, listed: str) -> tuple[str | None, str | None]:
     """An image path for a RECORD / installed-files entry, or a problem when it leaves the environment."""
     listed = listed.strip()
-    if listed.startswith("/"):
+    if listed and not listed.startswith(("/", ".")) and "/." not in listed and "//" not in listed:
+        # already normal (no ".", "..", "//" parts): most RECORD rows; normpath would return it as is
+        path = f"{base}/{listed}" if base else listed
+        if listed.endswith("/"):
+            path = posixpath.normpath(path)
+    elif listed.startswith("/"):
         path = posixpath.normpath(listed).lstrip("/")
     else:
         path = posixpath.normpath(f"{base}/{listed}" if base else listed)

@@ -96,6 +96,14 @@ def parse_record(data: bytes) -> RecordParse:
     try:
         reader = csv.reader(io.StringIO(decode(data).replace("\x00", "")))
         for row in reader:
+            if len(row) == 3 and (path := row[0].strip()):  # the usual row, without the checks below
+                size_text = row[2].strip()
+                if not size_text:
+                    out.rows.append(RecordRow(path, None))
+                    continue
+                if size_text.isdigit() and size_text.isascii():
+                    out.rows.append(RecordRow(path, int(size_text)))
+                    continue
             if not row or not any(cell.strip() for cell in row):
                 continue
             if len(row) != 3 or not row[0].strip():

@@ -9,6 +9,7 @@ at ``usr/bin/bash``. A file listed by two packages is counted once, for the firs
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from deadweight.inventory.distributions import decode
@@ -219,9 +220,9 @@ def _conda_packages(tree: TreeLike, conda_prefixes: list[str]) -> list[_Pkg]:
     return pkgs
 
 
-def _is_dir_link(tree: TreeLike, path: str) -> bool:
+def _is_dir_link(tree: TreeLike, resolve: Callable[[str], str | None], path: str) -> bool:
     """The symlink at ``path`` stands for a listed directory (merged /usr: ``/bin -> usr/bin``): not a file."""
-    real = tree.resolve(path)
+    real = resolve(path)
     target = tree.stat(real) if real is not None else None
     return target is not None and target[0] is EntryKind.DIR
 
@@ -239,6 +240,7 @@ def read_os_packages(
     owner: dict[str, str] = {}
     out: list[OsPackage] = []
     stat = tree.stat
+    resolve = tree.resolver()  # thousands of listed paths, in a few hundred directories
     for pkg in sorted(pkgs, key=lambda p: (p.manager, p.name, p.arch)):
         key = f"{pkg.manager}:{pkg.name}"
         files: list[str] = []
@@ -249,12 +251,12 @@ def read_os_packages(
                 continue
             found = stat(path)  # the common case: listed exactly as the tree has it
             if found is None:
-                path = tree.resolve(path)
+                path = resolve(path)
                 found = stat(path) if path is not None else None
             if found is None or path is None:
                 continue
             kind = found[0]
-            if kind is EntryKind.DIR or (kind is EntryKind.SYMLINK and _is_dir_link(tree, path)):
+            if kind is EntryKind.DIR or (kind is EntryKind.SYMLINK and _is_dir_link(tree, resolve, path)):
                 continue
             if path in owner:
                 continue  # listed twice (e.g. /bin/x and /usr/bin/x on merged /usr): count once

@@ -62,3 +62,46 @@ def test_stat_agrees_with_get_for_every_path() -> None:
     assert tree.stat("bin/python3") is None  # only get/resolve follow links
     assert tree.stat("opt/a") is None  # whited out
     assert tree.stat("nowhere") is None
+
+
+def _link_tree() -> FileTree:
+    """Merged /usr, relative and absolute links, links to files and to nothing, a loop, a long chain."""
+    entries = [
+        LayerEntry("usr/bin/tool", EntryKind.FILE, 4),
+        LayerEntry("usr/lib/libz.so.1.3", EntryKind.FILE, 9),
+        LayerEntry("usr/lib/libz.so.1", EntryKind.SYMLINK, 0, "libz.so.1.3"),
+        LayerEntry("usr/lib/libz.so", EntryKind.SYMLINK, 0, "/usr/lib/libz.so.1"),
+        LayerEntry("usr/lib/sub/inner", EntryKind.FILE, 1),
+        LayerEntry("usr/lib/up", EntryKind.SYMLINK, 0, "../bin"),
+        LayerEntry("bin", EntryKind.SYMLINK, 0, "usr/bin"),
+        LayerEntry("lib", EntryKind.SYMLINK, 0, "/usr/lib"),
+        LayerEntry("etc/file", EntryKind.FILE, 2),
+        LayerEntry("etc/dangling", EntryKind.SYMLINK, 0, "nowhere"),
+        LayerEntry("etc/loop", EntryKind.SYMLINK, 0, "loop"),
+        LayerEntry("etc/root", EntryKind.SYMLINK, 0, "/"),
+        LayerEntry("chain/l0", EntryKind.SYMLINK, 0, "/usr/lib"),
+    ]
+    # chain/l39 -> l38 -> ... -> l0 -> /usr/lib: 40 links to reach the directory
+    entries += [LayerEntry(f"chain/l{i}", EntryKind.SYMLINK, 0, f"l{i - 1}") for i in range(1, 40)]
+    return build_tree([_scan(0, *entries)])
+
+
+def test_resolver_gives_what_resolve_gives() -> None:
+    tree = _link_tree()
+    resolve = tree.resolver()
+    names = ["tool", "libz.so", "libz.so.1", "inner", "sub", "up", "file", "dangling", "loop", ".", "..", "x", ""]
+    dirs = ["", "usr", "usr/bin", "usr/lib", "lib", "lib/sub", "lib/up", "bin", "etc", "etc/file", "etc/root",
+            "etc/root/lib", "etc/loop", "etc/dangling", "chain/l38", "chain/l39", "lib/libz.so", "/lib", "./usr/lib",
+            "usr//lib", "nope"]
+    paths = [f"{d}/{n}" if d else n for d in dirs for n in names]
+    answers = {path: tree.resolve(path) for path in paths}
+    for _ in range(2):  # the second round answers from what the first remembered
+        assert {path: resolve(path) for path in paths} == answers
+    assert answers["lib/libz.so"] == "usr/lib/libz.so.1.3"
+    assert answers["lib/up/tool"] == "usr/bin/tool"
+    assert answers["etc/root/lib/inner"] is None and answers["etc/root/lib/sub"] == "usr/lib/sub"
+    assert answers["etc/file/x"] is None  # through a file
+    assert answers["chain/l38/inner"] is None  # 39 links, then "inner" is no name there
+    assert answers["chain/l38/libz.so.1"] == "usr/lib/libz.so.1.3"  # 39 + 1 = 40 links: still allowed
+    assert answers["chain/l39/sub"] == "usr/lib/sub"  # 40 links
+    assert answers["chain/l39/libz.so.1"] is None  # 41 links: a loop as far as the kernel is concerned
