@@ -250,3 +250,19 @@ def test_full_python_base_gets_slim_advice_and_alpine_only_with_musl_wheels(
         assert any("glibconly" in e["detail"] and "compile" in e["detail"] for e in dw601["evidence"])
     finally:
         server.shutdown()
+
+
+def test_unreadable_image_gets_a_row_and_exit_3(
+    capsys: pytest.CaptureFixture[str], no_engine: None, tmp_path: Path
+) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text("FROM python:3.11-slim\nCMD [\"python\"]\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    build: ./a\n  b:\n    build: ./b\n")
+    missing = tmp_path / "nope.tar"
+    code, doc = _audit(capsys, str(tmp_path), "--image", f"a=docker-archive:{missing}", "--offline")
+    assert code == 3
+    rows = {s["name"]: s for s in doc["services"]}  # type: ignore[attr-defined]
+    assert "nope.tar" in rows["a"]["error"] and rows["a"]["image"] == f"docker-archive:{missing}"
+    assert rows["b"]["error"] is None and rows["b"]["mode"] == "static"
+    assert main(["audit", str(tmp_path), "--image", "c=docker:x"]) == 2  # no such service: usage error
