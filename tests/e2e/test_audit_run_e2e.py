@@ -22,10 +22,12 @@ def test_run_observes_memory_against_compose_limits(
     (tmp_path / "compose.yaml").write_text(
         "services:\n"
         f"  loose:\n    image: {image}\n    mem_limit: 1g\n"
+        "    healthcheck:\n      test: [\"CMD\", \"python\", \"-c\", "
+        "\"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/')\"]\n"
         f"  tight:\n    image: {image}\n    command: [\"python\", \"-c\", \"{HOLD_31_MIB}\"]\n    mem_limit: 36m\n"
         f"  unlimited:\n    image: {image}\n"
     )
-    (tmp_path / ".deadweight.toml").write_text("[run]\ntimeout = 6\n")
+    (tmp_path / ".deadweight.toml").write_text("[run]\ntimeout = 8\n")
     code = main(["audit", str(tmp_path), "--run", "--select", "DW7", "--format", "json", "--fail-on", "none"])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
@@ -34,6 +36,8 @@ def test_run_observes_memory_against_compose_limits(
     assert [f["rule"] for f in services["tight"]["findings"]] == ["DW701"]
     assert services["unlimited"]["findings"] == []
     assert {s["rule"] for s in services["unlimited"]["skipped"]} == {"DW701", "DW702"}
+    (loose,) = services["loose"]["findings"]
+    assert any("until healthy" in (e["location"] or "") for e in loose["evidence"])  # compose healthcheck applied
     (tight,) = services["tight"]["findings"]
     peak = next(e for e in tight["evidence"] if e["kind"] == "runtime")
     assert "network none" in peak["location"]

@@ -16,6 +16,21 @@ from deadweight.errors import BuildError
 from deadweight.model.project import Service
 
 SAMPLE_INTERVAL = 0.5
+HEALTH_INTERVAL_NS = 1_000_000_000  # probe every second while observing, whatever compose says
+
+
+def healthcheck_of(service: Service) -> dict[str, Any] | None:
+    """The compose healthcheck as the Engine API wants it (``None``: keep the image's own, if any)."""
+    test = service.healthcheck
+    if not test:
+        return None
+    if isinstance(test, str):
+        command: list[str] = ["CMD-SHELL", test]
+    elif test[0] in ("CMD", "CMD-SHELL", "NONE"):
+        command = list(test)
+    else:
+        command = ["CMD", *test]
+    return {"test": command, "interval": HEALTH_INTERVAL_NS, "retries": 3}
 
 
 def _usage(stats: dict[str, Any]) -> int:
@@ -47,6 +62,7 @@ def observe_memory(service: Service, ref: str, config: Config, *, network: str |
             environment=dict(service.environment),
             network_mode=net,
             mem_limit=service.memory_limit_bytes,
+            healthcheck=healthcheck_of(service),
         )
     except ImageNotFound:
         raise BuildError(f"{service.name}: --run needs the image in the local engine ({image})") from None
