@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from deadweight.errors import SourceError
 from deadweight.inventory.efficiency import Efficiency, EfficiencyCalculator
 from deadweight.inventory.filetree import FileTree, LayerScan, TreeBuilder, scan_layer
+from deadweight.inventory.nogc import paused_gc
 from deadweight.model.analysis import ImageAnalysis, LayerSummary
 from deadweight.model.image import ImageConfig, LayerDescriptor
 from deadweight.sources.base import ByteStream, ImageSource
@@ -151,7 +152,11 @@ def analyze_image(
         )
     builder = TreeBuilder()
     calculator = EfficiencyCalculator() if efficiency else None
-    cached = None if cache is None else _from_cache(cache, config, capture_key, calculator)
+    if cache is None:
+        cached = None
+    else:
+        with paused_gc():
+            cached = _from_cache(cache, config, capture_key, calculator)
     if cached is not None:
         if progress is not None:
             progress(total, total, 0)

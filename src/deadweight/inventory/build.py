@@ -33,6 +33,7 @@ from deadweight.inventory.distributions import (
     parse_requirements,
     parse_requires_txt,
 )
+from deadweight.inventory.nogc import paused_gc
 from deadweight.inventory.ospackages import read_os_packages
 from deadweight.inventory.pythonenv import EnvSpec, TreeLike, discover
 from deadweight.model.image import EntryKind, ImageConfig
@@ -94,6 +95,11 @@ class _Index:
 
 def build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool = True) -> Inventory:
     """Everything deadweight knows about what is inside the image whose final tree is ``tree``."""
+    with paused_gc():  # ~10^5 small objects, no cycles: collections would only slow it down
+        return _build_inventory(tree, config, workdir_code=workdir_code)
+
+
+def _build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool) -> Inventory:
     specs = discover(tree, tree.paths(), config)
     index = _index(tree, specs)
     warnings: list[str] = []
