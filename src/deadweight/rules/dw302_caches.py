@@ -63,10 +63,16 @@ class PackageManagerCache(Rule):
             return []
         claims: dict[int, dict[str, int]] = {}
         layers: dict[int, dict[int, int]] = {}
-        for path, size, layer in analysis.tree.files():
-            if size and (kind := cache_kind(path)) is not None:
-                claims.setdefault(kind, {})[f"file:{path}"] = size
-                layers.setdefault(kind, {})[layer] = layers.get(kind, {}).get(layer, 0) + size
+        tree = analysis.tree
+        for path in tree.paths():
+            if ".cache/" not in path and not path.startswith(_ROOTS):
+                continue  # cache_kind's own first test, without a call per path of the image
+            stat = tree.stat(path)
+            if stat is None or not stat[1] or (kind := cache_kind(path)) is None:
+                continue
+            _kind, size, layer = stat
+            claims.setdefault(kind, {})[f"file:{path}"] = size
+            layers.setdefault(kind, {})[layer] = layers.get(kind, {}).get(layer, 0) + size
         for item in analysis.tree.shadowed:
             if (kind := cache_kind(item.path)) is not None:
                 claims.setdefault(kind, {})[f"shadow:{item.layer}:{item.path}"] = item.size
