@@ -10,6 +10,10 @@ temporary directory (`DEADWEIGHT_CACHE_DIR`): the first audit is cold (every ima
 and scanned), the next `--runs` are warm (no layer read). `--torch-cpu-index` points at a closed local port by
 default, so no run waits on the network; every run gets the same answer from it (unreachable).
 
+Python's bytecode cache is on and private to the bench (`PYTHONPYCACHEPREFIX` in the temporary directory): the
+cold run compiles the modules, as `pip install` does once, and the warm runs load them, whatever the calling
+shell's `PYTHONDONTWRITEBYTECODE` or the state of the work tree's `__pycache__`.
+
 Prints the cold time, each warm time (wall, and the child's CPU time, which other jobs on the machine disturb
 less), the warm median and PASS/FAIL of the median against `--target` seconds. Every warm report must be
 byte-identical to the cold one, or the bench fails: a cache that changes results is not a speed-up.
@@ -43,11 +47,12 @@ class Run:
     exit_code: int
 
 
-def audit(fleet: str, cache_dir: Path, output: Path, index: str) -> Run:
+def audit(fleet: str, output: Path, *, index: str, tmp: Path) -> Run:
     """One audit as its own process; wall and CPU time of exactly that child (os.wait4)."""
     cmd = [sys.executable, "-m", "deadweight", "audit", fleet, "--format", "json", "-o", str(output),
            "--torch-cpu-index", index]
-    env = {**os.environ, "DEADWEIGHT_CACHE_DIR": str(cache_dir)}
+    env = {**os.environ, "DEADWEIGHT_CACHE_DIR": str(tmp / "cache"), "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
@@ -77,13 +82,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="dw-audit-bench-") as tmp:
         cache_dir = Path(tmp) / "cache"
         cold_report = Path(tmp) / "cold.json"
-        cold = audit(args.fleet, cache_dir, cold_report, args.torch_cpu_index)
+
+        def run_audit(report: Path) -> Run:
+            return audit(args.fleet, report, index=args.torch_cpu_index, tmp=Path(tmp))
+
+        cold = run_audit(cold_report)
         print(f"cold  {cold.wall_s:6.2f} s wall  {cold.cpu_s:6.2f} s cpu  (exit {cold.exit_code}, cache filled)")
         warm: list[Run] = []
         differing = 0
         for i in range(args.runs):
             report = Path(tmp) / f"warm{i}.json"
-            run = audit(args.fleet, cache_dir, report, args.torch_cpu_index)
+            run = run_audit(report)
             same = report.read_bytes() == cold_report.read_bytes()
             differing += not same
             warm.append(run)
