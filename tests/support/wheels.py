@@ -7,15 +7,24 @@ import hashlib
 import importlib.util
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _record_hash(data: bytes) -> str:
+def record_hash(data: bytes) -> str:
+    """The hash column of a RECORD row (urlsafe base64 sha256, no padding)."""
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def metadata(name: str, version: str, requires: Sequence[str] = (), extras: Sequence[str] = ()) -> str:
+    """A minimal core METADATA file."""
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    lines += [f"Provides-Extra: {e}" for e in extras]
+    return "\n".join(lines) + "\n"
 
 
 def build_wheel(
@@ -32,14 +41,12 @@ def build_wheel(
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     members = dict(files)
-    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    meta += [f"Requires-Dist: {r}" for r in requires]
-    members[f"{info}/METADATA"] = ("\n".join(meta) + "\n").encode()
+    members[f"{info}/METADATA"] = metadata(name, version, requires).encode()
     wheel_file = f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n"
     members[f"{info}/WHEEL"] = wheel_file.encode()
     if entry_points:
         members[f"{info}/entry_points.txt"] = entry_points.encode()
-    record = [f"{path},{_record_hash(data)},{len(data)}" for path, data in members.items()]
+    record = [f"{path},{record_hash(data)},{len(data)}" for path, data in members.items()]
     record.append(f"{info}/RECORD,,")
     members[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
     path = directory / f"{dist}-{version}-{tag}.whl"

@@ -6,8 +6,6 @@ so a test that forgets a metadata file in the selector fails here too.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from dataclasses import dataclass
 from deadweight.inventory.capture import wanted
 from deadweight.inventory.filetree import FileTree, LayerScan, build_tree, layer_size
 from deadweight.model.image import EntryKind, ImageConfig, LayerEntry, Platform
+from tests.support.wheels import metadata, record_hash
 
 
 @dataclass(frozen=True)
@@ -68,10 +67,6 @@ def config(
     )
 
 
-def _hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def dist(
     env: str,
     name: str,
@@ -93,11 +88,8 @@ def dist(
     uncaptured payload (shared libraries), bytes are real contents.
     """
     info = f"{name.replace('-', '_')}-{version}.dist-info"
-    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    meta += [f"Requires-Dist: {r}" for r in requires]
-    meta += [f"Provides-Extra: {e}" for e in extras]
     members: dict[str, bytes | int] = dict(files)
-    members[f"{info}/METADATA"] = ("\n".join(meta) + "\n" + meta_extra).encode()
+    members[f"{info}/METADATA"] = (metadata(name, version, requires, extras) + meta_extra).encode()
     members[f"{info}/INSTALLER"] = installer.encode() + b"\n"
     if requested:
         members[f"{info}/REQUESTED"] = b""
@@ -108,7 +100,7 @@ def dist(
         if isinstance(value, int):
             rows.append(f"{rel},sha256=x,{value}")
         else:
-            rows.append(f"{rel},{_hash(value)},{len(value)}")
+            rows.append(f"{rel},{record_hash(value)},{len(value)}")
     rows.append(f"{info}/RECORD,,")
     if record_override is not None:
         members[f"{info}/RECORD"] = record_override

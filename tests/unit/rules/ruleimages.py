@@ -8,8 +8,6 @@ zero-filled bytes of the asked size, so sizes in the tree are the sizes written.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from deadweight.model.python import Inventory
 from deadweight.rules.base import RuleContext
 from deadweight.sources.resolve import open_source
 from imagebuilder import F, ImageSpec, write_docker_archive
+from tests.support.wheels import metadata, record_hash
 
 SITE = "usr/local/lib/python3.11/site-packages"
 
@@ -33,10 +32,6 @@ Payload = bytes | int
 
 def payload(value: Payload) -> bytes:
     return value if isinstance(value, bytes) else b"\0" * value
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def dist_info_name(name: str, version: str) -> str:
@@ -54,14 +49,12 @@ def dist(
 ) -> list[F]:
     """Layer entries of a pip-installed distribution: its files plus a dist-info whose RECORD lists them all."""
     info = dist_info_name(name, version)
-    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    meta += [f"Requires-Dist: {r}" for r in requires]
     members = {rel: payload(value) for rel, value in files.items()}
-    members[f"{info}/METADATA"] = ("\n".join(meta) + "\n").encode()
+    members[f"{info}/METADATA"] = metadata(name, version, requires).encode()
     members[f"{info}/INSTALLER"] = b"pip\n"
     if requested:
         members[f"{info}/REQUESTED"] = b""
-    rows = [f"{rel},{_record_hash(data)},{len(data)}" for rel, data in members.items()]
+    rows = [f"{rel},{record_hash(data)},{len(data)}" for rel, data in members.items()]
     rows.append(f"{info}/RECORD,,")
     members[f"{info}/RECORD"] = ("\n".join(rows) + "\n").encode()
     return [F(f"{env}/{rel}", data) for rel, data in members.items()]
