@@ -24,7 +24,7 @@ from deadweight.inventory.build import build_inventory
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, SkippedRule
 from deadweight.model.finding import Finding, deduplicated_savings
-from deadweight.model.project import Service
+from deadweight.model.project import Project, Service
 from deadweight.model.python import Inventory
 from deadweight.project.loader import load_project
 from deadweight.pypi.store import JsonStore, default_cache_dir
@@ -49,8 +49,16 @@ class AuditOptions:
     platform: str | None = None
 
 
-def run_audit(path: str, config: Config, options: AuditOptions, progress: Progress | None = None) -> AuditReport:
-    project = load_project(path)
+def run_audit(
+    path: str,
+    config: Config,
+    options: AuditOptions,
+    progress: Progress | None = None,
+    *,
+    project: Project | None = None,
+) -> AuditReport:
+    """Audit every service of the project at ``path`` (or of ``project``, when the caller loaded it)."""
+    project = project if project is not None else load_project(path)
     if options.images:
         names = [s.name for s in project.services]
         unknown = sorted(set(options.images) - set(names))

@@ -75,22 +75,23 @@ def _command_evidence(service: Service, config: ImageConfig | None) -> list[Evid
         final = service.dockerfile.final_stage(service.build_target)
     df_path = service.dockerfile_path or "Dockerfile"
     compose = service.compose_file or "compose"
-    # ENTRYPOINT then CMD, each from compose if set there, else the image, else the Dockerfile.
+    # ENTRYPOINT then CMD: compose's when it sets one (the loader falls back to the Dockerfile's, so a value
+    # equal to the Dockerfile's came from there), else what the image and the Dockerfile say.
     for key in ("entrypoint", "cmd"):
-        compose_value = service.entrypoint if key == "entrypoint" else service.command
-        if compose_value:
-            out += command_evidence(compose_value, f"{compose}:{service.compose_line}")
+        spec = (final.entrypoint if key == "entrypoint" else final.cmd) if final is not None else None
+        dockerfile_value = None if spec is None else (spec.exec_form if spec.exec_form is not None else spec.shell)
+        service_value = service.entrypoint if key == "entrypoint" else service.command
+        if service_value and service_value != dockerfile_value:
+            out += command_evidence(service_value, f"{compose}:{service.compose_line}")
             continue
         image_value = (config.entrypoint if key == "entrypoint" else config.cmd) if config else None
         if image_value:
             out += command_evidence(list(image_value), f"image config {key.capitalize()}")
-        if final is not None:
-            spec = final.entrypoint if key == "entrypoint" else final.cmd
+        if final is not None and dockerfile_value:
             instruction = next((i for i in reversed(final.instructions) if i.keyword == key.upper()), None)
             line = instruction.start_line if instruction else final.from_instruction.start_line
-            if spec is not None:
-                value = list(spec.exec_form) if spec.exec_form is not None else (spec.shell or "")
-                out += command_evidence(value, f"{df_path}:{line}")
+            value = list(dockerfile_value) if isinstance(dockerfile_value, tuple) else dockerfile_value
+            out += command_evidence(value, f"{df_path}:{line}")
     if service.healthcheck:
         out += command_evidence(service.healthcheck, f"{compose}:{service.compose_line}")
     return out

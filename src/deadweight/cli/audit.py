@@ -101,10 +101,8 @@ def audit_command(**params: Any) -> None:
     if not Path(path).exists():
         raise UsageError(f"{path}: no such file or directory")
     config = effective_config(path, params)
-    images: dict[str, str] = {}
-    if params["images"]:
-        names = [s.name for s in load_project(path).services]
-        images = parse_image_options(params["images"], names)
+    project = load_project(path)
+    images = parse_image_options(params["images"], [s.name for s in project.services])
     options = AuditOptions(
         images=images,
         build=params["build"],
@@ -113,6 +111,6 @@ def audit_command(**params: Any) -> None:
         verify=params["verify"],
         platform=params["platform"],
     )
-    report = run_audit(path, config, options)
+    report = run_audit(path, config, options, project=project)
     write_output(render(report, params["fmt"], params["output"]), params["output"])
     raise click.exceptions.Exit(exit_code(report, config))
