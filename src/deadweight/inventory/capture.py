@@ -48,8 +48,20 @@ DPKG_INFO_DIR = "var/lib/dpkg/info"
 DPKG_STATUS_DIR = "var/lib/dpkg/status.d"
 
 
+_SUFFIXES = (".pth", ".egg-link", ".egg-info", "pyvenv.cfg")
+
+
 def wanted(path: str) -> bool:
     """True when the inventory needs the content of ``path`` (image path, no leading ``/``)."""
+    # nearly every file of an image fails all of these; deciding that first keeps the per-file cost low
+    if not (
+        "-info/" in path
+        or path.endswith(_SUFFIXES)
+        or path.startswith("var/lib/dpkg/")
+        or "conda-meta/" in path
+        or path in EXACT_PATHS
+    ):
+        return False
     slash = path.rfind("/")
     base = path[slash + 1 :]
     parent = path[:slash] if slash >= 0 else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 
@@ -93,9 +94,15 @@ def parse_record(data: bytes) -> RecordParse:
     out = RecordParse()
     bad_rows = 0
     bad_sizes = 0
+    text = decode(data).replace("\x00", "")
+    rows: Iterable[list[str]]
+    if '"' in text:
+        rows = csv.reader(io.StringIO(text))
+    else:
+        # without quotes a CSV row is its line split on commas, which is several times faster than csv
+        rows = (line.split(",") for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     try:
-        reader = csv.reader(io.StringIO(decode(data).replace("\x00", "")))
-        for row in reader:
+        for row in rows:
             if len(row) == 3 and (path := row[0].strip()):  # the usual row, without the checks below
                 size_text = row[2].strip()
                 if not size_text:
