@@ -97,22 +97,22 @@ def run_inspect(options: InspectOptions) -> str:
     ):
         want = content_wanted(options, source.config())
         analysis = analyze_image(source, want=want, verify=options.verify, progress=progress)
-    extras: dict[str, Any] = {}
-    appendix = ""
     to_terminal = options.output in (None, "-")
     color, width = to_terminal and use_color(), terminal_width() if to_terminal else 120
-    if options.needs_inventory:
-        inventory, verdicts = package_view(analysis, options)
-        show_packages = options.packages or options.project is not None
-        if show_packages:
+    inventory, verdicts = package_view(analysis, options) if options.needs_inventory else (None, None)
+    show_packages = options.packages or options.project is not None
+    if options.fmt == "json":
+        extras: dict[str, Any] = {}
+        if inventory is not None and show_packages:
             extras["python"] = {k: v for k, v in packages.to_dict(inventory, verdicts=verdicts).items()
                                 if k != "breakdown"}
-        if options.breakdown:
+        if inventory is not None and options.breakdown:
             extras["breakdown"] = packages.breakdown_dict(inventory)
-        appendix = packages.render(inventory, color=color, width=width, top=options.top,
-                                   packages=show_packages, breakdown=options.breakdown, verdicts=verdicts)
-    if options.fmt == "json":
         return inspect_json.render(analysis, extras, top=options.top)
+    appendix = "" if inventory is None else packages.render(
+        inventory, color=color, width=width, top=options.top, packages=show_packages,
+        breakdown=options.breakdown, verdicts=verdicts,
+    )
     return inspect_text.render(analysis, top=options.top, color=color, width=width, appendix=appendix)
 
 
