@@ -238,3 +238,40 @@ def test_cuda_stand_in_is_gpu_with_the_right_bytes(analysed: tuple[Inventory, An
     assert torch.exclusive_bytes == torch.size_bytes + nvidia_bytes
     assert inv.breakdown["gpu"] == nvidia_bytes + TORCH_CUDA_LIB
     assert sum(inv.breakdown.values()) == analysis.size_bytes
+
+
+# Runs inside the container: an egg-info distribution Debian installed (no RECORD) as the kernel sees it: the
+# files its dpkg package lists, plus the __pycache__ Debian compiled beside them at install time.
+MEASURE_DEB_EGG = """\
+import os, subprocess, sys
+for pkg in sys.argv[1:]:
+    out = subprocess.run(["dpkg", "-L", pkg], capture_output=True, text=True, check=True).stdout
+    listed = [line.strip() for line in out.splitlines() if line.strip().startswith("/")]
+    files = {p for p in listed if not os.path.isdir(p) or os.path.islink(p)}
+    for d in listed:
+        cache = os.path.join(d, "__pycache__")
+        if d.startswith("/usr/lib/python3/dist-packages") and os.path.isdir(cache) and not os.path.islink(d):
+            files.update(os.path.join(cache, f) for f in os.listdir(cache))
+    files = {f for f in files if os.path.lexists(f)}
+    print(pkg, sum(os.lstat(f).st_size for f in files), len(files))
+"""
+DEB_PURELIB = "usr/lib/python3/dist-packages"
+
+
+def test_egg_info_distributions_match_the_running_container(
+    built: tuple[str, Path], analysed: tuple[Inventory, Any]
+) -> None:
+    """Debian's setuptools and wheel are egg-info directories with no RECORD: their files come from dpkg."""
+    tag, _ = built
+    out = _docker("run", "--rm", "--network", "none", "--entrypoint", "python3", tag, "-c", MEASURE_DEB_EGG,
+                  "python3-setuptools", "python3-wheel")
+    measured = {line.split()[0]: (int(line.split()[1]), int(line.split()[2])) for line in out.splitlines()}
+    inv, _ = analysed
+    env = next(e for e in inv.environments if e.path == DEB_PURELIB)
+    for dist_name, pkg in (("setuptools", "python3-setuptools"), ("wheel", "python3-wheel")):
+        dist = env.find(dist_name)
+        assert dist is not None and dist.metadata_path.endswith(".egg-info"), dist_name
+        size, count = measured[pkg]
+        assert abs(dist.size_bytes - size) <= max(size // 100, 64), (dist_name, dist.size_bytes, size)
+        assert len(dist.files) == count
+        assert any("files taken from OS package" in w for w in dist.warnings)
