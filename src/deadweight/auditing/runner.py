@@ -30,7 +30,7 @@ from deadweight.project.loader import load_project
 from deadweight.pypi.store import JsonStore, default_cache_dir
 from deadweight.rules.base import CpuBuild, RuleContext
 from deadweight.rules.dw101_cuda_torch import GPU_BUILDS
-from deadweight.rules.dw601_base_image import BASE_SIZES, base_variant
+from deadweight.rules.dw601_base_image import BASE_SIZES, python_base
 from deadweight.rules.registry import ALL_RULES
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
@@ -152,11 +152,8 @@ def _audit_static(service: Service, config: Config, store: JsonStore) -> Service
     findings, skipped, warnings = _evaluate(service, config, store, analysis=None, inventory=inventory,
                                             estimated=True, memory=None)
     packages = sum(d.size_bytes for d in inventory.distributions())
-    base = 0
-    if service.dockerfile is not None and service.dockerfile.stages:
-        chain = service.dockerfile.chain(service.dockerfile.final_stage(service.build_target))
-        parsed = base_variant(chain[-1].base)
-        base = BASE_SIZES.get(parsed[1], 0) if parsed else 0
+    parsed = python_base(service)
+    base = BASE_SIZES.get(parsed[1], 0) if parsed else 0
     notes = [*estimate_warnings, *warnings]
     if config.offline:
         notes.append(f"{service.name}: offline, sizes come from the cache only")
@@ -189,9 +186,9 @@ def _evaluate(
     device = decide_device(usage.evidence, uses_gpu_framework=usage.uses_gpu_framework, complete=usage.complete)
     warnings: list[str] = []
     cpu_builds: dict[str, CpuBuild] = {}
+    target = target_of(service)
     torch = next((d for d in dists if d.name == "torch"), None)
     if torch is not None and torch.build in GPU_BUILDS:
-        target = target_of(service)
         python = _python_of(inventory, torch.environment) or target.python
         platform = analysis.config.platform if analysis else target.platform
         cpu, why = torch_cpu_build(torch.version, python, platform, config.torch_cpu_index, store,
@@ -200,8 +197,8 @@ def _evaluate(
         if why:
             warnings.append(f"{service.name}: {why}")
     gaps = None
-    if config.rule_enabled("DW601") and _final_base_is_full_python(service):
-        target = target_of(service)
+    base = python_base(service)
+    if config.rule_enabled("DW601") and base is not None and base[1] == "full":
         gaps = musl_gaps(dists, target.python, target.platform, index_urls(service), store, offline=config.offline)
     ctx = RuleContext(
         service=service,
@@ -237,14 +234,6 @@ def _evaluate(
             continue
         findings += [f for f in rule.evaluate(ctx) if not config.package_ignored(f.rule, f.package)]
     return findings, skipped, warnings
-
-
-def _final_base_is_full_python(service: Service) -> bool:
-    if service.dockerfile is None or not service.dockerfile.stages:
-        return False
-    chain = service.dockerfile.chain(service.dockerfile.final_stage(service.build_target))
-    parsed = base_variant(chain[-1].base)
-    return parsed is not None and parsed[1] == "full"
 
 
 def _python_of(inventory: Inventory, environment: str) -> str | None:

@@ -22,7 +22,7 @@ from deadweight.pypi.closure import ClosureResolver, ResolvedWheel
 from deadweight.pypi.index import IndexClient
 from deadweight.pypi.remote_wheel import WheelInspector
 from deadweight.pypi.store import JsonStore
-from deadweight.rules.dw601_base_image import base_variant
+from deadweight.rules.dw601_base_image import base_variant, final_chain
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 DEFAULT_PYTHON = "3.11"
@@ -39,14 +39,15 @@ class Target:
 def target_of(service: Service) -> Target:
     """Python version, platform and libc the Dockerfile's final stage targets (python:X bases; else 3.11)."""
     python, libc, platform = DEFAULT_PYTHON, "glibc", Platform("linux", "amd64")
-    if service.dockerfile is not None and service.dockerfile.stages:
-        chain = service.dockerfile.chain(service.dockerfile.final_stage(service.build_target))
-        parsed = base_variant(chain[-1].base)
+    chain = final_chain(service)
+    if chain:
+        root = chain[-1]
+        parsed = base_variant(root.base)
         if parsed is not None:
             python = ".".join(parsed[0].split(".")[:2]) if "." in parsed[0] else DEFAULT_PYTHON
             libc = "musl" if parsed[1] == "alpine" else "glibc"
-        if chain[-1].platform and "$" not in chain[-1].platform:
-            platform = Platform.parse(chain[-1].platform)
+        if root.platform and "$" not in root.platform:
+            platform = Platform.parse(root.platform)
     return Target(python, platform, libc)
 
 

@@ -15,6 +15,7 @@ from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import InstallCommand
 from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, file_claims
+from deadweight.rules.dw601_base_image import final_chain
 
 MIN_TOOLCHAIN_BYTES = 1 << 20
 
@@ -26,15 +27,11 @@ def shipped_installs(ctx: RuleContext) -> list[InstallCommand]:
     (a compiler, a pip cache) stays in the builder, which is exactly the multi-stage fix these rules suggest.
     """
     installs = list(ctx.service.installs)
-    dockerfile = ctx.service.dockerfile
-    if dockerfile is None or not dockerfile.stages:
-        return installs
     try:
-        final = dockerfile.final_stage(ctx.service.build_target)
+        chain = {stage.index for stage in final_chain(ctx.service)}
     except ParseError:
         return installs
-    chain = {stage.index for stage in dockerfile.chain(final)}
-    return [cmd for cmd in installs if cmd.stage_index in chain]
+    return [cmd for cmd in installs if cmd.stage_index in chain] if chain else installs
 
 
 class BuildToolchain(Rule):

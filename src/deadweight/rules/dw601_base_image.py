@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from deadweight.model.evidence import Confidence
 from deadweight.model.finding import Evidence, Finding
+from deadweight.model.project import Service, Stage
 from deadweight.rules.base import Rule, RuleContext
 
 #: Uncompressed sizes of official python images, linux/amd64, Debian bookworm (``docker image inspect``,
@@ -49,6 +50,21 @@ def base_variant(base: str) -> tuple[str, str] | None:
     return version, variant
 
 
+def final_chain(service: Service) -> tuple[Stage, ...]:
+    """The final stage and the stages it is built FROM, nearest first; the last one names the base image.
+    Empty without a Dockerfile."""
+    dockerfile = service.dockerfile
+    if dockerfile is None or not dockerfile.stages:
+        return ()
+    return dockerfile.chain(dockerfile.final_stage(service.build_target))
+
+
+def python_base(service: Service) -> tuple[str, str] | None:
+    """``base_variant`` of the service's base image, or None when it is not the official python image."""
+    chain = final_chain(service)
+    return base_variant(chain[-1].base) if chain else None
+
+
 def slim_of(version: str) -> str:
     return f"python:{version}-slim" if version else "python:slim"
 
@@ -58,10 +74,9 @@ class HeavierBase(Rule):
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         dockerfile = ctx.service.dockerfile
-        if dockerfile is None or not dockerfile.stages:
+        chain = final_chain(ctx.service)
+        if dockerfile is None or not chain:
             return []
-        stage = dockerfile.final_stage(ctx.service.build_target)
-        chain = dockerfile.chain(stage)
         root = chain[-1]
         parsed = base_variant(root.base)
         if parsed is None or parsed[1] != "full":
