@@ -17,6 +17,7 @@ from deadweight.model.evidence import Evidence, Verdict
 from deadweight.model.image import ImageConfig
 from deadweight.model.project import Service, ShippedFile
 from deadweight.model.python import Inventory
+from deadweight.rules.dw102_gpu_variants import GUI_CALLS
 from deadweight.usage.commands import command_evidence
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
@@ -27,7 +28,7 @@ from deadweight.usage.verdicts import decide
 #: Files worth scanning for evidence: code, scripts and configuration.
 CODE_SUFFIXES = (".py", ".sh", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".json", ".conf", ".env")
 CODE_NAMES = ("Procfile", "gunicorn.conf.py", "supervisord.conf", "entrypoint", "docker-entrypoint.sh", ".env")
-_GUI_CALL = re.compile(r"\bcv2\.(imshow|namedWindow|waitKey|destroyAllWindows|createTrackbar|setMouseCallback)\b")
+_GUI_CALL = re.compile(r"\bcv2\.(" + "|".join(GUI_CALLS) + r")\b")
 #: Files bigger than this in the image are not application code worth capturing.
 MAX_CAPTURED_CODE = 2 << 20
 
@@ -164,15 +165,13 @@ def collect_usage(
     for ev in commands:
         evidence += optional_evidence(ev.detail, ev.location.rsplit(":", 1)[0], "command")
     evidence += _env_evidence(service, config, known)
-    gui_calls = tuple(sorted({e.location for e in evidence if _GUI_CALL.search(e.detail)}))
-    gui_calls += _gui_calls(service, shipped)
     frameworks = {"torch", "tensorflow", "jax", "onnxruntime", "cupy"}
     uses_gpu_framework = any(e.target.split(".")[0] in frameworks for e in evidence if e.kind.value == "import")
     return ServiceUsage(
         evidence=tuple(sorted(set(evidence), key=Evidence.sort_key)),
         complete=all(r.complete for r in results),
         files_scanned=sum(r.files_scanned for r in results),
-        gui_calls=tuple(sorted(set(gui_calls))),
+        gui_calls=_gui_calls(service, shipped),
         uses_gpu_framework=uses_gpu_framework,
     )
 
@@ -195,7 +194,7 @@ def _gui_calls(service: Service, shipped: Sequence[ShippedFile]) -> tuple[str, .
             match = _GUI_CALL.search(text)
             if match:
                 out.append(f"{item.context_path}:{text.count(chr(10), 0, match.start()) + 1}")
-    return tuple(out)
+    return tuple(sorted(out))
 
 
 @dataclass(frozen=True)
