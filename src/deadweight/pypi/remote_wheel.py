@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import httpx
@@ -108,11 +109,14 @@ class WheelFacts:
     gpu_bytes: int  # bytes of CUDA libraries bundled inside (libcu*, libcudnn*, libnccl*, *_cuda*.so)
 
 
-def _top_level(names: list[str]) -> tuple[str, ...]:
+def top_level_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Top-level importable names a wheel installs, from its member names: packages (first directory) and
+    single-file modules or extensions. Metadata directories and dunder entries (``__pycache__``,
+    ``__editable__``) are not importable names."""
     tops: set[str] = set()
     for name in names:
         first = name.split("/", 1)[0]
-        if first.endswith((".dist-info", ".data")):
+        if first.endswith((".dist-info", ".data", ".egg-info")) or first.startswith("__"):
             continue
         if "/" in name:
             tops.add(first)
@@ -149,7 +153,7 @@ def read_wheel(client: httpx.Client, url: str) -> WheelFacts:
         installed_bytes=sum(i.file_size for i in infos),
         file_count=len(infos),
         metadata=metadata,
-        top_level=_top_level(names),
+        top_level=top_level_names(names),
         gpu_bytes=sum(i.file_size for i in infos if _is_cuda_library(i.filename)),
     )
 
@@ -157,11 +161,13 @@ def read_wheel(client: httpx.Client, url: str) -> WheelFacts:
 class WheelInspector:
     """Cached ``read_wheel``: each URL is read once per cache directory, ever."""
 
-    def __init__(self, store: JsonStore, *, offline: bool = False, timeout: float = 30.0) -> None:
+    def __init__(
+        self, store: JsonStore, *, offline: bool = False, timeout: float = 30.0, client: httpx.Client | None = None
+    ) -> None:
         self.store = store
         self.offline = offline
         self.timeout = timeout
-        self._client: httpx.Client | None = None
+        self._client: httpx.Client | None = client
 
     def facts(self, url: str) -> WheelFacts:
         key = f"wheel:{url}"

@@ -10,12 +10,9 @@ records its source so reports can say how sure they are.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import re
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from packaging.markers import UndefinedEnvironmentName
@@ -23,8 +20,14 @@ from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
 
+from deadweight.errors import SourceError
 from deadweight.model.python import Distribution, EntryPoint, Requirement
+from deadweight.pypi.index import IndexClient
+from deadweight.pypi.remote_wheel import WheelInspector
+from deadweight.pypi.store import JsonStore, default_cache_dir
 from deadweight.usage.aliases import alias_for_module, command_aliases, module_aliases
+
+PYPI_SIMPLE = "https://pypi.org/simple/"
 
 
 @dataclass(frozen=True)
@@ -36,19 +39,19 @@ class ModuleMapping:
 
 
 class PypiModules:
-    """Top-level import names of a PyPI project, read from its newest wheel's file list.
+    """Top-level import names of an index project, from its newest wheel's file list.
 
-    Only the zip central directory is fetched (HTTP range request on the wheel), and results are cached
-    as JSON under ``cache_dir``. Any failure (offline, 404, no wheel, server without ranges) returns None:
-    mapping then falls through to the alias table.
+    The reading is ``deadweight.pypi``'s: the project's Simple API page, then only the wheel's zip central
+    directory by HTTP range requests, both cached on disk (``store``) so a later run works offline. Any
+    failure (offline miss, 404, no wheel, server without ranges) returns None: mapping then falls through to
+    the alias table.
     """
 
-    def __init__(self, cache_dir: Path | None = None, client: httpx.Client | None = None,
-                 index_url: str = "https://pypi.org") -> None:
-        default = Path.home() / ".cache" / "deadweight" / "pypi"
-        self.cache_dir = cache_dir if cache_dir is not None else default
-        self.client = client
-        self.index_url = index_url.rstrip("/")
+    def __init__(self, store: JsonStore | None = None, *, index_url: str = PYPI_SIMPLE, offline: bool = False,
+                 client: httpx.Client | None = None) -> None:
+        store = store if store is not None else JsonStore(default_cache_dir() / "index")
+        self._index = IndexClient(index_url, store, offline=offline, client=client)
+        self._wheels = WheelInspector(store, offline=offline, client=client)
         self._memo: dict[str, frozenset[str] | None] = {}
 
     def top_level(self, dist: str) -> frozenset[str] | None:
@@ -57,82 +60,15 @@ class PypiModules:
             self._memo[name] = self._load(name)
         return self._memo[name]
 
-    def _cache_file(self, name: str) -> Path:
-        return self.cache_dir / f"{name}.json"
-
     def _load(self, name: str) -> frozenset[str] | None:
-        cached = self._cache_file(name)
         try:
-            return frozenset(json.loads(cached.read_text())["top_level"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        client = self.client or httpx.Client(timeout=10.0, follow_redirects=True)
-        try:
-            names = self._fetch(client, name)
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError, struct.error):
+            wheels = [f for f in self._index.project_files(name) if f.is_wheel and not f.yanked and f.version()]
+            if not wheels:
+                return None
+            newest = max(wheels, key=lambda f: (f.version(), f.filename.endswith("-none-any.whl"), f.filename))
+            return frozenset(self._wheels.facts(newest.url).top_level)
+        except SourceError:
             return None
-        finally:
-            if self.client is None:
-                client.close()
-        if names is None:
-            return None
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps({"top_level": sorted(names)}))
-        except OSError:
-            pass  # a read-only home must not break mapping
-        return names
-
-    def _fetch(self, client: httpx.Client, name: str) -> frozenset[str] | None:
-        resp = client.get(f"{self.index_url}/pypi/{name}/json")
-        resp.raise_for_status()
-        wheels = [u for u in resp.json()["urls"] if u.get("packagetype") == "bdist_wheel"]
-        if not wheels:
-            return None
-        wheels.sort(key=lambda u: (not u["filename"].endswith("-none-any.whl"), u["filename"]))
-        url = wheels[0]["url"]
-        tail = client.get(url, headers={"Range": "bytes=-65536"})
-        tail.raise_for_status()
-        data = tail.content
-        return _top_level_from_names(_central_directory_names(client, url, data, tail.status_code == 206))
-
-
-def _central_directory_names(client: httpx.Client, url: str, tail: bytes, partial: bool) -> list[str]:
-    """File names from a zip's central directory, given the archive's tail (or the whole archive)."""
-    eocd = tail.rfind(b"PK\x05\x06")
-    if eocd < 0:
-        raise ValueError("no end of central directory")
-    cd_size, cd_offset = struct.unpack("<II", tail[eocd + 12:eocd + 20])
-    if partial:
-        # The tail's position in the file is not needed: ask for exactly the directory's bytes.
-        resp = client.get(url, headers={"Range": f"bytes={cd_offset}-{cd_offset + cd_size - 1}"})
-        resp.raise_for_status()
-        directory = resp.content if resp.status_code == 206 else resp.content[cd_offset:cd_offset + cd_size]
-    else:
-        directory = tail[cd_offset:cd_offset + cd_size]
-    names: list[str] = []
-    pos = 0
-    while pos + 46 <= len(directory) and directory[pos:pos + 4] == b"PK\x01\x02":
-        name_len, extra_len, comment_len = struct.unpack("<HHH", directory[pos + 28:pos + 34])
-        names.append(directory[pos + 46:pos + 46 + name_len].decode("utf-8", "replace"))
-        pos += 46 + name_len + extra_len + comment_len
-    return names
-
-
-def _top_level_from_names(names: Iterable[str]) -> frozenset[str]:
-    tops: set[str] = set()
-    for path in names:
-        first, sep, _ = path.partition("/")
-        if first.endswith((".dist-info", ".data", ".egg-info")) or first.startswith("__"):
-            continue
-        if sep:
-            if first.isidentifier():
-                tops.add(first)
-        elif first.endswith((".py", ".so", ".pyd")):
-            stem = first.split(".", 1)[0]
-            if stem.isidentifier():
-                tops.add(stem)
-    return frozenset(tops)
 
 
 def _installed_top_levels() -> dict[str, tuple[str, ...]]:

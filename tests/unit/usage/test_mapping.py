@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 
 import httpx
 
 from deadweight.model.python import Distribution, EntryPoint
+from deadweight.pypi.store import JsonStore
 from deadweight.usage.mapping import ModuleMapper, PypiModules, synthetic_distributions
 
 
@@ -65,34 +65,30 @@ def test_pypi_central_directory_by_range_and_cache(tmp_path: Path) -> None:
     calls: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request.headers.get("range", "json"))
-        if request.url.path == "/pypi/fancy-dist/json":
-            return httpx.Response(
-                200,
-                json={
-                    "urls": [
-                        {"packagetype": "sdist", "filename": "x.tar.gz", "url": "https://files/x.tar.gz"},
-                        {
-                            "packagetype": "bdist_wheel",
-                            "filename": "fancy_dist-1.0-py3-none-any.whl",
-                            "url": "https://files/fancy.whl",
-                        },
-                    ]
-                },
-            )
+        calls.append(request.headers.get("range", request.method))
+        if request.url.path == "/simple/fancy-dist/":
+            files = [
+                {"filename": "fancy_dist-0.9-py3-none-any.whl", "url": "https://files/old.whl", "hashes": {}},
+                {"filename": "x-1.0.tar.gz", "url": "https://files/x.tar.gz", "hashes": {}},
+                {"filename": "fancy_dist-1.0-py3-none-any.whl", "url": "https://files/fancy.whl", "hashes": {}},
+            ]
+            return httpx.Response(200, json={"meta": {"api-version": "1.1"}, "files": files},
+                                  headers={"content-type": "application/vnd.pypi.simple.v1+json"})
         if request.url.path == "/fancy.whl":
-            rng = request.headers["range"].removeprefix("bytes=")
-            if rng.startswith("-"):
-                return httpx.Response(206, content=wheel[-int(rng[1:]) :])
-            start, end = (int(x) for x in rng.split("-"))
-            return httpx.Response(206, content=wheel[start : end + 1])
+            if request.method == "HEAD":
+                return httpx.Response(200, headers={"content-length": str(len(wheel)), "accept-ranges": "bytes"})
+            start, end = (int(x) for x in request.headers["range"].removeprefix("bytes=").split("-"))
+            end = min(end, len(wheel) - 1)
+            return httpx.Response(206, content=wheel[start : end + 1],
+                                  headers={"content-range": f"bytes {start}-{end}/{len(wheel)}"})
         return httpx.Response(404)
 
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    pypi = PypiModules(cache_dir=tmp_path, client=client)
-    assert pypi.top_level("Fancy_Dist") == frozenset({"fancy_mod", "single", "_speedups"})
-    assert json.loads((tmp_path / "fancy-dist.json").read_text())["top_level"] == ["_speedups", "fancy_mod", "single"]
-    again = PypiModules(cache_dir=tmp_path, client=client)
+    store = JsonStore(tmp_path)
+    pypi = PypiModules(store, index_url="https://index.test/simple/", client=client)
+    assert pypi.top_level("Fancy_Dist") == frozenset({"fancy_mod", "single", "_speedups"})  # newest wheel
+    assert any(c.startswith("bytes=") for c in calls)  # ranges, not a download
+    again = PypiModules(store, index_url="https://index.test/simple/", client=client)
     n = len(calls)
     assert again.top_level("fancy-dist") == frozenset({"fancy_mod", "single", "_speedups"})
     assert len(calls) == n  # served from the disk cache
@@ -105,7 +101,7 @@ def test_pypi_failure_falls_through(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("offline", request=request)
 
-    pypi = PypiModules(cache_dir=tmp_path, client=httpx.Client(transport=httpx.MockTransport(handler)))
+    pypi = PypiModules(JsonStore(tmp_path), client=httpx.Client(transport=httpx.MockTransport(handler)))
     assert pypi.top_level("anything") is None
     mapper = ModuleMapper([], pypi=pypi, candidates=["pyyaml"])
     m = mapper.resolve("yaml")
