@@ -21,11 +21,12 @@ from deadweight.inventory.depgraph import DepGraph
 from deadweight.inventory.distributions import (
     Metadata,
     ParsedRequirement,
+    RecordRow,
     decode,
     evaluate,
     marker_environment,
     marker_true,
-    module_name,
+    module_names,
     parse_entry_points,
     parse_lines,
     parse_metadata,
@@ -312,41 +313,46 @@ def _direct_url(data: bytes | None) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def _claim(
-    tree: TreeLike, draft: _Draft, listed: Iterable[str], base: str
-) -> list[tuple[str, tuple[str, EntryKind, int]]]:
-    """Resolve listed paths to ``(listed, (path, kind, size))``; note missing and outside ones on the draft."""
-    found: list[tuple[str, tuple[str, EntryKind, int]]] = []
+def _claim(tree: TreeLike, draft: _Draft, listed: Iterable[RecordRow], base: str) -> list[str]:
+    """Claim the files ``listed`` names for ``draft`` (missing and outside ones noted on it).
+
+    Returns the claimed files whose size differs from the one listed with them.
+    """
+    lies: list[str] = []
     outside: list[str] = []
     prefix = draft.env.prefix
     # the common row: a normal relative path naming a file or link in the tree, inside the prefix; it takes
     # no function calls but ``stat``. Anything else goes the general way below, with the same results.
     fast = not prefix or base == prefix or base.startswith(prefix + "/")
     stat = tree.stat
+    claims = draft.claims
     lead = f"{base}/" if base else ""
-    for item in listed:
+    directory, file = EntryKind.DIR, EntryKind.FILE
+    for item, listed_size in listed:
         if fast and item and item[0] not in "/. " and "/." not in item and "//" not in item and item[-1] not in "/ ":
-            direct = lead + item
-            entry = stat(direct)
-            if entry is not None and entry[0] is not EntryKind.DIR:
-                draft.claims.append(direct)
-                found.append((item, (direct, entry[0], entry[1])))
+            path = lead + item
+            entry = stat(path)
+            if entry is not None and entry[0] is not directory:
+                claims.append(path)
+                if listed_size is not None and entry[0] is file and entry[1] != listed_size:
+                    lies.append(path)
                 continue
-        path, problem = _image_path(draft.env, base, item)
-        if path is None:
+        normal, problem = _image_path(draft.env, base, item)
+        if normal is None:
             outside.append(problem or item)
             continue
-        node = _lookup(tree, path)
+        node = _lookup(tree, normal)
         if node is None:
-            if tree.get(path) is None and tree.resolve(path) is None:
-                draft.missing.append(path)
+            if tree.get(normal) is None and tree.resolve(normal) is None:
+                draft.missing.append(normal)
             continue
-        draft.claims.append(node[0])
-        found.append((item, node))
+        claims.append(node[0])
+        if listed_size is not None and node[1] is file and node[2] != listed_size:
+            lies.append(node[0])
     if outside:
         shown = "; ".join(outside[:3]) + ("; ..." if len(outside) > 3 else "")
         draft.warnings.append(f"{len(outside)} listed file(s) outside the environment ignored ({shown})")
-    return found
+    return lies
 
 
 def _read_record(tree: TreeLike, draft: _Draft, data: bytes | None, exists: bool) -> None:
@@ -359,13 +365,7 @@ def _read_record(tree: TreeLike, draft: _Draft, data: bytes | None, exists: bool
     parsed = parse_record(data)
     draft.recorded = True
     draft.warnings.extend(parsed.problems)
-    sizes = {row.path: row.size for row in parsed.rows}
-    found = _claim(tree, draft, [row.path for row in parsed.rows], draft.env.path)
-    lies = [
-        path
-        for listed, (path, kind, size) in found
-        if kind is EntryKind.FILE and sizes.get(listed) is not None and sizes[listed] != size
-    ]
+    lies = _claim(tree, draft, parsed.rows, draft.env.path)
     if lies:
         draft.warnings.append(
             f"RECORD sizes disagree with the image for {len(lies)} file(s) "
@@ -380,7 +380,7 @@ def _read_egg_files(
 ) -> None:
     if installed is not None:
         draft.recorded = True
-        _claim(tree, draft, parse_lines(installed), draft.meta_dir)
+        _claim(tree, draft, [(line, None) for line in parse_lines(installed)], draft.meta_dir)
         return
     if sources is None:
         draft.warnings.append("egg-info without installed-files.txt or SOURCES.txt: files unknown")
@@ -398,7 +398,7 @@ def _read_egg_files(
             if head in tops and not head.endswith(_META_SUFFIXES) and tree.get(f"{env_path}/{rel}"):
                 listed.append(rel)
                 break
-    _claim(tree, draft, listed, env_path)
+    _claim(tree, draft, [(rel, None) for rel in listed], env_path)
     draft.missing.clear()  # SOURCES.txt is not an install record: absent entries are not "missing"
     draft.warnings.append("no installed-files.txt: files mapped from SOURCES.txt (approximate)")
 
@@ -499,7 +499,7 @@ def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: di
             if "__pycache__/" in path:
                 pycache += node_size
         draft.size, draft.pycache = size, pycache
-        rels[id(draft)] = [p[cut:] for p in sorted(set(draft.claims)) if not env or p.startswith(env + "/")]
+        rels[id(draft)] = [p[cut:] for p in set(draft.claims) if not env or p.startswith(env + "/")]
         if draft.missing:
             n_pyc = sum(1 for p in draft.missing if "__pycache__/" in p)
             detail = f" ({n_pyc} of them __pycache__)" if n_pyc else ""
@@ -510,7 +510,7 @@ def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: di
     tops: dict[str, int] = {}
     per_draft: dict[int, list[str]] = {}
     for draft in drafts:
-        modules = sorted({m for m in (module_name(r) for r in rels[id(draft)]) if m})
+        modules = sorted(module_names(rels[id(draft)]))
         draft.module_paths = tuple(modules)
         top_names = sorted({m.partition(".")[0] for m in modules})
         per_draft[id(draft)] = top_names

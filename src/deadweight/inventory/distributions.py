@@ -8,6 +8,7 @@ malformed RECORD is still reported, with a warning that says what was wrong.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Iterable
@@ -77,10 +78,10 @@ def parse_metadata(data: bytes) -> Metadata:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RecordRow:
-    path: str  # as written: relative to the environment directory, or absolute
-    size: int | None  # the size RECORD claims, if any
+#: One RECORD row: the path as written (relative to the environment directory, or absolute) and the size
+#: it claims, if any. A plain tuple: a CUDA torch image has 10^4-10^5 rows, and building a named tuple or
+#: a dataclass per row was half of the parse.
+RecordRow = tuple[str, int | None]
 
 
 @dataclass
@@ -91,51 +92,60 @@ class RecordParse:
 
 def parse_record(data: bytes) -> RecordParse:
     """Parse a RECORD (CSV: path, hash, size). Bad rows are skipped and counted as problems."""
-    out = RecordParse()
-    bad_rows = 0
-    bad_sizes = 0
     text = decode(data).replace("\x00", "")
-    rows: Iterable[list[str]]
+    out = RecordParse()
+    tally = [0, 0]  # malformed rows, bad sizes
     if '"' in text:
-        rows = csv.reader(io.StringIO(text))
+        try:
+            for row in csv.reader(io.StringIO(text)):
+                _add_record_row(out.rows, row, tally)
+        except csv.Error as exc:
+            out.problems.append(f"RECORD is not valid CSV ({exc}); read {len(out.rows)} rows before the error")
     else:
-        # without quotes a CSV row is its line split on commas, which is several times faster than csv
-        rows = (line.split(",") for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-    try:
-        for row in rows:
-            if len(row) == 3 and (path := row[0].strip()):  # the usual row, without the checks below
-                size_text = row[2].strip()
+        # Without quotes a row is its line split on commas. The usual row (three cells, a path without
+        # surrounding blanks, a size that is empty or digits) is taken inline, several times faster than
+        # csv; any other line goes through ``_add_record_row``'s checks, with the same result.
+        rows = out.rows
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        for line in text.split("\n"):
+            path, _, rest = line.partition(",")
+            _, comma, size_text = rest.partition(",")
+            if comma and path and "," not in size_text and not path[0].isspace() and not path[-1].isspace():
                 if not size_text:
-                    out.rows.append(RecordRow(path, None))
+                    rows.append((path, None))
                     continue
                 if size_text.isdigit() and size_text.isascii():
-                    out.rows.append(RecordRow(path, int(size_text)))
+                    rows.append((path, int(size_text)))
                     continue
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if len(row) != 3 or not row[0].strip():
-                bad_rows += 1
-                if not row[0].strip():
-                    continue
-            path = row[0].strip()
-            size: int | None = None
-            size_text = row[2].strip() if len(row) >= 3 else ""
-            if size_text:
-                try:
-                    size = int(size_text)
-                    if size < 0:
-                        raise ValueError(size_text)
-                except ValueError:
-                    bad_sizes += 1
-                    size = None
-            out.rows.append(RecordRow(path, size))
-    except csv.Error as exc:
-        out.problems.append(f"RECORD is not valid CSV ({exc}); read {len(out.rows)} rows before the error")
-    if bad_rows:
-        out.problems.append(f"RECORD has {bad_rows} malformed row(s) (expected path,hash,size)")
-    if bad_sizes:
-        out.problems.append(f"RECORD has {bad_sizes} row(s) with a non-numeric or negative size")
+            _add_record_row(rows, line.split(","), tally)
+    if tally[0]:
+        out.problems.append(f"RECORD has {tally[0]} malformed row(s) (expected path,hash,size)")
+    if tally[1]:
+        out.problems.append(f"RECORD has {tally[1]} row(s) with a non-numeric or negative size")
     return out
+
+
+def _add_record_row(rows: list[RecordRow], row: list[str], tally: list[int]) -> None:
+    """Any row, checked: blank rows skipped; malformed rows and bad sizes counted in ``tally``."""
+    if not row or not any(cell.strip() for cell in row):
+        return
+    path = row[0].strip()
+    if len(row) != 3 or not path:
+        tally[0] += 1
+        if not path:
+            return
+    size: int | None = None
+    size_text = row[2].strip() if len(row) >= 3 else ""
+    if size_text:
+        try:
+            size = int(size_text)
+            if size < 0:
+                raise ValueError(size_text)
+        except ValueError:
+            tally[1] += 1
+            size = None
+    rows.append((path, size))
 
 
 def parse_lines(data: bytes) -> list[str]:
@@ -223,22 +233,45 @@ def parse_requirements(lines: tuple[str, ...] | list[str]) -> tuple[list[ParsedR
     out: list[ParsedRequirement] = []
     problems: list[str] = []
     for line in lines:
+        parsed = _parse_requirement(line)
+        if parsed is None:
+            problems.append(f"unparseable Requires-Dist {line!r}")
+        else:
+            out.append(parsed)
+    return out, problems
+
+
+def _parse_requirement(line: str) -> ParsedRequirement | None:
+    head, semicolon, marker_text = line.partition(";")
+    req: PkgRequirement | None = None
+    marker: Marker | None = None
+    if semicolon and "@" not in head and marker_text.strip():
+        # "name[extras] spec; marker": parse the marker once per distinct text (CUDA wheels repeat a few
+        # dozen of them hundreds of times) and the head alone; anything unusual takes the whole-line parse
+        try:
+            req, marker = PkgRequirement(head), _marker(marker_text.strip())
+        except (InvalidRequirement, InvalidMarker):
+            req = None
+    if req is None:
         try:
             req = PkgRequirement(line)
         except InvalidRequirement:
-            problems.append(f"unparseable Requires-Dist {line!r}")
-            continue
-        extra_match = _EXTRA_RE.search(str(req.marker)) if req.marker else None
-        out.append(
-            ParsedRequirement(
-                name=canonicalize_name(req.name),
-                specifier=str(req.specifier),
-                extras=tuple(sorted(canonicalize_name(e) for e in req.extras)),
-                marker=req.marker,
-                extra=canonicalize_name(extra_match.group(1)) if extra_match else None,
-            )
-        )
-    return out, problems
+            return None
+        marker = req.marker
+    extra_match = _EXTRA_RE.search(str(marker)) if marker else None
+    return ParsedRequirement(
+        name=canonicalize_name(req.name),
+        specifier=str(req.specifier),
+        extras=tuple(sorted(canonicalize_name(e) for e in req.extras)),
+        marker=marker,
+        extra=canonicalize_name(extra_match.group(1)) if extra_match else None,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _marker(text: str) -> Marker:
+    """Markers are immutable once parsed; evaluating one does not change it."""
+    return Marker(text)
 
 
 def marker_true(req: ParsedRequirement, env: dict[str, str], extra: str = "") -> bool:
@@ -267,30 +300,39 @@ def evaluate(req: ParsedRequirement, env: dict[str, str], requested_extras: set[
     )
 
 
-def module_name(rel_path: str) -> str | None:
-    """Dotted module name of an environment-relative file, or None when it is not importable code."""
-    head, _, base = rel_path.rpartition("/")
-    if base.endswith(".py"):
-        stem = base[:-3]
-    elif base.endswith(_EXT_SUFFIXES):
-        stem = base.partition(".")[0]
-    else:
-        return None
-    if rel_path.startswith(("..", "__pycache__/")) or "/__pycache__/" in rel_path:
-        return None
-    parts = head.split("/") if head else []
-    if stem != "__init__":
-        parts.append(stem)
-    if not parts or not all(p.isidentifier() for p in parts):
-        return None
-    return ".".join(parts)
+def module_names(rel_paths: Iterable[str]) -> set[str]:
+    """Dotted module names of environment-relative files that are importable code (``.py``, extensions).
 
-
-def top_level_names(rel_paths: list[str]) -> list[str]:
-    """Top-level importable names shipped by a distribution (packages, namespace packages, modules)."""
-    names: set[str] = set()
+    A torch install has 10^4 files in a few hundred directories: whether a directory is an importable
+    package path is decided once per directory, not once per file.
+    """
+    packages: dict[str, str | None] = {}  # directory -> its dotted name ("" at the top), None if not importable
+    out: set[str] = set()
     for rel in rel_paths:
-        mod = module_name(rel)
-        if mod:
-            names.add(mod.partition(".")[0])
-    return sorted(names)
+        head, _, base = rel.rpartition("/")
+        if base.endswith(".py"):
+            stem = base[:-3]
+        elif base.endswith(_EXT_SUFFIXES):
+            stem = base.partition(".")[0]
+        else:
+            continue
+        if head in packages:
+            dotted = packages[head]
+        else:
+            parts = head.split("/") if head else []
+            importable = all(p.isidentifier() and p != "__pycache__" for p in parts)
+            dotted = packages[head] = ".".join(parts) if importable else None
+        if dotted is None:
+            continue
+        if stem == "__init__":
+            if dotted:
+                out.add(dotted)
+        elif stem.isidentifier():
+            out.add(f"{dotted}.{stem}" if dotted else stem)
+    return out
+
+
+def module_name(rel_path: str) -> str | None:
+    """Dotted module name of one environment-relative file, or None when it is not importable code."""
+    names = module_names((rel_path,))
+    return names.pop() if names else None

@@ -6,12 +6,12 @@ from deadweight.inventory.distributions import (
     evaluate,
     marker_environment,
     module_name,
+    module_names,
     parse_entry_points,
     parse_metadata,
     parse_record,
     parse_requirements,
     parse_requires_txt,
-    top_level_names,
 )
 from deadweight.model.image import Platform
 
@@ -40,7 +40,7 @@ def test_metadata_in_latin1_does_not_fail() -> None:
 
 def test_record_good_rows_and_sizes() -> None:
     rec = parse_record(b"a/__init__.py,sha256=x,10\n../../../bin/a,sha256=y,5\na-1.dist-info/RECORD,,\n")
-    assert [(r.path, r.size) for r in rec.rows] == [
+    assert rec.rows == [
         ("a/__init__.py", 10),
         ("../../../bin/a", 5),
         ("a-1.dist-info/RECORD", None),
@@ -50,9 +50,9 @@ def test_record_good_rows_and_sizes() -> None:
 
 def test_record_malformed_rows_are_reported_not_fatal() -> None:
     rec = parse_record(b'a.py,sha256=x,notanumber\nonlypath\n,,\nb.py,sha256=y,-3\n"unterminated,\n')
-    paths = [r.path for r in rec.rows]
+    paths = [path for path, _ in rec.rows]
     assert "a.py" in paths and "onlypath" in paths and "b.py" in paths
-    assert all(r.size is None for r in rec.rows if r.path in ("a.py", "b.py"))
+    assert all(size is None for path, size in rec.rows if path in ("a.py", "b.py"))
     assert any("malformed" in p for p in rec.problems)
     assert any("non-numeric or negative size" in p for p in rec.problems)
 
@@ -131,8 +131,12 @@ def test_module_names_from_record_paths() -> None:
     assert module_name("pkg/include-dir/x.py") is None  # not importable: "include-dir" is no identifier
 
 
-def test_top_level_names_include_namespace_packages() -> None:
-    names = top_level_names(
-        ["google/protobuf/__init__.py", "google/protobuf/message.py", "six.py", "x-1.dist-info/RECORD"]
-    )
-    assert names == ["google", "six"]
+def test_module_names_of_many_files_match_one_at_a_time() -> None:
+    rels = [
+        "google/protobuf/__init__.py", "google/protobuf/message.py", "six.py", "x-1.dist-info/RECORD",
+        "__init__.py", "__pycache__/six.cpython-311.pyc", "__pycache__/m.py", "pkg/__pycache__/m.py",
+        "pkg/include-dir/x.py", "pkg/include-dir/y.py", "pkg/1bad.py", "../x.py", "..x.py",
+    ]
+    names = module_names(rels)
+    assert names == {"google.protobuf", "google.protobuf.message", "six"}
+    assert names == {m for m in map(module_name, rels) if m}
