@@ -19,19 +19,13 @@ from deadweight.model.python import DistClass, Distribution, OsPackage
 _GPU_OS_PREFIXES = ("cuda-", "libcu", "libnccl", "libcudnn", "nvidia-", "libnvidia-", "libnpp", "libnvjpeg")
 
 
-def _env_rel(path: str, env: str) -> str:
-    return path[len(env) + 1 :] if env else path
-
-
-def _in_tests_or_docs(path: str, cut: int, memo: dict[str, bool]) -> bool:
-    """``classify.is_tests_or_docs`` of ``path[cut:]``, answered once per directory (it depends on nothing else)."""
-    directory = path.rpartition("/")[0]
-    if len(directory) < cut:
-        return False  # directly in the environment directory
-    hit = memo.get(directory)
-    if hit is None:
-        hit = memo[directory] = classify.is_tests_or_docs(directory[cut:] + "/_")
-    return hit
+def _tests_or_docs_dir(directory: str, env: str) -> bool:
+    """Whether files in ``directory`` are tests or docs of environment ``env`` (``classify.is_tests_or_docs``)."""
+    if not env:
+        return classify.is_tests_or_docs(directory + "/_")
+    if directory.startswith(env + "/"):
+        return classify.is_tests_or_docs(directory[len(env) + 1 :] + "/_")
+    return False  # directly in the environment directory, or outside it
 
 
 def compute_breakdown(
@@ -61,42 +55,57 @@ def compute_breakdown(
             pkg_class[key] = "other_os"
     app = workdir.strip("/")
     app_prefix = app + "/" if app else None
-    # Per distribution, worked out once: its environment's "dir/", whether it is a GPU distribution,
-    # its environment's tests/docs answers by directory, and its class. The loop runs once per file.
-    per_dist: dict[int, tuple[str, bool, dict[str, bool], str]] = {}
-    tests_by_env: dict[str, dict[str, bool]] = {}
+    # Per distribution, worked out once: its environment's directory, whether it is a GPU distribution, and
+    # its class. Per directory, worked out once: whether it is a cache, and whether it is a tests/docs folder
+    # of the environment that owns the file (every answer depends on the directory alone). The loop runs
+    # once per file, so it does no more than it must.
+    per_dist: dict[int, tuple[str, bool, str]] = {}
+    cache_dirs: dict[str, bool] = {}
     is_cache_path = classify.is_cache_path
-    is_gpu_library = classify.is_gpu_library
+    is_gpu_library_name = classify.is_gpu_library_name
     owner_of = py_owner.get
+    # files come in runs of one directory: its answers are kept until the directory changes
+    last_dir: str | None = None
+    in_cache = False
+    tests_here: dict[str, bool] = {}  # environment -> is this directory a tests/docs folder in it
 
     for path, size in sizes.items():
         if not size:
             continue
+        directory, _, filename = path.rpartition("/")
+        if directory != last_dir:
+            last_dir = directory
+            tests_here = {}
+            cached = cache_dirs.get(directory)
+            if cached is None:
+                # every cache marker ends in "/": a file is in a cache exactly when its directory is
+                cached = cache_dirs[directory] = is_cache_path(directory + "/", conda_prefixes)
+            in_cache = cached
         dist = owner_of(path)
-        if is_cache_path(path, conda_prefixes):
+        if in_cache:
             cls = "caches"
         elif dist is not None:
             info = per_dist.get(id(dist))
             if info is None:
                 info = per_dist[id(dist)] = (
-                    dist.environment + "/",
+                    dist.environment,
                     dist.dist_class is DistClass.GPU,
-                    tests_by_env.setdefault(dist.environment, {}),
                     classify.breakdown_class(dist.name, dist.dist_class),
                 )
-            prefix, gpu_dist, tests_memo, dist_cls = info
-            if gpu_dist or is_gpu_library(path):
+            env, gpu_dist, dist_cls = info
+            if gpu_dist or is_gpu_library_name(filename):
                 cls = "gpu"
-            elif path.startswith(prefix) and _in_tests_or_docs(path, len(prefix), tests_memo):
-                cls = "tests_docs"
             else:
-                cls = dist_cls
+                in_tests = tests_here.get(env)
+                if in_tests is None:
+                    in_tests = tests_here[env] = _tests_or_docs_dir(directory, env)
+                cls = "tests_docs" if in_tests else dist_cls
         elif path in os_owner:
             cls = pkg_class.get(os_owner[path], "other_os")
         elif app_prefix is not None and path.startswith(app_prefix):
             cls = "application"
         elif path in orphans:
-            cls = "tests_docs" if classify.is_tests_or_docs(_env_rel(path, orphans[path])) else "other_python"
+            cls = "tests_docs" if _tests_or_docs_dir(directory, orphans[path]) else "other_python"
         else:
             cls = "other"
         counts[cls] += size

@@ -173,15 +173,20 @@ def _build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool)
 def _index(tree: TreeLike, specs: list[EnvSpec]) -> _Index:
     env_top: dict[str, dict[str, list[tuple[str, int]]]] = {s.path: {} for s in specs}
     extra = sorted((s.path for s in specs if s.kind == "pythonpath"), key=len, reverse=True)
-    sizes = {path: size for path, size, _layer in tree.files()}
+    sizes = tree.file_sizes()
     sites = [s.path + "/" for s in specs if s.kind != "pythonpath"]
+    last_site, last_env = "\0", ""  # paths come in runs under one site dir: try the last one first
     for path in tree.paths():
         env: str | None = None
         if "-packages/" in path:
-            for site in sites:
-                if path.startswith(site):
-                    env = site[:-1]
-                    break
+            if path.startswith(last_site):
+                env = last_env
+            else:
+                for site in sites:
+                    if path.startswith(site):
+                        env = last_env = site[:-1]
+                        last_site = site
+                        break
         if env is None:
             for candidate in extra:
                 if path.startswith(candidate + "/"):
@@ -281,7 +286,7 @@ def _read_distribution(
         draft.requested = tree.get(f"{meta_dir}/REQUESTED") is not None
         draft.direct_url = _direct_url(text("direct_url.json"))
         draft.parsed_reqs, problems = parse_requirements(metadata.requires_dist)
-        _read_record(tree, draft, text("RECORD"), tree.get(f"{meta_dir}/RECORD") is not None)
+        _read_record(tree, index, draft, text("RECORD"), tree.get(f"{meta_dir}/RECORD") is not None)
     else:
         requires = text("requires.txt")
         lines = metadata.requires_dist or tuple(parse_requires_txt(requires) if requires else ())
@@ -313,8 +318,12 @@ def _direct_url(data: bytes | None) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def _claim(tree: TreeLike, draft: _Draft, listed: Iterable[RecordRow], base: str) -> list[str]:
+def _claim(
+    tree: TreeLike, sizes: dict[str, int], draft: _Draft, listed: Iterable[RecordRow], base: str
+) -> list[str]:
     """Claim the files ``listed`` names for ``draft`` (missing and outside ones noted on it).
+
+    ``sizes`` is ``_Index.sizes``: every non-directory of ``tree`` and its size.
 
     Returns the claimed files whose size differs from the one listed with them.
     """
@@ -322,19 +331,19 @@ def _claim(tree: TreeLike, draft: _Draft, listed: Iterable[RecordRow], base: str
     outside: list[str] = []
     prefix = draft.env.prefix
     # the common row: a normal relative path naming a file or link in the tree, inside the prefix; it takes
-    # no function calls but ``stat``. Anything else goes the general way below, with the same results.
+    # one dict lookup. Anything else goes the general way below, with the same results.
     fast = not prefix or base == prefix or base.startswith(prefix + "/")
-    stat = tree.stat
+    size_of = sizes.get
     claims = draft.claims
     lead = f"{base}/" if base else ""
-    directory, file = EntryKind.DIR, EntryKind.FILE
+    file = EntryKind.FILE
     for item, listed_size in listed:
         if fast and item and item[0] not in "/. " and "/." not in item and "//" not in item and item[-1] not in "/ ":
             path = lead + item
-            entry = stat(path)
-            if entry is not None and entry[0] is not directory:
+            size = size_of(path)
+            if size is not None:  # a non-directory
                 claims.append(path)
-                if listed_size is not None and entry[0] is file and entry[1] != listed_size:
+                if listed_size is not None and size != listed_size and (tree.stat(path) or (None,))[0] is file:
                     lies.append(path)
                 continue
         normal, problem = _image_path(draft.env, base, item)
@@ -355,7 +364,7 @@ def _claim(tree: TreeLike, draft: _Draft, listed: Iterable[RecordRow], base: str
     return lies
 
 
-def _read_record(tree: TreeLike, draft: _Draft, data: bytes | None, exists: bool) -> None:
+def _read_record(tree: TreeLike, index: _Index, draft: _Draft, data: bytes | None, exists: bool) -> None:
     if data is None:
         if exists:
             draft.warnings.append("RECORD present but its content was not captured; files unknown")
@@ -365,7 +374,7 @@ def _read_record(tree: TreeLike, draft: _Draft, data: bytes | None, exists: bool
     parsed = parse_record(data)
     draft.recorded = True
     draft.warnings.extend(parsed.problems)
-    lies = _claim(tree, draft, parsed.rows, draft.env.path)
+    lies = _claim(tree, index.sizes, draft, parsed.rows, draft.env.path)
     if lies:
         draft.warnings.append(
             f"RECORD sizes disagree with the image for {len(lies)} file(s) "
@@ -380,7 +389,7 @@ def _read_egg_files(
 ) -> None:
     if installed is not None:
         draft.recorded = True
-        _claim(tree, draft, [(line, None) for line in parse_lines(installed)], draft.meta_dir)
+        _claim(tree, index.sizes, draft, [(line, None) for line in parse_lines(installed)], draft.meta_dir)
         return
     if sources is None:
         draft.warnings.append("egg-info without installed-files.txt or SOURCES.txt: files unknown")
@@ -398,7 +407,7 @@ def _read_egg_files(
             if head in tops and not head.endswith(_META_SUFFIXES) and tree.get(f"{env_path}/{rel}"):
                 listed.append(rel)
                 break
-    _claim(tree, draft, [(rel, None) for rel in listed], env_path)
+    _claim(tree, index.sizes, draft, [(rel, None) for rel in listed], env_path)
     draft.missing.clear()  # SOURCES.txt is not an install record: absent entries are not "missing"
     draft.warnings.append("no installed-files.txt: files mapped from SOURCES.txt (approximate)")
 
@@ -488,18 +497,16 @@ def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: di
     env = spec.path
     cut = len(env) + 1 if env else 0
     rels: dict[int, list[str]] = {}
+    size_of, owner_of = index.sizes.get, owner.get
+    inside = env + "/"
     for draft in drafts:
-        files = sorted({p for p in draft.claims if owner.get(p) is draft})
+        claimed = set(draft.claims)
+        files = [p for p in claimed if owner_of(p) is draft]
+        files.sort()
         draft.files = files
-        size = pycache = 0
-        sizes = index.sizes
-        for path in files:
-            node_size = sizes.get(path, 0)
-            size += node_size
-            if "__pycache__/" in path:
-                pycache += node_size
-        draft.size, draft.pycache = size, pycache
-        rels[id(draft)] = [p[cut:] for p in set(draft.claims) if not env or p.startswith(env + "/")]
+        draft.size = sum([size_of(p, 0) for p in files])
+        draft.pycache = sum([size_of(p, 0) for p in files if "__pycache__/" in p])
+        rels[id(draft)] = [p[cut:] for p in claimed if p.startswith(inside)] if env else list(claimed)
         if draft.missing:
             n_pyc = sum(1 for p in draft.missing if "__pycache__/" in p)
             detail = f" ({n_pyc} of them __pycache__)" if n_pyc else ""

@@ -49,6 +49,7 @@ DPKG_STATUS_DIR = "var/lib/dpkg/status.d"
 
 
 _SUFFIXES = (".pth", ".egg-link", ".egg-info", "pyvenv.cfg")
+_PROJECT_FILES = frozenset({"pyproject.toml", "setup.cfg", "Pipfile", "poetry.lock", "uv.lock"})
 
 
 def wanted(path: str) -> bool:
@@ -62,6 +63,11 @@ def wanted(path: str) -> bool:
         or path in EXACT_PATHS
     ):
         return False
+    return _metadata_file(path)
+
+
+def _metadata_file(path: str) -> bool:
+    """``wanted`` for a path that passed its quick test."""
     slash = path.rfind("/")
     base = path[slash + 1 :]
     parent = path[:slash] if slash >= 0 else ""
@@ -85,22 +91,32 @@ def for_config(config: ImageConfig) -> Callable[[str], bool]:
     """``wanted`` plus project files at the top of the image's WORKDIR (requirements, pyproject).
 
     Metadata under PYTHONPATH entries is already covered by ``wanted``: it matches dist-info and
-    egg-info directories wherever they are.
+    egg-info directories wherever they are. The returned test runs once per file of the image, so it
+    repeats ``wanted``'s quick test with the WORKDIR added rather than calling through it.
     """
     workdir = config.working_dir.strip("/")
     if not workdir:
         return wanted
     prefix = workdir + "/"
-    project_files = frozenset({"pyproject.toml", "setup.cfg", "Pipfile", "poetry.lock", "uv.lock"})
+    cut = len(prefix)
+    starts = ("var/lib/dpkg/", prefix)
 
     def wanted_with_workdir(path: str) -> bool:
-        if wanted(path):
+        if not (
+            "-info/" in path
+            or path.endswith(_SUFFIXES)
+            or path.startswith(starts)
+            or "conda-meta/" in path
+            or path in EXACT_PATHS
+        ):
+            return False
+        if _metadata_file(path):
             return True
         if not path.startswith(prefix):
             return False
-        rest = path[len(prefix) :]
+        rest = path[cut:]
         if "/" in rest:
             return False
-        return rest in project_files or (rest.startswith("requirements") and rest.endswith(".txt"))
+        return rest in _PROJECT_FILES or (rest.startswith("requirements") and rest.endswith(".txt"))
 
     return wanted_with_workdir

@@ -219,7 +219,12 @@ def breakdown_class(name: str, cls: DistClass) -> str:
 
 def is_gpu_library(path: str) -> bool:
     """A CUDA/ROCm shared library, e.g. ``torch/lib/libcudnn.so.9`` or ``libtorch_cuda.so``."""
-    base = path.rpartition("/")[2].lower()
+    return is_gpu_library_name(path.rpartition("/")[2])
+
+
+def is_gpu_library_name(filename: str) -> bool:
+    """``is_gpu_library`` of a file name without its directory (for loops that split the path anyway)."""
+    base = filename.lower()
     if ".so" not in base and not base.endswith((".dll", ".cubin", ".fatbin")):
         return False
     return any(tok in base for tok in _GPU_LIB_TOKENS) or base.startswith(_ROCM_LIB_PREFIXES)

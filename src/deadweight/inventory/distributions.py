@@ -18,6 +18,7 @@ from email.parser import HeaderParser
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PkgRequirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from deadweight.model.image import Platform
@@ -26,6 +27,7 @@ from deadweight.model.python import EntryPoint, Requirement
 _EXTRA_RE = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
 #: Extension-module suffixes: ``name.cpython-311-x86_64-linux-gnu.so``, ``name.abi3.so``, ``name.so``.
 _EXT_SUFFIXES = (".so", ".pyd")
+_MODULE_SUFFIXES = (".py", *_EXT_SUFFIXES)
 _MACHINES = {
     "amd64": "x86_64",
     "arm64": "aarch64",
@@ -59,7 +61,9 @@ class Metadata:
 
 def parse_metadata(data: bytes) -> Metadata:
     """Parse METADATA or PKG-INFO (RFC 822 headers; the body is the description and is ignored)."""
-    msg = HeaderParser().parsestr(decode(data), headersonly=True)
+    # the headers end at the first empty line: a long README body need not go through the parser
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i >= 0]
+    msg = HeaderParser().parsestr(decode(data[: min(ends) + 1] if ends else data), headersonly=True)
 
     def many(key: str) -> tuple[str, ...]:
         return tuple(str(v).strip() for v in (msg.get_all(key) or []) if str(v).strip())
@@ -243,29 +247,64 @@ def parse_requirements(lines: tuple[str, ...] | list[str]) -> tuple[list[ParsedR
 
 def _parse_requirement(line: str) -> ParsedRequirement | None:
     head, semicolon, marker_text = line.partition(";")
-    req: PkgRequirement | None = None
+    name: str | None = None
     marker: Marker | None = None
     if semicolon and "@" not in head and marker_text.strip():
         # "name[extras] spec; marker": parse the marker once per distinct text (CUDA wheels repeat a few
         # dozen of them hundreds of times) and the head alone; anything unusual takes the whole-line parse
+        head_parse = _simple_head(head)
         try:
-            req, marker = PkgRequirement(head), _marker(marker_text.strip())
-        except (InvalidRequirement, InvalidMarker):
-            req = None
-    if req is None:
+            marker = _marker(marker_text.strip()) if head_parse is not None else None
+        except InvalidMarker:
+            head_parse = None
+        if head_parse is not None:
+            name, extras, specifier = head_parse
+    elif not semicolon and "@" not in head and (head_parse := _simple_head(head)) is not None:
+        name, extras, specifier = head_parse
+    if name is None:
         try:
             req = PkgRequirement(line)
         except InvalidRequirement:
             return None
-        marker = req.marker
+        name, extras, specifier, marker = req.name, tuple(req.extras), str(req.specifier), req.marker
     extra_match = _EXTRA_RE.search(str(marker)) if marker else None
     return ParsedRequirement(
-        name=canonicalize_name(req.name),
-        specifier=str(req.specifier),
-        extras=tuple(sorted(canonicalize_name(e) for e in req.extras)),
+        name=canonicalize_name(name),
+        specifier=specifier,
+        extras=tuple(sorted(canonicalize_name(e) for e in extras)),
         marker=marker,
         extra=canonicalize_name(extra_match.group(1)) if extra_match else None,
     )
+
+
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_NAME_RE = re.compile(_NAME)
+_HEAD_RE = re.compile(rf"\s*({_NAME})\s*(?:\[([^\[\]]*)\])?\s*(\()?([^()\[\];@]*?)(?(3)\))\s*")
+
+
+def _simple_head(head: str) -> tuple[str, tuple[str, ...], str] | None:
+    """``name[extras] specifier`` of a requirement without a URL or marker, as packaging would parse it.
+
+    ``packaging.requirements.Requirement`` tokenizes the whole PEP 508 grammar (about 20 microseconds a
+    line); the usual head is name, extras and a version specifier, and a specifier set parses several times
+    faster on its own. None where the head is anything else: the caller then lets packaging decide.
+    """
+    match = _HEAD_RE.fullmatch(head)
+    if match is None:
+        return None
+    extras_text = match.group(2)
+    extras: tuple[str, ...] = ()
+    if extras_text is not None:
+        extras = tuple(e.strip() for e in extras_text.split(","))
+        if extras == ("",):
+            extras = ()
+        elif not all(_NAME_RE.fullmatch(e) for e in extras):
+            return None
+    try:
+        specifier = str(SpecifierSet(match.group(4)))
+    except InvalidSpecifier:
+        return None
+    return match.group(1), extras, specifier
 
 
 @functools.lru_cache(maxsize=4096)
@@ -309,13 +348,10 @@ def module_names(rel_paths: Iterable[str]) -> set[str]:
     packages: dict[str, str | None] = {}  # directory -> its dotted name ("" at the top), None if not importable
     out: set[str] = set()
     for rel in rel_paths:
-        head, _, base = rel.rpartition("/")
-        if base.endswith(".py"):
-            stem = base[:-3]
-        elif base.endswith(_EXT_SUFFIXES):
-            stem = base.partition(".")[0]
-        else:
+        if not rel.endswith(_MODULE_SUFFIXES):
             continue
+        head, _, base = rel.rpartition("/")
+        stem = base[:-3] if base.endswith(".py") else base.partition(".")[0]
         if head in packages:
             dotted = packages[head]
         else:

@@ -218,6 +218,10 @@ class FileTree:
             if value & _KIND_MASK != _DIR:
                 yield path, value >> _SIZE_SHIFT, (value >> 3) & _LAYER_MASK
 
+    def file_sizes(self) -> dict[str, int]:
+        """Every visible non-directory and its size: ``files()`` as one dict, built without a tuple per path."""
+        return {path: value >> _SIZE_SHIFT for path, value in self._nodes.items() if value & _KIND_MASK != _DIR}
+
     def stat(self, path: str) -> tuple[EntryKind, int, int] | None:
         """``(kind, size, layer)`` of the visible node at ``path``, symlinks not followed; ``get`` without a node.
 
