@@ -176,6 +176,8 @@ def _index(tree: TreeLike, specs: list[EnvSpec]) -> _Index:
     sizes = tree.file_sizes()
     sites = [s.path + "/" for s in specs if s.kind != "pythonpath"]
     last_site, last_env = "\0", ""  # paths come in runs under one site dir: try the last one first
+    last_top: tuple[str, str] | None = None  # (env, top) of the last bucket, and the bucket
+    bucket: list[tuple[str, int]] = []
     for path in tree.paths():
         env: str | None = None
         if "-packages/" in path:
@@ -192,11 +194,15 @@ def _index(tree: TreeLike, specs: list[EnvSpec]) -> _Index:
                 if path.startswith(candidate + "/"):
                     env = candidate
                     break
-        if env is None:
-            continue
-        rel = path[len(env) + 1 :] if env else path
-        top = rel.partition("/")[0]
-        bucket = env_top[env].setdefault(top, [])  # a top-level directory has a (maybe empty) bucket too
+            if env is None:
+                continue
+        cut = len(env) + 1 if env else 0
+        end = path.find("/", cut)
+        top = path[cut:end] if end >= 0 else path[cut:]
+        if last_top is None or last_top[1] != top or last_top[0] != env:
+            last_top = (env, top)
+            tops = env_top[env]
+            bucket = tops.get(top) or tops.setdefault(top, [])  # a top-level directory has a (maybe empty) bucket
         size = sizes.get(path)
         if size is not None:
             bucket.append((path, size))

@@ -146,12 +146,13 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
                 inside = site + "/"
         if path.endswith("pyvenv.cfg") and (path == "pyvenv.cfg" or path.endswith("/pyvenv.cfg")):
             venv_prefixes.add(posixpath.dirname(path))
-        elif path.endswith("/conda-meta") or path == "conda-meta":
-            conda_prefixes.add(posixpath.dirname(path))
-        elif "conda-meta/" in path:
-            idx = path.find("conda-meta/")
-            if idx == 0 or path[idx - 1] == "/":
-                conda_prefixes.add(path[: max(0, idx - 1)])
+        elif "conda-meta" in path:
+            if path.endswith("/conda-meta") or path == "conda-meta":
+                conda_prefixes.add(posixpath.dirname(path))
+            elif "conda-meta/" in path:
+                idx = path.find("conda-meta/")
+                if idx == 0 or path[idx - 1] == "/":
+                    conda_prefixes.add(path[: max(0, idx - 1)])
 
     for prefix in venv_prefixes | conda_prefixes:  # a fresh venv is an environment even when empty
         lib = f"{prefix}/lib" if prefix else "lib"
