@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from packaging.requirements import Requirement as PkgRequirement
+from packaging.utils import canonicalize_name
+
 from deadweight.inventory.distributions import (
     evaluate,
     marker_environment,
@@ -140,3 +143,36 @@ def test_module_names_of_many_files_match_one_at_a_time() -> None:
     names = module_names(rels)
     assert names == {"google.protobuf", "google.protobuf.message", "six"}
     assert names == {m for m in map(module_name, rels) if m}
+
+
+def test_record_fast_path_reads_rows_as_csv_would() -> None:
+    # the quote-free fast path and the csv reader (taken when any quote appears) must agree row for row
+    body = "a.py,sha256=x,10\r\n b.py ,sha256=y, 7 \r\nc.py,,\r\n\r\nd.py,sha256=z,x1\nonly\ne.py,h,5,extra\n"
+    fast = parse_record(body.encode())
+    slow = parse_record((body + '"q.py",h,1\n').encode())
+    assert fast.rows == [("a.py", 10), ("b.py", 7), ("c.py", None), ("d.py", None), ("only", None), ("e.py", 5)]
+    assert slow.rows == [*fast.rows, ("q.py", 1)]
+    assert fast.problems == slow.problems
+    assert any("2 malformed" in p for p in fast.problems)
+
+
+def test_requirements_parse_as_packaging_does() -> None:
+    # plain heads skip packaging's tokenizer and markers are parsed once per text: same results either way
+    lines = [
+        "numpy", "numpy>=1", "numpy >= 1.0 , < 2", "numpy (>=1.0)", "Numpy[A,b]>=1", "numpy[ a , b ] (>=1,<2)",
+        "numpy[]>=1", "a.b-c_d==1.0", "x; python_version<'3.8'", "x ; extra == 'dev'",
+        "x[y]; extra=='z' and python_version>='3'", "x==1.*", "x===foo", "x~=1.0", "x!=1.0.*",
+        "x@https://e/x.whl ; python_version>'3'", "x (>=1.0)  ; os_name=='nt'", "x [a]", "x<2,>=1", "x\t>=1",
+        'nvidia-cudnn-cu12==9.1.0.70; platform_system == "Linux" and platform_machine == "x86_64"',
+    ]
+    broken = ["bad name", "x>=", "x (==1", "x ==1)", "x[bad!]", "-x", "x>=1 ;", "x;bogus marker"]
+    parsed, problems = parse_requirements(lines + broken)
+    assert len(problems) == len(broken)
+    for line, req in zip(lines, parsed, strict=True):
+        ref = PkgRequirement(line)
+        assert (req.name, req.specifier, req.extras) == (
+            canonicalize_name(ref.name),
+            str(ref.specifier),
+            tuple(sorted(canonicalize_name(e) for e in ref.extras)),
+        ), line
+        assert str(req.marker) == str(ref.marker), line
