@@ -454,12 +454,14 @@ def _infer_and_orphans(
             names = {draft.name, draft.name.replace("-", "_"), *draft.top_level_hint, *_top_entries(draft)}
             for name in names:
                 libs_owner.setdefault(f"{name}.libs", draft)
-    dir_owner: dict[str, _Draft | None] = {}
-    for path, draft in owner.items():
-        if draft.env is spec:
-            parent = path.rpartition("/")[0]
-            current = dir_owner.get(parent, draft)
-            dir_owner[parent] = draft if current is draft else None
+    dir_owner: dict[str, _Draft | None] = {}  # directory -> the one distribution owning files in it, else None
+    owner_of = owner.get
+    for draft in drafts:
+        for path in draft.claims:
+            if owner_of(path) is draft:
+                parent = path.rpartition("/")[0]
+                current = dir_owner.get(parent, draft)
+                dir_owner[parent] = draft if current is draft else None
 
     orphans: list[tuple[str, int]] = []
     for top, files in index.env_top.get(spec.path, {}).items():
