@@ -19,6 +19,7 @@ from deadweight.inventory import classify
 from deadweight.inventory.breakdown import compute_breakdown
 from deadweight.inventory.depgraph import DepGraph
 from deadweight.inventory.distributions import (
+    MODULE_SUFFIXES,
     Metadata,
     ParsedRequirement,
     RecordRow,
@@ -514,7 +515,9 @@ def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: di
         draft.files = files
         draft.size = sum([size_of(p, 0) for p in files])
         draft.pycache = sum([size_of(p, 0) for p in files if "__pycache__/" in p])
-        rels[id(draft)] = [p[cut:] for p in claimed if p.startswith(inside)] if env else list(claimed)
+        # module names come from code files only: leave the rest (most of a wheel) out before slicing paths
+        code = [p for p in claimed if p.endswith(MODULE_SUFFIXES)]
+        rels[id(draft)] = [p[cut:] for p in code if p.startswith(inside)] if env else code
         if draft.missing:
             n_pyc = sum(1 for p in draft.missing if "__pycache__/" in p)
             detail = f" ({n_pyc} of them __pycache__)" if n_pyc else ""

@@ -27,7 +27,8 @@ from deadweight.model.python import EntryPoint, Requirement
 _EXTRA_RE = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
 #: Extension-module suffixes: ``name.cpython-311-x86_64-linux-gnu.so``, ``name.abi3.so``, ``name.so``.
 _EXT_SUFFIXES = (".so", ".pyd")
-_MODULE_SUFFIXES = (".py", *_EXT_SUFFIXES)
+#: What importable code ends with: a module's source or an extension.
+MODULE_SUFFIXES = (".py", *_EXT_SUFFIXES)
 _MACHINES = {
     "amd64": "x86_64",
     "arm64": "aarch64",
@@ -348,7 +349,7 @@ def module_names(rel_paths: Iterable[str]) -> set[str]:
     packages: dict[str, str | None] = {}  # directory -> its dotted name ("" at the top), None if not importable
     out: set[str] = set()
     for rel in rel_paths:
-        if not rel.endswith(_MODULE_SUFFIXES):
+        if not rel.endswith(MODULE_SUFFIXES):
             continue
         head, _, base = rel.rpartition("/")
         stem = base[:-3] if base.endswith(".py") else base.partition(".")[0]
