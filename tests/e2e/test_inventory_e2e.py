@@ -1,10 +1,11 @@
 """The inventory on images built by the real engine, checked against the filesystem of a running container.
 
 One image covers the cases: ``pip install numpy scipy pandas`` into Debian's dist-packages, a venv built in
-a builder stage and copied in (multi-stage), and a CUDA stand-in (small fake ``nvidia-*-cu12`` wheels and a
-fake ``torch`` that requires them, built as real wheels here and installed from a local folder). The image
-is read the daemonless way (``docker save`` -> docker-archive source -> one streaming pass), and every
-distribution's bytes are compared with ``os.lstat`` sums over its RECORD inside a container of the same image.
+a builder stage and copied in (multi-stage), a venv made with ``--system-site-packages``, and a CUDA
+stand-in (small fake ``nvidia-*-cu12`` wheels and a fake ``torch`` that requires them, built as real wheels
+here and installed from a local folder). The image is read the daemonless way (``docker save`` ->
+docker-archive source -> one streaming pass), and every distribution's bytes are compared with ``os.lstat``
+sums over its RECORD inside a container of the same image.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir six==1
 FROM {BASE}
 RUN pip install --no-cache-dir numpy scipy pandas
 COPY wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels torch && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels torch sysextra \
+ && python3 -m venv --system-site-packages /opt/sysvenv \
+ && /opt/sysvenv/bin/pip install --no-cache-dir --no-index --find-links /wheels venvuser \
+ && rm -rf /wheels
 COPY --from=builder /opt/venv /opt/venv
 """
 
@@ -125,6 +129,12 @@ def _write_wheels(folder: Path) -> None:
     )
 
 
+    # a venv made with --system-site-packages installs venvuser only: sysbase comes from Debian's interpreter
+    build_wheel(folder, "sysbase", "1.0", {"sysbase/__init__.py": _payload("sysbase", 200_000)})
+    build_wheel(folder, "sysextra", "1.0", {"sysextra/__init__.py": b"x = 1\n"}, requires=("sysbase>=1",))
+    build_wheel(folder, "venvuser", "1.0", {"venvuser/__init__.py": b"import sysbase\n"}, requires=("sysbase",))
+
+
 def _context_key(context: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
@@ -204,6 +214,22 @@ def test_environments_found(analysed: tuple[Inventory, Any]) -> None:
     for req in pandas.requires:
         if req.marker and ("win32" in req.marker or '>= "3.14"' in req.marker):
             assert not req.active, req
+
+
+def test_a_system_site_packages_venv_keeps_its_requirements_in_the_base_environment(
+    analysed: tuple[Inventory, Any],
+) -> None:
+    inv, _ = analysed
+    envs = {e.path: e for e in inv.environments}
+    venv = envs["opt/sysvenv/lib/python3.11/site-packages"]
+    # what Debian's /usr/bin/python3 puts on sys.path after the venv's own site-packages
+    assert set(venv.base_environments) == {DEB, "usr/lib/python3/dist-packages"}
+    assert venv.find("venvuser") is not None and venv.find("sysbase") is None  # pip took sysbase from the system
+    sysextra, sysbase = envs[DEB].find("sysextra"), envs[DEB].find("sysbase")
+    assert sysextra is not None and sysbase is not None and sysbase.size_bytes >= 200_000
+    # removing sysextra frees only itself: the venv still imports sysbase
+    assert sysextra.exclusive_bytes == sysextra.size_bytes
+    assert {e.path for e in inv.environments if e.base_environments} == {venv.path}
 
 
 def test_bytes_per_distribution_match_the_running_container(

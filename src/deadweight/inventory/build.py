@@ -124,17 +124,24 @@ def _build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool)
     all_drafts = [d for ds in drafts_by_env.values() for d in ds]
     owner = _resolve_ownership(tree, all_drafts)
 
-    environments: list[PythonEnvironment] = []
-    py_owner: dict[str, Distribution] = {}
-    orphan_paths: dict[str, str] = {}  # orphan file -> env path
+    orphans_by_env: dict[str, list[tuple[str, int]]] = {}
+    installed: dict[str, dict[str, _Draft]] = {}  # env path -> canonical name -> the copy that counts
     for spec in specs:
         drafts = drafts_by_env[spec.path]
-        orphans = _infer_and_orphans(spec, index, drafts, owner, os_owner)
+        orphans_by_env[spec.path] = _infer_and_orphans(spec, index, drafts, owner, os_owner)
         _finish_drafts(index, spec, drafts, owner)
         version = spec.python_version or fallback_version
         if spec.python_version is None:
             spec.warnings.append("Python version unknown; markers evaluated for " + (version or "Python 3"))
-        dists = _evaluate(spec, drafts, version, config)
+        installed[spec.path] = _requirements(spec, drafts, version, config)
+    kept = _required_from_venvs(specs, drafts_by_env, installed)
+
+    environments: list[PythonEnvironment] = []
+    py_owner: dict[str, Distribution] = {}
+    orphan_paths: dict[str, str] = {}  # orphan file -> env path
+    for spec in specs:
+        orphans = orphans_by_env[spec.path]
+        dists = _distributions(spec, drafts_by_env[spec.path], installed[spec.path], kept.get(spec.path, set()))
         env = PythonEnvironment(
             path=spec.path,
             kind=spec.kind,
@@ -144,6 +151,7 @@ def _build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool)
             orphan_files=tuple(sorted(p for p, _ in orphans)),
             orphan_bytes=sum(size for _, size in orphans),
             warnings=tuple(spec.warnings),
+            base_environments=tuple(spec.base_envs),
         )
         environments.append(env)
         for dist in env.distributions:
@@ -548,8 +556,11 @@ def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: di
         draft.import_names = tuple(sorted(n for n in names if n))
 
 
-def _evaluate(spec: EnvSpec, drafts: list[_Draft], version: str | None, config: ImageConfig) -> list[Distribution]:
-    """Requirements with markers and extras evaluated, the dependency graph, classes and builds."""
+def _requirements(
+    spec: EnvSpec, drafts: list[_Draft], version: str | None, config: ImageConfig
+) -> dict[str, _Draft]:
+    """Evaluate requirements (markers, and extras asked for by installed dependents); the installed copy of
+    each name (a stale second copy is reported)."""
     env = marker_environment(version, config.platform)
     by_name: dict[str, _Draft] = {}
     for draft in sorted(drafts, key=lambda d: (-d.layer, d.meta_dir)):
@@ -580,11 +591,37 @@ def _evaluate(spec: EnvSpec, drafts: list[_Draft], version: str | None, config: 
                     extras[req.name] |= new
                     changed = True
 
-    edges: dict[str, list[str]] = {}
     for draft in drafts:
         draft.requires = tuple(evaluate(r, env, extras[draft.name]) for r in draft.parsed_reqs)
-        edges[draft.name] = [r.name for r in draft.requires if r.active and r.name in by_name]
-    graph = DepGraph(edges, {d.name: d.size for d in drafts})
+    return by_name
+
+
+def _required_from_venvs(
+    specs: list[EnvSpec], drafts_by_env: dict[str, list[_Draft]], installed: dict[str, dict[str, _Draft]]
+) -> dict[str, set[str]]:
+    """Env path -> names a ``--system-site-packages`` venv's distributions require from it (not installed in
+    the venv itself): removing anything else must leave them, and what they need, in place."""
+    kept: dict[str, set[str]] = {}
+    for spec in specs:
+        if not spec.base_envs:
+            continue
+        own = installed[spec.path]
+        for draft in drafts_by_env[spec.path]:
+            for req in draft.requires:
+                if not req.active or req.name in own:
+                    continue
+                for base in spec.base_envs:
+                    if req.name in installed.get(base, {}):
+                        kept.setdefault(base, set()).add(req.name)
+    return kept
+
+
+def _distributions(
+    spec: EnvSpec, drafts: list[_Draft], by_name: dict[str, _Draft], kept: set[str]
+) -> list[Distribution]:
+    """The dependency graph, classes and builds: each draft frozen into a ``Distribution``."""
+    edges = {d.name: [r.name for r in d.requires if r.active and r.name in by_name] for d in drafts}
+    graph = DepGraph(edges, {d.name: d.size for d in drafts}, kept=kept)
     installed = set(by_name)
     out: list[Distribution] = []
     for draft in drafts:

@@ -15,13 +15,18 @@ from collections.abc import Iterable, Mapping
 class DepGraph:
     """Directed graph over canonical names; sizes are each node's own bytes."""
 
-    def __init__(self, edges: Mapping[str, Iterable[str]], sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, edges: Mapping[str, Iterable[str]], sizes: Mapping[str, int], *, kept: Iterable[str] = ()
+    ) -> None:
+        """``kept``: nodes something outside the graph requires (a venv that imports this environment's
+        distributions): they and what they need stay whatever is removed, unless removed themselves."""
         self.nodes = sorted(sizes)
         known = set(self.nodes)
         self.edges: dict[str, list[str]] = {
             n: sorted({d for d in edges.get(n, ()) if d in known and d != n}) for n in self.nodes
         }
         self.sizes = dict(sizes)
+        self.kept = sorted(set(kept) & known)
 
     def closure(self, start: Iterable[str], *, without: str | None = None) -> set[str]:
         """``start`` and everything it needs, transitively (cycle-safe), never entering ``without``."""
@@ -44,7 +49,7 @@ class DepGraph:
         a dependency goes only when nothing outside the removed set reaches it without passing ``name``.
         """
         mine = self.closure([name])
-        others = [n for n in self.nodes if n not in mine]
+        others = [n for n in self.nodes if n not in mine] + self.kept
         still_needed = self.closure(others, without=name)
         return (mine - still_needed) | {name}
 

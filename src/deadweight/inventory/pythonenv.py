@@ -70,6 +70,8 @@ class EnvSpec:
     python_version: str | None
     prefix: str  # what RECORD paths may reach: the venv/conda/interpreter prefix, or the dir itself
     warnings: list[str] = field(default_factory=list)
+    #: a venv made with ``--system-site-packages``: the environments of its base interpreter, which it imports too
+    base_envs: list[str] = field(default_factory=list)
 
 
 def site_dir_of(path: str) -> str | None:
@@ -161,6 +163,7 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
                 site_dirs.add(f"{lib}/{name}/site-packages")
 
     envs: list[EnvSpec] = []
+    sees_base: dict[str, str] = {}  # venv site dir -> the base interpreter's prefix, when it imports from there
     for site in sorted(site_dirs):
         m = _LIB_PY.match(site)
         prefix = (m.group(1) or "") if m else posixpath.dirname(site)
@@ -169,10 +172,12 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
         if prefix in venv_prefixes:
             spec.kind = "venv"
             cfg_path = f"{prefix}/pyvenv.cfg" if prefix else "pyvenv.cfg"
-            cfg_version, home, _ = _parse_pyvenv(tree.read(cfg_path))
+            cfg_version, home, system_site = _parse_pyvenv(tree.read(cfg_path))
             spec.python_version = cfg_version or version
             if home:
                 _check_venv_home(tree, spec, home)
+                if system_site:
+                    sees_base[site] = posixpath.dirname(home.strip().rstrip("/").lstrip("/"))
         elif prefix in conda_prefixes:
             spec.kind = "conda"
             spec.python_version = _conda_python(tree, prefix) or version
@@ -182,8 +187,26 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
             spec.python_version = _stdlib_version(tree, prefix)
         envs.append(spec)
 
+    for spec in envs:
+        if spec.path in sees_base:
+            spec.base_envs = _base_envs(spec, sees_base[spec.path], envs)
     envs.extend(_pythonpath_envs(tree, config, envs))
     return envs
+
+
+def _base_envs(venv: EnvSpec, base_prefix: str, envs: list[EnvSpec]) -> list[str]:
+    """The system environments a ``include-system-site-packages = true`` venv imports from: those of the
+    interpreter prefix its ``home`` names (``/usr/local/bin`` -> ``/usr/local``), for the venv's Python.
+    Debian's interpreter in ``/usr`` also reads ``/usr/local/lib/python3.X/dist-packages``, where pip installs."""
+    debian_local = f"{base_prefix}/local" if base_prefix else "local"
+    return [
+        e.path
+        for e in envs
+        if e.kind == "system"
+        and (e.prefix == base_prefix or (e.prefix == debian_local and e.path.endswith("/dist-packages")))
+        and (venv.python_version is None or e.python_version is None
+             or e.python_version.split(".")[:2] == venv.python_version.split(".")[:2])
+    ]
 
 
 def _check_venv_home(tree: TreeLike, spec: EnvSpec, home: str) -> None:

@@ -83,6 +83,8 @@ class PythonEnvironment:
     orphan_files: tuple[str, ...] = ()  # files in the environment no distribution owns
     orphan_bytes: int = 0
     warnings: tuple[str, ...] = ()
+    #: environments this venv imports from too (``include-system-site-packages = true``)
+    base_environments: tuple[str, ...] = ()
 
     def find(self, name: str) -> Distribution | None:
         for dist in self.distributions:

@@ -82,6 +82,7 @@ def _environment(
         "kind": env.kind,
         "python_version": env.python_version,
         "prefix": None if env.prefix is None else _abs(env.prefix),
+        "base_environments": [_abs(p) for p in env.base_environments],
         "size_bytes": sum(d.size_bytes for d in env.distributions) + env.orphan_bytes,
         "orphan_bytes": env.orphan_bytes,
         "orphan_count": len(env.orphan_files),
@@ -208,6 +209,7 @@ def _render_env(
             f"{env.kind} environment {_abs(env.path)} (Python {env.python_version or 'unknown'}): "
             f"{len(dists)} distributions, {human_bytes(total)}; "
             f"{len(env.orphan_files)} orphan files, {human_bytes(env.orphan_bytes)}"
+            + "".join(f"; also imports {_abs(base)}" for base in env.base_environments)
         )
     )
     table = _table()

@@ -187,6 +187,43 @@ def test_diamond_exclusive_bytes_do_not_count_the_shared_dependency() -> None:
     assert _dist(inv, "base").exclusive_bytes == size["base"]
 
 
+SYS = "usr/local/lib/python3.11/site-packages"
+
+
+def _system_site_venv(include: bool):  # type: ignore[no-untyped-def]
+    return tree(
+        {"usr/local/bin/python3.11": 1000, "usr/local/bin/python3": Sym("python3.11")},
+        {
+            **dist(SYS, "scipy", "1.14", {"scipy/__init__.py": b"s" * 100}, requires=("numpy",)),
+            **dist(SYS, "numpy", "2.1", {"numpy/__init__.py": b"n" * 1000}, requested=False),
+        },
+        {
+            "opt/venv/pyvenv.cfg": (
+                f"home = /usr/local/bin\ninclude-system-site-packages = {str(include).lower()}\nversion = 3.11.9\n"
+            ).encode(),
+            "opt/venv/bin/python": Sym("/usr/local/bin/python3"),
+            **dist(VENV, "pandas", "2.2", {"pandas/__init__.py": b"p" * 10}, requires=("numpy",)),
+        },
+    )
+
+
+def test_a_system_site_packages_venv_keeps_what_it_needs_from_the_base_environment() -> None:
+    # the venv's pandas imports the system numpy: removing scipy must not claim numpy's bytes
+    inv = build_inventory(_system_site_venv(True), config())
+    venv = next(e for e in inv.environments if e.path == VENV)
+    assert venv.base_environments == (SYS,)
+    scipy, numpy = _dist(inv, "scipy", SYS), _dist(inv, "numpy", SYS)
+    assert scipy.exclusive_bytes == scipy.size_bytes
+    assert numpy.exclusive_bytes == numpy.size_bytes
+    assert _dist(inv, "pandas", VENV).exclusive_bytes == _dist(inv, "pandas", VENV).size_bytes
+
+    # an isolated venv (the default) does not see the system numpy: scipy is then all that needs it
+    inv = build_inventory(_system_site_venv(False), config())
+    assert next(e for e in inv.environments if e.path == VENV).base_environments == ()
+    scipy, numpy = _dist(inv, "scipy", SYS), _dist(inv, "numpy", SYS)
+    assert scipy.exclusive_bytes == scipy.size_bytes + numpy.size_bytes
+
+
 def test_bad_records_are_reported_with_warnings_not_crashes() -> None:
     good_files = {"liar/__init__.py": b"0123456789"}
     t = tree(

@@ -64,3 +64,19 @@ def test_render_text_mentions_sizes_builds_and_breakdown() -> None:
 def test_render_without_environments() -> None:
     text = render(Inventory())
     assert text.startswith("Python: no environment found")
+
+
+def test_a_system_site_packages_venv_names_the_environments_it_imports_from() -> None:
+    venv = "opt/venv/lib/python3.11/site-packages"
+    t = tree(
+        {"usr/local/bin/python3.11": 1000, **dist(SP, "numpy", "2.1", {"numpy/__init__.py": b"n"})},
+        {
+            "opt/venv/pyvenv.cfg": b"home = /usr/local/bin\ninclude-system-site-packages = true\nversion = 3.11.9\n",
+            **dist(venv, "pandas", "2.2", {"pandas/__init__.py": b"p"}, requires=("numpy",)),
+        },
+    )
+    inv = build_inventory(t, config())
+    envs = {e["path"]: e for e in to_dict(inv)["environments"]}
+    assert envs["/" + venv]["base_environments"] == ["/" + SP]
+    assert envs["/" + SP]["base_environments"] == []
+    assert f"also imports /{SP}" in render(inv, width=200)
