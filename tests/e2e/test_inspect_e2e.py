@@ -65,3 +65,25 @@ def test_engine_reference_matches_engine_size(
             capture_output=True, text=True, timeout=120, check=True,
         ).stdout
     )
+
+
+def test_docker_save_of_two_images_reads_the_one_named(
+    capsys: pytest.CaptureFixture[str], example_images: dict[str, Any], tmp_path: Path
+) -> None:
+    lean, legacy = example_images["lean-svc"].tag, example_images["legacy-api"].tag
+    archive = tmp_path / "two.tar"
+    subprocess.run(["docker", "save", "-o", str(archive), lean, legacy], capture_output=True, timeout=600, check=True)
+
+    code = main(["inspect", f"docker-archive:{archive}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds 2 images" in err and lean in err and legacy in err
+    assert "Traceback" not in err
+
+    for name, tag in ((lean, lean), (legacy, legacy)):
+        doc = inspect_json(capsys, f"docker-archive:{archive}:{name}")
+        assert doc["size_bytes"] == engine_size(tag), name
+    by_position = [inspect_json(capsys, f"docker-archive:{archive}:@{i}")["size_bytes"] for i in (0, 1)]
+    assert sorted(by_position) == sorted([engine_size(lean), engine_size(legacy)])
+
+    assert main(["inspect", f"docker-archive:{archive}:no-such:tag"]) == 3
+    assert "no image named 'no-such:tag'" in capsys.readouterr().err

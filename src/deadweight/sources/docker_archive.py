@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Compression, LayerDescriptor, Platform
+from deadweight.sources.archive_select import choose
 from deadweight.sources.base import ByteStream, OpenedLayer, SourceOptions
 from deadweight.sources.manifest import MAX_JSON_BYTES, load_json, parse_config
 from deadweight.sources.oci_layout import (
@@ -43,17 +44,18 @@ MAX_MEMBER_SIZE = 1 << 42
 
 
 class DockerArchiveSource(StoredImageSource):
-    """A ``docker save`` tar. With several images in it, the first one is read."""
+    """A ``docker save`` tar. With several images in it, ``image`` names the one to read (a tag or ``@N``)."""
 
-    def __init__(self, path: str, options: SourceOptions) -> None:
-        ref = f"docker-archive:{path}"
-        store = TarStore(path, ref)
+    def __init__(self, path: str, options: SourceOptions, image: str | None = None) -> None:
+        archive = f"docker-archive:{path}"
+        ref = archive if image is None else f"{archive}:{image}"
+        store = TarStore(path, archive)
         try:
             wanted = Platform.parse(options.platform) if options.platform else None
             if store.has("index.json"):
-                resolved = resolve_layout(store, wanted)
+                resolved = resolve_layout(store, wanted, image)
             elif store.has("manifest.json"):
-                resolved = _resolve_legacy(store, wanted)
+                resolved = _resolve_legacy(store, wanted, image)
             else:
                 raise SourceError(f"{ref}: not a docker save archive (no manifest.json or index.json)")
         except BaseException:
@@ -74,14 +76,14 @@ def _config_digest(config_path: str) -> str | None:
     return None
 
 
-def _resolve_legacy(store: TarStore, wanted: Platform | None) -> ResolvedImage:
+def _resolve_legacy(store: TarStore, wanted: Platform | None, selector: str | None) -> ResolvedImage:
     source = store.source
     doc: Any = load_json(store.read_small("manifest.json", "manifest.json"), source, "manifest.json")
     if not isinstance(doc, list) or not doc:
         raise SourceError(f"{source}: manifest.json lists no images")
-    image = doc[0]  # several images (docker save a b): the first, as `docker load` lists them
-    if not isinstance(image, dict):
+    if not all(isinstance(entry, dict) for entry in doc):
         raise SourceError(f"{source}: manifest.json entry is not an object")
+    image = doc[choose([_repo_tags(entry) for entry in doc], selector, source)]
     config_path = safe_archive_path(image.get("Config"), source, "manifest.json Config")
     raw_layers = image.get("Layers")
     if not isinstance(raw_layers, list):
@@ -115,6 +117,11 @@ def _resolve_legacy(store: TarStore, wanted: Platform | None) -> ResolvedImage:
         )
         layers.append(StoredLayer(descriptor, path, compression))
     return ResolvedImage(config, None, tuple(layers))
+
+
+def _repo_tags(entry: dict[str, Any]) -> tuple[str, ...]:
+    tags = entry.get("RepoTags")
+    return tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
 
 
 class _Bounded:

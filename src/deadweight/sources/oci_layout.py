@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Compression, ImageConfig, LayerDescriptor, Platform
+from deadweight.sources.archive_select import choose
 from deadweight.sources.base import ImageSource, OpenedLayer, SourceOptions
 from deadweight.sources.manifest import (
     INDEX_TYPES,
@@ -290,19 +291,40 @@ def _read_blob(store: LayoutStore, digest: str, size: int | None, what: str) -> 
     return data
 
 
+#: The tag an OCI layout gives an index entry (``skopeo copy ... oci:DIR:TAG``, ``docker save`` on 25+).
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
 def _pick(entries: list[IndexEntry], wanted: Platform | None, source: str) -> IndexEntry:
-    images = [e for e in entries if not e.is_attestation]
-    if len(images) > 1 and all(e.platform is None for e in images):
-        return images[0]  # several tagged images (docker save a b): take the first
     return select_platform(entries, wanted, source)
 
 
-def resolve_layout(store: LayoutStore, wanted: Platform | None) -> ResolvedImage:
+def _pick_image(
+    entries: list[IndexEntry], wanted: Platform | None, selector: str | None, source: str
+) -> IndexEntry:
+    """The top of index.json: several images (``docker save a b``, a layout with many tags) are told apart by
+    name; entries for the platforms of one image (no names, or the same name) are chosen by platform."""
+    images = [e for e in entries if not e.is_attestation]
+    names = [_ref_names(e) for e in images]
+    several = len(images) > 1 and (
+        all(e.platform is None for e in images) or (wanted is None and len(set(names)) > 1)
+    )
+    if selector is None and not several:
+        return _pick(entries, wanted, f"{source} index.json")
+    return images[choose(names, selector, source)] if images else _pick(entries, wanted, f"{source} index.json")
+
+
+def _ref_names(entry: IndexEntry) -> tuple[str, ...]:
+    names = (entry.annotations.get("io.containerd.image.name"), entry.annotations.get(REF_NAME))
+    return tuple(n for n in names if n)
+
+
+def resolve_layout(store: LayoutStore, wanted: Platform | None, selector: str | None = None) -> ResolvedImage:
     """index.json -> (nested indexes) -> manifest -> config; digests of these are always checked."""
     source = store.source
     data = store.read_small("index.json", "index.json")
     entries = parse_index(data, f"{source} index.json")
-    entry = _pick(entries, wanted, f"{source} index.json")
+    entry = _pick_image(entries, wanted, selector, source)
     for _ in range(MAX_INDEX_DEPTH):
         what = f"manifest {entry.digest[:19]}"
         data = _read_blob(store, entry.digest, entry.size, what)
@@ -391,20 +413,21 @@ class StoredImageSource(ImageSource):
 class OciLayoutSource(StoredImageSource):
     """``oci:PATH``: an OCI image layout directory, or a tar of one."""
 
-    def __init__(self, path: str, options: SourceOptions) -> None:
-        ref = f"oci:{path}"
+    def __init__(self, path: str, options: SourceOptions, image: str | None = None) -> None:
+        layout = f"oci:{path}"
+        ref = layout if image is None else f"{layout}:{image}"
         store: LayoutStore
         if os.path.isdir(path):
-            store = DirStore(path, ref)
+            store = DirStore(path, layout)
         elif os.path.exists(path):
-            store = TarStore(path, ref)
+            store = TarStore(path, layout)
         else:
-            raise SourceError(f"{ref}: no such file or directory")
+            raise SourceError(f"{layout}: no such file or directory")
         try:
             if not store.has("index.json"):
-                raise SourceError(f"{ref}: not an OCI image layout (no index.json)")
+                raise SourceError(f"{layout}: not an OCI image layout (no index.json)")
             wanted = Platform.parse(options.platform) if options.platform else None
-            resolved = resolve_layout(store, wanted)
+            resolved = resolve_layout(store, wanted, image)
         except BaseException:
             store.close()
             raise

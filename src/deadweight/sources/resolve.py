@@ -2,8 +2,8 @@
 
 | ref | source |
 |---|---|
-| ``docker-archive:PATH`` | a ``docker save`` tarball |
-| ``oci:PATH`` | an OCI image layout (directory or tar) |
+| ``docker-archive:PATH[:NAME|:@N]`` | a ``docker save`` tarball (NAME or position when it holds several) |
+| ``oci:PATH[:NAME]`` | an OCI image layout (directory or tar) |
 | ``registry:HOST/REPO[:TAG|@DIGEST]`` (also ``docker://...``) | the registry API |
 | ``docker:NAME`` | the local Docker engine |
 | an existing ``*.tar`` file / OCI layout directory | docker-archive / oci (convenience) |
@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from deadweight.errors import SourceError, UsageError
+from deadweight.errors import UsageError
+from deadweight.sources.archive_select import split_archive_ref
 from deadweight.sources.auth import strip_userinfo
 from deadweight.sources.base import ImageSource, SourceOptions
 from deadweight.sources.daemon import DaemonSource, daemon_has
@@ -55,10 +56,9 @@ def open_source(ref: str, options: SourceOptions | None = None) -> ImageSource:
             "docker login (or DOCKER_CONFIG) instead"
         )
     if text.startswith("docker-archive:"):
-        return _docker_archive(_path(text, "docker-archive:"), options)
+        return _docker_archive(*_archive(text, "docker-archive:"), options)
     if text.startswith(("oci:", "oci-archive:")):
-        scheme = "oci:" if text.startswith("oci:") else "oci-archive:"
-        return _oci(_path(text, scheme), options)
+        return _oci(*_archive(text, "oci:" if text.startswith("oci:") else "oci-archive:"), options)
     if text.startswith("registry:"):
         return _registry(text.removeprefix("registry:"), options)
     if text.startswith("docker://"):
@@ -70,9 +70,9 @@ def open_source(ref: str, options: SourceOptions | None = None) -> ImageSource:
         return _daemon(name, options)
     candidate = Path(text).expanduser()
     if candidate.is_file() and text.endswith(".tar"):
-        return _docker_archive(candidate, options)
+        return _docker_archive(candidate, None, options)
     if candidate.is_dir() and (candidate / "oci-layout").is_file():
-        return _oci(candidate, options)
+        return _oci(candidate, None, options)
     if "/" in text and candidate.exists():
         raise UsageError(f"{text}: not an image archive (use docker-archive:PATH or oci:PATH)")
     _check_name(text, text)
@@ -81,14 +81,12 @@ def open_source(ref: str, options: SourceOptions | None = None) -> ImageSource:
     return _registry(text, options)
 
 
-def _path(text: str, scheme: str) -> Path:
+def _archive(text: str, scheme: str) -> tuple[Path, str | None]:
+    """``SCHEME:PATH[:IMAGE]`` -> (path, image name or ``@N`` when the archive holds several)."""
     raw = text[len(scheme) :]
     if not raw:
         raise UsageError(f"{text!r}: missing path after {scheme}")
-    path = Path(raw).expanduser()
-    if not path.exists():
-        raise SourceError(f"{raw}: no such file or directory")
-    return path
+    return split_archive_ref(raw)
 
 
 def _check_name(name: str, text: str) -> None:
@@ -98,12 +96,12 @@ def _check_name(name: str, text: str) -> None:
     parse_image_ref(name)
 
 
-def _docker_archive(path: Path, options: SourceOptions) -> ImageSource:
-    return DockerArchiveSource(str(path), options)
+def _docker_archive(path: Path, image: str | None, options: SourceOptions) -> ImageSource:
+    return DockerArchiveSource(str(path), options, image)
 
 
-def _oci(path: Path, options: SourceOptions) -> ImageSource:
-    return OciLayoutSource(str(path), options)
+def _oci(path: Path, image: str | None, options: SourceOptions) -> ImageSource:
+    return OciLayoutSource(str(path), options, image)
 
 
 def _registry(name: str, options: SourceOptions) -> ImageSource:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from deadweight.errors import DigestMismatchError, SourceError
+from deadweight.errors import DigestMismatchError, SourceError, UsageError
 from deadweight.model.image import EntryKind, HistoryEntry, Platform
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.docker_archive import DockerArchiveSource, iter_archive_stream
+from deadweight.sources.resolve import open_source
 from deadweight.sources.tarstream import iter_tar
 from tests.imagebuilder import (
     F,
@@ -106,14 +108,76 @@ def test_manifest_json_fallback_without_index(tmp_path: Path) -> None:
         assert [r.diff_id for r in read_layers(source, verify=True)] == built.diff_ids
 
 
-def test_several_images_takes_the_first(tmp_path: Path) -> None:
-    path = tmp_path / "image.tar"
-    write_docker_archive(SPEC, path)
+def _two_images(path: Path, layout: str) -> None:
+    """An archive like ``docker save test/image other:1``: the second image is the first layer only."""
+    write_docker_archive(SPEC, path, layout=layout)
     manifest = json.loads(_member(path, "manifest.json"))
-    other = dict(manifest[0], RepoTags=["other:1"], Layers=manifest[0]["Layers"][:1])
-    rewrite_tar(path, {"manifest.json": json.dumps([*manifest, other]).encode()})
-    with DockerArchiveSource(str(path), SourceOptions()) as source:
+    config = json.loads(_member(path, manifest[0]["Config"]))
+    config["rootfs"]["diff_ids"] = config["rootfs"]["diff_ids"][:1]
+    config["history"] = config["history"][:1]
+    config_data = json.dumps(config).encode()
+    config_name = _sha(config_data).split(":")[1] + ".json"
+    other = dict(manifest[0], RepoTags=["other:1"], Layers=manifest[0]["Layers"][:1], Config=config_name)
+    changes = {"manifest.json": json.dumps([*manifest, other]).encode()}
+    added = [(config_name, config_data)]
+    if layout == "oci":
+        index = json.loads(_member(path, "index.json"))
+        first = index["manifests"][0]
+        manifest_doc = json.loads(_member(path, "blobs/sha256/" + first["digest"].split(":")[1]))
+        manifest_doc["config"] = dict(manifest_doc["config"], digest=_sha(config_data), size=len(config_data))
+        manifest_doc["layers"] = manifest_doc["layers"][:1]
+        manifest_data = json.dumps(manifest_doc).encode()
+        second = dict(first, digest=_sha(manifest_data), size=len(manifest_data), annotations={
+            "io.containerd.image.name": "docker.io/library/other:1", "org.opencontainers.image.ref.name": "1"})
+        index["manifests"].append(second)
+        changes["index.json"] = json.dumps(index).encode()
+        added += [
+            ("blobs/sha256/" + _sha(config_data).split(":")[1], config_data),
+            ("blobs/sha256/" + _sha(manifest_data).split(":")[1], manifest_data),
+        ]
+    rewrite_tar(path, changes, added)
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("layout", ["legacy", "oci"])
+def test_several_images_are_told_apart_by_name_or_position(tmp_path: Path, layout: str) -> None:
+    path = tmp_path / "image.tar"
+    _two_images(path, layout)
+    with pytest.raises(UsageError) as info:
+        DockerArchiveSource(str(path), SourceOptions())
+    assert "holds 2 images" in str(info.value) and "other:1" in str(info.value)
+    for name in ("test/image:latest", "docker.io/test/image", "@0"):
+        with DockerArchiveSource(str(path), SourceOptions(), name) as source:
+            assert len(source.layers()) == 3, name
+    for name in ("other:1", "docker.io/library/other:1", "@1"):
+        with DockerArchiveSource(str(path), SourceOptions(), name) as source:
+            assert len(source.layers()) == 1, name
+            assert source.ref == f"docker-archive:{path}:{name}"
+            assert len(source.config().diff_ids) == 1
+    for name, message in (("nope:1", "no image named 'nope:1'"), ("@2", "no image @2"), ("@x", "no image @x")):
+        with pytest.raises(SourceError) as missing:
+            DockerArchiveSource(str(path), SourceOptions(), name)
+        assert message in str(missing.value)
+
+
+def test_archive_references_name_the_image_after_the_path(tmp_path: Path) -> None:
+    folder = tmp_path / "with:colon"
+    folder.mkdir()
+    path = folder / "image.tar"
+    _two_images(path, "legacy")
+    with open_source(f"docker-archive:{path}:other:1") as source:
+        assert len(source.layers()) == 1
+    with open_source(f"docker-archive:{path}:@0") as source:
         assert len(source.layers()) == 3
+    with pytest.raises(UsageError):
+        open_source(f"docker-archive:{path}")
+    with pytest.raises(UsageError):
+        open_source(f"docker-archive:{path}:")
+    with pytest.raises(SourceError):
+        open_source(f"docker-archive:{tmp_path}/missing.tar:other:1")
 
 
 def _member(path: Path, name: str) -> bytes:
