@@ -29,7 +29,7 @@ from deadweight.sources.oci_layout import (
     safe_archive_path,
 )
 from deadweight.sources.streams import ReadStream, StreamedLayer, check_digest, sniff_compression
-from deadweight.sources.tarstream import normalize_member_path
+from deadweight.sources.tarstream import BLOCK, iter_headers, normalize_member_path, padding
 
 _LEGACY_MEDIA_TYPES = {
     Compression.NONE: "application/vnd.docker.image.rootfs.diff.tar",
@@ -37,10 +37,6 @@ _LEGACY_MEDIA_TYPES = {
     Compression.ZSTD: "application/vnd.docker.image.rootfs.diff.tar.zstd",
 }
 
-BLOCK = 512
-_EXTENSION_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE)
-#: Outer members larger than this are a corrupt header, not a real layer.
-MAX_MEMBER_SIZE = 1 << 42
 
 
 class DockerArchiveSource(StoredImageSource):
@@ -193,27 +189,6 @@ def _looks_like_layer(head: bytes) -> bool:
     return len(head) == BLOCK and head.count(0) == BLOCK
 
 
-def _pax_path(data: bytes) -> str | None:
-    """The ``path`` record of a pax header, if any (records are ``"%d key=value\\n"``)."""
-    pos = 0
-    found: str | None = None
-    while pos < len(data):
-        space = data.find(b" ", pos)
-        if space < 0:
-            break
-        try:
-            length = int(data[pos:space])
-        except ValueError:
-            break
-        if length <= 0:
-            break
-        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
-        if key == b"path":
-            found = value.decode("utf-8", "surrogateescape")
-        pos += length
-    return found
-
-
 def iter_archive_stream(fileobj: BinaryIO, source: str) -> Iterator[OpenedLayer]:
     """Yield each layer of a non-seekable ``docker save`` stream, in the order the engine wrote them.
 
@@ -223,47 +198,19 @@ def iter_archive_stream(fileobj: BinaryIO, source: str) -> Iterator[OpenedLayer]
     """
     raw = ReadStream(fileobj, source)
     seen: set[str] = set()
-    long_name: str | None = None
-    while True:
-        header = _read_full(raw, BLOCK)
-        if not header:
-            return
-        if len(header) < BLOCK:
-            raise SourceError(f"{source}: truncated archive stream (partial header)")
-        if header.count(0) == BLOCK:
-            return
-        try:
-            info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
-        except tarfile.HeaderError as exc:
-            raise SourceError(f"{source}: not a tar stream or corrupt header ({exc})") from None
-        size = info.size
-        if size < 0 or size > MAX_MEMBER_SIZE:
-            raise SourceError(f"{source}: archive member declares an absurd size ({size} bytes)")
-        padding = -size % BLOCK
-        if info.type in _EXTENSION_TYPES:
-            if size > 1 << 20:
-                raise SourceError(f"{source}: archive extension header too large ({size} bytes)")
-            data = _read_full(raw, size)
-            if len(data) < size:
-                raise SourceError(f"{source}: truncated archive stream (extension header)")
-            raw.skip(padding)
-            if info.type == tarfile.GNUTYPE_LONGNAME:
-                long_name = data.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-            elif info.type == tarfile.XHDTYPE:
-                long_name = _pax_path(data) or long_name
-            continue
-        name = normalize_member_path(long_name or info.name, source)
-        long_name = None
-        if info.isdir():
-            raw.skip(size + padding)
+    for member_name, _link, size, kind_code, _mode in iter_headers(raw, source):
+        name = normalize_member_path(member_name, source)
+        pad = padding(size)
+        if kind_code == tarfile.DIRTYPE:
+            raw.skip(size + pad)
             continue
         if name in seen:
             raise SourceError(f"{source}: duplicate archive member {name}")
         seen.add(name)
         blob_digest = digest_of_blob_path(name)
         is_legacy_layer = posixpath.basename(name) == "layer.tar"
-        if not info.isreg() or not (is_legacy_layer or blob_digest):
-            raw.skip(size + padding)
+        if kind_code not in tarfile.REGULAR_TYPES or not (is_legacy_layer or blob_digest):
+            raw.skip(size + pad)
             continue
         member = _Bounded(raw, size, f"{source} member {name}")
         head = _read_full(member, min(size, BLOCK))
@@ -271,7 +218,7 @@ def iter_archive_stream(fileobj: BinaryIO, source: str) -> Iterator[OpenedLayer]
             raise SourceError(f"{source}: truncated archive stream (member {name})")
         if not is_legacy_layer and not _looks_like_layer(head):
             member.skip(member.remaining)
-            raw.skip(padding)
+            raw.skip(pad)
             continue
         descriptor = LayerDescriptor(
             index=-1, digest=blob_digest, diff_id=None, media_type=None, compressed_size=size
@@ -283,4 +230,4 @@ def iter_archive_stream(fileobj: BinaryIO, source: str) -> Iterator[OpenedLayer]
             layer.close()
         if member.remaining:
             member.skip(member.remaining)
-        raw.skip(padding)
+        raw.skip(pad)

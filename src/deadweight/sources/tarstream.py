@@ -78,7 +78,8 @@ def _read_exact(stream: ByteStream, n: int, source: str, what: str) -> bytes:
     return b"".join(chunks)
 
 
-def _padding(size: int) -> int:
+def padding(size: int) -> int:
+    """Bytes after ``size`` bytes of member data up to the next 512-byte block."""
     return -size % BLOCK
 
 
@@ -121,18 +122,17 @@ def classify(path: str, kind: EntryKind) -> tuple[str, EntryKind]:
     return (posixpath.join(parent, target) if parent else target), EntryKind.WHITEOUT
 
 
-def iter_tar(
-    stream: ByteStream,
-    *,
-    source: str,
-    want: Callable[[str], bool] | None = None,
-    max_capture: int = 16 << 20,
-) -> Iterator[TarMember]:
-    """Yield every member of the tar in ``stream``.
+#: ``(name, link, size, type, mode)`` of one member: GNU long names and pax records applied, ``size`` the
+#: number of data bytes that follow the header (padding not included). A tuple: layers have 10^4-10^5 members.
+TarHeader = tuple[str, str, int, bytes, int]
 
-    ``want(path)`` selects regular files whose content is returned (when no larger than
-    ``max_capture``); everything else is skipped without being held in memory. Stops at the
-    end-of-archive marker or at a clean end of stream; a stream that ends inside a member is an error.
+
+def iter_headers(stream: ByteStream, source: str) -> Iterator[TarHeader]:
+    """Each member's header, in order; extension headers (GNU long name/link, pax) are read and applied.
+
+    Between two headers the caller reads or skips the member's ``size`` data bytes and their padding to
+    the next 512-byte block (``padding(size)``). Stops at the end-of-archive marker or at a clean end of
+    stream; a stream that ends inside a header is an error.
     """
     long_name: str | None = None
     long_link: str | None = None
@@ -146,7 +146,7 @@ def iter_tar(
                 rest = stream.read(BLOCK - len(header))
                 header += rest
             if not header:
-                return  # a layer with no end marker, ending cleanly on a block boundary
+                return  # no end marker, ending cleanly on a block boundary
             if len(header) < BLOCK:
                 raise SourceError(f"{source}: truncated tar (partial header)")
         if header.count(0) == BLOCK:
@@ -154,7 +154,7 @@ def iter_tar(
         try:
             info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
         except tarfile.HeaderError as exc:
-            raise SourceError(f"{source}: corrupt tar header ({exc})") from None
+            raise SourceError(f"{source}: not a tar stream or corrupt tar header ({exc})") from None
         size = info.size
         if size < 0 or size > MAX_MEMBER_SIZE:
             raise SourceError(f"{source}: tar header declares an absurd size ({size} bytes)")
@@ -163,7 +163,7 @@ def iter_tar(
             if size > MAX_EXTENSION_SIZE:
                 raise SourceError(f"{source}: tar extension header too large ({size} bytes)")
             data = _read_exact(stream, size, source, "extension header")
-            stream.skip(_padding(size))
+            stream.skip(padding(size))
             if kind_code == tarfile.GNUTYPE_LONGNAME:
                 long_name = data.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
             elif kind_code == tarfile.GNUTYPE_LONGLINK:
@@ -185,13 +185,28 @@ def iter_tar(
                 raise SourceError(f"{source}: tar header declares an absurd size ({size} bytes)")
         long_name = long_link = None
         pax = {}
+        yield name, link, size, kind_code, info.mode
 
+
+def iter_tar(
+    stream: ByteStream,
+    *,
+    source: str,
+    want: Callable[[str], bool] | None = None,
+    max_capture: int = 16 << 20,
+) -> Iterator[TarMember]:
+    """Yield every member of the tar in ``stream``.
+
+    ``want(path)`` selects regular files whose content is returned (when no larger than
+    ``max_capture``); everything else is skipped without being held in memory. Stops at the
+    end-of-archive marker or at a clean end of stream; a stream that ends inside a member is an error.
+    """
+    for name, listed_link, size, kind_code, mode in iter_headers(stream, source):
         kind = _KINDS.get(kind_code, EntryKind.OTHER)
         if kind is EntryKind.FILE and name.endswith("/"):
             kind = EntryKind.DIR  # old tars mark directories by a trailing slash only
         path = normalize_member_path(name, source)
-        if kind is EntryKind.HARDLINK:
-            link = normalize_member_path(link, source)
+        link = normalize_member_path(listed_link, source) if kind is EntryKind.HARDLINK else listed_link
         path, kind = classify(path, kind)
         has_data = kind_code not in (tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE,
                                      tarfile.BLKTYPE, tarfile.FIFOTYPE)
@@ -200,9 +215,9 @@ def iter_tar(
         content: bytes | None = None
         if kind is EntryKind.FILE and want is not None and data_size <= max_capture and want(path):
             content = _read_exact(stream, data_size, source, f"member {path}")
-            stream.skip(_padding(data_size))
+            stream.skip(padding(data_size))
         elif data_size:
-            stream.skip(data_size + _padding(data_size))
+            stream.skip(data_size + padding(data_size))
 
         yield TarMember(
             LayerEntry(
@@ -210,7 +225,7 @@ def iter_tar(
                 kind=kind,
                 size=data_size if kind is EntryKind.FILE else 0,
                 link_target=link if kind in (EntryKind.SYMLINK, EntryKind.HARDLINK) else None,
-                mode=info.mode,
+                mode=mode,
             ),
             content,
         )
