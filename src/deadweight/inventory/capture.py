@@ -52,20 +52,6 @@ _SUFFIXES = (".pth", ".egg-link", ".egg-info", "pyvenv.cfg")
 _PROJECT_FILES = frozenset({"pyproject.toml", "setup.cfg", "Pipfile", "poetry.lock", "uv.lock"})
 
 
-def wanted(path: str) -> bool:
-    """True when the inventory needs the content of ``path`` (image path, no leading ``/``)."""
-    # nearly every file of an image fails all of these; deciding that first keeps the per-file cost low
-    if not (
-        "-info/" in path
-        or path.endswith(_SUFFIXES)
-        or path.startswith("var/lib/dpkg/")
-        or "conda-meta/" in path
-        or path in EXACT_PATHS
-    ):
-        return False
-    return _metadata_file(path)
-
-
 def _metadata_file(path: str) -> bool:
     """``wanted`` for a path that passed its quick test."""
     slash = path.rfind("/")
@@ -87,21 +73,15 @@ def _metadata_file(path: str) -> bool:
     return path in EXACT_PATHS
 
 
-def for_config(config: ImageConfig) -> Callable[[str], bool]:
-    """``wanted`` plus project files at the top of the image's WORKDIR (requirements, pyproject).
+def _selector(workdir: str) -> Callable[[str], bool]:
+    """The content test for an image whose WORKDIR is ``workdir`` (``""``: none). It runs once per file of
+    the image, so the WORKDIR joins the quick test every file takes instead of adding a second call."""
+    prefix = workdir + "/" if workdir else None
+    cut = len(prefix) if prefix else 0
+    starts = ("var/lib/dpkg/", prefix) if prefix else ("var/lib/dpkg/",)
 
-    Metadata under PYTHONPATH entries is already covered by ``wanted``: it matches dist-info and
-    egg-info directories wherever they are. The returned test runs once per file of the image, so it
-    repeats ``wanted``'s quick test with the WORKDIR added rather than calling through it.
-    """
-    workdir = config.working_dir.strip("/")
-    if not workdir:
-        return wanted
-    prefix = workdir + "/"
-    cut = len(prefix)
-    starts = ("var/lib/dpkg/", prefix)
-
-    def wanted_with_workdir(path: str) -> bool:
+    def selected(path: str) -> bool:
+        # nearly every file of an image fails all of these; deciding that first keeps the per-file cost low
         if not (
             "-info/" in path
             or path.endswith(_SUFFIXES)
@@ -112,11 +92,25 @@ def for_config(config: ImageConfig) -> Callable[[str], bool]:
             return False
         if _metadata_file(path):
             return True
-        if not path.startswith(prefix):
+        if prefix is None or not path.startswith(prefix):
             return False
         rest = path[cut:]
         if "/" in rest:
             return False
         return rest in _PROJECT_FILES or (rest.startswith("requirements") and rest.endswith(".txt"))
 
-    return wanted_with_workdir
+    return selected
+
+
+#: True when the inventory needs the content of a path (image path, no leading ``/``).
+wanted = _selector("")
+
+
+def for_config(config: ImageConfig) -> Callable[[str], bool]:
+    """``wanted`` plus project files at the top of the image's WORKDIR (requirements, pyproject).
+
+    Metadata under PYTHONPATH entries is already covered by ``wanted``: it matches dist-info and
+    egg-info directories wherever they are.
+    """
+    workdir = config.working_dir.strip("/")
+    return _selector(workdir) if workdir else wanted
