@@ -295,10 +295,6 @@ def _read_blob(store: LayoutStore, digest: str, size: int | None, what: str) -> 
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
-def _pick(entries: list[IndexEntry], wanted: Platform | None, source: str) -> IndexEntry:
-    return select_platform(entries, wanted, source)
-
-
 def _pick_image(
     entries: list[IndexEntry], wanted: Platform | None, selector: str | None, source: str
 ) -> IndexEntry:
@@ -310,8 +306,8 @@ def _pick_image(
         all(e.platform is None for e in images) or (wanted is None and len(set(names)) > 1)
     )
     if selector is None and not several:
-        return _pick(entries, wanted, f"{source} index.json")
-    return images[choose(names, selector, source)] if images else _pick(entries, wanted, f"{source} index.json")
+        return select_platform(entries, wanted, f"{source} index.json")
+    return images[choose(names, selector, source)]
 
 
 def _ref_names(entry: IndexEntry) -> tuple[str, ...]:
@@ -330,7 +326,7 @@ def resolve_layout(store: LayoutStore, wanted: Platform | None, selector: str | 
         data = _read_blob(store, entry.digest, entry.size, what)
         if entry.media_type in INDEX_TYPES or (entry.media_type is None and is_index(None, data)):
             entries = parse_index(data, f"{source} index {entry.digest[:19]}")
-            entry = _pick(entries, wanted, f"{source} index {entry.digest[:19]}")
+            entry = select_platform(entries, wanted, f"{source} index {entry.digest[:19]}")
             continue
         manifest = parse_manifest(data, f"{source} {what}")
         return _resolve_manifest(store, manifest, entry.digest, wanted)
