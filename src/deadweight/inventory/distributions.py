@@ -367,9 +367,3 @@ def module_names(rel_paths: Iterable[str]) -> set[str]:
         elif stem.isidentifier():
             out.add(f"{dotted}.{stem}" if dotted else stem)
     return out
-
-
-def module_name(rel_path: str) -> str | None:
-    """Dotted module name of one environment-relative file, or None when it is not importable code."""
-    names = module_names((rel_path,))
-    return names.pop() if names else None

@@ -8,7 +8,6 @@ from packaging.utils import canonicalize_name
 from deadweight.inventory.distributions import (
     evaluate,
     marker_environment,
-    module_name,
     module_names,
     parse_entry_points,
     parse_metadata,
@@ -121,17 +120,17 @@ def test_markers_evaluated_for_the_image_not_this_machine() -> None:
 
 
 def test_module_names_from_record_paths() -> None:
-    assert module_name("pkg/__init__.py") == "pkg"
-    assert module_name("pkg/sub/mod.py") == "pkg.sub.mod"
-    assert module_name("pkg/_ext.cpython-311-x86_64-linux-gnu.so") == "pkg._ext"
-    assert module_name("_cffi_backend.cpython-311-x86_64-linux-gnu.so") == "_cffi_backend"
-    assert module_name("six.py") == "six"
-    assert module_name("pkg/__pycache__/mod.cpython-311.pyc") is None
-    assert module_name("pkg/data/file.json") is None
-    assert module_name("pkg-1.0.dist-info/METADATA") is None
-    assert module_name("../../../bin/tool") is None
-    assert module_name("pkg/lib/libfoo.so.1") is None
-    assert module_name("pkg/include-dir/x.py") is None  # not importable: "include-dir" is no identifier
+    assert module_names(["pkg/__init__.py"]) == {"pkg"}
+    assert module_names(["pkg/sub/mod.py"]) == {"pkg.sub.mod"}
+    assert module_names(["pkg/_ext.cpython-311-x86_64-linux-gnu.so"]) == {"pkg._ext"}
+    assert module_names(["_cffi_backend.cpython-311-x86_64-linux-gnu.so"]) == {"_cffi_backend"}
+    assert module_names(["six.py"]) == {"six"}
+    assert module_names(["pkg/__pycache__/mod.cpython-311.pyc"]) == set()
+    assert module_names(["pkg/data/file.json"]) == set()
+    assert module_names(["pkg-1.0.dist-info/METADATA"]) == set()
+    assert module_names(["../../../bin/tool"]) == set()
+    assert module_names(["pkg/lib/libfoo.so.1"]) == set()
+    assert module_names(["pkg/include-dir/x.py"]) == set()  # not importable: "include-dir" is no identifier
 
 
 def test_module_names_of_many_files_match_one_at_a_time() -> None:
@@ -142,7 +141,7 @@ def test_module_names_of_many_files_match_one_at_a_time() -> None:
     ]
     names = module_names(rels)
     assert names == {"google.protobuf", "google.protobuf.message", "six"}
-    assert names == {m for m in map(module_name, rels) if m}
+    assert names == set().union(*(module_names([rel]) for rel in rels))
 
 
 def test_record_fast_path_reads_rows_as_csv_would() -> None:
