@@ -16,19 +16,11 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from deadweight.errors import ConfigError
+from deadweight.model.cost import CostModel
 from deadweight.model.finding import Severity
 
 DEFAULT_TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 RULE_ID = re.compile(r"^DW\d{1,3}$")
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Prices for the cost section of reports; defaults are typical public-cloud list prices (USD)."""
-
-    storage_per_gb_month: float = 0.10
-    transfer_per_gb: float = 0.09
-    pulls_per_month: int = 100
 
 
 @dataclass(frozen=True)

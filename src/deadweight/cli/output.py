@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deadweight.errors import UsageError
-from deadweight.reports.formatting import human_bytes
+from deadweight.units import human_bytes
 
 ProgressCallback = Callable[[int, int, int], None]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deadweight.config import CostModel
+from deadweight.model.cost import CostModel
 from deadweight.model.finding import Finding, Severity
 
 

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from deadweight.config import CostModel
 from deadweight.model.audit import AuditReport, ServiceResult
+from deadweight.model.cost import CostModel, monthly_cost
 from deadweight.model.finding import Confidence, Finding, deduplicated_savings
 from deadweight.reports.formatting import (
     finding_order,
     fleet_after_bytes,
-    human_bytes,
     md_code,
     md_escape,
     md_table,
-    money,
-    monthly_cost,
     ordered_findings,
-    percent,
     service_order,
 )
 from deadweight.reports.rule_catalog import rule_help_uri, rule_title
+from deadweight.units import human_bytes, money, percent
 
 MAX_ACTIONS = 30  # a PR comment with 300 one-liners is not a priority list
 

@@ -19,15 +19,9 @@ from rich.text import Text
 
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Confidence, Finding, Severity
-from deadweight.reports.formatting import (
-    fleet_after_bytes,
-    human_bytes,
-    ordered_findings,
-    percent,
-    render_console,
-    service_order,
-)
+from deadweight.reports.formatting import fleet_after_bytes, ordered_findings, render_console, service_order
 from deadweight.reports.rule_catalog import rule_title
+from deadweight.units import human_bytes, percent
 
 _DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{32,128})")
 _SEVERITY_STYLE = {

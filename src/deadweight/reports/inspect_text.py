@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.reports.formatting import human_bytes, percent, render_console
+from deadweight.reports.formatting import render_console
+from deadweight.units import human_bytes, percent
 
 #: How much of a build step the layer table shows.
 CREATED_BY_WIDTH = 60

@@ -19,7 +19,8 @@ from rich.text import Text
 from deadweight.inventory.classify import BREAKDOWN_CLASSES
 from deadweight.model.evidence import Verdict
 from deadweight.model.python import Distribution, Inventory, OsPackage, PythonEnvironment
-from deadweight.reports.formatting import human_bytes, percent, render_console
+from deadweight.reports.formatting import render_console
+from deadweight.units import human_bytes, percent
 
 
 def used_by(verdict: Verdict | None) -> str:

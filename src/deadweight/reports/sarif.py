@@ -20,8 +20,9 @@ from urllib.parse import quote
 from deadweight import __version__
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.reports.formatting import human_bytes, ordered_findings
+from deadweight.reports.formatting import ordered_findings
 from deadweight.reports.rule_catalog import RULES, rule_help_uri, rule_info
+from deadweight.units import human_bytes
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from deadweight.model.evidence import Confidence, DeviceStatus
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.python import DistClass, Distribution
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
 from deadweight.rules.dw201_unused_declared import ignored_inline
 from deadweight.rules.removal import freed_with
+from deadweight.units import human_bytes
 
 GPU_BUILDS = frozenset({"cuda", "rocm", "gpu"})
 

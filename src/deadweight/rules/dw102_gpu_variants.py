@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from deadweight.model.evidence import DeviceStatus
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.python import Distribution
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
 from deadweight.rules.dw101_cuda_torch import deployment_has_gpu, device_evidence, gpu_stack
 from deadweight.rules.dw201_unused_declared import ignored_inline
+from deadweight.units import human_bytes
 
 #: GPU distribution -> the lean variant to depend on instead ("" = just remove it).
 LEAN_VARIANTS = {

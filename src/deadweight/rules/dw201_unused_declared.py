@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from deadweight.model.evidence import VerdictStatus
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import DeclaredRequirement
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
 from deadweight.rules.removal import freed_with
+from deadweight.units import human_bytes
 
 
 def requirement_ignored(req: DeclaredRequirement, rule_id: str) -> bool:

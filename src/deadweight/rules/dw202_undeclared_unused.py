@@ -13,10 +13,10 @@ from packaging.utils import canonicalize_name
 
 from deadweight.model.evidence import VerdictStatus
 from deadweight.model.finding import Evidence, Finding
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
 from deadweight.rules.layers import layer_evidence
 from deadweight.rules.removal import freed_with
+from deadweight.units import human_bytes
 
 MIN_BYTES = 100 * 1024
 _NAME_END = re.compile(r"[\s\[<>=!~;@(]")

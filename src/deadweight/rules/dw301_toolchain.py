@@ -13,9 +13,9 @@ from deadweight.errors import ParseError
 from deadweight.inventory.ospackages import is_toolchain
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import InstallCommand
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext, file_claims
 from deadweight.rules.dw601_base_image import final_chain
+from deadweight.units import human_bytes
 
 MIN_TOOLCHAIN_BYTES = 1 << 20
 

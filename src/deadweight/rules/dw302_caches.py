@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from deadweight.inventory.classify import is_cache_path
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import InstallCommand
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.dw301_toolchain import shipped_installs
 from deadweight.rules.layers import layer_evidence
+from deadweight.units import human_bytes
 
 MIN_CACHE_BYTES = 256 * 1024
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Finding
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.layers import layer_evidence
+from deadweight.units import human_bytes
 
 #: Below this, shadowing is noise (a config file rewritten, a timestamp touched).
 MIN_SHADOWED_BYTES = 1 << 20

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import ShippedFile
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext
+from deadweight.units import human_bytes
 
 MIN_BYTES = 64 * 1024
 

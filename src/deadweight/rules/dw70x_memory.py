@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext
+from deadweight.units import human_bytes
 
 TIGHT_FRACTION = 0.9  # peak above 90% of the limit: one traffic spike from an OOM kill
 LOOSE_FACTOR = 4.0  # limit above 4x the peak (and 256 MB more): capacity paid for and never used

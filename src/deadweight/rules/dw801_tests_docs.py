@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 from deadweight.inventory.classify import is_tests_or_docs
 from deadweight.model.finding import Evidence, Finding
-from deadweight.reports.formatting import human_bytes
 from deadweight.rules.base import Rule, RuleContext
+from deadweight.units import human_bytes
 
 MIN_BYTES = 1 << 20
 _STRIP_SUFFIXES = (".a", ".h", ".hpp", ".pyi", ".c", ".cpp", ".pxd", ".pyx")

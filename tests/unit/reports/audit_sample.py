@@ -7,8 +7,8 @@ name), ``batch`` (could not be read) and ``ml`` (static mode: no image, unknown 
 
 from __future__ import annotations
 
-from deadweight.config import CostModel
 from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, SkippedRule
+from deadweight.model.cost import CostModel
 from deadweight.model.finding import Confidence, Evidence, Finding, Severity, deduplicated_savings
 
 SITE = "/usr/local/lib/python3.11/site-packages"

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from deadweight.config import CostModel
 from deadweight.model.audit import AuditReport, AuditTotals
+from deadweight.model.cost import CostModel
 from deadweight.reports import audit_json
 from tests.unit.reports.audit_sample import sample_report
 

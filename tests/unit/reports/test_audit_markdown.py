@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from deadweight.config import CostModel
 from deadweight.model.audit import AuditReport, AuditTotals
+from deadweight.model.cost import CostModel
 from deadweight.reports import audit_markdown
 from tests.unit.reports.audit_sample import sample_report, web
 

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from deadweight.config import CostModel
-from deadweight.reports.formatting import (
-    format_fraction,
-    human_bytes,
-    md_code,
-    md_escape,
-    md_table,
-    money,
-    monthly_cost,
-    percent,
-)
+from deadweight.model.cost import CostModel, monthly_cost
+from deadweight.reports.formatting import md_code, md_escape, md_table
+from deadweight.units import format_fraction, human_bytes, money, percent
 
 
 @pytest.mark.parametrize(
