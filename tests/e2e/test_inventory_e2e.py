@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from deadweight.model.python import DistClass, Inventory
+from deadweight.model.inventory import DistClass, Inventory
 
 pytestmark = pytest.mark.e2e
 

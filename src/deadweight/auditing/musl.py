@@ -12,7 +12,7 @@ from packaging.version import InvalidVersion, Version
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Platform
-from deadweight.model.python import Distribution
+from deadweight.model.inventory import Distribution
 from deadweight.pypi.index import IndexClient
 from deadweight.pypi.store import JsonStore
 from deadweight.pypi.tags import target_tags, wheel_rank

@@ -24,8 +24,8 @@ from deadweight.inventory.build import build_inventory
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, SkippedRule
 from deadweight.model.finding import Finding, deduplicated_savings
+from deadweight.model.inventory import Inventory
 from deadweight.model.project import Project, Service
-from deadweight.model.python import Inventory
 from deadweight.project.loader import load_project
 from deadweight.pypi.store import JsonStore, default_cache_dir
 from deadweight.rules.base import CpuBuild, RuleContext

@@ -16,8 +16,8 @@ from packaging.requirements import Requirement as PackagingRequirement
 
 from deadweight.inventory.classify import detect_build, dist_class
 from deadweight.model.image import Platform
+from deadweight.model.inventory import Distribution, Inventory, PythonEnvironment, Requirement
 from deadweight.model.project import DeclaredRequirement, Service
-from deadweight.model.python import Distribution, Inventory, PythonEnvironment, Requirement
 from deadweight.pypi.closure import ClosureResolver, ResolvedWheel
 from deadweight.pypi.index import IndexClient
 from deadweight.pypi.remote_wheel import WheelInspector

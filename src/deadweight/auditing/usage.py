@@ -13,10 +13,10 @@ from pathlib import Path
 
 from deadweight.inventory.capture import for_config
 from deadweight.inventory.filetree import FileTree
-from deadweight.model.evidence import Evidence, Verdict
 from deadweight.model.image import ImageConfig
+from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service, ShippedFile
-from deadweight.model.python import Inventory
+from deadweight.model.usage import UsageEvidence, Verdict
 from deadweight.rules.dw102_gpu_variants import GUI_CALLS
 from deadweight.usage.commands import command_evidence
 from deadweight.usage.mapping import ModuleMapper
@@ -35,7 +35,7 @@ MAX_CAPTURED_CODE = 2 << 20
 
 @dataclass(frozen=True)
 class ServiceUsage:
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[UsageEvidence, ...]
     complete: bool
     files_scanned: int
     gui_calls: tuple[str, ...]
@@ -69,8 +69,8 @@ def _is_code(path: str) -> bool:
     return name.endswith(CODE_SUFFIXES) or name in CODE_NAMES
 
 
-def _command_evidence(service: Service, config: ImageConfig | None) -> list[Evidence]:
-    out: list[Evidence] = []
+def _command_evidence(service: Service, config: ImageConfig | None) -> list[UsageEvidence]:
+    out: list[UsageEvidence] = []
     final = None
     if service.dockerfile is not None and service.dockerfile.stages:
         final = service.dockerfile.final_stage(service.build_target)
@@ -98,9 +98,9 @@ def _command_evidence(service: Service, config: ImageConfig | None) -> list[Evid
     return out
 
 
-def _env_evidence(service: Service, config: ImageConfig | None, known: Iterable[str]) -> list[Evidence]:
+def _env_evidence(service: Service, config: ImageConfig | None, known: Iterable[str]) -> list[UsageEvidence]:
     known = list(known)
-    out: list[Evidence] = []
+    out: list[UsageEvidence] = []
     compose = service.compose_file or "compose"
     for name, value in service.environment.items():
         out += env_assignment_evidence(name, value, compose, service.compose_line, known)
@@ -159,7 +159,7 @@ def collect_usage(
                 results.append(ScanResult(
                     tuple(_relocate(e, "image:/") for e in scanned.evidence), scanned.warnings, scanned.files_scanned
                 ))
-    evidence: list[Evidence] = [e for r in results for e in r.evidence]
+    evidence: list[UsageEvidence] = [e for r in results for e in r.evidence]
     commands = _command_evidence(service, config)
     evidence += commands
     for ev in commands:
@@ -168,7 +168,7 @@ def collect_usage(
     frameworks = {"torch", "tensorflow", "jax", "onnxruntime", "cupy"}
     uses_gpu_framework = any(e.target.split(".")[0] in frameworks for e in evidence if e.kind.value == "import")
     return ServiceUsage(
-        evidence=tuple(sorted(set(evidence), key=Evidence.sort_key)),
+        evidence=tuple(sorted(set(evidence), key=UsageEvidence.sort_key)),
         complete=all(r.complete for r in results),
         files_scanned=sum(r.files_scanned for r in results),
         gui_calls=_gui_calls(service, shipped),
@@ -176,8 +176,8 @@ def collect_usage(
     )
 
 
-def _relocate(ev: Evidence, prefix: str) -> Evidence:
-    return Evidence(ev.kind, ev.detail, prefix + ev.location, ev.target, ev.confidence, ev.type_only, ev.consumer)
+def _relocate(ev: UsageEvidence, prefix: str) -> UsageEvidence:
+    return UsageEvidence(ev.kind, ev.detail, prefix + ev.location, ev.target, ev.confidence, ev.type_only, ev.consumer)
 
 
 def _gui_calls(service: Service, shipped: Sequence[ShippedFile]) -> tuple[str, ...]:

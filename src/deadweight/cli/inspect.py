@@ -21,10 +21,10 @@ from deadweight.errors import ParseError, UsageError
 from deadweight.inventory.build import build_inventory
 from deadweight.inventory.capture import for_config
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.evidence import Verdict
 from deadweight.model.image import ImageConfig, Platform
+from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service
-from deadweight.model.python import Inventory
+from deadweight.model.usage import Verdict
 from deadweight.project.loader import load_project
 from deadweight.reports import inspect_json, inspect_text, packages
 from deadweight.sources.base import SourceOptions

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from deadweight.inventory import classify
 from deadweight.inventory.pythonenv import TreeLike
-from deadweight.model.python import DistClass, Distribution, OsPackage
+from deadweight.model.inventory import DistClass, Distribution, OsPackage
 
 _GPU_OS_PREFIXES = ("cuda-", "libcu", "libnccl", "libcudnn", "nvidia-", "libnvidia-", "libnpp", "libnvjpeg")
 

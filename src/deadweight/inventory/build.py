@@ -39,7 +39,7 @@ from deadweight.inventory.nogc import paused_gc
 from deadweight.inventory.ospackages import read_os_packages
 from deadweight.inventory.pythonenv import EnvSpec, TreeLike, discover
 from deadweight.model.image import EntryKind, ImageConfig
-from deadweight.model.python import (
+from deadweight.model.inventory import (
     Distribution,
     EntryPoint,
     Inventory,

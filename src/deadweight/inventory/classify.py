@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from packaging.version import InvalidVersion, Version
 
-from deadweight.model.python import DistClass
+from deadweight.model.inventory import DistClass
 
 #: Breakdown classes, in report order. Every byte of the image lands in exactly one.
 BREAKDOWN_CLASSES = (

@@ -22,7 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from deadweight.model.image import Platform
-from deadweight.model.python import EntryPoint, Requirement
+from deadweight.model.inventory import EntryPoint, Requirement
 
 _EXTRA_RE = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
 #: Extension-module suffixes: ``name.cpython-311-x86_64-linux-gnu.so``, ``name.abi3.so``, ``name.so``.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from deadweight.inventory.distributions import decode
 from deadweight.inventory.pythonenv import TreeLike
 from deadweight.model.image import EntryKind
-from deadweight.model.python import OsPackage
+from deadweight.model.inventory import OsPackage
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d"

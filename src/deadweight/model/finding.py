@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from deadweight.model.evidence import Confidence
+from deadweight.model.usage import Confidence
 
 __all__ = ["Confidence", "Evidence", "Finding", "Severity", "deduplicated_savings"]
 

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from deadweight.inventory.classify import BREAKDOWN_CLASSES
-from deadweight.model.evidence import Verdict
-from deadweight.model.python import Distribution, Inventory, OsPackage, PythonEnvironment
+from deadweight.model.inventory import Distribution, Inventory, OsPackage, PythonEnvironment
+from deadweight.model.usage import Verdict
 from deadweight.reports.formatting import render_console
 from deadweight.units import human_bytes, percent
 

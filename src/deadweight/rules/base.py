@@ -15,10 +15,10 @@ from typing import ClassVar
 
 from deadweight.config import Config
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.evidence import Confidence, DeviceStatus, DeviceVerdict, Verdict
 from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.inventory import Distribution, Inventory
 from deadweight.model.project import Service, ShippedFile
-from deadweight.model.python import Distribution, Inventory
+from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, Verdict
 from deadweight.reports.rule_catalog import RULES, RuleInfo
 
 

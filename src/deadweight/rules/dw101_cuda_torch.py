@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.evidence import Confidence, DeviceStatus
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.model.python import DistClass, Distribution
+from deadweight.model.inventory import DistClass, Distribution
+from deadweight.model.usage import Confidence, DeviceStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
 from deadweight.rules.dw201_unused_declared import ignored_inline
 from deadweight.rules.removal import freed_with

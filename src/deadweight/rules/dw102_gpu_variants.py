@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.evidence import DeviceStatus
 from deadweight.model.finding import Evidence, Finding
-from deadweight.model.python import Distribution
+from deadweight.model.inventory import Distribution
+from deadweight.model.usage import DeviceStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
 from deadweight.rules.dw101_cuda_torch import deployment_has_gpu, device_evidence, gpu_stack
 from deadweight.rules.dw201_unused_declared import ignored_inline

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.evidence import VerdictStatus
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import DeclaredRequirement
+from deadweight.model.usage import VerdictStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
 from deadweight.rules.removal import freed_with
 from deadweight.units import human_bytes

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from packaging.utils import canonicalize_name
 
-from deadweight.model.evidence import VerdictStatus
 from deadweight.model.finding import Evidence, Finding
+from deadweight.model.usage import VerdictStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
 from deadweight.rules.layers import layer_evidence
 from deadweight.rules.removal import freed_with

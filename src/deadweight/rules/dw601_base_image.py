@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from deadweight.model.evidence import Confidence
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.project import Service, Stage
+from deadweight.model.usage import Confidence
 from deadweight.rules.base import Rule, RuleContext
 
 #: Uncompressed sizes of official python images, linux/amd64, Debian bookworm (``docker image inspect``,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deadweight.inventory.depgraph import DepGraph
-from deadweight.model.python import Distribution, Inventory, PythonEnvironment
+from deadweight.model.inventory import Distribution, Inventory, PythonEnvironment
 
 
 def environment_of(inventory: Inventory, dist: Distribution) -> PythonEnvironment | None:

@@ -15,7 +15,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from deadweight.model.evidence import Confidence, Evidence, EvidenceKind
+from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 from deadweight.usage.imports import import_evidence
 from deadweight.usage.strings import db_url_evidence, looks_like_code_path
 
@@ -190,8 +190,8 @@ _POOLS: dict[str, tuple[str, ...]] = {
 
 def _ev(
     kind: EvidenceKind, detail: str, loc: str, target: str, conf: Confidence = Confidence.HIGH
-) -> Evidence:
-    return Evidence(kind, detail, loc, target, conf)
+) -> UsageEvidence:
+    return UsageEvidence(kind, detail, loc, target, conf)
 
 
 def split_shell(text: str) -> list[list[str]]:
@@ -237,19 +237,19 @@ def _strip_wrappers(argv: list[str]) -> list[str]:
     return argv
 
 
-def command_evidence(command: str | Sequence[str], location: str) -> list[Evidence]:
-    """Evidence from one command: a shell string (shell form) or an argv list (exec form)."""
+def command_evidence(command: str | Sequence[str], location: str) -> list[UsageEvidence]:
+    """UsageEvidence from one command: a shell string (shell form) or an argv list (exec form)."""
     if isinstance(command, str):
-        found: list[Evidence] = []
+        found: list[UsageEvidence] = []
         for argv in split_shell(command):
             found.extend(_argv_evidence(argv, location))
         return found
     return _argv_evidence(list(command), location)
 
 
-def script_evidence(text: str, path: str) -> list[Evidence]:
+def script_evidence(text: str, path: str) -> list[UsageEvidence]:
     """Every command in a shell script, Procfile (``web: cmd``) or similar, with its own line."""
-    found: list[Evidence] = []
+    found: list[UsageEvidence] = []
     joined = re.sub(r"\\\n", " ", text)
     for lineno, line in enumerate(joined.splitlines(), start=1):
         stripped = line.strip()
@@ -262,7 +262,7 @@ def script_evidence(text: str, path: str) -> list[Evidence]:
     return found
 
 
-def _argv_evidence(argv: list[str], loc: str) -> list[Evidence]:
+def _argv_evidence(argv: list[str], loc: str) -> list[UsageEvidence]:
     argv = _strip_wrappers([a for a in argv if a])
     if not argv:
         return []
@@ -282,7 +282,7 @@ def _argv_evidence(argv: list[str], loc: str) -> list[Evidence]:
     return found
 
 
-def _python_evidence(args: list[str], loc: str, prog: str) -> list[Evidence]:
+def _python_evidence(args: list[str], loc: str, prog: str) -> list[UsageEvidence]:
     i = 0
     while i < len(args):
         arg = args[i]
@@ -299,7 +299,7 @@ def _python_evidence(args: list[str], loc: str, prog: str) -> list[Evidence]:
             except SyntaxError:
                 return []
             return [
-                Evidence(e.kind, f"{prog} -c: {e.detail}", loc, e.target, e.confidence, e.type_only)
+                UsageEvidence(e.kind, f"{prog} -c: {e.detail}", loc, e.target, e.confidence, e.type_only)
                 for e in import_evidence(tree, loc.rsplit(":", 1)[0])
             ]
         if arg in {"-W", "-X", "-Q"}:
@@ -340,9 +340,9 @@ def _positional(args: list[str], takes_value: Sequence[str]) -> list[str]:
     return out
 
 
-def tool_arg_evidence(prog: str, args: list[str], loc: str) -> list[Evidence]:
+def tool_arg_evidence(prog: str, args: list[str], loc: str) -> list[UsageEvidence]:
     """Arguments that name code, for the servers and workers services are started with."""
-    found: list[Evidence] = []
+    found: list[UsageEvidence] = []
 
     def code(
         value: str,

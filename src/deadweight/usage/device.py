@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from deadweight.model.evidence import Confidence, DeviceStatus, DeviceVerdict, Evidence, EvidenceKind
+from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, EvidenceKind, UsageEvidence
 from deadweight.usage.imports import dotted_name
 
 GPU_FRAMEWORKS = frozenset({"torch", "tensorflow", "jax", "cupy", "onnxruntime", "transformers",
@@ -50,7 +50,7 @@ class _DeviceVisitor(ast.NodeVisitor):
     def __init__(self, path: str) -> None:
         self.path = path
         self.guard = 0
-        self.evidence: list[Evidence] = []
+        self.evidence: list[UsageEvidence] = []
 
     def _add(self, node: ast.AST, detail: str, gpu: bool | None) -> None:
         loc = f"{self.path}:{getattr(node, 'lineno', 0)}"
@@ -61,7 +61,7 @@ class _DeviceVisitor(ast.NodeVisitor):
         else:
             kind, conf = EvidenceKind.DEVICE_GPU_OPTIONAL, Confidence.MEDIUM
             detail += " (guarded by an availability check)"
-        self.evidence.append(Evidence(kind, detail, loc, "", conf))
+        self.evidence.append(UsageEvidence(kind, detail, loc, "", conf))
 
     def _guarded(self, test: ast.AST, body: Sequence[ast.AST], orelse: Sequence[ast.AST]) -> None:
         guarded = _has_probe(test)
@@ -130,14 +130,14 @@ class _DeviceVisitor(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def device_evidence(tree: ast.Module, path: str) -> list[Evidence]:
+def device_evidence(tree: ast.Module, path: str) -> list[UsageEvidence]:
     """CPU and GPU signals in one Python file."""
     visitor = _DeviceVisitor(path)
     visitor.visit(tree)
     return visitor.evidence
 
 
-def decide_device(evidence: Sequence[Evidence], *, uses_gpu_framework: bool, complete: bool) -> DeviceVerdict:
+def decide_device(evidence: Sequence[UsageEvidence], *, uses_gpu_framework: bool, complete: bool) -> DeviceVerdict:
     """The device verdict for a service from all its evidence.
 
     ``uses_gpu_framework``: the code imports torch/tensorflow/... (no CUDA call then means CPU only);

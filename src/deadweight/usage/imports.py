@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from deadweight.model.evidence import Confidence, Evidence, EvidenceKind
+from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 
 # Callables whose first argument is a module (or dotted object path) name.
 _DYNAMIC_CALLS: dict[str, str] = {
@@ -63,7 +63,7 @@ def _object_to_module(path: str) -> str:
 class _Visitor(ast.NodeVisitor):
     def __init__(self, path: str) -> None:
         self.path = path
-        self.evidence: list[Evidence] = []
+        self.evidence: list[UsageEvidence] = []
         self.type_only_depth = 0
         self.constants: dict[str, str] = {}
 
@@ -73,7 +73,7 @@ class _Visitor(ast.NodeVisitor):
 
     def _add(self, kind: EvidenceKind, detail: str, node: ast.AST, target: str, conf: Confidence) -> None:
         self.evidence.append(
-            Evidence(kind, detail, self._loc(node), target, conf, type_only=self.type_only_depth > 0)
+            UsageEvidence(kind, detail, self._loc(node), target, conf, type_only=self.type_only_depth > 0)
         )
 
     # -- scopes --------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def _unparse(node: ast.expr) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def import_evidence(tree: ast.Module, path: str) -> list[Evidence]:
+def import_evidence(tree: ast.Module, path: str) -> list[UsageEvidence]:
     """Every import (static and literal dynamic) in ``tree``; ``path`` is used in locations."""
     visitor = _Visitor(path)
     visitor.constants = _single_assignment_constants(tree)

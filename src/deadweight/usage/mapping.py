@@ -21,7 +21,7 @@ from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
 
 from deadweight.errors import SourceError
-from deadweight.model.python import Distribution, EntryPoint, Requirement
+from deadweight.model.inventory import Distribution, EntryPoint, Requirement
 from deadweight.pypi.index import IndexClient
 from deadweight.pypi.remote_wheel import WheelInspector
 from deadweight.pypi.store import JsonStore, default_cache_dir

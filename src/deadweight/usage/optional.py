@@ -17,7 +17,7 @@ from importlib import resources
 from packaging.utils import canonicalize_name
 
 from deadweight.errors import ParseError
-from deadweight.model.evidence import Confidence, Evidence, EvidenceKind
+from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 
 WHERE_KINDS = frozenset({"python", "config", "command"})
 
@@ -79,10 +79,10 @@ def optional_table() -> OptionalTable:
 
 
 def optional_evidence(text: str, path: str, where: str, *, line: int = 1,
-                      table: OptionalTable | None = None) -> list[Evidence]:
+                      table: OptionalTable | None = None) -> list[UsageEvidence]:
     """Optional-dependency evidence for ``text`` of kind ``where`` (python, config or command)."""
     table = table or optional_table()
-    found: list[Evidence] = []
+    found: list[UsageEvidence] = []
     for entry in table.entries:
         if entry.when != "pattern" or where not in entry.where:
             continue
@@ -93,7 +93,7 @@ def optional_evidence(text: str, path: str, where: str, *, line: int = 1,
             at = line + text.count("\n", 0, match.start())
             snippet = match.group(0).strip()
             for dist in entry.provides:
-                found.append(Evidence(
+                found.append(UsageEvidence(
                     EvidenceKind.OPTIONAL_DEP, f"{entry.consumer} {snippet!r} needs {dist}: {entry.why}",
                     f"{path}:{at}", dist, Confidence.HIGH if len(entry.provides) == 1 else Confidence.MEDIUM,
                     consumer=entry.consumer,

@@ -24,7 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from deadweight.model.evidence import Confidence, Evidence, EvidenceKind
+from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 from deadweight.usage.commands import command_evidence, script_evidence, tool_arg_evidence
 from deadweight.usage.device import device_evidence
 from deadweight.usage.imports import import_evidence
@@ -55,7 +55,7 @@ class ScanWarning:
 
 @dataclass(frozen=True)
 class ScanResult:
-    evidence: tuple[Evidence, ...] = ()
+    evidence: tuple[UsageEvidence, ...] = ()
     warnings: tuple[ScanWarning, ...] = ()
     files_scanned: int = 0
 
@@ -66,7 +66,7 @@ class ScanResult:
 
 @dataclass
 class _Acc:
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[UsageEvidence] = field(default_factory=list)
     warnings: list[ScanWarning] = field(default_factory=list)
     scanned: int = 0
 
@@ -140,7 +140,7 @@ def file_kind(path: Path, head: bytes) -> str | None:
 
 def scan_files(files: Iterable[Path | str], *, root: Path | None = None, known_modules: Iterable[str] = (),
                max_bytes: int = MAX_BYTES) -> ScanResult:
-    """Evidence from every file in ``files``; locations are relative to ``root`` when given.
+    """UsageEvidence from every file in ``files``; locations are relative to ``root`` when given.
 
     ``known_modules``: top-level modules the image provides, to recognise dotted paths in config.
     """
@@ -153,11 +153,11 @@ def scan_files(files: Iterable[Path | str], *, root: Path | None = None, known_m
             _scan_one(path, shown, known, max_bytes, acc)
         except RecursionError:
             acc.warnings.append(ScanWarning(shown, "too deeply nested to analyse", True))
-    evidence = sorted(set(acc.evidence), key=Evidence.sort_key)
+    evidence = sorted(set(acc.evidence), key=UsageEvidence.sort_key)
     warnings = sorted(set(acc.warnings), key=lambda w: (w.path, w.message))
     for w in warnings:
         if w.incomplete:
-            evidence.append(Evidence(EvidenceKind.SCAN_WARNING, w.message, f"{w.path}:0", "", Confidence.LOW))
+            evidence.append(UsageEvidence(EvidenceKind.SCAN_WARNING, w.message, f"{w.path}:0", "", Confidence.LOW))
     return ScanResult(tuple(evidence), tuple(warnings), acc.scanned)
 
 
@@ -247,7 +247,7 @@ def _fallback_imports(text: str, shown: str, acc: _Acc) -> None:
     for match in _IMPORT_LINE.finditer(text):
         module = match.group(1) or match.group(2)
         line = text.count("\n", 0, match.start()) + 1
-        acc.evidence.append(Evidence(EvidenceKind.IMPORT, f"import {module} (unparsed file)",
+        acc.evidence.append(UsageEvidence(EvidenceKind.IMPORT, f"import {module} (unparsed file)",
                                      f"{shown}:{line}", module, Confidence.MEDIUM))
 
 
@@ -368,7 +368,7 @@ def _scan_ini(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
                 acc.evidence.extend(setting_value_evidence(value, shown, line, key))
             elif key == "required_plugins":
                 for dist in value.split():
-                    acc.evidence.append(Evidence(EvidenceKind.PLUGIN, f"pytest required_plugins {dist}", loc,
+                    acc.evidence.append(UsageEvidence(EvidenceKind.PLUGIN, f"pytest required_plugins {dist}", loc,
                                                  re.split(r"[<>=!~ ]", dist)[0], Confidence.HIGH,
                                                  consumer="pytest"))
     acc.evidence.extend(config_text_evidence(text, shown, known))
@@ -424,7 +424,7 @@ def _scan_yaml(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
         _walk_data(doc, text, shown, known, acc)
     acc.evidence.extend(optional_evidence(text, shown, "config"))
     if re.search(r"(?m)^\s*(-\s*)?(runtime:\s*nvidia|driver:\s*nvidia|capabilities:.*\bgpu\b|gpu\s*$)", text):
-        acc.evidence.append(Evidence(EvidenceKind.DEVICE_GPU_OPTIONAL, "deployment reserves a GPU",
+        acc.evidence.append(UsageEvidence(EvidenceKind.DEVICE_GPU_OPTIONAL, "deployment reserves a GPU",
                                      f"{shown}:{_line_of(text, 'nvidia') or _line_of(text, 'gpu')}", "",
                                      Confidence.MEDIUM))
 

@@ -11,7 +11,7 @@ import ast
 import re
 from collections.abc import Iterable, Iterator
 
-from deadweight.model.evidence import Confidence, Evidence, EvidenceKind
+from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 
 # dialect[+driver] -> driver modules. Explicit drivers are certain; a bare dialect names the default
 # driver of SQLAlchemy / dj-database-url / Celery (medium confidence: any of them may be what runs).
@@ -218,9 +218,9 @@ def _loc(path: str, line: int) -> str:
     return f"{path}:{line}"
 
 
-def db_url_evidence(text: str, path: str, line: int = 1) -> list[Evidence]:
+def db_url_evidence(text: str, path: str, line: int = 1) -> list[UsageEvidence]:
     """Driver modules named by ``dialect+driver://`` URLs anywhere in ``text``."""
-    found: list[Evidence] = []
+    found: list[UsageEvidence] = []
     for match in _URL_RE.finditer(text):
         scheme = match.group(1).lower()
         at_line = line + text.count("\n", 0, match.start())
@@ -235,7 +235,7 @@ def db_url_evidence(text: str, path: str, line: int = 1) -> list[Evidence]:
             conf = Confidence.HIGH if len(modules) == 1 else Confidence.MEDIUM
         for module in modules:
             found.append(
-                Evidence(
+                UsageEvidence(
                     EvidenceKind.DB_URL,
                     f"URL scheme {scheme}:// uses {module}",
                     _loc(path, at_line),
@@ -262,14 +262,14 @@ def code_path_module(value: str) -> str:
 
 def setting_value_evidence(
     value: str, path: str, line: int, setting: str, *, identifiers: bool = False
-) -> list[Evidence]:
-    """Evidence for one string in a named setting (``INSTALLED_APPS``, a ``"class"`` key ...)."""
+) -> list[UsageEvidence]:
+    """UsageEvidence for one string in a named setting (``INSTALLED_APPS``, a ``"class"`` key ...)."""
     value = value.strip()
-    found: list[Evidence] = []
+    found: list[UsageEvidence] = []
     is_path = looks_like_code_path(value) or (identifiers and value.isidentifier())
     if is_path:
         found.append(
-            Evidence(
+            UsageEvidence(
                 EvidenceKind.SETTING,
                 f"{setting} names {value}",
                 _loc(path, line),
@@ -282,7 +282,7 @@ def setting_value_evidence(
             for module in modules:
                 conf = Confidence.HIGH if len(modules) == 1 else Confidence.MEDIUM
                 found.append(
-                    Evidence(
+                    UsageEvidence(
                         EvidenceKind.SETTING,
                         f"{setting} {value} needs {module}",
                         _loc(path, line),
@@ -294,7 +294,7 @@ def setting_value_evidence(
     return found
 
 
-def config_text_evidence(text: str, path: str, known_modules: Iterable[str], line: int = 1) -> list[Evidence]:
+def config_text_evidence(text: str, path: str, known_modules: Iterable[str], line: int = 1) -> list[UsageEvidence]:
     """Dotted paths whose first segment is a module the image provides, plus DB URLs, in free text."""
     known = set(known_modules)
     found = db_url_evidence(text, path, line)
@@ -306,7 +306,7 @@ def config_text_evidence(text: str, path: str, known_modules: Iterable[str], lin
         if top in known:
             at_line = line + text.count("\n", 0, match.start())
             found.append(
-                Evidence(
+                UsageEvidence(
                     EvidenceKind.CONFIG_PATH,
                     f"config names {value}",
                     _loc(path, at_line),
@@ -339,10 +339,10 @@ def _assigned_names(node: ast.stmt) -> list[str]:
     return names
 
 
-def python_string_evidence(tree: ast.Module, path: str, known_modules: Iterable[str]) -> list[Evidence]:
+def python_string_evidence(tree: ast.Module, path: str, known_modules: Iterable[str]) -> list[UsageEvidence]:
     """Strings in Python code that name code: settings, dictConfig keys, DB URLs, known dotted paths."""
     known = set(known_modules)
-    found: list[Evidence] = []
+    found: list[UsageEvidence] = []
     claimed: set[int] = set()  # id() of constants already explained by a setting
 
     def claim_setting(name: str, value_node: ast.AST) -> None:
@@ -359,7 +359,7 @@ def python_string_evidence(tree: ast.Module, path: str, known_modules: Iterable[
                 if name == "pytest_plugins":
                     for _, text, line in _strings_in(node.value):
                         found.append(
-                            Evidence(
+                            UsageEvidence(
                                 EvidenceKind.PYTEST_PLUGIN,
                                 f"pytest_plugins names {text}",
                                 _loc(path, line),
@@ -386,7 +386,7 @@ def python_string_evidence(tree: ast.Module, path: str, known_modules: Iterable[
             found.extend(db_url_evidence(text, path, line))
         elif known and looks_like_code_path(text) and text.split(".", 1)[0].split(":", 1)[0] in known:
             found.append(
-                Evidence(
+                UsageEvidence(
                     EvidenceKind.CONFIG_PATH,
                     f"string names {text}",
                     _loc(path, line),
@@ -399,7 +399,7 @@ def python_string_evidence(tree: ast.Module, path: str, known_modules: Iterable[
 
 def env_assignment_evidence(
     name: str, value: str, path: str, line: int, known_modules: Iterable[str] = ()
-) -> list[Evidence]:
+) -> list[UsageEvidence]:
     """``KEY=value`` from .env files, compose ``environment:`` and Dockerfile ``ENV``.
 
     Besides URLs, a value that is exactly a module the image provides (``CACHE_BACKEND=pymemcache``) or a
@@ -412,7 +412,7 @@ def env_assignment_evidence(
         top = stripped.split(".", 1)[0].split(":", 1)[0]
         if top in known and (stripped.isidentifier() or looks_like_code_path(stripped)):
             found.append(
-                Evidence(
+                UsageEvidence(
                     EvidenceKind.CONFIG_PATH,
                     f"{name}={stripped}",
                     _loc(path, line),
@@ -422,7 +422,7 @@ def env_assignment_evidence(
             )
     if name == "DJANGO_SETTINGS_MODULE" and looks_like_code_path(value):
         found.append(
-            Evidence(
+            UsageEvidence(
                 EvidenceKind.SETTING,
                 f"DJANGO_SETTINGS_MODULE={value}",
                 _loc(path, line),
@@ -433,7 +433,7 @@ def env_assignment_evidence(
     elif name in {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}:
         if value.strip() in {"", "-1", "none", "void"}:
             found.append(
-                Evidence(
+                UsageEvidence(
                     EvidenceKind.DEVICE_CPU,
                     f"{name}={value!r} hides all GPUs",
                     _loc(path, line),
@@ -443,7 +443,7 @@ def env_assignment_evidence(
             )
         else:
             found.append(
-                Evidence(
+                UsageEvidence(
                     EvidenceKind.DEVICE_GPU_OPTIONAL,
                     f"{name}={value} exposes GPUs",
                     _loc(path, line),

@@ -12,15 +12,15 @@ from collections.abc import Iterable, Sequence
 
 from packaging.utils import canonicalize_name
 
-from deadweight.model.evidence import (
+from deadweight.model.inventory import Distribution
+from deadweight.model.usage import (
     Confidence,
-    Evidence,
     EvidenceKind,
     TargetType,
+    UsageEvidence,
     Verdict,
     VerdictStatus,
 )
-from deadweight.model.python import Distribution
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import OptionalTable, optional_table
 
@@ -29,7 +29,7 @@ _SCRIPT_GROUPS = frozenset({"console_scripts", "gui_scripts"})
 _CONDITIONAL_KINDS = frozenset({EvidenceKind.OPTIONAL_DEP, EvidenceKind.PLUGIN, EvidenceKind.PYTEST_PLUGIN})
 
 
-def _best(evidence: Iterable[Evidence]) -> Confidence:
+def _best(evidence: Iterable[UsageEvidence]) -> Confidence:
     ranks = [e.confidence for e in evidence]
     return max(ranks, key=lambda c: c.rank) if ranks else Confidence.LOW
 
@@ -40,13 +40,13 @@ class _Join:
         self.dists = {d.name: d for d in distributions}
         self.mapper = mapper
         self.table = table
-        self.direct: dict[str, list[Evidence]] = {}
-        self.type_only: dict[str, list[Evidence]] = {}
-        self.conditional: list[tuple[str, str, Evidence]] = []  # (consumer, dist, evidence)
-        self.maybe: dict[str, list[Evidence]] = {}
-        self.unresolved: list[Evidence] = []
+        self.direct: dict[str, list[UsageEvidence]] = {}
+        self.type_only: dict[str, list[UsageEvidence]] = {}
+        self.conditional: list[tuple[str, str, UsageEvidence]] = []  # (consumer, dist, evidence)
+        self.maybe: dict[str, list[UsageEvidence]] = {}
+        self.unresolved: list[UsageEvidence] = []
 
-    def targets(self, ev: Evidence) -> tuple[str, ...]:
+    def targets(self, ev: UsageEvidence) -> tuple[str, ...]:
         """Installed distributions an evidence item names."""
         kind = ev.target_type
         if kind is TargetType.MODULE:
@@ -60,7 +60,7 @@ class _Join:
             names = ()
         return tuple(n for n in names if n in self.dists)
 
-    def collect(self, evidence: Sequence[Evidence]) -> None:
+    def collect(self, evidence: Sequence[UsageEvidence]) -> None:
         for ev in evidence:
             if ev.kind is EvidenceKind.DYNAMIC_UNRESOLVED:
                 self.unresolved.append(ev)
@@ -100,9 +100,9 @@ class _Join:
                     pairs.extend((name, c) for c in self._plugin_consumers(ep.group) if c != name)
         return pairs
 
-    def propagate(self) -> tuple[dict[str, list[Evidence]], dict[str, set[str]]]:
+    def propagate(self) -> tuple[dict[str, list[UsageEvidence]], dict[str, set[str]]]:
         """Fixpoint: used (with evidence) and transitive (with the used dists that require them)."""
-        used: dict[str, list[Evidence]] = {n: list(evs) for n, evs in self.direct.items() if n not in TOOLING}
+        used: dict[str, list[UsageEvidence]] = {n: list(evs) for n, evs in self.direct.items() if n not in TOOLING}
         trans: dict[str, set[str]] = {}
         changed = True
         while changed:
@@ -124,7 +124,7 @@ class _Join:
                 for entry in self.table.when_used(consumer):
                     for name in entry.provides:
                         if name in self.dists and name not in used:
-                            used[name] = [Evidence(EvidenceKind.OPTIONAL_DEP,
+                            used[name] = [UsageEvidence(EvidenceKind.OPTIONAL_DEP,
                                                    f"{consumer} uses {name} when installed: {entry.why}",
                                                    f"{self.dists[consumer].metadata_path}:0", name,
                                                    Confidence.MEDIUM, consumer=consumer)]
@@ -138,7 +138,7 @@ class _Join:
                     consumers = [c for c in self._plugin_consumers(ep.group)
                                  if c in needed and c != name and c not in TOOLING]
                     if consumers:
-                        used[name] = [Evidence(EvidenceKind.PLUGIN,
+                        used[name] = [UsageEvidence(EvidenceKind.PLUGIN,
                                                f"entry point {ep.name} in group {ep.group} loaded by "
                                                f"{consumers[0]}", f"{dist.metadata_path}:0", name,
                                                Confidence.HIGH, consumer=consumers[0])]
@@ -149,7 +149,7 @@ class _Join:
         return used, trans
 
 
-def decide(distributions: Sequence[Distribution], declared: Iterable[str], evidence: Sequence[Evidence], *,
+def decide(distributions: Sequence[Distribution], declared: Iterable[str], evidence: Sequence[UsageEvidence], *,
            mapper: ModuleMapper | None = None, complete: bool | None = None,
            table: OptionalTable | None = None) -> dict[str, Verdict]:
     """One verdict per installed distribution (keyed by canonical name).
@@ -166,7 +166,7 @@ def decide(distributions: Sequence[Distribution], declared: Iterable[str], evide
     verdicts: dict[str, Verdict] = {}
     for name in sorted(join.dists):
         if name in used:
-            evs = tuple(sorted(used[name], key=Evidence.sort_key))
+            evs = tuple(sorted(used[name], key=UsageEvidence.sort_key))
             via = tuple(sorted({e.consumer for e in evs if e.consumer and e.consumer != name}))
             verdicts[name] = Verdict(name, VerdictStatus.USED, evs, _best(evs), via)
         elif name in trans:
@@ -209,7 +209,7 @@ def _undecided(join: _Join, declared: set[str], complete: bool, verdicts: dict[s
     for name in sorted(join.dists):
         if name in verdicts:
             continue
-        evs = tuple(sorted(join.type_only.get(name, []) + join.maybe.get(name, []), key=Evidence.sort_key))
+        evs = tuple(sorted(join.type_only.get(name, []) + join.maybe.get(name, []), key=UsageEvidence.sort_key))
         if name in unknown:
             verdicts[name] = Verdict(name, VerdictStatus.UNKNOWN, evs, Confidence.LOW, (), unknown[name])
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deadweight.inventory.build import build_inventory
-from deadweight.model.python import Distribution, Inventory
+from deadweight.model.inventory import Distribution, Inventory
 from tests.unit.inventory.invtrees import Gone, Sym, config, dist, tree
 
 DEB = "usr/local/lib/python3.11/dist-packages"  # Debian's python: pip installs here

@@ -16,7 +16,7 @@ from deadweight.inventory.classify import (
     is_gpu_library,
     is_tests_or_docs,
 )
-from deadweight.model.python import DistClass
+from deadweight.model.inventory import DistClass
 from tests.unit.inventory.invtrees import config, dist, tree
 
 SP = "usr/local/lib/python3.11/site-packages"

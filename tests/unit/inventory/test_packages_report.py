@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from deadweight.inventory.build import build_inventory
-from deadweight.model.python import Inventory
+from deadweight.model.inventory import Inventory
 from deadweight.reports.packages import render, to_dict
 from tests.unit.inventory.invtrees import config, dist, tree
 

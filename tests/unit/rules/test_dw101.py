@@ -9,9 +9,9 @@ import pytest
 
 from deadweight.config import Config
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.evidence import DeviceStatus, DeviceVerdict
 from deadweight.model.finding import Severity
-from deadweight.model.python import Inventory
+from deadweight.model.inventory import Inventory
+from deadweight.model.usage import DeviceStatus, DeviceVerdict
 from deadweight.project.loader import load_project
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw101_cuda_torch import CudaTorchOnCpu

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deadweight.model.evidence import DeviceStatus, DeviceVerdict
 from deadweight.model.project import GpuRequest
+from deadweight.model.usage import DeviceStatus, DeviceVerdict
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw102_gpu_variants import GpuOrGuiVariant
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist, requirements_service, service

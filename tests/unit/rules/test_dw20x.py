@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.evidence import Confidence, Evidence, EvidenceKind, Verdict, VerdictStatus
 from deadweight.model.finding import deduplicated_savings
+from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service
-from deadweight.model.python import Inventory
+from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence, Verdict, VerdictStatus
 from deadweight.project.loader import load_project
 from deadweight.rules.base import RuleContext
 from deadweight.rules.dw201_unused_declared import UnusedDeclared
@@ -67,7 +67,9 @@ def project(tmp_path: Path, dockerfile: str = DOCKERFILE) -> Service:
     return load_project(str(root), environ={}).services[0]
 
 
-def ctx_for(tmp_path: Path, extra_evidence: tuple[Evidence, ...] = (), dockerfile: str = DOCKERFILE) -> RuleContext:
+def ctx_for(
+    tmp_path: Path, extra_evidence: tuple[UsageEvidence, ...] = (), dockerfile: str = DOCKERFILE
+) -> RuleContext:
     analysis, inventory = image(tmp_path)
     svc = project(tmp_path, dockerfile)
     declared = frozenset(r.name for r in svc.requirements)
@@ -146,7 +148,7 @@ def test_dw202_leaves_what_a_dw201_removal_frees_to_dw201(tmp_path: Path) -> Non
 
 
 def test_dw202_skips_declared_small_and_used(tmp_path: Path) -> None:
-    ctx = ctx_for(tmp_path, (Evidence(EvidenceKind.IMPORT, "import boto3", "jobs.py:1", "boto3"),))
+    ctx = ctx_for(tmp_path, (UsageEvidence(EvidenceKind.IMPORT, "import boto3", "jobs.py:1", "boto3"),))
     assert ctx.verdicts["boto3"].status is VerdictStatus.USED
     assert list(UndeclaredUnused().evaluate(ctx)) == []
     # declared (even though the verdict says orphan) -> DW201's business, not DW202's

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deadweight.model.evidence import Confidence
 from deadweight.model.project import Service
+from deadweight.model.usage import Confidence
 from deadweight.project.loader import load_project
 from deadweight.rules.base import RuleContext
 from deadweight.rules.dw70x_memory import LooseMemoryLimit, TightMemoryLimit, suggested_limit

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from deadweight.model.evidence import EvidenceKind
+from deadweight.model.usage import EvidenceKind
 from deadweight.usage.commands import command_evidence, script_evidence, split_shell
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from deadweight.model.evidence import DeviceStatus, EvidenceKind
+from deadweight.model.usage import DeviceStatus, EvidenceKind
 from deadweight.usage.device import decide_device, device_evidence
 from deadweight.usage.strings import env_assignment_evidence
 

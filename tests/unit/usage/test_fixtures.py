@@ -9,7 +9,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from deadweight.model.evidence import VerdictStatus
+from deadweight.model.usage import VerdictStatus
 from deadweight.usage import ModuleMapper, decide, iter_project_files, scan_files
 from deadweight.usage.mapping import synthetic_distributions
 

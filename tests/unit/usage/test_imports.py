@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from deadweight.model.evidence import Confidence, EvidenceKind
+from deadweight.model.usage import Confidence, EvidenceKind
 from deadweight.usage.imports import import_evidence
 
 SOURCE = """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from deadweight.model.python import Distribution, EntryPoint
+from deadweight.model.inventory import Distribution, EntryPoint
 from deadweight.pypi.store import JsonStore
 from deadweight.usage.mapping import ModuleMapper, PypiModules, synthetic_distributions
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from deadweight.model.evidence import EvidenceKind
+from deadweight.model.usage import EvidenceKind
 from deadweight.usage.scan import iter_project_files, scan_directory, scan_files
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from deadweight.model.evidence import EvidenceKind
+from deadweight.model.usage import EvidenceKind
 from deadweight.usage.strings import (
     config_text_evidence,
     db_url_evidence,

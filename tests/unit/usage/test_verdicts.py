@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from deadweight.model.evidence import Confidence, Evidence, EvidenceKind, VerdictStatus
-from deadweight.model.python import Distribution, EntryPoint, Requirement
+from deadweight.model.inventory import Distribution, EntryPoint, Requirement
+from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence, VerdictStatus
 from deadweight.usage.verdicts import decide
 
 
@@ -27,8 +27,8 @@ def dist(
     )
 
 
-def imp(module: str, *, type_only: bool = False) -> Evidence:
-    return Evidence(EvidenceKind.IMPORT, f"import {module}", "app.py:1", module, Confidence.HIGH, type_only)
+def imp(module: str, *, type_only: bool = False) -> UsageEvidence:
+    return UsageEvidence(EvidenceKind.IMPORT, f"import {module}", "app.py:1", module, Confidence.HIGH, type_only)
 
 
 IMAGE = [
@@ -68,9 +68,9 @@ def test_join_statuses() -> None:
         imp("fastapi.FastAPI"),
         imp("google.cloud.storage.Client"),
         imp("stubbed.Thing", type_only=True),
-        Evidence(EvidenceKind.COMMAND, "runs gunicorn", "Dockerfile:9", "gunicorn"),
-        Evidence(EvidenceKind.COMMAND, "runs pytest", "compose.yml:3", "pytest"),
-        Evidence(EvidenceKind.OPTIONAL_DEP, "Form(", "app.py:5", "python-multipart", consumer="fastapi"),
+        UsageEvidence(EvidenceKind.COMMAND, "runs gunicorn", "Dockerfile:9", "gunicorn"),
+        UsageEvidence(EvidenceKind.COMMAND, "runs pytest", "compose.yml:3", "pytest"),
+        UsageEvidence(EvidenceKind.OPTIONAL_DEP, "Form(", "app.py:5", "python-multipart", consumer="fastapi"),
     ]
     v = decide(IMAGE, DECLARED, evidence)
     s = {n: x.status for n, x in v.items()}
@@ -93,12 +93,12 @@ def test_join_statuses() -> None:
 
 
 def test_optional_evidence_needs_a_used_consumer() -> None:
-    ev = [Evidence(EvidenceKind.OPTIONAL_DEP, "Form(", "a.py:1", "python-multipart", consumer="fastapi")]
+    ev = [UsageEvidence(EvidenceKind.OPTIONAL_DEP, "Form(", "a.py:1", "python-multipart", consumer="fastapi")]
     assert decide(IMAGE, DECLARED, ev)["python-multipart"].status is VerdictStatus.DECLARED_UNUSED
 
 
 def test_incomplete_scan_lowers_unused_to_unknown() -> None:
-    ev = [imp("fastapi"), Evidence(EvidenceKind.SCAN_WARNING, "py2", "old.py:0", "", Confidence.LOW)]
+    ev = [imp("fastapi"), UsageEvidence(EvidenceKind.SCAN_WARNING, "py2", "old.py:0", "", Confidence.LOW)]
     v = decide(IMAGE, DECLARED, ev)
     assert v["fastapi"].status is VerdictStatus.USED
     assert v["scipy"].status is VerdictStatus.UNKNOWN and v["leftover"].status is VerdictStatus.UNKNOWN
@@ -106,26 +106,26 @@ def test_incomplete_scan_lowers_unused_to_unknown() -> None:
 
 
 def test_computed_dynamic_import_lowers_to_unknown() -> None:
-    ev = [imp("fastapi"), Evidence(EvidenceKind.DYNAMIC_UNRESOLVED, "import_module(x)", "a.py:3", "")]
+    ev = [imp("fastapi"), UsageEvidence(EvidenceKind.DYNAMIC_UNRESOLVED, "import_module(x)", "a.py:3", "")]
     assert decide(IMAGE, DECLARED, ev)["scipy"].status is VerdictStatus.UNKNOWN
 
 
 def test_prefix_dynamic_import_only_affects_matching() -> None:
-    ev = [imp("fastapi"), Evidence(EvidenceKind.DYNAMIC_PREFIX, "f'google.cloud.{x}'", "a.py:3", "google.cloud.")]
+    ev = [imp("fastapi"), UsageEvidence(EvidenceKind.DYNAMIC_PREFIX, "f'google.cloud.{x}'", "a.py:3", "google.cloud.")]
     v = decide(IMAGE, DECLARED, ev)
     assert v["google-cloud-pubsub"].status is VerdictStatus.UNKNOWN
     assert v["scipy"].status is VerdictStatus.DECLARED_UNUSED
 
 
 def test_requirements_of_unknown_are_unknown() -> None:
-    ev = [Evidence(EvidenceKind.DYNAMIC_PREFIX, "f'scipy.{x}'", "a.py:3", "scipy")]
+    ev = [UsageEvidence(EvidenceKind.DYNAMIC_PREFIX, "f'scipy.{x}'", "a.py:3", "scipy")]
     v = decide(IMAGE, DECLARED, ev)
     assert v["scipy"].status is VerdictStatus.UNKNOWN and v["numpy"].status is VerdictStatus.UNKNOWN
 
 
 def test_when_used_optional_table_entry() -> None:
     image = [dist("uvicorn", ("uvicorn",)), dist("uvloop", ("uvloop",)), dist("watchfiles", ("watchfiles",))]
-    ev = [Evidence(EvidenceKind.COMMAND_ARG, "gunicorn -k", "D:1", "uvicorn.workers.UvicornWorker")]
+    ev = [UsageEvidence(EvidenceKind.COMMAND_ARG, "gunicorn -k", "D:1", "uvicorn.workers.UvicornWorker")]
     v = decide(image, ["uvicorn", "uvloop", "watchfiles"], ev)
     assert v["uvloop"].status is VerdictStatus.USED and v["uvloop"].via == ("uvicorn",)
     assert v["watchfiles"].status is VerdictStatus.DECLARED_UNUSED  # only with --reload

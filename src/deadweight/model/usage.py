@@ -24,7 +24,7 @@ class Confidence(enum.Enum):
 
 
 class EvidenceKind(enum.Enum):
-    """What the evidence is; also tells what ``Evidence.target`` names (see ``TargetType``)."""
+    """What the evidence is; also tells what ``UsageEvidence.target`` names (see ``TargetType``)."""
 
     IMPORT = "import"  # import statement (module)
     DYNAMIC_IMPORT = "dynamic-import"  # importlib.import_module, __import__, find_spec, pydoc.locate (module)
@@ -77,7 +77,7 @@ _TARGET_TYPES: dict[EvidenceKind, TargetType] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
+class UsageEvidence:
     """One reason to believe something is used (or, for scan warnings, that we cannot tell).
 
     ``location`` is ``"file:line"`` (line 0 when the whole file is meant). ``consumer`` is set on
@@ -116,7 +116,7 @@ class DeviceStatus(enum.Enum):
 @dataclass(frozen=True)
 class DeviceVerdict:
     status: DeviceStatus
-    evidence: tuple[Evidence, ...] = ()
+    evidence: tuple[UsageEvidence, ...] = ()
     confidence: Confidence = Confidence.MEDIUM
 
 
@@ -139,7 +139,7 @@ class Verdict:
 
     name: str
     status: VerdictStatus
-    evidence: tuple[Evidence, ...] = ()
+    evidence: tuple[UsageEvidence, ...] = ()
     confidence: Confidence = Confidence.MEDIUM
     via: tuple[str, ...] = ()
     reason: str = ""
