@@ -39,6 +39,10 @@ class ParseError(DeadweightError):
     """A project file (Dockerfile, requirements, compose, pyproject) could not be parsed (exit 3)."""
 
 
+class OutputError(DeadweightError):
+    """A report could not be written out (a full disk, an I/O error) after its path was opened (exit 3)."""
+
+
 class FixError(DeadweightError):
     """An edit could not be applied safely; nothing was written."""
 

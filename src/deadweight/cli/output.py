@@ -9,17 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TextIO
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deadweight.errors import UsageError
+from deadweight.outfile import write_output_file
 from deadweight.units import human_bytes
 
 ProgressCallback = Callable[[int, int, int], None]
@@ -80,19 +78,8 @@ def progress_enabled(fmt: str, output: str | None) -> bool:
 
 
 def write_output(text: str, path: str | None) -> None:
-    """Write ``text`` to stdout, or atomically to ``path`` (a reader never sees half a report)."""
+    """Write ``text`` to stdout, or to ``path`` without ever replacing a device, FIFO or link (see outfile)."""
     if path is None or path == "-":
         click.echo(text, nl=False)
         return
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise UsageError(f"--output {path}: cannot write ({exc.strerror or exc})") from None
+    write_output_file(path, text.encode("utf-8"))
