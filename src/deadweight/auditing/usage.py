@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deadweight.inventory.capture import for_config
-from deadweight.inventory.filetree import FileTree
 from deadweight.model.image import ImageConfig
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service, ShippedFile
+from deadweight.model.tree import TreeView
 from deadweight.model.usage import UsageEvidence, Verdict
 from deadweight.rules.dw102_gpu_variants import GUI_CALLS
 from deadweight.usage.commands import command_evidence
@@ -114,7 +114,7 @@ def _env_evidence(service: Service, config: ImageConfig | None, known: Iterable[
     return out
 
 
-def _image_code(tree: FileTree, config: ImageConfig, directory: Path) -> list[Path]:
+def _image_code(tree: TreeView, config: ImageConfig, directory: Path) -> list[Path]:
     """Write the application code the image holds under WORKDIR (captured while streaming) to ``directory``."""
     workdir = config.working_dir.strip("/")
     if not workdir:
@@ -138,7 +138,7 @@ def collect_usage(
     shipped: Sequence[ShippedFile],
     *,
     config: ImageConfig | None,
-    tree: FileTree | None,
+    tree: TreeView | None,
     known_modules: Iterable[str],
 ) -> ServiceUsage:
     """Scan what ships (context files COPY/ADD put in the final image, or the context when that is unknown)
@@ -205,7 +205,7 @@ class ServiceVerdicts:
 
 
 def service_verdicts(
-    service: Service, *, inventory: Inventory, config: ImageConfig | None, tree: FileTree | None
+    service: Service, *, inventory: Inventory, config: ImageConfig | None, tree: TreeView | None
 ) -> ServiceVerdicts:
     """Usage evidence for ``service`` joined with what the image (or the estimate) holds: one verdict per
     distribution. Shared by ``audit`` and ``inspect --project`` so both say the same thing."""

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from deadweight.model.image import EntryKind, ImageConfig
-
-if TYPE_CHECKING:
-    from deadweight.inventory.efficiency import InefficientPath
-    from deadweight.inventory.filetree import FileTree
+from deadweight.model.tree import TreeView
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +45,15 @@ class ShadowedPath:
     hidden_by: tuple[int, ...]  # layers that hid them
 
 
+@dataclass(frozen=True, slots=True)
+class InefficientPath:
+    """A path that appears in two or more layers (dive's "inefficiency")."""
+
+    path: str
+    cumulative_bytes: int  # summed over every layer it appears in
+    occurrences: int  # number of layers (nodes) it appears in
+
+
 @dataclass(frozen=True)
 class ImageAnalysis:
     """Everything one streaming pass over an image yields, before any package-level inventory."""
@@ -56,7 +61,7 @@ class ImageAnalysis:
     ref: str
     config: ImageConfig
     layers: tuple[LayerSummary, ...]
-    tree: FileTree
+    tree: TreeView
     size_bytes: int  # sum of layer sizes: what `docker image inspect` reports as Size on overlay2
     visible_bytes: int  # bytes a container can see (size_bytes - shadowed_bytes)
     shadowed_bytes: int  # bytes stored in layers but hidden by later layers
