@@ -34,6 +34,18 @@ def test_model_imports_only_errors_units_and_model() -> None:
     assert offending == set()
 
 
+def test_reports_do_not_import_inventory() -> None:
+    files = sorted((PACKAGE / "reports").glob("*.py"))
+    assert files
+    offending = {
+        f"{path.name}: {module}"
+        for path in files
+        for module in _imports(path)
+        if module == "deadweight.inventory" or module.startswith("deadweight.inventory.")
+    }
+    assert offending == set()
+
+
 def test_the_checker_sees_imports(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(
