@@ -77,6 +77,16 @@ class ImageAnalysis:
             return None
         return sum(size for size in sizes if size is not None)
 
+    @property
+    def file_count(self) -> int:
+        """Visible non-directories (files, symlinks, devices...) of the final tree."""
+        return sum(1 for node in self.tree.nodes() if node.kind is not EntryKind.DIR)
+
+    @property
+    def weighty_inefficient_paths(self) -> tuple[InefficientPath, ...]:
+        """The inefficient paths that hold bytes (dive also lists empty ones), in the same order."""
+        return tuple(item for item in self.inefficient_paths if item.cumulative_bytes)
+
     def largest_files(self, n: int) -> list[PathSize]:
         """The ``n`` largest visible non-directories, largest first, ties by path."""
         candidates = (

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.image import EntryKind
 
 SCHEMA = "deadweight/1"
 #: Digits kept of the efficiency score: enough to compare with dive, stable across platforms.
@@ -42,7 +41,7 @@ def to_dict(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *,
         "shadowed_bytes": analysis.shadowed_bytes,
         "efficiency": round(analysis.efficiency, EFFICIENCY_DIGITS),
         "wasted_bytes": analysis.wasted_bytes,
-        "file_count": sum(1 for node in analysis.tree.nodes() if node.kind is not EntryKind.DIR),
+        "file_count": analysis.file_count,
         "layers": [
             {
                 "index": layer.index,

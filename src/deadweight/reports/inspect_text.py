@@ -152,7 +152,7 @@ def _shadowed(console: Console, analysis: ImageAnalysis, top: int) -> None:
 
 
 def _efficiency(console: Console, analysis: ImageAnalysis, top: int) -> None:
-    weighty = [item for item in analysis.inefficient_paths if item.cumulative_bytes]
+    weighty = analysis.weighty_inefficient_paths
     console.print(
         f"Efficiency {analysis.efficiency * 100:.2f}% (dive's score): "
         f"{len(weighty)} path{'' if len(weighty) == 1 else 's'} with bytes in several layers, "
