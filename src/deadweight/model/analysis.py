@@ -59,7 +59,7 @@ class ImageAnalysis:
     """Everything one streaming pass over an image yields, before any package-level inventory."""
 
     ref: str
-    config: ImageConfig
+    image_config: ImageConfig  # the image's own config (Cmd, Env, history...), not the tool's Config
     layers: tuple[LayerSummary, ...]
     tree: TreeView
     size_bytes: int  # sum of layer sizes: what `docker image inspect` reports as Size on overlay2

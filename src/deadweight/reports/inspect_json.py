@@ -28,13 +28,13 @@ def render(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, 
 
 def to_dict(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, top: int = 20) -> dict[str, Any]:
     """The JSON document as plain data. ``extras`` adds top-level sections; it may not replace core fields."""
-    config = analysis.config
+    image_config = analysis.image_config
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "command": "inspect",
         "ref": analysis.ref,
-        "config_digest": config.digest,
-        "platform": str(config.platform),
+        "config_digest": image_config.digest,
+        "platform": str(image_config.platform),
         "size_bytes": analysis.size_bytes,
         "compressed_bytes": analysis.compressed_bytes,
         "visible_bytes": analysis.visible_bytes,

@@ -63,9 +63,9 @@ def _table() -> Table:
 
 
 def _summary(console: Console, analysis: ImageAnalysis) -> None:
-    console.print(f"Image      {analysis.ref}  ({analysis.config.platform})")
-    if analysis.config.digest:
-        console.print(f"Config     {analysis.config.digest}")
+    console.print(f"Image      {analysis.ref}  ({analysis.image_config.platform})")
+    if analysis.image_config.digest:
+        console.print(f"Config     {analysis.image_config.digest}")
     compressed = analysis.compressed_bytes
     size = f"{human_bytes(analysis.size_bytes)} ({analysis.size_bytes:,} bytes) in {len(analysis.layers)} layers"
     if compressed is not None:

@@ -18,7 +18,7 @@ def _analysis(inefficient: tuple[InefficientPath, ...] = ()) -> ImageAnalysis:
     tree = build_tree([LayerScan(0, entries, {}, 127)])
     return ImageAnalysis(
         ref="test:image",
-        config=ImageConfig(digest=None, platform=Platform("linux", "amd64"), diff_ids=()),
+        image_config=ImageConfig(digest=None, platform=Platform("linux", "amd64"), diff_ids=()),
         layers=(),
         tree=tree,
         size_bytes=127,
