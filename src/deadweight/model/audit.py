@@ -115,6 +115,15 @@ class RuleSavings:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedGroup:
+    """Rules skipped for the same reason in the same services: one line of a report, not one per service."""
+
+    reason: str
+    rules: tuple[str, ...]  # sorted
+    services: tuple[str, ...]  # sorted, each once
+
+
+@dataclass(frozen=True, slots=True)
 class RankedFinding:
     """A finding of the fleet-wide action list, with the service it belongs to."""
 
@@ -150,6 +159,22 @@ class AuditReport:
     @property
     def failed_services(self) -> tuple[ServiceResult, ...]:
         return tuple(s for s in self.services if s.error)
+
+    @property
+    def skipped_groups(self) -> tuple[SkippedGroup, ...]:
+        """Skipped rules grouped by reason and the services they were skipped for, sorted by reason then
+        services ("DW701, DW702 skipped for api, worker: needs --run")."""
+        names_of: dict[tuple[str, str], set[str]] = {}
+        for service in self.services:
+            for skipped in service.skipped:
+                names_of.setdefault((skipped.reason, skipped.rule), set()).add(service.name)
+        grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for (reason, rule), names in names_of.items():
+            grouped.setdefault((reason, tuple(sorted(names))), []).append(rule)
+        return tuple(
+            SkippedGroup(reason, tuple(sorted(rules)), services)
+            for (reason, services), rules in sorted(grouped.items())
+        )
 
     @property
     def finding_count(self) -> int:

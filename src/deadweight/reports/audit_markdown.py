@@ -8,8 +8,6 @@ pipe in a service name must not split a table cell, a bracket must not become a 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.cost import CostModel
 from deadweight.model.finding import Confidence, Finding
@@ -25,7 +23,7 @@ def render(report: AuditReport) -> str:
     services = report.ranked_services
     parts = [
         _summary(report),
-        _services_section(services),
+        _services_section(report, services),
         _root_causes(services),
         _savings_section(report),
         _actions(report),
@@ -89,7 +87,7 @@ def _summary(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
-def _services_section(services: list[ServiceResult]) -> str:
+def _services_section(report: AuditReport, services: list[ServiceResult]) -> str:
     rows = []
     for s in services:
         image = md_code(s.image) if s.image else f"_{md_escape(s.mode)}_"
@@ -107,24 +105,16 @@ def _services_section(services: list[ServiceResult]) -> str:
         ])
     lines = ["## Services", ""]
     lines += md_table(["Service", "Image", "Size", "Dead weight", "% dead", "Top cause"], rows, "llrrrl")
-    skipped = _skipped_lines(services)
+    skipped = _skipped_lines(report)
     if skipped:
         lines += ["", *skipped]
     return "\n".join(lines)
 
 
-def _skipped_lines(services: list[ServiceResult]) -> list[str]:
-    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for s in services:
-        for skipped in s.skipped:
-            grouped[(skipped.rule, skipped.reason)].append(s.name)
-    by_reason: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for (rule, reason), names in grouped.items():
-        by_reason[(reason, tuple(sorted(names)))].append(rule)
+def _skipped_lines(report: AuditReport) -> list[str]:
     return [
-        f"- Skipped {', '.join(sorted(rules))} for {', '.join(md_escape(n) for n in service_names)}: "
-        f"{md_escape(reason)}"
-        for (reason, service_names), rules in sorted(by_reason.items())
+        f"- Skipped {', '.join(g.rules)} for {', '.join(md_escape(n) for n in g.services)}: {md_escape(g.reason)}"
+        for g in report.skipped_groups
     ]
 
 

@@ -9,7 +9,6 @@ brackets in a path or a message can never be read as markup.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 from rich import box
 from rich.console import Console
@@ -42,7 +41,7 @@ def _render(console: Console, report: AuditReport) -> None:
     console.print(Text(f"deadweight audit: {report.root}", style="bold"))
     console.print(_fleet_table(services))
     console.print()
-    _print_skipped(console, services)
+    _print_skipped(console, report)
     for warning in sorted(report.warnings):
         console.print(Text(f"warning: {warning}", style="yellow"))
     for service in services:
@@ -84,18 +83,11 @@ def _fleet_table(services: list[ServiceResult]) -> Table:
     return table
 
 
-def _print_skipped(console: Console, services: list[ServiceResult]) -> None:
+def _print_skipped(console: Console, report: AuditReport) -> None:
     """One line per reason ("DW701, DW702 skipped for api, worker: needs --run"), not one per service."""
-    by_reason: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for service in services:
-        for skipped in service.skipped:
-            by_reason[(skipped.reason, skipped.rule)].add(service.name)
-    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for (reason, rule), names in by_reason.items():
-        grouped[(reason, tuple(sorted(names)))].append(rule)
-    for (reason, service_names), rules in sorted(grouped.items()):
+    for group in report.skipped_groups:
         console.print(
-            Text(f"skipped {', '.join(sorted(rules))} for {', '.join(service_names)}: {reason}", style="dim")
+            Text(f"skipped {', '.join(group.rules)} for {', '.join(group.services)}: {group.reason}", style="dim")
         )
 
 

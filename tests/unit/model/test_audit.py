@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, finding_order, ordered_findings
+from deadweight.model.audit import (
+    AuditReport,
+    AuditTotals,
+    ServiceResult,
+    SkippedGroup,
+    SkippedRule,
+    finding_order,
+    ordered_findings,
+)
 from deadweight.model.cost import CostModel
 from deadweight.model.finding import Finding, Severity, deduplicated_savings
 
@@ -137,3 +145,21 @@ def test_all_estimated_needs_findings() -> None:
     assert not _service("empty", 10).all_estimated
     assert _service("s", None, _finding("DW102", "s", 1, estimated=True)).all_estimated
     assert not _service("m", 10, _finding("DW102", "m", 1, estimated=True), _finding("DW201", "m", 1)).all_estimated
+
+
+def test_skipped_rules_group_by_reason_and_services() -> None:
+    run = "needs --run"
+    def skipping(name: str, *rules: tuple[str, str]) -> ServiceResult:
+        return ServiceResult(name, None, "static", None, 0, skipped=tuple(SkippedRule(r, why) for r, why in rules))
+
+    report = _report(
+        skipping("worker", ("DW702", run), ("DW701", run)),
+        skipping("api", ("DW701", run), ("DW702", run), ("DW701", run)),  # a repeated skip counts once
+        skipping("ml", ("DW303", "needs an image"), ("DW701", run)),
+    )
+    assert report.skipped_groups == (
+        SkippedGroup("needs --run", ("DW701",), ("api", "ml", "worker")),
+        SkippedGroup("needs --run", ("DW702",), ("api", "worker")),
+        SkippedGroup("needs an image", ("DW303",), ("ml",)),
+    )
+    assert _report(_service("a", 10)).skipped_groups == ()
