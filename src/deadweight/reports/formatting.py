@@ -1,9 +1,9 @@
-"""Presentation helpers shared by every report: byte sizes, percentages, money, Markdown escaping and tables.
+"""Presentation helpers shared by the human reports: Markdown escaping and tables, and the one recording rich
+Console every terminal report draws on.
 
-One place for these so that the terminal, Markdown and any other human format show the same number the same
-way. Sizes use decimal units (1 GB = 1000**3 bytes) with three significant digits, as ``docker images``
-shows them, so "5.61 GB" here is the figure a user sees in docker. Machine formats (JSON, SARIF) carry raw
-integers and never go through these helpers.
+Sizes, shares and money are worded by ``deadweight.units``; the figures themselves come from the model
+(``model/audit.py``, ``model/analysis.py``, ``model/inventory.py``), never from arithmetic here. Machine
+formats (JSON, SARIF) carry raw integers and never go through these helpers.
 """
 
 from __future__ import annotations
