@@ -59,22 +59,22 @@ class _CountingStream:
         self._advance(n)
 
 
-def aligned_history(config: ImageConfig, layer_count: int) -> list[str]:
+def aligned_history(image_config: ImageConfig, layer_count: int) -> list[str]:
     """``created_by`` for each layer: history entries marked ``empty_layer`` have no layer of their own.
 
     An image without history (or with fewer entries than layers, as some builders write) gets ``""``
     for the layers it does not describe.
     """
-    steps = [entry.created_by for entry in config.history if not entry.empty_layer]
+    steps = [entry.created_by for entry in image_config.history if not entry.empty_layer]
     return [steps[i] if i < len(steps) else "" for i in range(layer_count)]
 
 
-def _place(index: int, diff_id: str | None, config: ImageConfig, placed: set[int], ref: str) -> int:
+def _place(index: int, diff_id: str | None, image_config: ImageConfig, placed: set[int], ref: str) -> int:
     if index >= 0:
         return index
     if diff_id is None:
         raise SourceError(f"{ref}: the source could not say which layer a stream belongs to")
-    positions = [position for position, expected in enumerate(config.diff_ids) if expected == diff_id]
+    positions = [position for position, expected in enumerate(image_config.diff_ids) if expected == diff_id]
     for position in positions:
         if position not in placed:
             return position
@@ -89,14 +89,14 @@ STACK_MIN_ENTRIES = 1000
 
 
 def _from_cache(
-    cache: LayerCache, config: ImageConfig, capture_key: str, calculator: EfficiencyCalculator | None
+    cache: LayerCache, image_config: ImageConfig, capture_key: str, calculator: EfficiencyCalculator | None
 ) -> FileTree | None:
     """The tree of an image whose every layer is cached, or None when one is not (then it is streamed).
 
     Without dive's score (which needs every layer's entries) the stack of a base another service of
     this run already built is reused, and a freshly built base is remembered for the next one.
     """
-    diff_ids = config.diff_ids
+    diff_ids = image_config.diff_ids
     if not diff_ids:
         return None
     start, base = cache.stacked(capture_key, diff_ids) if calculator is None else (0, None)
@@ -142,13 +142,13 @@ def analyze_image(
     dive's score, which only ``inspect`` shows (a third of a cached rebuild): the analysis then says
     ``efficiency`` NaN (not computed), no wasted bytes and no inefficient paths.
     """
-    config = source.config()
+    image_config = source.config()
     descriptors: Sequence[LayerDescriptor] = source.layers()
     total = len(descriptors)
-    if config.diff_ids and len(config.diff_ids) != total:
+    if image_config.diff_ids and len(image_config.diff_ids) != total:
         raise SourceError(
             f"{source.ref}: the manifest lists {total} layers "
-            f"but the config has {len(config.diff_ids)} diff ids"
+            f"but the config has {len(image_config.diff_ids)} diff ids"
         )
     builder = TreeBuilder()
     calculator = EfficiencyCalculator() if efficiency else None
@@ -156,12 +156,12 @@ def analyze_image(
         cached = None
     else:
         with paused_gc():
-            cached = _from_cache(cache, config, capture_key, calculator)
+            cached = _from_cache(cache, image_config, capture_key, calculator)
     if cached is not None:
         if progress is not None:
             progress(total, total, 0)
-        cached_ids: dict[int, str | None] = dict(enumerate(config.diff_ids))
-        return _assemble(source.ref, config, descriptors, cached_ids, tree=cached, score=_score(calculator))
+        cached_ids: dict[int, str | None] = dict(enumerate(image_config.diff_ids))
+        return _assemble(source.ref, image_config, descriptors, cached_ids, tree=cached, score=_score(calculator))
     pending: dict[int, LayerScan] = {}
     placed: set[int] = set()
     diff_ids: dict[int, str | None] = {}
@@ -177,7 +177,7 @@ def analyze_image(
         stream = _CountingStream(opened.stream, read_before, report)
         scan = scan_layer(stream, index=max(descriptor.index, 0), source=label, want=want)
         computed = opened.finish()
-        position = _place(descriptor.index, computed or descriptor.diff_id, config, placed, source.ref)
+        position = _place(descriptor.index, computed or descriptor.diff_id, image_config, placed, source.ref)
         if position >= total or position in placed:
             raise SourceError(f"{source.ref}: layer {position} delivered twice or out of range")
         placed.add(position)
@@ -202,7 +202,7 @@ def analyze_image(
         missing = sorted(set(range(total)) - placed)
         raise SourceError(f"{source.ref}: layers {missing} were never delivered")
     tree = builder.finish()
-    return _assemble(source.ref, config, descriptors, diff_ids, tree=tree, score=_score(calculator))
+    return _assemble(source.ref, image_config, descriptors, diff_ids, tree=tree, score=_score(calculator))
 
 
 #: What an analysis says when dive's score was not asked for: not computed, rather than a made-up 1.0.
@@ -215,14 +215,14 @@ def _score(calculator: EfficiencyCalculator | None) -> Efficiency:
 
 def _assemble(
     ref: str,
-    config: ImageConfig,
+    image_config: ImageConfig,
     descriptors: Sequence[LayerDescriptor],
     diff_ids: dict[int, str | None],
     *,
     tree: FileTree,
     score: Efficiency,
 ) -> ImageAnalysis:
-    created_by = aligned_history(config, len(descriptors))
+    created_by = aligned_history(image_config, len(descriptors))
     changes = tree.layer_changes
     shadowed = tree.shadowed_by_layer()
     layers = []
@@ -232,7 +232,7 @@ def _assemble(
             LayerSummary(
                 index=position,
                 digest=descriptor.digest,
-                diff_id=diff_ids.get(position) or descriptor.diff_id or _config_diff_id(config, position),
+                diff_id=diff_ids.get(position) or descriptor.diff_id or _config_diff_id(image_config, position),
                 size_bytes=tree.layer_sizes[position],
                 compressed_bytes=descriptor.compressed_size,
                 created_by=created_by[position],
@@ -244,7 +244,7 @@ def _assemble(
         )
     return ImageAnalysis(
         ref=ref,
-        config=config,
+        image_config=image_config,
         layers=tuple(layers),
         tree=tree,
         size_bytes=sum(layer.size_bytes for layer in layers),
@@ -256,6 +256,6 @@ def _assemble(
     )
 
 
-def _config_diff_id(config: ImageConfig, position: int) -> str | None:
-    return config.diff_ids[position] if position < len(config.diff_ids) else None
+def _config_diff_id(image_config: ImageConfig, position: int) -> str | None:
+    return image_config.diff_ids[position] if position < len(image_config.diff_ids) else None
 

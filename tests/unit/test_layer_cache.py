@@ -97,11 +97,11 @@ def test_a_base_is_stacked_once_and_shared_without_being_changed(tmp_path: Path)
 
     run = LayerCache(cache.path)  # a new run: nothing stacked yet
     first = _analyze(image_a, run, warm=True, efficiency=False)
-    base_ids = first.config.diff_ids[:1]
-    depth, stack = run.stacked("k", first.config.diff_ids)
+    base_ids = first.image_config.diff_ids[:1]
+    depth, stack = run.stacked("k", first.image_config.diff_ids)
     assert depth == 1 and stack is not None  # the big first layer; the small ones on top are not kept
     assert run.stacked("k", base_ids)[0] == 1
-    assert run.stacked("other capture", first.config.diff_ids) == (0, None)
+    assert run.stacked("other capture", first.image_config.diff_ids) == (0, None)
     paths_before = len(stack)
     with sqlite3.connect(cache.path) as db:  # B can now only be built from the stack, not from the rows
         db.execute("DELETE FROM layers WHERE diff_id = ?", (base_ids[0],))
@@ -130,7 +130,7 @@ def test_a_damaged_row_is_a_miss_not_an_error(tmp_path: Path) -> None:
     image = _archive(tmp_path, "a", BASE + SERVICE_A)
     cache = LayerCache(tmp_path / "layers.sqlite")
     analysis = _analyze(image, cache)
-    diff_id = analysis.config.diff_ids[-1]
+    diff_id = analysis.image_config.diff_ids[-1]
     assert cache.get(diff_id, "k") is not None
     cache.close()
     with sqlite3.connect(cache.path) as db:

@@ -122,10 +122,10 @@ def _audit_image(
 ) -> ServiceResult:
     source_options = SourceOptions(platform=options.platform, verify=options.verify)
     with open_source(ref, source_options) as source:
-        config_ = source.config()
-        analysis = analyze_image(source, want=audit_capture(config_), cache=cache,
-                                 capture_key=capture_key(config_), efficiency=False)
-    inventory = build_inventory(analysis.tree, analysis.config)
+        image_config = source.config()
+        analysis = analyze_image(source, want=audit_capture(image_config), cache=cache,
+                                 capture_key=capture_key(image_config), efficiency=False)
+    inventory = build_inventory(analysis.tree, analysis.image_config)
     peak: int | None = None
     peak_evidence: str | None = None
     if options.run:
@@ -180,7 +180,7 @@ def _evaluate(
     memory: tuple[int | None, str | None] | None,
 ) -> tuple[list[Finding], list[SkippedRule], list[str]]:
     dists = inventory.distributions()
-    joined = service_verdicts(service, inventory=inventory, config=analysis.config if analysis else None,
+    joined = service_verdicts(service, inventory=inventory, image_config=analysis.image_config if analysis else None,
                               tree=analysis.tree if analysis else None)
     usage, verdicts, declared = joined.usage, joined.verdicts, joined.declared
     device = decide_device(usage.evidence, uses_gpu_framework=usage.uses_gpu_framework, complete=usage.complete)
@@ -190,7 +190,7 @@ def _evaluate(
     torch = next((d for d in dists if d.name == "torch"), None)
     if torch is not None and torch.build in GPU_BUILDS:
         python = _python_of(inventory, torch.environment) or target.python
-        platform = analysis.config.platform if analysis else target.platform
+        platform = analysis.image_config.platform if analysis else target.platform
         cpu, why = torch_cpu_build(torch.version, python, platform, config.torch_cpu_index, store,
                                    offline=config.offline)
         cpu_builds["torch"] = cpu

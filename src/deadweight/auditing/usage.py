@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deadweight.inventory.capture import for_config
-from deadweight.inventory.filetree import FileTree
 from deadweight.model.image import ImageConfig
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service, ShippedFile
+from deadweight.model.tree import TreeView
 from deadweight.model.usage import UsageEvidence, Verdict
 from deadweight.rules.dw102_gpu_variants import GUI_CALLS
 from deadweight.usage.commands import command_evidence
@@ -42,11 +42,11 @@ class ServiceUsage:
     uses_gpu_framework: bool
 
 
-def audit_capture(config: ImageConfig) -> Callable[[str], bool]:
+def audit_capture(image_config: ImageConfig) -> Callable[[str], bool]:
     """What the audit keeps while streaming: package metadata (``for_config``) plus application code under
     WORKDIR, which is evidence of use when the project's own files are not at hand."""
-    base = for_config(config)
-    workdir = config.working_dir.strip("/")
+    base = for_config(image_config)
+    workdir = image_config.working_dir.strip("/")
     if not workdir:
         return base
     prefix = workdir + "/"
@@ -59,9 +59,9 @@ def audit_capture(config: ImageConfig) -> Callable[[str], bool]:
     return wanted
 
 
-def capture_key(config: ImageConfig) -> str:
+def capture_key(image_config: ImageConfig) -> str:
     """Names what ``audit_capture`` keeps, for the layer cache: the same layer under another WORKDIR differs."""
-    return f"audit-1:{config.working_dir.strip('/')}"
+    return f"audit-1:{image_config.working_dir.strip('/')}"
 
 
 def _is_code(path: str) -> bool:
@@ -69,7 +69,7 @@ def _is_code(path: str) -> bool:
     return name.endswith(CODE_SUFFIXES) or name in CODE_NAMES
 
 
-def _command_evidence(service: Service, config: ImageConfig | None) -> list[UsageEvidence]:
+def _command_evidence(service: Service, image_config: ImageConfig | None) -> list[UsageEvidence]:
     out: list[UsageEvidence] = []
     final = None
     if service.dockerfile is not None and service.dockerfile.stages:
@@ -85,7 +85,7 @@ def _command_evidence(service: Service, config: ImageConfig | None) -> list[Usag
         if service_value and service_value != dockerfile_value:
             out += command_evidence(service_value, f"{compose}:{service.compose_line}")
             continue
-        image_value = (config.entrypoint if key == "entrypoint" else config.cmd) if config else None
+        image_value = (image_config.entrypoint if key == "entrypoint" else image_config.cmd) if image_config else None
         if image_value:
             out += command_evidence(list(image_value), f"image config {key.capitalize()}")
         if final is not None and dockerfile_value:
@@ -98,14 +98,14 @@ def _command_evidence(service: Service, config: ImageConfig | None) -> list[Usag
     return out
 
 
-def _env_evidence(service: Service, config: ImageConfig | None, known: Iterable[str]) -> list[UsageEvidence]:
+def _env_evidence(service: Service, image_config: ImageConfig | None, known: Iterable[str]) -> list[UsageEvidence]:
     known = list(known)
     out: list[UsageEvidence] = []
     compose = service.compose_file or "compose"
     for name, value in service.environment.items():
         out += env_assignment_evidence(name, value, compose, service.compose_line, known)
-    if config is not None:
-        for name, value in config.env_map().items():
+    if image_config is not None:
+        for name, value in image_config.env_map().items():
             out += env_assignment_evidence(name, value, "image config Env", 0, known)
     if service.dockerfile is not None and service.dockerfile.stages:
         final = service.dockerfile.final_stage(service.build_target)
@@ -114,9 +114,9 @@ def _env_evidence(service: Service, config: ImageConfig | None, known: Iterable[
     return out
 
 
-def _image_code(tree: FileTree, config: ImageConfig, directory: Path) -> list[Path]:
+def _image_code(tree: TreeView, image_config: ImageConfig, directory: Path) -> list[Path]:
     """Write the application code the image holds under WORKDIR (captured while streaming) to ``directory``."""
-    workdir = config.working_dir.strip("/")
+    workdir = image_config.working_dir.strip("/")
     if not workdir:
         return []
     written = []
@@ -137,8 +137,8 @@ def collect_usage(
     service: Service,
     shipped: Sequence[ShippedFile],
     *,
-    config: ImageConfig | None,
-    tree: FileTree | None,
+    image_config: ImageConfig | None,
+    tree: TreeView | None,
     known_modules: Iterable[str],
 ) -> ServiceUsage:
     """Scan what ships (context files COPY/ADD put in the final image, or the context when that is unknown)
@@ -151,20 +151,20 @@ def collect_usage(
         results.append(scan_files(files, root=context, known_modules=known))
     elif context is not None and context.is_dir():
         results.append(scan_directory(context, known_modules=known))
-    if tree is not None and config is not None:
+    if tree is not None and image_config is not None:
         with tempfile.TemporaryDirectory(prefix="deadweight-code-") as tmp:
-            files = _image_code(tree, config, Path(tmp))
+            files = _image_code(tree, image_config, Path(tmp))
             if files:
                 scanned = scan_files(files, root=Path(tmp), known_modules=known)
                 results.append(ScanResult(
                     tuple(_relocate(e, "image:/") for e in scanned.evidence), scanned.warnings, scanned.files_scanned
                 ))
     evidence: list[UsageEvidence] = [e for r in results for e in r.evidence]
-    commands = _command_evidence(service, config)
+    commands = _command_evidence(service, image_config)
     evidence += commands
     for ev in commands:
         evidence += optional_evidence(ev.detail, ev.location.rsplit(":", 1)[0], "command")
-    evidence += _env_evidence(service, config, known)
+    evidence += _env_evidence(service, image_config, known)
     frameworks = {"torch", "tensorflow", "jax", "onnxruntime", "cupy"}
     uses_gpu_framework = any(e.target.split(".")[0] in frameworks for e in evidence if e.kind.value == "import")
     return ServiceUsage(
@@ -205,13 +205,15 @@ class ServiceVerdicts:
 
 
 def service_verdicts(
-    service: Service, *, inventory: Inventory, config: ImageConfig | None, tree: FileTree | None
+    service: Service, *, inventory: Inventory, image_config: ImageConfig | None, tree: TreeView | None
 ) -> ServiceVerdicts:
     """Usage evidence for ``service`` joined with what the image (or the estimate) holds: one verdict per
     distribution. Shared by ``audit`` and ``inspect --project`` so both say the same thing."""
     dists = inventory.distributions()
     mapper = ModuleMapper(dists)
-    usage = collect_usage(service, service.shipped, config=config, tree=tree, known_modules=mapper.known_top_levels())
+    usage = collect_usage(
+        service, service.shipped, image_config=image_config, tree=tree, known_modules=mapper.known_top_levels()
+    )
     declared = frozenset(r.name for r in service.requirements)
     verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete)
     return ServiceVerdicts(usage, verdicts, declared)

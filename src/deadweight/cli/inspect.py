@@ -49,12 +49,12 @@ class InspectOptions:
         return self.packages or self.breakdown or self.project is not None
 
 
-def content_wanted(options: InspectOptions, config: ImageConfig) -> Callable[[str], bool] | None:
+def content_wanted(options: InspectOptions, image_config: ImageConfig) -> Callable[[str], bool] | None:
     """Which files' contents the layer scan keeps: none for the plain report; package metadata (and, with
     ``--project``, the application code under WORKDIR) for the package view."""
     if not options.needs_inventory:
         return None
-    return audit_capture(config) if options.project else for_config(config)
+    return audit_capture(image_config) if options.project else for_config(image_config)
 
 
 def _service(options: InspectOptions) -> Service:
@@ -76,10 +76,12 @@ def _service(options: InspectOptions) -> Service:
 
 
 def package_view(analysis: ImageAnalysis, options: InspectOptions) -> tuple[Inventory, Mapping[str, Verdict] | None]:
-    inventory = build_inventory(analysis.tree, analysis.config)
+    inventory = build_inventory(analysis.tree, analysis.image_config)
     if options.project is None:
         return inventory, None
-    joined = service_verdicts(_service(options), inventory=inventory, config=analysis.config, tree=analysis.tree)
+    joined = service_verdicts(
+        _service(options), inventory=inventory, image_config=analysis.image_config, tree=analysis.tree
+    )
     return inventory, joined.verdicts
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from deadweight.inventory import classify
 from deadweight.inventory.pythonenv import TreeLike
-from deadweight.model.inventory import DistClass, Distribution, OsPackage
+from deadweight.model.inventory import BREAKDOWN_CLASSES, DistClass, Distribution, OsPackage
 
 _GPU_OS_PREFIXES = ("cuda-", "libcu", "libnccl", "libcudnn", "nvidia-", "libnvidia-", "libnpp", "libnvjpeg")
 
@@ -43,7 +43,7 @@ def compute_breakdown(
 
     ``sizes`` maps every visible non-directory of ``tree`` to its size (``FileTree.files()``).
     """
-    counts = dict.fromkeys(classify.BREAKDOWN_CLASSES, 0)
+    counts = dict.fromkeys(BREAKDOWN_CLASSES, 0)
     pkg_class: dict[str, str] = {}
     for pkg in os_packages:
         key = f"{pkg.manager}:{pkg.name}"

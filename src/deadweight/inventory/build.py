@@ -95,14 +95,14 @@ class _Index:
     env_top: dict[str, dict[str, list[tuple[str, int]]]]  # env path -> first path segment -> (file, size)
 
 
-def build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool = True) -> Inventory:
+def build_inventory(tree: TreeLike, image_config: ImageConfig, *, workdir_code: bool = True) -> Inventory:
     """Everything deadweight knows about what is inside the image whose final tree is ``tree``."""
     with paused_gc():  # ~10^5 small objects, no cycles: collections would only slow it down
-        return _build_inventory(tree, config, workdir_code=workdir_code)
+        return _build_inventory(tree, image_config, workdir_code=workdir_code)
 
 
-def _build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool) -> Inventory:
-    specs = discover(tree, tree.paths(), config)
+def _build_inventory(tree: TreeLike, image_config: ImageConfig, *, workdir_code: bool) -> Inventory:
+    specs = discover(tree, tree.paths(), image_config)
     index = _index(tree, specs)
     warnings: list[str] = []
 
@@ -133,7 +133,7 @@ def _build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool)
         version = spec.python_version or fallback_version
         if spec.python_version is None:
             spec.warnings.append("Python version unknown; markers evaluated for " + (version or "Python 3"))
-        installed[spec.path] = _requirements(spec, drafts, version, config)
+        installed[spec.path] = _requirements(spec, drafts, version, image_config)
     kept = _required_from_venvs(specs, drafts_by_env, installed)
 
     environments: list[PythonEnvironment] = []
@@ -167,7 +167,7 @@ def _build_inventory(tree: TreeLike, config: ImageConfig, *, workdir_code: bool)
         os_owner=os_owner,
         os_packages=os_packages,
         orphans=orphan_paths,
-        workdir=config.working_dir if workdir_code else "",
+        workdir=image_config.working_dir if workdir_code else "",
         conda_prefixes=conda_prefixes,
     )
     warnings.extend(breakdown_warnings)
@@ -557,11 +557,11 @@ def _finish_drafts(index: _Index, spec: EnvSpec, drafts: list[_Draft], owner: di
 
 
 def _requirements(
-    spec: EnvSpec, drafts: list[_Draft], version: str | None, config: ImageConfig
+    spec: EnvSpec, drafts: list[_Draft], version: str | None, image_config: ImageConfig
 ) -> dict[str, _Draft]:
     """Evaluate requirements (markers, and extras asked for by installed dependents); the installed copy of
     each name (a stale second copy is reported)."""
-    env = marker_environment(version, config.platform)
+    env = marker_environment(version, image_config.platform)
     by_name: dict[str, _Draft] = {}
     for draft in sorted(drafts, key=lambda d: (-d.layer, d.meta_dir)):
         if draft.name in by_name:

@@ -106,11 +106,11 @@ def _selector(workdir: str) -> Callable[[str], bool]:
 wanted = _selector("")
 
 
-def for_config(config: ImageConfig) -> Callable[[str], bool]:
+def for_config(image_config: ImageConfig) -> Callable[[str], bool]:
     """``wanted`` plus project files at the top of the image's WORKDIR (requirements, pyproject).
 
     Metadata under PYTHONPATH entries is already covered by ``wanted``: it matches dist-info and
     egg-info directories wherever they are.
     """
-    workdir = config.working_dir.strip("/")
+    workdir = image_config.working_dir.strip("/")
     return _selector(workdir) if workdir else wanted

@@ -13,21 +13,6 @@ from packaging.version import InvalidVersion, Version
 
 from deadweight.model.inventory import DistClass
 
-#: Breakdown classes, in report order. Every byte of the image lands in exactly one.
-BREAKDOWN_CLASSES = (
-    "gpu",
-    "ml",
-    "scientific",
-    "other_python",
-    "toolchain",
-    "other_os",
-    "caches",
-    "tests_docs",
-    "application",
-    "shadowed",
-    "other",
-)
-
 _GPU_NAMES = frozenset(
     {
         "triton",

@@ -34,19 +34,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from deadweight.model.analysis import InefficientPath
 from deadweight.model.image import EntryKind, LayerEntry
 
 _WHITEOUT_PREFIX = ".wh."
 _DOUBLE_WHITEOUT_PREFIX = ".wh..wh."
-
-
-@dataclass(frozen=True, slots=True)
-class InefficientPath:
-    """A path that appears in two or more layers (dive's "inefficiency")."""
-
-    path: str
-    cumulative_bytes: int  # summed over every layer it appears in
-    occurrences: int  # number of layers (nodes) it appears in
 
 
 @dataclass(frozen=True, slots=True)

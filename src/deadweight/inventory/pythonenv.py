@@ -134,7 +134,7 @@ def _stdlib_version(tree: TreeLike, prefix: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[EnvSpec]:
+def discover(tree: TreeLike, paths: Iterable[str], image_config: ImageConfig) -> list[EnvSpec]:
     """Every environment in the tree; ``paths`` are all node paths (one pass, shared with the caller)."""
     site_dirs: set[str] = set()
     venv_prefixes: set[str] = set()
@@ -190,7 +190,7 @@ def discover(tree: TreeLike, paths: Iterable[str], config: ImageConfig) -> list[
     for spec in envs:
         if spec.path in sees_base:
             spec.base_envs = _base_envs(spec, sees_base[spec.path], envs)
-    envs.extend(_pythonpath_envs(tree, config, envs))
+    envs.extend(_pythonpath_envs(tree, image_config, envs))
     return envs
 
 
@@ -218,8 +218,8 @@ def _check_venv_home(tree: TreeLike, spec: EnvSpec, home: str) -> None:
     spec.warnings.append(f"pyvenv.cfg home {home!r}: no python interpreter there in the image")
 
 
-def _pythonpath_envs(tree: TreeLike, config: ImageConfig, known: list[EnvSpec]) -> list[EnvSpec]:
-    raw = config.env_map().get("PYTHONPATH", "")
+def _pythonpath_envs(tree: TreeLike, image_config: ImageConfig, known: list[EnvSpec]) -> list[EnvSpec]:
+    raw = image_config.env_map().get("PYTHONPATH", "")
     # the interpreter that reads PYTHONPATH is not named; take the image's one Python if there is one
     versions = {e.python_version for e in known if e.kind == "system" and e.python_version} or {
         e.python_version for e in known if e.python_version

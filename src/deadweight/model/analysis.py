@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from deadweight.model.image import EntryKind, ImageConfig
-
-if TYPE_CHECKING:
-    from deadweight.inventory.efficiency import InefficientPath
-    from deadweight.inventory.filetree import FileTree
+from deadweight.model.tree import TreeView
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +45,23 @@ class ShadowedPath:
     hidden_by: tuple[int, ...]  # layers that hid them
 
 
+@dataclass(frozen=True, slots=True)
+class InefficientPath:
+    """A path that appears in two or more layers (dive's "inefficiency")."""
+
+    path: str
+    cumulative_bytes: int  # summed over every layer it appears in
+    occurrences: int  # number of layers (nodes) it appears in
+
+
 @dataclass(frozen=True)
 class ImageAnalysis:
     """Everything one streaming pass over an image yields, before any package-level inventory."""
 
     ref: str
-    config: ImageConfig
+    image_config: ImageConfig  # the image's own config (Cmd, Env, history...), not the tool's Config
     layers: tuple[LayerSummary, ...]
-    tree: FileTree
+    tree: TreeView
     size_bytes: int  # sum of layer sizes: what `docker image inspect` reports as Size on overlay2
     visible_bytes: int  # bytes a container can see (size_bytes - shadowed_bytes)
     shadowed_bytes: int  # bytes stored in layers but hidden by later layers
@@ -71,6 +76,16 @@ class ImageAnalysis:
         if any(size is None for size in sizes):
             return None
         return sum(size for size in sizes if size is not None)
+
+    @property
+    def file_count(self) -> int:
+        """Visible non-directories (files, symlinks, devices...) of the final tree."""
+        return sum(1 for node in self.tree.nodes() if node.kind is not EntryKind.DIR)
+
+    @property
+    def weighty_inefficient_paths(self) -> tuple[InefficientPath, ...]:
+        """The inefficient paths that hold bytes (dive also lists empty ones), in the same order."""
+        return tuple(item for item in self.inefficient_paths if item.cumulative_bytes)
 
     def largest_files(self, n: int) -> list[PathSize]:
         """The ``n`` largest visible non-directories, largest first, ties by path."""

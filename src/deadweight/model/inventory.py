@@ -8,6 +8,21 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+#: Breakdown classes, in report order. Every byte of the image lands in exactly one.
+BREAKDOWN_CLASSES = (
+    "gpu",
+    "ml",
+    "scientific",
+    "other_python",
+    "toolchain",
+    "other_os",
+    "caches",
+    "tests_docs",
+    "application",
+    "shadowed",
+    "other",
+)
+
 
 class DistClass(enum.Enum):
     """What kind of weight a distribution is; drives the breakdown and the rules."""
@@ -86,6 +101,16 @@ class PythonEnvironment:
     #: environments this venv imports from too (``include-system-site-packages = true``)
     base_environments: tuple[str, ...] = ()
 
+    @property
+    def distribution_bytes(self) -> int:
+        """Bytes its distributions own (orphan files not included)."""
+        return sum(d.size_bytes for d in self.distributions)
+
+    @property
+    def size_bytes(self) -> int:
+        """Everything in the environment: its distributions plus the files none of them owns."""
+        return self.distribution_bytes + self.orphan_bytes
+
     def find(self, name: str) -> Distribution | None:
         for dist in self.distributions:
             if dist.name == name:
@@ -114,3 +139,26 @@ class Inventory:
 
     def distributions(self) -> list[Distribution]:
         return [d for env in self.environments for d in env.distributions]
+
+    @property
+    def os_package_bytes(self) -> int:
+        return sum(p.size_bytes for p in self.os_packages)
+
+    @property
+    def toolchain_packages(self) -> tuple[OsPackage, ...]:
+        return tuple(p for p in self.os_packages if p.is_toolchain)
+
+    @property
+    def toolchain_bytes(self) -> int:
+        return sum(p.size_bytes for p in self.toolchain_packages)
+
+    def ordered_breakdown(self) -> dict[str, int]:
+        """Bytes per class in the documented class order (``BREAKDOWN_CLASSES``), then any other keys sorted."""
+        known = [k for k in BREAKDOWN_CLASSES if k in self.breakdown]
+        rest = sorted(k for k in self.breakdown if k not in BREAKDOWN_CLASSES)
+        return {k: self.breakdown[k] for k in known + rest}
+
+    @property
+    def breakdown_bytes(self) -> int:
+        """What the breakdown adds up to (the image size, every byte once)."""
+        return sum(self.breakdown.values())

@@ -13,9 +13,7 @@ from importlib import resources
 from typing import Any
 
 from deadweight.model.audit import AuditReport, ServiceResult, SkippedRule
-from deadweight.model.cost import monthly_cost
 from deadweight.model.finding import Evidence, Finding
-from deadweight.reports.formatting import fleet_after_bytes, ordered_findings
 from deadweight.reports.rule_catalog import rule_help_uri
 
 SCHEMA = "deadweight/1"
@@ -29,7 +27,7 @@ def render(report: AuditReport) -> str:
 def to_dict(report: AuditReport) -> dict[str, Any]:
     """The JSON document as plain Python data (for callers that embed it)."""
     max_severity = report.max_severity()
-    saved = monthly_cost(report.totals.dead_weight_bytes, report.cost)
+    saved = report.dead_weight_cost
     return {
         "schema": SCHEMA,
         "command": "audit",
@@ -41,10 +39,10 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
             "size_bytes": report.totals.size_bytes,
             "dead_weight_bytes": report.totals.dead_weight_bytes,
             "unique_layer_bytes": report.totals.unique_layer_bytes,
-            "after_bytes": fleet_after_bytes(report),
+            "after_bytes": report.after_bytes,
             "services": len(report.services),
-            "errors": sum(1 for s in report.services if s.error),
-            "findings": sum(len(s.findings) for s in report.services),
+            "errors": len(report.failed_services),
+            "findings": report.finding_count,
         },
         "cost": {
             "storage_per_gb_month": report.cost.storage_per_gb_month,
@@ -69,7 +67,7 @@ def _service(service: ServiceResult) -> dict[str, Any]:
         "dead_weight_bytes": service.dead_weight_bytes,
         "after_bytes": service.after_bytes,
         "error": service.error,
-        "findings": [_finding(f) for f in ordered_findings(service.findings)],
+        "findings": [_finding(f) for f in service.ordered_findings],
         "skipped": [_skipped(s) for s in sorted(service.skipped, key=lambda s: (s.rule, s.reason))],
         "warnings": sorted(service.warnings),
     }

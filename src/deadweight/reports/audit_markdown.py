@@ -8,20 +8,10 @@ pipe in a service name must not split a table cell, a bracket must not become a 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from deadweight.model.audit import AuditReport, ServiceResult
-from deadweight.model.cost import CostModel, monthly_cost
-from deadweight.model.finding import Confidence, Finding, deduplicated_savings
-from deadweight.reports.formatting import (
-    finding_order,
-    fleet_after_bytes,
-    md_code,
-    md_escape,
-    md_table,
-    ordered_findings,
-    service_order,
-)
+from deadweight.model.cost import CostModel
+from deadweight.model.finding import Confidence, Finding
+from deadweight.reports.formatting import md_code, md_escape, md_table
 from deadweight.reports.rule_catalog import rule_help_uri, rule_title
 from deadweight.units import human_bytes, money, percent
 
@@ -30,13 +20,13 @@ MAX_ACTIONS = 30  # a PR comment with 300 one-liners is not a priority list
 
 def render(report: AuditReport) -> str:
     """The whole report as GitHub-flavoured Markdown."""
-    services = sorted(report.services, key=service_order)
+    services = report.ranked_services
     parts = [
         _summary(report),
-        _services_section(services),
+        _services_section(report, services),
         _root_causes(services),
-        _savings_section(report, services),
-        _actions(services),
+        _savings_section(report),
+        _actions(report),
         _cost_section(report),
     ]
     return "\n\n".join(p for p in parts if p) + "\n"
@@ -56,8 +46,8 @@ def _saving(finding: Finding) -> str:
 
 
 def _summary(report: AuditReport) -> str:
-    size, after = report.totals.size_bytes, fleet_after_bytes(report)
-    measured = [s for s in report.services if s.size_bytes is not None]
+    size, after = report.totals.size_bytes, report.after_bytes
+    measured = report.measured_services
     lines = [f"# deadweight audit: {md_code(report.root)}", ""]
     n = len(report.services)
     plural_n = f"{n} service{'s' if n != 1 else ''}"
@@ -67,20 +57,20 @@ def _summary(report: AuditReport) -> str:
     elif size:
         lines.append(
             f"The fleet ({of}) is **{human_bytes(size)}**; after the fixes below it would be "
-            f"**{human_bytes(after)}**, **{percent(size - after, size)} smaller**."
+            f"**{human_bytes(after)}**, **{percent(report.reduction_bytes, size)} smaller**."
         )
     else:
         lines.append(
             f"No image size could be measured ({of}); the fixes below save an estimated "
             f"**{human_bytes(report.totals.dead_weight_bytes)}**."
         )
-    unmeasured_dead = sum(s.dead_weight_bytes for s in report.services if s.size_bytes is None)
+    unmeasured_dead = report.unmeasured_dead_weight_bytes
     if unmeasured_dead and size:
         lines.append(
             f"Services of unknown size add an estimated {human_bytes(unmeasured_dead)} of dead weight "
             "that is not in these totals."
         )
-    failed = [s for s in report.services if s.error]
+    failed = report.failed_services
     if failed:
         names = ", ".join(md_escape(s.name) for s in sorted(failed, key=lambda s: s.name))
         lines.append("")
@@ -97,7 +87,7 @@ def _summary(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
-def _services_section(services: list[ServiceResult]) -> str:
+def _services_section(report: AuditReport, services: list[ServiceResult]) -> str:
     rows = []
     for s in services:
         image = md_code(s.image) if s.image else f"_{md_escape(s.mode)}_"
@@ -115,24 +105,16 @@ def _services_section(services: list[ServiceResult]) -> str:
         ])
     lines = ["## Services", ""]
     lines += md_table(["Service", "Image", "Size", "Dead weight", "% dead", "Top cause"], rows, "llrrrl")
-    skipped = _skipped_lines(services)
+    skipped = _skipped_lines(report)
     if skipped:
         lines += ["", *skipped]
     return "\n".join(lines)
 
 
-def _skipped_lines(services: list[ServiceResult]) -> list[str]:
-    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for s in services:
-        for skipped in s.skipped:
-            grouped[(skipped.rule, skipped.reason)].append(s.name)
-    by_reason: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for (rule, reason), names in grouped.items():
-        by_reason[(reason, tuple(sorted(names)))].append(rule)
+def _skipped_lines(report: AuditReport) -> list[str]:
     return [
-        f"- Skipped {', '.join(sorted(rules))} for {', '.join(md_escape(n) for n in service_names)}: "
-        f"{md_escape(reason)}"
-        for (reason, service_names), rules in sorted(by_reason.items())
+        f"- Skipped {', '.join(g.rules)} for {', '.join(md_escape(n) for n in g.services)}: {md_escape(g.reason)}"
+        for g in report.skipped_groups
     ]
 
 
@@ -147,7 +129,7 @@ def _root_causes(services: list[ServiceResult]) -> str:
                      f"({percent(s.dead_weight_bytes, s.size_bytes)})")
         head.append(" · ".join(facts))
         head.append("")
-        for f in ordered_findings(s.findings):
+        for f in s.ordered_findings:
             head.append(_finding_item(f))
         sections.append("\n".join(head))
     if not sections:
@@ -172,32 +154,19 @@ def _finding_item(f: Finding) -> str:
     return "\n".join(lines)
 
 
-def _savings_section(report: AuditReport, services: list[ServiceResult]) -> str:
+def _savings_section(report: AuditReport) -> str:
     """Per rule: bytes its findings save (claims shared inside a service counted once), then the fleet."""
-    per_rule: dict[str, list[Finding]] = defaultdict(list)
-    for s in services:
-        for f in s.findings:
-            per_rule[f.rule].append(f)
-    if not per_rule:
+    if not report.rule_savings:
         return ""
-    rows = []
-    for rule, findings in per_rule.items():
-        by_service: dict[str, list[Finding]] = defaultdict(list)
-        for f in findings:
-            by_service[f.service].append(f)
-        saved = sum(deduplicated_savings(group) for group in by_service.values())
-        estimated = all(f.estimated for f in findings)
-        rows.append((saved, rule, len(findings), len(by_service), estimated, findings[0].title))
-    rows.sort(key=lambda r: (-r[0], r[1]))
     table = [
-        [_rule_link(rule), md_escape(rule_title(rule, title)), str(count), str(n_services),
-         ("~" if estimated else "") + human_bytes(saved)]
-        for saved, rule, count, n_services, estimated, title in rows
+        [_rule_link(r.rule), md_escape(rule_title(r.rule, r.title)), str(r.findings), str(r.services),
+         ("~" if r.estimated else "") + human_bytes(r.savings_bytes)]
+        for r in report.rule_savings
     ]
-    total, after = report.totals.size_bytes, fleet_after_bytes(report)
+    total, after = report.totals.size_bytes, report.after_bytes
     lines = ["## Savings by optimization", ""]
     lines += md_table(["Rule", "Optimization", "Findings", "Services", "Saves"], table, "llrrr")
-    if sum(r[0] for r in rows) > report.totals.dead_weight_bytes:
+    if report.rule_savings_overlap:
         lines += [
             "",
             "Rows overlap (a pip cache that is also shadowed by a later layer counts under both rules); "
@@ -210,7 +179,7 @@ def _savings_section(report: AuditReport, services: list[ServiceResult]) -> str:
             ["Current size", human_bytes(total)],
             ["Dead weight (all fixes)", human_bytes(report.totals.dead_weight_bytes)],
             ["After fixes", human_bytes(after)],
-            ["Smaller by", percent(total - after, total)],
+            ["Smaller by", percent(report.reduction_bytes, total)],
             ["Unique layer bytes (shared layers once)", human_bytes(report.totals.unique_layer_bytes)],
         ],
         "lr",
@@ -218,36 +187,34 @@ def _savings_section(report: AuditReport, services: list[ServiceResult]) -> str:
     return "\n".join(lines)
 
 
-def _actions(services: list[ServiceResult]) -> str:
-    ranked = sorted(
-        ((f, s.name) for s in services for f in s.findings),
-        key=lambda pair: (finding_order(pair[0]), pair[1]),
-    )
+def _actions(report: AuditReport) -> str:
+    ranked = report.ranked_findings
     if not ranked:
         return ""
     lines = ["## Action list", "", "Biggest savings first.", ""]
-    for i, (f, service) in enumerate(ranked[:MAX_ACTIONS], start=1):
+    for i, item in enumerate(ranked[:MAX_ACTIONS], start=1):
+        f = item.finding
         subject = f.package or f.path
         what = md_escape(f.fix) if f.fix else md_escape(f.title)
         about = f" ({md_code(subject)})" if subject else ""
-        lines.append(f"{i}. **{md_escape(service)}**{about}: {what} ({f.rule}, saves {_saving(f)})")
+        lines.append(f"{i}. **{md_escape(item.service)}**{about}: {what} ({f.rule}, saves {_saving(f)})")
     if len(ranked) > MAX_ACTIONS:
         rest = ranked[MAX_ACTIONS:]
         lines.append("")
         lines.append(
             f"…and {len(rest)} smaller action{'s' if len(rest) != 1 else ''} "
-            f"({human_bytes(sum(f.savings_bytes for f, _ in rest))} together), listed under Root causes."
+            f"({human_bytes(sum(item.finding.savings_bytes for item in rest))} together), listed under Root causes."
         )
     return "\n".join(lines)
 
 
 def _cost_section(report: AuditReport) -> str:
     model = report.cost
-    current_bytes, after_bytes = report.totals.size_bytes, fleet_after_bytes(report)
-    if not current_bytes:
+    if not report.totals.size_bytes:
         return ""
-    now, after = monthly_cost(current_bytes, model), monthly_cost(after_bytes, model)
-    saved_month = now.total - after.total
+    fleet = report.fleet_cost
+    now, after = fleet.before, fleet.after
+    saved_month = fleet.saved_total
     origin = "the defaults" if model == CostModel() else "configured"
     lines = [
         "## Cost",
@@ -261,11 +228,11 @@ def _cost_section(report: AuditReport) -> str:
         [
             [
                 f"Registry storage ({_usd(model.storage_per_gb_month)} per GB-month)",
-                _usd(now.storage), _usd(after.storage), _usd(now.storage - after.storage),
+                _usd(now.storage), _usd(after.storage), _usd(fleet.saved_storage),
             ],
             [
                 f"Transfer ({_usd(model.transfer_per_gb)} per GB × {model.pulls_per_month} pulls a month)",
-                _usd(now.transfer), _usd(after.transfer), _usd(now.transfer - after.transfer),
+                _usd(now.transfer), _usd(after.transfer), _usd(fleet.saved_transfer),
             ],
             ["**Total per month**", f"**{_usd(now.total)}**", f"**{_usd(after.total)}**",
              f"**{_usd(saved_month)}**"],

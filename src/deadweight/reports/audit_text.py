@@ -9,7 +9,6 @@ brackets in a path or a message can never be read as markup.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 from rich import box
 from rich.console import Console
@@ -19,7 +18,7 @@ from rich.text import Text
 
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Confidence, Finding, Severity
-from deadweight.reports.formatting import fleet_after_bytes, ordered_findings, render_console, service_order
+from deadweight.reports.formatting import render_console
 from deadweight.reports.rule_catalog import rule_title
 from deadweight.units import human_bytes, percent
 
@@ -38,11 +37,11 @@ def render(report: AuditReport, *, color: bool = False, width: int = 120) -> str
 
 
 def _render(console: Console, report: AuditReport) -> None:
-    services = sorted(report.services, key=service_order)
+    services = report.ranked_services
     console.print(Text(f"deadweight audit: {report.root}", style="bold"))
     console.print(_fleet_table(services))
     console.print()
-    _print_skipped(console, services)
+    _print_skipped(console, report)
     for warning in sorted(report.warnings):
         console.print(Text(f"warning: {warning}", style="yellow"))
     for service in services:
@@ -72,7 +71,7 @@ def _fleet_table(services: list[ServiceResult]) -> Table:
             (top.rule, _SEVERITY_STYLE[top.severity]), " ", rule_title(top.rule, top.title)
         )
         dead = human_bytes(service.dead_weight_bytes)
-        if top is not None and all(f.estimated for f in service.findings):
+        if service.all_estimated:
             dead = "~" + dead
         table.add_row(
             Text(service.name, style="bold"),
@@ -84,18 +83,11 @@ def _fleet_table(services: list[ServiceResult]) -> Table:
     return table
 
 
-def _print_skipped(console: Console, services: list[ServiceResult]) -> None:
+def _print_skipped(console: Console, report: AuditReport) -> None:
     """One line per reason ("DW701, DW702 skipped for api, worker: needs --run"), not one per service."""
-    by_reason: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for service in services:
-        for skipped in service.skipped:
-            by_reason[(skipped.reason, skipped.rule)].add(service.name)
-    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for (reason, rule), names in by_reason.items():
-        grouped[(reason, tuple(sorted(names)))].append(rule)
-    for (reason, service_names), rules in sorted(grouped.items()):
+    for group in report.skipped_groups:
         console.print(
-            Text(f"skipped {', '.join(sorted(rules))} for {', '.join(service_names)}: {reason}", style="dim")
+            Text(f"skipped {', '.join(group.rules)} for {', '.join(group.services)}: {group.reason}", style="dim")
         )
 
 
@@ -110,7 +102,7 @@ def _print_service(console: Console, service: ServiceResult) -> None:
         f"({percent(service.dead_weight_bytes, service.size_bytes)})"
     )
     console.print(head)
-    for finding in ordered_findings(service.findings):
+    for finding in service.ordered_findings:
         console.print(_finding_line(finding))
         for evidence in finding.evidence:
             where = f"{short_digest(evidence.location)}: " if evidence.location else ""
@@ -151,17 +143,17 @@ def _finding_line(finding: Finding) -> Text:
 
 def _totals_line(report: AuditReport) -> Text:
     totals = report.totals
-    measured = [s for s in report.services if s.size_bytes is not None]
-    after = fleet_after_bytes(report)
+    measured = report.measured_services
+    after = report.after_bytes
     text = Text("total: ", style="bold")
     text.append(
         f"{human_bytes(totals.size_bytes)} in {len(measured)} image{'s' if len(measured) != 1 else ''}, "
         f"{human_bytes(totals.dead_weight_bytes)} dead weight; "
         f"{human_bytes(after)} after fixes "
-        f"({percent(totals.size_bytes - after, totals.size_bytes)} smaller); "
+        f"({percent(report.reduction_bytes, totals.size_bytes)} smaller); "
         f"{human_bytes(totals.unique_layer_bytes)} unique layer bytes (shared layers counted once)"
     )
-    failed = sum(1 for s in report.services if s.error)
+    failed = len(report.failed_services)
     if failed:
         text.append(f"; {failed} service{'s' if failed != 1 else ''} failed", style="red")
     text.append("\n(sizes in decimal units, 1 GB = 10^9 bytes, as docker shows them)", style="dim")

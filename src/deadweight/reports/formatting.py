@@ -1,9 +1,9 @@
-"""Presentation helpers shared by every report: byte sizes, percentages, money, Markdown escaping and tables.
+"""Presentation helpers shared by the human reports: Markdown escaping and tables, and the one recording rich
+Console every terminal report draws on.
 
-One place for these so that the terminal, Markdown and any other human format show the same number the same
-way. Sizes use decimal units (1 GB = 1000**3 bytes) with three significant digits, as ``docker images``
-shows them, so "5.61 GB" here is the figure a user sees in docker. Machine formats (JSON, SARIF) carry raw
-integers and never go through these helpers.
+Sizes, shares and money are worded by ``deadweight.units``; the figures themselves come from the model
+(``model/audit.py``, ``model/analysis.py``, ``model/inventory.py``), never from arithmetic here. Machine
+formats (JSON, SARIF) carry raw integers and never go through these helpers.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from collections.abc import Callable, Iterable, Sequence
 from io import StringIO
 
 from rich.console import Console
-
-from deadweight.model.audit import AuditReport, ServiceResult
-from deadweight.model.finding import Finding
 
 # ------------------------------------------------------------------------------------------- Markdown
 
@@ -59,30 +56,6 @@ def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str =
             raise ValueError(f"table row has {len(row)} cells, expected {len(headers)}")
         lines.append("| " + " | ".join(row) + " |")
     return lines
-
-
-# ------------------------------------------------------------------------------------- report ordering
-
-
-def finding_order(finding: Finding) -> tuple[object, ...]:
-    """``Finding.sort_key`` (biggest saving first) made total: title and fix break the last ties, so two
-    runs over the same report always print the same order."""
-    return (*finding.sort_key(), finding.title, finding.fix)
-
-
-def ordered_findings(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=finding_order)
-
-
-def service_order(service: ServiceResult) -> tuple[int, int, str]:
-    """Human reports: services with the most dead weight first, failed ones last, then by name."""
-    return (1 if service.error else 0, -service.dead_weight_bytes, service.name)
-
-
-def fleet_after_bytes(report: AuditReport) -> int:
-    """Fleet size after every fix, over the services whose size is known (the same set ``totals.size_bytes``
-    sums), so "before" and "after" compare like with like."""
-    return sum(s.after_bytes for s in report.services if s.after_bytes is not None)
 
 
 def render_console(draw: Callable[[Console], None], *, color: bool = False, width: int = 120) -> str:

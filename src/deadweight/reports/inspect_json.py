@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.image import EntryKind
 
 SCHEMA = "deadweight/1"
 #: Digits kept of the efficiency score: enough to compare with dive, stable across platforms.
@@ -29,20 +28,20 @@ def render(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, 
 
 def to_dict(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, top: int = 20) -> dict[str, Any]:
     """The JSON document as plain data. ``extras`` adds top-level sections; it may not replace core fields."""
-    config = analysis.config
+    image_config = analysis.image_config
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "command": "inspect",
         "ref": analysis.ref,
-        "config_digest": config.digest,
-        "platform": str(config.platform),
+        "config_digest": image_config.digest,
+        "platform": str(image_config.platform),
         "size_bytes": analysis.size_bytes,
         "compressed_bytes": analysis.compressed_bytes,
         "visible_bytes": analysis.visible_bytes,
         "shadowed_bytes": analysis.shadowed_bytes,
         "efficiency": round(analysis.efficiency, EFFICIENCY_DIGITS),
         "wasted_bytes": analysis.wasted_bytes,
-        "file_count": sum(1 for node in analysis.tree.nodes() if node.kind is not EntryKind.DIR),
+        "file_count": analysis.file_count,
         "layers": [
             {
                 "index": layer.index,

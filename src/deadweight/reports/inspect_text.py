@@ -63,9 +63,9 @@ def _table() -> Table:
 
 
 def _summary(console: Console, analysis: ImageAnalysis) -> None:
-    console.print(f"Image      {analysis.ref}  ({analysis.config.platform})")
-    if analysis.config.digest:
-        console.print(f"Config     {analysis.config.digest}")
+    console.print(f"Image      {analysis.ref}  ({analysis.image_config.platform})")
+    if analysis.image_config.digest:
+        console.print(f"Config     {analysis.image_config.digest}")
     compressed = analysis.compressed_bytes
     size = f"{human_bytes(analysis.size_bytes)} ({analysis.size_bytes:,} bytes) in {len(analysis.layers)} layers"
     if compressed is not None:
@@ -152,7 +152,7 @@ def _shadowed(console: Console, analysis: ImageAnalysis, top: int) -> None:
 
 
 def _efficiency(console: Console, analysis: ImageAnalysis, top: int) -> None:
-    weighty = [item for item in analysis.inefficient_paths if item.cumulative_bytes]
+    weighty = analysis.weighty_inefficient_paths
     console.print(
         f"Efficiency {analysis.efficiency * 100:.2f}% (dive's score): "
         f"{len(weighty)} path{'' if len(weighty) == 1 else 's'} with bytes in several layers, "

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from deadweight.inventory.classify import BREAKDOWN_CLASSES
 from deadweight.model.inventory import Distribution, Inventory, OsPackage, PythonEnvironment
 from deadweight.model.usage import Verdict
 from deadweight.reports.formatting import render_console
@@ -70,9 +69,7 @@ def to_dict(
 
 def breakdown_dict(inventory: Inventory) -> dict[str, int]:
     """Bytes per class in the documented class order, then any other keys sorted."""
-    known = [k for k in BREAKDOWN_CLASSES if k in inventory.breakdown]
-    rest = sorted(k for k in inventory.breakdown if k not in BREAKDOWN_CLASSES)
-    return {k: inventory.breakdown[k] for k in known + rest}
+    return inventory.ordered_breakdown()
 
 
 def _environment(
@@ -84,7 +81,7 @@ def _environment(
         "python_version": env.python_version,
         "prefix": None if env.prefix is None else _abs(env.prefix),
         "base_environments": [_abs(p) for p in env.base_environments],
-        "size_bytes": sum(d.size_bytes for d in env.distributions) + env.orphan_bytes,
+        "size_bytes": env.size_bytes,
         "orphan_bytes": env.orphan_bytes,
         "orphan_count": len(env.orphan_files),
         "distributions": [
@@ -193,7 +190,7 @@ def _render(
         for env in sorted(inventory.environments, key=lambda e: e.path):
             _render_env(console, env, top, verdicts)
         _render_builds(console, inventory)
-        _render_os(console, inventory.os_packages, top)
+        _render_os(console, inventory, top)
     if breakdown:
         _render_breakdown(console, inventory)
     for warning in sorted(inventory.warnings):
@@ -204,7 +201,7 @@ def _render_env(
     console: Console, env: PythonEnvironment, top: int, verdicts: Mapping[str, Verdict] | None
 ) -> None:
     dists = sorted(env.distributions, key=lambda d: (-d.size_bytes, d.name))
-    total = sum(d.size_bytes for d in dists)
+    total = env.distribution_bytes
     console.print(
         Text(
             f"{env.kind} environment {_abs(env.path)} (Python {env.python_version or 'unknown'}): "
@@ -256,14 +253,13 @@ def _render_builds(console: Console, inventory: Inventory) -> None:
     console.print()
 
 
-def _render_os(console: Console, packages: tuple[OsPackage, ...], top: int) -> None:
+def _render_os(console: Console, inventory: Inventory, top: int) -> None:
+    packages = inventory.os_packages
     if not packages:
         return
-    total = sum(p.size_bytes for p in packages)
-    tool = [p for p in packages if p.is_toolchain]
     console.print(
-        f"OS packages: {len(packages)}, {human_bytes(total)}; "
-        f"toolchain: {len(tool)}, {human_bytes(sum(p.size_bytes for p in tool))}"
+        f"OS packages: {len(packages)}, {human_bytes(inventory.os_package_bytes)}; "
+        f"toolchain: {len(inventory.toolchain_packages)}, {human_bytes(inventory.toolchain_bytes)}"
     )
     table = _table()
     table.add_column("Size", justify="right")
@@ -283,10 +279,10 @@ def _render_os(console: Console, packages: tuple[OsPackage, ...], top: int) -> N
 
 
 def _render_breakdown(console: Console, inventory: Inventory) -> None:
-    section = breakdown_dict(inventory)
+    section = inventory.ordered_breakdown()
     if not section:
         return
-    size = sum(section.values())
+    size = inventory.breakdown_bytes
     console.print(f"Breakdown of {human_bytes(size)} (every byte once)")
     table = _table()
     table.add_column("Class")

@@ -20,7 +20,6 @@ from urllib.parse import quote
 from deadweight import __version__
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.reports.formatting import ordered_findings
 from deadweight.reports.rule_catalog import RULES, rule_help_uri, rule_info
 from deadweight.units import human_bytes
 
@@ -49,7 +48,7 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
     results = [
         _result(f, service, index[f.rule], report.root)
         for service in services
-        for f in ordered_findings(service.findings)
+        for f in service.ordered_findings
     ]
     run: dict[str, Any] = {
         "tool": {

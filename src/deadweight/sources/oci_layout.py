@@ -268,17 +268,17 @@ class StoredLayer:
 class ResolvedImage:
     """An image found in a store: its config, manifest digest (if any) and layers in order."""
 
-    config: ImageConfig
+    image_config: ImageConfig
     manifest_digest: str | None
     layers: tuple[StoredLayer, ...]
 
 
-def check_platform(config: ImageConfig, wanted: Platform | None, source: str) -> None:
+def check_platform(image_config: ImageConfig, wanted: Platform | None, source: str) -> None:
     """Refuse an image whose config says it is for another platform than the one asked for."""
-    if wanted is None or config.platform.os == "unknown" or config.platform.architecture == "unknown":
+    if wanted is None or image_config.platform.os == "unknown" or image_config.platform.architecture == "unknown":
         return
-    if not config.platform.matches(wanted):
-        raise SourceError(f"{source}: image is {config.platform}, not the requested {wanted}")
+    if not image_config.platform.matches(wanted):
+        raise SourceError(f"{source}: image is {image_config.platform}, not the requested {wanted}")
 
 
 def _read_blob(store: LayoutStore, digest: str, size: int | None, what: str) -> bytes:
@@ -378,7 +378,7 @@ class StoredImageSource(ImageSource):
         return self._resolved.manifest_digest
 
     def config(self) -> ImageConfig:
-        return self._resolved.config
+        return self._resolved.image_config
 
     def layers(self) -> Sequence[LayerDescriptor]:
         return [layer.descriptor for layer in self._resolved.layers]

@@ -102,7 +102,7 @@ def analyze(
     write_docker_archive(spec, path)
     source = open_source(f"docker-archive:{path}")
     analysis = analyze_image(source, want=for_config(source.config()))
-    return analysis, build_inventory(analysis.tree, analysis.config)
+    return analysis, build_inventory(analysis.tree, analysis.image_config)
 
 
 def service(name: str = "api", **changes: Any) -> Service:
