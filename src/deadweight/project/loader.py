@@ -126,28 +126,17 @@ def _compose_service(
     cache: dict[tuple[str, str | None], tuple[ContextIndex, IgnoreMatcher]],
     scan_context: bool,
 ) -> Service:
-    base = Service(
+    unbuilt = Service(
         name=cs.name,
         context_dir=cs.build_context,
         dockerfile=None,
-        image=cs.image,
-        command=cs.command,
-        entrypoint=cs.entrypoint,
-        environment=dict(cs.environment),
-        memory_limit_bytes=cs.memory_limit_bytes,
-        gpu=cs.gpu,
+        image=None,
         build_target=cs.target,
         build_args=dict(cs.build_args),
         dockerfile_path=cs.dockerfile,
-        compose_file=compose_file,
-        compose_line=cs.line,
-        healthcheck=cs.healthcheck,
-        profiles=cs.profiles,
-        env_files=tuple(cs.env_files),
-        mem_limit_evidence=cs.memory_evidence,
         load_error=cs.error,
-        warnings=tuple(cs.warnings),
     )
+    base = _with_compose(unbuilt, cs, compose_file)
     if cs.error is not None or cs.build_context is None:
         return base
     if "://" in cs.build_context or not Path(cs.build_context).is_dir():
@@ -164,21 +153,29 @@ def _compose_service(
         missing_dockerfile_is_error=True,
         where=f"{compose_file}:{cs.line}",
     )
+    return _with_compose(built, cs, compose_file)
+
+
+def _with_compose(service: Service, cs: ComposeService, compose_file: str) -> Service:
+    """``service`` with what the compose file says about it (one mapping, built or not).
+
+    Compose's command, entrypoint and healthcheck win over the Dockerfile's where set; its warnings come first.
+    """
     return _replace(
-        built,
+        service,
         image=cs.image,
-        command=cs.command if cs.command is not None else built.command,
-        entrypoint=cs.entrypoint if cs.entrypoint is not None else built.entrypoint,
+        command=cs.command if cs.command is not None else service.command,
+        entrypoint=cs.entrypoint if cs.entrypoint is not None else service.entrypoint,
         environment=dict(cs.environment),
         memory_limit_bytes=cs.memory_limit_bytes,
         gpu=cs.gpu,
         compose_file=compose_file,
         compose_line=cs.line,
-        healthcheck=cs.healthcheck if cs.healthcheck is not None else built.healthcheck,
+        healthcheck=cs.healthcheck if cs.healthcheck is not None else service.healthcheck,
         profiles=cs.profiles,
         env_files=tuple(cs.env_files),
         mem_limit_evidence=cs.memory_evidence,
-        warnings=tuple(cs.warnings) + built.warnings,
+        warnings=tuple(cs.warnings) + service.warnings,
     )
 
 
