@@ -19,6 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from deadweight.errors import ParseError
 from deadweight.model.project import GpuRequest
+from deadweight.project.files import read_text
 
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp])?(i)?(b)?\s*$", re.IGNORECASE)
@@ -173,10 +174,7 @@ def _braced(inner: str, values: Mapping[str, str]) -> str:
 def parse_compose_file(path: str | Path, environ: Mapping[str, str] | None = None) -> ComposeFile:
     """Parse a compose file; YAML errors raise ParseError (file:line), service problems stay per service."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"{p}: cannot read compose file: {exc}") from None
+    text = read_text(p, "compose file")
     yaml = YAML(typ="rt")
     try:
         doc = yaml.load(text)

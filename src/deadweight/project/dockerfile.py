@@ -17,6 +17,7 @@ from pathlib import Path
 
 from deadweight.errors import ParseError
 from deadweight.model.project import Dockerfile, ExecOrShell, Heredoc, Instruction, Stage
+from deadweight.project.files import read_text
 
 KNOWN_INSTRUCTIONS = frozenset(
     {
@@ -45,12 +46,7 @@ class _Logical:
 def parse_dockerfile_file(path: str | Path, build_args: Mapping[str, str] | None = None) -> Dockerfile:
     """Read and parse a Dockerfile; unreadable files raise ParseError naming the path."""
     p = Path(path)
-    try:
-        # newline="" keeps \r\n as written: ``original`` must be byte-exact for the fixers
-        with p.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ParseError(f"{p}: cannot read Dockerfile: {exc.strerror or exc}") from None
+    text = read_text(p, "Dockerfile", exact=True, os_words=True)  # ``original`` must be byte-exact for the fixers
     return parse_dockerfile(text, str(p), build_args)
 
 
