@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from deadweight.model.project import Dockerfile, InstallCommand, Instruction, Stage
-from deadweight.project.dockerfile import expand_vars, parse_exec_or_shell, parse_key_values, split_words
+from deadweight.project.dockerfile import parse_exec_or_shell
+from deadweight.project.shellwords import expand_vars, parse_key_values, split_words
 
 _OPERATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")", "|&"})
 _PREFIX_WORDS = frozenset(
