@@ -20,6 +20,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from deadweight.errors import ParseError
 from deadweight.model.project import GpuRequest
 from deadweight.project.files import read_text
+from deadweight.project.shellwords import matching_brace
 
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp])?(i)?(b)?\s*$", re.IGNORECASE)
@@ -128,20 +129,12 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
             i += 2
             continue
         if nxt == "{":
-            depth, j = 0, i + 1
-            while j < n:
-                if text[j] == "{":
-                    depth += 1
-                elif text[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j >= n:
+            close = matching_brace(text, i + 1)
+            if close < 0:
                 out.append(text[i:])
                 break
-            out.append(_braced(text[i + 2 : j], values))
-            i = j + 1
+            out.append(_braced(text[i + 2 : close], values))
+            i = close + 1
             continue
         m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i + 1 :])
         if not m:
