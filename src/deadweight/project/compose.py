@@ -19,6 +19,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from deadweight.errors import ParseError
 from deadweight.model.project import GpuRequest
+from deadweight.project.files import read_text
+from deadweight.project.shellwords import matching_brace
 
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp])?(i)?(b)?\s*$", re.IGNORECASE)
@@ -127,20 +129,12 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
             i += 2
             continue
         if nxt == "{":
-            depth, j = 0, i + 1
-            while j < n:
-                if text[j] == "{":
-                    depth += 1
-                elif text[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            if j >= n:
+            close = matching_brace(text, i + 1)
+            if close < 0:
                 out.append(text[i:])
                 break
-            out.append(_braced(text[i + 2 : j], values))
-            i = j + 1
+            out.append(_braced(text[i + 2 : close], values))
+            i = close + 1
             continue
         m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i + 1 :])
         if not m:
@@ -173,10 +167,7 @@ def _braced(inner: str, values: Mapping[str, str]) -> str:
 def parse_compose_file(path: str | Path, environ: Mapping[str, str] | None = None) -> ComposeFile:
     """Parse a compose file; YAML errors raise ParseError (file:line), service problems stay per service."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"{p}: cannot read compose file: {exc}") from None
+    text = read_text(p, "compose file")
     yaml = YAML(typ="rt")
     try:
         doc = yaml.load(text)

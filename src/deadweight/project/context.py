@@ -18,13 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deadweight.model.project import Dockerfile, Instruction, ShippedFile, Stage
-from deadweight.project.dockerfile import (
-    copy_sources_and_dest,
-    expand_vars,
-    parse_key_values,
-    split_words,
-)
+from deadweight.project.dockerfile import copy_sources_and_dest
 from deadweight.project.dockerignore import IgnoreMatcher, Pattern, compile_pattern
+from deadweight.project.shellwords import expand_vars, parse_key_values, split_words
 
 
 @dataclass

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from deadweight.errors import ParseError
 from deadweight.model.project import Dockerfile, ExecOrShell, Heredoc, Instruction, Stage
+from deadweight.project.files import read_text
+from deadweight.project.shellwords import expand_vars, parse_key_values, raw_words, split_words
 
 KNOWN_INSTRUCTIONS = frozenset(
     {
@@ -30,7 +32,6 @@ _DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _HEREDOC_RE = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _FLAG_RE = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=((?:\"[^\"]*\"|'[^']*'|\S)*))?(?:\s+|$)")
-_VAR_RE_CACHE: dict[str, re.Pattern[str]] = {}
 
 
 @dataclass
@@ -45,12 +46,7 @@ class _Logical:
 def parse_dockerfile_file(path: str | Path, build_args: Mapping[str, str] | None = None) -> Dockerfile:
     """Read and parse a Dockerfile; unreadable files raise ParseError naming the path."""
     p = Path(path)
-    try:
-        # newline="" keeps \r\n as written: ``original`` must be byte-exact for the fixers
-        with p.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ParseError(f"{p}: cannot read Dockerfile: {exc.strerror or exc}") from None
+    text = read_text(p, "Dockerfile", exact=True, os_words=True)  # ``original`` must be byte-exact for the fixers
     return parse_dockerfile(text, str(p), build_args)
 
 
@@ -187,178 +183,6 @@ def parse_exec_or_shell(args: str) -> ExecOrShell:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return ExecOrShell(tuple(value), None)
     return ExecOrShell(None, text)
-
-
-def split_words(text: str, escape: str = "\\") -> list[str]:
-    """Split like Docker's shell lexer for ENV/ARG/LABEL/COPY words: quotes removed, escape honoured."""
-    words: list[str] = []
-    cur: list[str] = []
-    have = False
-    quote: str | None = None
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == quote:
-                quote = None
-            elif c == escape and quote == '"' and i + 1 < len(text) and text[i + 1] in ('"', escape, "$"):
-                i += 1
-                cur.append(text[i])
-            else:
-                cur.append(c)
-        elif c in "\"'":
-            quote = c
-            have = True
-        elif c == escape and i + 1 < len(text):
-            i += 1
-            cur.append(text[i])
-            have = True
-        elif c.isspace():
-            if cur or have:
-                words.append("".join(cur))
-                cur, have = [], False
-        else:
-            cur.append(c)
-        i += 1
-    if cur or have:
-        words.append("".join(cur))
-    return words
-
-
-def expand_vars(text: str, values: Mapping[str, str], escape: str = "\\", keep_unknown: bool = False) -> str:
-    """Expand ``$X``, ``${X}``, ``${X:-d}``, ``${X-d}``, ``${X:+a}``, ``${X+a}`` as Docker does.
-
-    Unknown variables become "" (Docker's behaviour for instructions it substitutes); with ``keep_unknown``
-    they are left as written, which is what a RUN line means (the shell may know them at build time).
-    Single-quoted text is not expanded; ``escape$`` is a literal dollar.
-    """
-    out: list[str] = []
-    i = 0
-    n = len(text)
-    quote = False
-    dquote = False
-    while i < n:
-        c = text[i]
-        if c == '"' and not quote:
-            dquote = not dquote
-        elif c == "'" and not dquote:
-            quote = not quote
-            out.append(c)
-            i += 1
-            continue
-        if c == escape and i + 1 < n and text[i + 1] == "$":
-            out.append(text[i : i + 2] if keep_unknown else "$")
-            i += 2
-            continue
-        if c != "$" or quote or i + 1 >= n:
-            out.append(c)
-            i += 1
-            continue
-        if text[i + 1] == "{":
-            close = _matching_brace(text, i + 1)
-            if close < 0:
-                out.append(text[i:])
-                break
-            inner = text[i + 2 : close]
-            out.append(_expand_braced(inner, values, escape, keep_unknown, text[i : close + 1]))
-            i = close + 1
-            continue
-        m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i + 1 :])
-        if not m:
-            out.append(c)
-            i += 1
-            continue
-        name = m.group(0)
-        if name in values:
-            out.append(values[name])
-        elif keep_unknown:
-            out.append("$" + name)
-        i += 1 + len(name)
-    return "".join(out)
-
-
-def _matching_brace(text: str, open_idx: int) -> int:
-    depth = 0
-    for j in range(open_idx, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j
-    return -1
-
-
-def _expand_braced(inner: str, values: Mapping[str, str], escape: str, keep: bool, whole: str) -> str:
-    m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?$", inner, re.DOTALL)
-    if not m:
-        return whole if keep else ""
-    name, op, word = m.group(1), m.group(2), m.group(3) or ""
-    present = name in values
-    value = values.get(name, "")
-    if op is None:
-        if present:
-            return value
-        return whole if keep else ""
-    word = expand_vars(word, values, escape, keep)
-    set_and_nonempty = present and value != ""
-    if op == ":-":
-        return value if set_and_nonempty else word
-    if op == "-":
-        return value if present else word
-    if op == ":+":
-        return word if set_and_nonempty else ""
-    if op == "+":
-        return word if present else ""
-    # :? and ? : error when unset; we cannot fail a build, so keep what we know
-    return value if present else (whole if keep else "")
-
-
-def parse_key_values(text: str, escape: str, values: Mapping[str, str]) -> list[tuple[str, str]]:
-    """ENV/LABEL/ARG pairs: ``k=v k2="v 2"`` or the legacy ``ENV k v with spaces``."""
-    words = split_words(text, escape)
-    if not words:
-        return []
-    if "=" not in words[0]:
-        key, _, value = text.strip().partition(" ")
-        value = value.strip()
-        if not value:
-            return [(key, "")]
-        return [(key, expand_vars(" ".join(split_words(value, escape)), values, escape))]
-    pairs = []
-    raw_words = _raw_words(text)
-    for word in raw_words:
-        key, eq, value = word.partition("=")
-        if not eq:
-            pairs.append((key, ""))
-            continue
-        expanded = expand_vars(value, values, escape)
-        pairs.append((key, "".join(split_words(expanded, escape)) if expanded.strip() else ""))
-    return pairs
-
-
-def _raw_words(text: str) -> list[str]:
-    """Split on unquoted whitespace, keeping quotes (expansion must see them)."""
-    words: list[str] = []
-    cur: list[str] = []
-    quote: str | None = None
-    for c in text:
-        if quote:
-            cur.append(c)
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-            cur.append(c)
-        elif c.isspace():
-            if cur:
-                words.append("".join(cur))
-                cur = []
-        else:
-            cur.append(c)
-    if cur:
-        words.append("".join(cur))
-    return words
 
 
 def _original(lines: list[str], start: int, end: int) -> str:
@@ -527,7 +351,7 @@ def _new_stage(
 
 def _arg_pairs(args: str, escape: str, scope: Mapping[str, str]) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
-    for word in _raw_words(args):
+    for word in raw_words(args):
         key, eq, value = word.partition("=")
         if eq:
             out.append((key, "".join(split_words(expand_vars(value, scope, escape), escape))))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deadweight.errors import ParseError
+from deadweight.project.files import read_text
 
 _EXACT, _PREFIX, _SUFFIX, _REGEXP = "exact", "prefix", "suffix", "regexp"
 _REGEX_SPECIAL = set(".+()|{}$")
@@ -155,10 +156,7 @@ class IgnoreMatcher:
     @classmethod
     def from_file(cls, path: str | Path) -> IgnoreMatcher:
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError as exc:
-            raise ParseError(f"{p}: cannot read .dockerignore: {exc.strerror or exc}") from None
+        text = read_text(p, ".dockerignore", exact=True, os_words=True)
         return cls.from_lines(text.splitlines(), str(p))
 
     @classmethod

@@ -10,11 +10,12 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from deadweight.model.project import Dockerfile, InstallCommand, Instruction, Stage
-from deadweight.project.dockerfile import expand_vars, parse_exec_or_shell, parse_key_values, split_words
+from deadweight.project.dockerfile import parse_exec_or_shell
+from deadweight.project.shellwords import expand_vars, parse_key_values, split_words
 
 _OPERATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")", "|&"})
 _PREFIX_WORDS = frozenset(
@@ -266,6 +267,65 @@ def _split_opt(word: str) -> tuple[str, str | None]:
     return word, None
 
 
+@dataclass(frozen=True)
+class _OptionTable:
+    """How one installer spells its options, for the walker that tells options from package words.
+
+    ``takes_value``: options whose value is the next word unless joined (``--opt=value``);
+    ``joined_short``: short options that may carry their value glued on (pip's ``-rfile``);
+    ``value_if_missing``: what a value option gets when the command line ends after it;
+    ``lone_dash_is_word``: a bare ``-`` is a positional word (pip), not an option.
+    """
+
+    takes_value: frozenset[str]
+    joined_short: frozenset[str] = frozenset()
+    value_if_missing: str | None = None
+    lone_dash_is_word: bool = False
+
+
+_PIP_OPTIONS = _OptionTable(
+    _PIP_VALUE_OPTS,
+    joined_short=frozenset({"-r", "-c", "-e", "-i", "-f"}),
+    value_if_missing="",
+    lone_dash_is_word=True,
+)
+_POETRY_OPTIONS = _OptionTable(_PIP_VALUE_OPTS)
+_CONDA_OPTIONS = _OptionTable(_CONDA_VALUE_OPTS)
+_APT_OPTIONS = _OptionTable(_APT_VALUE_OPTS)
+_APK_OPTIONS = _OptionTable(_APK_VALUE_OPTS)
+
+_OnOption = Callable[[_Builder, str, str | None], None]
+_OnWord = Callable[[_Builder, str], None]
+
+
+def _walk_args(b: _Builder, args: list[str], table: _OptionTable, on_option: _OnOption, on_word: _OnWord) -> None:
+    """Record every option in ``b.flags`` (``name`` or ``name=value``) and hand options and words to the tool."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if not word.startswith("-") or (table.lone_dash_is_word and word == "-"):
+            on_word(b, word)
+            i += 1
+            continue
+        name, value = _split_opt(word)
+        if len(word) > 2 and word[1] != "-" and word[:2] in table.joined_short:
+            name, value = word[:2], word[2:]
+        if name in table.takes_value and value is None:
+            value = args[i + 1] if i + 1 < len(args) else table.value_if_missing
+            i += 1
+        b.flags.append(name if value is None else f"{name}={value}")
+        on_option(b, name, value)
+        i += 1
+
+
+def _without(rest: list[str], *words: str) -> list[str]:
+    """``rest`` less the first occurrence of each of ``words`` (the subcommand)."""
+    args = list(rest)
+    for word in words:
+        args.remove(word)
+    return args
+
+
 def _pip_like(tool: str, rest: list[str]) -> _Builder | None:
     action_idx = next((i for i, w in enumerate(rest) if not w.startswith("-")), None)
     if action_idx is None:
@@ -279,26 +339,16 @@ def _pip_like(tool: str, rest: list[str]) -> _Builder | None:
 
 
 def _parse_pip_args(b: _Builder, args: list[str]) -> None:
-    i = 0
-    while i < len(args):
-        word = args[i]
-        name, value = _split_opt(word)
-        if word.startswith("-") and len(word) > 1:
-            short_joined = len(word) > 2 and word[1] != "-" and word[:2] in ("-r", "-c", "-e", "-i", "-f")
-            if short_joined:
-                name, value = word[:2], word[2:]
-            if name in _PIP_VALUE_OPTS and value is None:
-                value = args[i + 1] if i + 1 < len(args) else ""
-                i += 1
-            b.flags.append(name if value is None else f"{name}={value}")
-            _apply_pip_opt(b, name, value)
-        elif b.action == "sync" and b.tool == "uv":
-            b.requirement_files.append(word)  # uv pip sync requirements.txt
-        elif _is_local_path(word):
-            b.local_paths.append(word)
-        else:
-            b.packages.append(word)
-        i += 1
+    _walk_args(b, args, _PIP_OPTIONS, _apply_pip_opt, _pip_word)
+
+
+def _pip_word(b: _Builder, word: str) -> None:
+    if b.action == "sync" and b.tool == "uv":
+        b.requirement_files.append(word)  # uv pip sync requirements.txt
+    elif _is_local_path(word):
+        b.local_paths.append(word)
+    else:
+        b.packages.append(word)
 
 
 def _apply_pip_opt(b: _Builder, name: str, value: str | None) -> None:
@@ -343,11 +393,24 @@ def _uv(rest: list[str]) -> _Builder | None:
     if action == "run":
         return None
     b = _Builder("uv", action)
-    idx = rest.index(action)
-    _parse_pip_args(b, rest[:idx] + rest[idx + 1 :])
+    _parse_pip_args(b, _without(rest, action))
     if action == "sync":
         b.local_paths.append(".")  # uv sync installs the project and its lock
     return b
+
+
+def _package_word(b: _Builder, word: str) -> None:
+    b.packages.append(word)
+
+
+def _ignore_word(b: _Builder, word: str) -> None:
+    del b, word  # poetry/pdm install and sync name no packages on the command line
+
+
+def _no_cache_opt(b: _Builder, name: str, value: str | None) -> None:
+    del value
+    if name == "--no-cache":
+        b.no_cache = True
 
 
 def _poetry_pdm(prog: str, rest: list[str]) -> _Builder | None:
@@ -356,22 +419,8 @@ def _poetry_pdm(prog: str, rest: list[str]) -> _Builder | None:
         return None
     action = words[0]
     b = _Builder(prog, action)
-    idx = rest.index(action)
-    args = rest[:idx] + rest[idx + 1 :]
-    i = 0
-    while i < len(args):
-        word = args[i]
-        name, value = _split_opt(word)
-        if word.startswith("-"):
-            if name in _PIP_VALUE_OPTS and value is None and i + 1 < len(args):
-                value = args[i + 1]
-                i += 1
-            b.flags.append(name if value is None else f"{name}={value}")
-            if name == "--no-cache":
-                b.no_cache = True
-        elif action == "add":
-            b.packages.append(word)
-        i += 1
+    on_word = _package_word if action == "add" else _ignore_word
+    _walk_args(b, _without(rest, action), _POETRY_OPTIONS, _no_cache_opt, on_word)
     if action in ("install", "sync") and "--no-root" not in b.flags and "--no-self" not in b.flags:
         b.local_paths.append(".")
     return b
@@ -387,26 +436,15 @@ def _conda(prog: str, rest: list[str]) -> _Builder | None:
     if action not in ("install", "create", "env create", "env update", "update"):
         return None
     b = _Builder(prog, action)
-    args = list(rest)
-    for part in action.split():
-        args.remove(part)
-    i = 0
-    while i < len(args):
-        word = args[i]
-        name, value = _split_opt(word)
-        if word.startswith("-"):
-            if name in _CONDA_VALUE_OPTS and value is None and i + 1 < len(args):
-                value = args[i + 1]
-                i += 1
-            b.flags.append(name if value is None else f"{name}={value}")
-            if name in ("--file",) or (name == "-f" and action.startswith("env")):
-                b.requirement_files.append(value or "")
-            elif name in ("-c", "--channel"):
-                b.index_urls.append(value or "")
-        else:
-            b.packages.append(word)
-        i += 1
+    _walk_args(b, _without(rest, *action.split()), _CONDA_OPTIONS, _conda_opt, _package_word)
     return b
+
+
+def _conda_opt(b: _Builder, name: str, value: str | None) -> None:
+    if name in ("--file",) or (name == "-f" and b.action.startswith("env")):
+        b.requirement_files.append(value or "")
+    elif name in ("-c", "--channel"):
+        b.index_urls.append(value or "")
 
 
 def _apt(prog: str, rest: list[str]) -> _Builder | None:
@@ -414,25 +452,15 @@ def _apt(prog: str, rest: list[str]) -> _Builder | None:
     if not words or words[0] not in ("install", "reinstall"):
         return None
     b = _Builder(prog, words[0])
-    args = list(rest)
-    args.remove(words[0])
-    i = 0
-    while i < len(args):
-        word = args[i]
-        name, value = _split_opt(word)
-        if word.startswith("-"):
-            if name in _APT_VALUE_OPTS and value is None and i + 1 < len(args):
-                value = args[i + 1]
-                i += 1
-            b.flags.append(name if value is None else f"{name}={value}")
-            if name == "--no-install-recommends" or (
-                value and "Install-Recommends" in value and value.rsplit("=", 1)[-1].lower() in ("false", "0")
-            ):
-                b.no_install_recommends = True
-        else:
-            b.packages.append(word)
-        i += 1
+    _walk_args(b, _without(rest, words[0]), _APT_OPTIONS, _apt_opt, _package_word)
     return b
+
+
+def _apt_opt(b: _Builder, name: str, value: str | None) -> None:
+    if name == "--no-install-recommends" or (
+        value and "Install-Recommends" in value and value.rsplit("=", 1)[-1].lower() in ("false", "0")
+    ):
+        b.no_install_recommends = True
 
 
 def _apk(rest: list[str]) -> _Builder | None:
@@ -440,22 +468,7 @@ def _apk(rest: list[str]) -> _Builder | None:
     if not words or words[0] != "add":
         return None
     b = _Builder("apk", "add")
-    args = list(rest)
-    args.remove("add")
-    i = 0
-    while i < len(args):
-        word = args[i]
-        name, value = _split_opt(word)
-        if word.startswith("-"):
-            if name in _APK_VALUE_OPTS and value is None and i + 1 < len(args):
-                value = args[i + 1]
-                i += 1
-            b.flags.append(name if value is None else f"{name}={value}")
-            if name == "--no-cache":
-                b.no_cache = True
-        else:
-            b.packages.append(word)
-        i += 1
+    _walk_args(b, _without(rest, "add"), _APK_OPTIONS, _no_cache_opt, _package_word)
     return b
 
 

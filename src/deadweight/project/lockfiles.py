@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 
 from deadweight.errors import ParseError
 from deadweight.model.project import LockedPackage
+from deadweight.project.files import read_text
 
 LOCK_FILE_NAMES = ("uv.lock", "poetry.lock", "pylock.toml", "pdm.lock")
 
@@ -29,11 +30,7 @@ def find_lock_files(directory: str | Path) -> list[Path]:
 def parse_lock_file(path: str | Path) -> list[LockedPackage]:
     """Packages of one lock file; malformed TOML raises ParseError naming file:line."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"{p}: cannot read lock file: {exc}") from None
-    return parse_lock_text(text, str(p))
+    return parse_lock_text(read_text(p, "lock file"), str(p))
 
 
 def parse_lock_text(text: str, path: str) -> list[LockedPackage]:

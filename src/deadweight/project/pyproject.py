@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 from deadweight.errors import ParseError
 from deadweight.model.project import DeclaredRequirement
+from deadweight.project.files import read_text
 from deadweight.project.requirements import LogicalLine, ignores_of, parse_requirement_text
 
 
@@ -78,11 +79,7 @@ def _quoted_key(part: str) -> str:
 
 def parse_pyproject_file(path: str | Path) -> PyprojectResult:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"{p}: cannot read pyproject.toml: {exc}") from None
-    return parse_pyproject(text, str(p))
+    return parse_pyproject(read_text(p, "pyproject.toml"), str(p))
 
 
 def parse_pyproject(text: str, path: str = "pyproject.toml") -> PyprojectResult:

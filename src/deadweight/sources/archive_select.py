@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deadweight.errors import SourceError, UsageError
-from deadweight.sources.registry import parse_image_ref
+from deadweight.sources.registry_ref import parse_image_ref
 
 
 def split_archive_ref(raw: str) -> tuple[Path, str | None]:

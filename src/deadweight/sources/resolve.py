@@ -24,7 +24,8 @@ from deadweight.sources.base import ImageSource, SourceOptions
 from deadweight.sources.daemon import DaemonSource, daemon_has
 from deadweight.sources.docker_archive import DockerArchiveSource
 from deadweight.sources.oci_layout import OciLayoutSource
-from deadweight.sources.registry import RegistrySource, parse_image_ref
+from deadweight.sources.registry import RegistrySource
+from deadweight.sources.registry_ref import parse_image_ref
 
 #: The engine also takes image ids: ``sha256:<hex>`` or a hex prefix.
 _IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{12,64}")

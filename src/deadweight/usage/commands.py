@@ -4,7 +4,8 @@ Why: a server started from CMD (``gunicorn -k uvicorn.workers.UvicornWorker app.
 imported by the project, so an import scanner calls gunicorn (and uvicorn's worker) unused. Commands come
 from Dockerfile CMD/ENTRYPOINT (exec and shell form), compose ``command``/``entrypoint``, Procfiles,
 supervisord ``command=`` and the shell scripts the image runs. Console script names are resolved to
-distributions later, through the image's entry points.
+distributions later, through the image's entry points. What the arguments of known servers and workers
+name (``-k``, ``-A``, app paths) is read in :mod:`deadweight.usage.tool_args`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from collections.abc import Sequence
 
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 from deadweight.usage.imports import import_evidence
-from deadweight.usage.strings import db_url_evidence, looks_like_code_path
+from deadweight.usage.tool_args import tool_arg_evidence
+
+# tool_arg_evidence lives in tool_args; usage.scan imports it from here too
+__all__ = ["command_evidence", "script_evidence", "split_shell", "tool_arg_evidence"]
 
 _PYTHON_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)?)?[a-z]?$")
 _ASSIGN_RE = re.compile(r"^[A-Za-z_]\w*=")
@@ -158,34 +162,6 @@ _NOT_PYTHON = frozenset(
         "gcc",
     ]
 )
-# gunicorn -k short names -> modules they import.
-GUNICORN_WORKERS: dict[str, tuple[str, ...]] = {
-    "gevent": ("gevent",),
-    "eventlet": ("eventlet",),
-    "tornado": ("tornado",),
-    "gthread": (),
-    "sync": (),
-    "uvicorn": ("uvicorn",),
-}
-_UVICORN_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "--loop": {"uvloop": ("uvloop",), "asyncio": (), "auto": ()},
-    "--http": {"httptools": ("httptools",), "h11": ("h11",), "auto": ()},
-    "--ws": {
-        "websockets": ("websockets",),
-        "websockets-sansio": ("websockets",),
-        "wsproto": ("wsproto",),
-        "auto": (),
-        "none": (),
-    },
-}
-_POOLS: dict[str, tuple[str, ...]] = {
-    "gevent": ("gevent",),
-    "eventlet": ("eventlet",),
-    "threads": (),
-    "solo": (),
-    "prefork": (),
-    "processes": (),
-}
 
 
 def _ev(
@@ -310,164 +286,3 @@ def _python_evidence(args: list[str], loc: str, prog: str) -> list[UsageEvidence
             continue
         return []  # python script.py: the script itself is scanned as a file
     return []
-
-
-def _option_values(args: list[str], names: Sequence[str]) -> list[str]:
-    """Values of ``-k X``, ``--worker-class X`` and ``--worker-class=X`` style options."""
-    values: list[str] = []
-    for i, arg in enumerate(args):
-        for name in names:
-            if arg == name and i + 1 < len(args):
-                values.append(args[i + 1])
-            elif name.startswith("--") and arg.startswith(name + "="):
-                values.append(arg.split("=", 1)[1])
-            elif not name.startswith("--") and arg.startswith(name) and len(arg) > len(name):
-                values.append(arg[len(name) :])
-    return values
-
-
-def _positional(args: list[str], takes_value: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        if arg.startswith("-"):
-            skip = arg in takes_value
-            continue
-        out.append(arg)
-    return out
-
-
-def tool_arg_evidence(prog: str, args: list[str], loc: str) -> list[UsageEvidence]:
-    """Arguments that name code, for the servers and workers services are started with."""
-    found: list[UsageEvidence] = []
-
-    def code(
-        value: str,
-        detail: str,
-        kind: EvidenceKind = EvidenceKind.COMMAND_ARG,
-        conf: Confidence = Confidence.HIGH,
-    ) -> None:
-        if value.startswith("$"):
-            return
-        found.append(_ev(kind, detail, loc, value.replace(":", ".").strip("."), conf))
-
-    if prog == "gunicorn":
-        for value in _option_values(args, ["-k", "--worker-class"]):
-            short = GUNICORN_WORKERS.get(value)
-            for module in short if short is not None else (value,):
-                code(module, f"gunicorn worker class {value}")
-        for app in _positional(
-            args,
-            [
-                "-c",
-                "--config",
-                "-b",
-                "--bind",
-                "-w",
-                "--workers",
-                "-k",
-                "--worker-class",
-                "-t",
-                "--timeout",
-                "--threads",
-                "-e",
-                "--env",
-                "--log-level",
-                "--access-logfile",
-                "--error-logfile",
-                "-u",
-                "-g",
-                "--chdir",
-                "--pythonpath",
-                "--log-config",
-                "--keep-alive",
-            ],
-        ):
-            if ":" in app or "." in app:
-                code(app, f"gunicorn app {app}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
-    elif prog in {"uvicorn", "hypercorn", "daphne", "granian", "waitress-serve"}:
-        for opt, choices in _UVICORN_CHOICES.items():
-            for value in _option_values(args, [opt]):
-                for module in choices.get(value, (value,)):
-                    code(module, f"{prog} {opt} {value}")
-        if prog == "hypercorn":
-            for value in _option_values(args, ["-k", "--worker-class"]):
-                if value in {"uvloop", "trio"}:
-                    code(value, f"hypercorn worker class {value}")
-        for app in _positional(
-            args,
-            [
-                "--host",
-                "--port",
-                "--loop",
-                "--http",
-                "--ws",
-                "--workers",
-                "-b",
-                "--bind",
-                "-p",
-                "-w",
-                "--log-level",
-                "--env-file",
-                "--log-config",
-                "--root-path",
-                "--app-dir",
-                "-k",
-                "--worker-class",
-                "--interface",
-                "--timeout-keep-alive",
-                "--proxy-headers",
-                "--forwarded-allow-ips",
-            ],
-        ):
-            if looks_like_code_path(app):
-                code(app, f"{prog} app {app}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
-    elif prog == "celery":
-        for value in _option_values(args, ["-A", "--app"]):
-            code(value, f"celery app {value}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
-        for value in _option_values(args, ["-P", "--pool"]):
-            for module in _POOLS.get(value, (value,)):
-                code(module, f"celery pool {value}")
-        for value in _option_values(args, ["-S", "--scheduler"]):
-            code(value, f"celery beat scheduler {value}")
-        for value in _option_values(args, ["-b", "--broker", "--result-backend"]):
-            path, _, line = loc.rpartition(":")
-            found.extend(db_url_evidence(value, path, int(line) if line.isdigit() else 0))
-    elif prog in {"pytest", "py.test"}:
-        for value in _option_values(args, ["-p"]):
-            if not value.startswith("no:"):
-                code(value, f"pytest -p {value}", EvidenceKind.PYTEST_PLUGIN)
-    elif prog in {"dramatiq", "huey_consumer", "huey_consumer.py", "rq", "arq", "faust"}:
-        for app in _positional(
-            args,
-            [
-                "-p",
-                "--processes",
-                "-t",
-                "--threads",
-                "-w",
-                "--workers",
-                "-c",
-                "--config",
-                "--url",
-                "-u",
-                "--queues",
-                "-Q",
-            ],
-        ):
-            if looks_like_code_path(app) or (prog in {"dramatiq", "arq"} and app.isidentifier()):
-                code(app, f"{prog} app {app}", EvidenceKind.APP_PATH, Confidence.MEDIUM)
-        for value in _option_values(args, ["-w", "--worker-class", "--job-class", "--queue-class"]):
-            if looks_like_code_path(value):
-                code(value, f"{prog} class {value}")
-    # Generic: --something-class=pkg.mod.Class on any tool.
-    for i, arg in enumerate(args):
-        name, eq, value = arg.partition("=")
-        if name.startswith("--") and name.endswith("-class") and prog not in {"gunicorn", "rq"}:
-            value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
-            if looks_like_code_path(value):
-                code(value, f"{prog} {name} {value}")
-    return found

@@ -344,57 +344,68 @@ def python_string_evidence(tree: ast.Module, path: str, known_modules: Iterable[
     known = set(known_modules)
     found: list[UsageEvidence] = []
     claimed: set[int] = set()  # id() of constants already explained by a setting
-
-    def claim_setting(name: str, value_node: ast.AST) -> None:
-        identifiers = name in IDENTIFIER_SETTINGS
-        for const, text, line in _strings_in(value_node):
-            claimed.add(id(const))
-            found.extend(setting_value_evidence(text, path, line, name, identifiers=identifiers))
-
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
-            for name in _assigned_names(node):
-                if name in NAMED_SETTINGS or name in IDENTIFIER_SETTINGS:
-                    claim_setting(name, node.value)
-                if name == "pytest_plugins":
-                    for _, text, line in _strings_in(node.value):
-                        found.append(
-                            UsageEvidence(
-                                EvidenceKind.PYTEST_PLUGIN,
-                                f"pytest_plugins names {text}",
-                                _loc(path, line),
-                                text,
-                                Confidence.HIGH,
-                            )
-                        )
-        elif isinstance(node, ast.Call):
-            for kw in node.keywords:
-                if kw.arg and kw.arg in NAMED_SETTINGS:
-                    claim_setting(kw.arg, kw.value)
-        elif isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values, strict=True):
-                if (
-                    isinstance(key, ast.Constant)
-                    and isinstance(key.value, str)
-                    and (key.value in CODE_KEYS or key.value in NAMED_SETTINGS)
-                ):
-                    claim_setting(key.value, value)
+        for name, value_node in _settings_set_by(node):
+            found.extend(_claim_setting(name, value_node, path, claimed))
+            if name == "pytest_plugins":
+                found.extend(_pytest_plugins(value_node, path))
     for const, text, line in _strings_in(tree):
-        if id(const) in claimed:
-            continue
-        if "://" in text:
-            found.extend(db_url_evidence(text, path, line))
-        elif known and looks_like_code_path(text) and text.split(".", 1)[0].split(":", 1)[0] in known:
-            found.append(
-                UsageEvidence(
-                    EvidenceKind.CONFIG_PATH,
-                    f"string names {text}",
-                    _loc(path, line),
-                    code_path_module(text),
-                    Confidence.MEDIUM,
-                )
-            )
+        if id(const) not in claimed:
+            found.extend(_loose_string_evidence(text, path, line, known))
     return found
+
+
+def _settings_set_by(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
+    """(setting, value) for ``SETTING = ...``, ``configure(SETTING=...)`` and ``{"class": ...}`` keys."""
+    if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
+        for name in _assigned_names(node):
+            if name in NAMED_SETTINGS or name in IDENTIFIER_SETTINGS:
+                yield name, node.value
+    elif isinstance(node, ast.Call):
+        for kw in node.keywords:
+            if kw.arg and kw.arg in NAMED_SETTINGS:
+                yield kw.arg, kw.value
+    elif isinstance(node, ast.Dict):
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Constant) and isinstance(key.value, str) and (
+                key.value in CODE_KEYS or key.value in NAMED_SETTINGS
+            ):
+                yield key.value, value
+
+
+def _claim_setting(name: str, value_node: ast.AST, path: str, claimed: set[int]) -> list[UsageEvidence]:
+    """Evidence for every string in a setting's value, marking those strings as explained."""
+    identifiers = name in IDENTIFIER_SETTINGS
+    found: list[UsageEvidence] = []
+    for const, text, line in _strings_in(value_node):
+        claimed.add(id(const))
+        found.extend(setting_value_evidence(text, path, line, name, identifiers=identifiers))
+    return found
+
+
+def _pytest_plugins(value_node: ast.AST, path: str) -> list[UsageEvidence]:
+    kind, conf = EvidenceKind.PYTEST_PLUGIN, Confidence.HIGH
+    return [
+        UsageEvidence(kind, f"pytest_plugins names {text}", _loc(path, line), text, conf)
+        for _, text, line in _strings_in(value_node)
+    ]
+
+
+def _loose_string_evidence(text: str, path: str, line: int, known: set[str]) -> list[UsageEvidence]:
+    """A string no setting explains: a DB URL, or a dotted path under a module the image provides."""
+    if "://" in text:
+        return db_url_evidence(text, path, line)
+    if known and looks_like_code_path(text) and text.split(".", 1)[0].split(":", 1)[0] in known:
+        return [
+            UsageEvidence(
+                EvidenceKind.CONFIG_PATH,
+                f"string names {text}",
+                _loc(path, line),
+                code_path_module(text),
+                Confidence.MEDIUM,
+            )
+        ]
+    return []
 
 
 def env_assignment_evidence(
@@ -405,50 +416,29 @@ def env_assignment_evidence(
     Besides URLs, a value that is exactly a module the image provides (``CACHE_BACKEND=pymemcache``) or a
     dotted path under one is evidence: services pick backends from the environment.
     """
-    known = set(known_modules)
+    loc = _loc(path, line)
     found = db_url_evidence(value, path, line)
-    stripped = value.strip()
-    if "://" not in stripped:
-        top = stripped.split(".", 1)[0].split(":", 1)[0]
-        if top in known and (stripped.isidentifier() or looks_like_code_path(stripped)):
-            found.append(
-                UsageEvidence(
-                    EvidenceKind.CONFIG_PATH,
-                    f"{name}={stripped}",
-                    _loc(path, line),
-                    code_path_module(stripped),
-                    Confidence.MEDIUM,
-                )
-            )
+    found.extend(_env_module_evidence(name, value, loc, set(known_modules)))
     if name == "DJANGO_SETTINGS_MODULE" and looks_like_code_path(value):
-        found.append(
-            UsageEvidence(
-                EvidenceKind.SETTING,
-                f"DJANGO_SETTINGS_MODULE={value}",
-                _loc(path, line),
-                value,
-                Confidence.HIGH,
-            )
-        )
+        found.append(UsageEvidence(EvidenceKind.SETTING, f"{name}={value}", loc, value, Confidence.HIGH))
     elif name in {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}:
-        if value.strip() in {"", "-1", "none", "void"}:
-            found.append(
-                UsageEvidence(
-                    EvidenceKind.DEVICE_CPU,
-                    f"{name}={value!r} hides all GPUs",
-                    _loc(path, line),
-                    "",
-                    Confidence.HIGH,
-                )
-            )
-        else:
-            found.append(
-                UsageEvidence(
-                    EvidenceKind.DEVICE_GPU_OPTIONAL,
-                    f"{name}={value} exposes GPUs",
-                    _loc(path, line),
-                    "",
-                    Confidence.MEDIUM,
-                )
-            )
+        found.append(_visible_devices(name, value, loc))
     return found
+
+
+def _env_module_evidence(name: str, value: str, loc: str, known: set[str]) -> list[UsageEvidence]:
+    stripped = value.strip()
+    if "://" in stripped:
+        return []
+    top = stripped.split(".", 1)[0].split(":", 1)[0]
+    if top in known and (stripped.isidentifier() or looks_like_code_path(stripped)):
+        module = code_path_module(stripped)
+        return [UsageEvidence(EvidenceKind.CONFIG_PATH, f"{name}={stripped}", loc, module, Confidence.MEDIUM)]
+    return []
+
+
+def _visible_devices(name: str, value: str, loc: str) -> UsageEvidence:
+    """``CUDA_VISIBLE_DEVICES`` / ``NVIDIA_VISIBLE_DEVICES``: empty, -1, none or void hide every GPU."""
+    if value.strip() in {"", "-1", "none", "void"}:
+        return UsageEvidence(EvidenceKind.DEVICE_CPU, f"{name}={value!r} hides all GPUs", loc, "", Confidence.HIGH)
+    return UsageEvidence(EvidenceKind.DEVICE_GPU_OPTIONAL, f"{name}={value} exposes GPUs", loc, "", Confidence.MEDIUM)

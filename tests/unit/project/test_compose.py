@@ -143,6 +143,11 @@ def test_interpolation_forms() -> None:
     assert interpolate("$$SET costs $$5", values) == "$SET costs $5"
 
 
+def test_interpolation_keeps_an_unclosed_brace_as_written() -> None:
+    assert interpolate("x ${SET y ${A:-{b}} $SET", {"SET": "v"}) == "x ${SET y ${A:-{b}} $SET"
+    assert interpolate("${A:-{b}}-${SET}", {"SET": "v"}) == "{b}-v"
+
+
 def test_dotenv_parsing(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text('A=1\n# c\nexport B = "two words"\nC=x # trailing\nD=\'lit # not comment\'\n\nE\n')

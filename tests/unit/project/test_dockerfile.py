@@ -8,12 +8,12 @@ import pytest
 
 from deadweight.errors import ParseError
 from deadweight.project.dockerfile import (
-    expand_vars,
     parse_dockerfile,
     parse_dockerfile_file,
     parse_exec_or_shell,
     split_flags,
 )
+from deadweight.project.shellwords import expand_vars
 
 MULTI = """\
 # syntax=docker/dockerfile:1.7

@@ -144,3 +144,24 @@ def test_stage_index_and_env_scope_per_stage() -> None:
         (("b",), 1, True),  # ENV inherited from the parent stage
         (("c",), 2, False),
     ]
+
+
+def test_option_walker_follows_each_tools_table() -> None:
+    found = _installs(
+        "RUN pip install -iexample.org/simple - flask -r\n"
+        "RUN apt-get install -o APT::Install-Recommends=false -t bookworm-backports curl\n"
+        "RUN conda env update --file environment.yml -n app\n"
+        "RUN pdm add --no-cache -G web httpx\n"
+    )
+    pip, apt, conda, pdm = found
+    # pip: short options carry a glued value, a lone "-" is a word, a trailing value option gets ""
+    assert pip.index_urls == ("example.org/simple",) and pip.packages == ("-", "flask")
+    assert pip.flags == ("-i=example.org/simple", "-r=") and pip.requirement_files == ("",)
+    # apt: -o takes the next word, and that value can switch recommends off
+    assert apt.no_install_recommends and apt.packages == ("curl",)
+    assert apt.flags == ("-o=APT::Install-Recommends=false", "-t=bookworm-backports")
+    # conda env: --file names the environment file; -n's value is no package
+    assert conda.action == "env update" and conda.requirement_files == ("environment.yml",)
+    assert conda.packages == ()
+    # pdm add: options from pip's table take their value, positional words are packages
+    assert pdm.no_cache and pdm.packages == ("httpx",) and "-G=web" in pdm.flags

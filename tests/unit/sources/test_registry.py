@@ -24,7 +24,8 @@ import pytest
 from deadweight.errors import DigestMismatchError, RegistryError, SourceError
 from deadweight.sources.auth import Credentials
 from deadweight.sources.base import SourceOptions
-from deadweight.sources.registry import RegistrySource, RetryPolicy
+from deadweight.sources.registry import RegistrySource
+from deadweight.sources.registry_http import RetryPolicy
 from deadweight.sources.tarstream import iter_tar
 from tests.imagebuilder import F, ImageSpec, write_oci_layout
 

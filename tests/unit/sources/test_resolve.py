@@ -12,7 +12,9 @@ from deadweight.sources.base import SourceOptions
 from deadweight.sources.daemon import DaemonSource
 from deadweight.sources.docker_archive import DockerArchiveSource
 from deadweight.sources.oci_layout import OciLayoutSource
-from deadweight.sources.registry import RegistryRef, RegistrySource, parse_image_ref, parse_retry_after
+from deadweight.sources.registry import RegistrySource
+from deadweight.sources.registry_http import parse_retry_after
+from deadweight.sources.registry_ref import RegistryRef, parse_image_ref
 from deadweight.sources.resolve import describe_ref, open_source
 from tests.imagebuilder import F, ImageSpec, write_docker_archive, write_oci_layout
 

@@ -1,0 +1,184 @@
+"""Docker's word rules for instruction arguments: quotes, the escape character, ``$VAR`` expansion, ``k=v`` pairs.
+
+Why apart from the parser: the Dockerfile parser finds instructions and stages; these rules say what an
+instruction's words mean once found, and the RUN/COPY readers (installs, context) apply them too. They
+follow moby/buildkit's ``frontend/dockerfile/shell`` lexer, not a POSIX shell: no globbing, no command
+substitution, and unknown variables expand to "" unless asked to keep them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+
+def split_words(text: str, escape: str = "\\") -> list[str]:
+    """Split like Docker's shell lexer for ENV/ARG/LABEL/COPY words: quotes removed, escape honoured."""
+    words: list[str] = []
+    cur: list[str] = []
+    have = False
+    quote: str | None = None
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = None
+            elif c == escape and quote == '"' and i + 1 < len(text) and text[i + 1] in ('"', escape, "$"):
+                i += 1
+                cur.append(text[i])
+            else:
+                cur.append(c)
+        elif c in "\"'":
+            quote = c
+            have = True
+        elif c == escape and i + 1 < len(text):
+            i += 1
+            cur.append(text[i])
+            have = True
+        elif c.isspace():
+            if cur or have:
+                words.append("".join(cur))
+                cur, have = [], False
+        else:
+            cur.append(c)
+        i += 1
+    if cur or have:
+        words.append("".join(cur))
+    return words
+
+
+def expand_vars(text: str, values: Mapping[str, str], escape: str = "\\", keep_unknown: bool = False) -> str:
+    """Expand ``$X``, ``${X}``, ``${X:-d}``, ``${X-d}``, ``${X:+a}``, ``${X+a}`` as Docker does.
+
+    Unknown variables become "" (Docker's behaviour for instructions it substitutes); with ``keep_unknown``
+    they are left as written, which is what a RUN line means (the shell may know them at build time).
+    Single-quoted text is not expanded; ``escape$`` is a literal dollar.
+    """
+    out: list[str] = []
+    i = 0
+    n = len(text)
+    quote = False
+    dquote = False
+    while i < n:
+        c = text[i]
+        if c == '"' and not quote:
+            dquote = not dquote
+        elif c == "'" and not dquote:
+            quote = not quote
+            out.append(c)
+            i += 1
+            continue
+        if c == escape and i + 1 < n and text[i + 1] == "$":
+            out.append(text[i : i + 2] if keep_unknown else "$")
+            i += 2
+            continue
+        if c != "$" or quote or i + 1 >= n:
+            out.append(c)
+            i += 1
+            continue
+        if text[i + 1] == "{":
+            close = matching_brace(text, i + 1)
+            if close < 0:
+                out.append(text[i:])
+                break
+            inner = text[i + 2 : close]
+            out.append(_expand_braced(inner, values, escape, keep_unknown, text[i : close + 1]))
+            i = close + 1
+            continue
+        m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i + 1 :])
+        if not m:
+            out.append(c)
+            i += 1
+            continue
+        name = m.group(0)
+        if name in values:
+            out.append(values[name])
+        elif keep_unknown:
+            out.append("$" + name)
+        i += 1 + len(name)
+    return "".join(out)
+
+
+def matching_brace(text: str, open_idx: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``open_idx`` (nested braces counted), or -1."""
+    depth = 0
+    for j in range(open_idx, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def _expand_braced(inner: str, values: Mapping[str, str], escape: str, keep: bool, whole: str) -> str:
+    m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?$", inner, re.DOTALL)
+    if not m:
+        return whole if keep else ""
+    name, op, word = m.group(1), m.group(2), m.group(3) or ""
+    present = name in values
+    value = values.get(name, "")
+    if op is None:
+        if present:
+            return value
+        return whole if keep else ""
+    word = expand_vars(word, values, escape, keep)
+    set_and_nonempty = present and value != ""
+    if op == ":-":
+        return value if set_and_nonempty else word
+    if op == "-":
+        return value if present else word
+    if op == ":+":
+        return word if set_and_nonempty else ""
+    if op == "+":
+        return word if present else ""
+    # :? and ? : error when unset; we cannot fail a build, so keep what we know
+    return value if present else (whole if keep else "")
+
+
+def parse_key_values(text: str, escape: str, values: Mapping[str, str]) -> list[tuple[str, str]]:
+    """ENV/LABEL/ARG pairs: ``k=v k2="v 2"`` or the legacy ``ENV k v with spaces``."""
+    words = split_words(text, escape)
+    if not words:
+        return []
+    if "=" not in words[0]:
+        key, _, value = text.strip().partition(" ")
+        value = value.strip()
+        if not value:
+            return [(key, "")]
+        return [(key, expand_vars(" ".join(split_words(value, escape)), values, escape))]
+    pairs = []
+    for word in raw_words(text):
+        key, eq, value = word.partition("=")
+        if not eq:
+            pairs.append((key, ""))
+            continue
+        expanded = expand_vars(value, values, escape)
+        pairs.append((key, "".join(split_words(expanded, escape)) if expanded.strip() else ""))
+    return pairs
+
+
+def raw_words(text: str) -> list[str]:
+    """Split on unquoted whitespace, keeping quotes (expansion must see them)."""
+    words: list[str] = []
+    cur: list[str] = []
+    quote: str | None = None
+    for c in text:
+        if quote:
+            cur.append(c)
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+            cur.append(c)
+        elif c.isspace():
+            if cur:
+                words.append("".join(cur))
+                cur = []
+        else:
+            cur.append(c)
+    if cur:
+        words.append("".join(cur))
+    return words
