@@ -16,7 +16,7 @@ from deadweight.model.audit import AuditReport, ServiceResult, SkippedRule
 from deadweight.model.cost import monthly_cost
 from deadweight.model.finding import Evidence, Finding
 from deadweight.reports.formatting import fleet_after_bytes, ordered_findings
-from deadweight.reports.rule_catalog import rule_help_uri
+from deadweight.rules import rule_help_uri
 
 SCHEMA = "deadweight/1"
 

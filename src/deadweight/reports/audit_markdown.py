@@ -22,7 +22,7 @@ from deadweight.reports.formatting import (
     ordered_findings,
     service_order,
 )
-from deadweight.reports.rule_catalog import rule_help_uri, rule_title
+from deadweight.rules import rule_help_uri, rule_title
 from deadweight.units import human_bytes, money, percent
 
 MAX_ACTIONS = 30  # a PR comment with 300 one-liners is not a priority list

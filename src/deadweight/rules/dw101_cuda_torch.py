@@ -48,6 +48,14 @@ def gpu_stack(ctx: RuleContext, dist: Distribution) -> list[Distribution]:
 
 class CudaTorchOnCpu(Rule):
     id = "DW101"
+    name = "CudaTorchOnCpuService"
+    title = "CUDA torch in a CPU-only service"
+    severity = Severity.HIGH
+    description = (
+        "The GPU (CUDA) build of torch, with its nvidia-* wheels and triton, is installed in an image whose "
+        "code and deployment never use a GPU."
+    )
+    fix = "Install torch from the PyTorch CPU index (torch-cpu-index setting)."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         torch = ctx.distribution("torch")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.inventory import Distribution
 from deadweight.model.usage import DeviceStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
@@ -42,6 +42,14 @@ def _basename(path: str) -> str:
 
 class GpuOrGuiVariant(Rule):
     id = "DW102"
+    name = "GpuOrGuiVariant"
+    title = "GPU or GUI variant where a lean one fits"
+    severity = Severity.MEDIUM
+    description = (
+        "A GPU or GUI build of a package (tensorflow, onnxruntime-gpu, faiss-gpu, jax[cuda], cupy, "
+        "opencv-python) is installed where the CPU or headless variant does the same job."
+    )
+    fix = "Depend on the lean variant (tensorflow-cpu, onnxruntime, faiss-cpu, jax, opencv-python-headless)."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings: list[Finding] = []

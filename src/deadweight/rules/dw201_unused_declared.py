@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import DeclaredRequirement
 from deadweight.model.usage import VerdictStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
@@ -30,6 +30,14 @@ def ignored_inline(ctx: RuleContext, package: str, rule_id: str) -> bool:
 
 class UnusedDeclared(Rule):
     id = "DW201"
+    name = "UnusedDeclaredDependency"
+    title = "Declared dependency nothing uses"
+    severity = Severity.MEDIUM
+    description = (
+        "A dependency declared in requirements or pyproject is never imported, run, named in a setting or "
+        "loaded as a plugin by the service."
+    )
+    fix = "Remove it from the requirements."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings = []

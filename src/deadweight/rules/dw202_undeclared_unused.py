@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from packaging.utils import canonicalize_name
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.usage import VerdictStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
 from deadweight.rules.layers import layer_evidence
@@ -29,6 +29,14 @@ def requirement_name(text: str) -> str:
 
 class UndeclaredUnused(Rule):
     id = "DW202"
+    name = "UndeclaredUnusedPackage"
+    title = "Installed, undeclared and unused"
+    severity = Severity.LOW
+    description = (
+        "A distribution is installed in the image, is not declared by the project and nothing that is used "
+        "needs it."
+    )
+    fix = "Find the step that installs it and remove it."
     needs_image = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from deadweight.errors import ParseError
 from deadweight.inventory.ospackages import is_toolchain
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import InstallCommand
 from deadweight.rules.base import Rule, RuleContext, file_claims
 from deadweight.rules.dw601_base_image import final_chain
@@ -36,6 +36,11 @@ def shipped_installs(ctx: RuleContext) -> list[InstallCommand]:
 
 class BuildToolchain(Rule):
     id = "DW301"
+    name = "BuildToolchainInFinalImage"
+    title = "Build toolchain in the final image"
+    severity = Severity.MEDIUM
+    description = "Compilers, -dev headers or build-essential are present in the image that ships."
+    fix = "Build in a separate stage and copy only the results (multi-stage build)."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         if ctx.inventory is not None and ctx.analysis is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.inventory.classify import is_cache_path
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import InstallCommand
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.dw301_toolchain import shipped_installs
@@ -55,6 +55,11 @@ def _install_evidence(installs: Iterable[InstallCommand], tools: tuple[str, ...]
 
 class PackageManagerCache(Rule):
     id = "DW302"
+    name = "PackageManagerCache"
+    title = "Package-manager cache baked into a layer"
+    severity = Severity.MEDIUM
+    description = "pip, uv or poetry caches, or apt lists, were written into a layer and ship with the image."
+    fix = "Use --no-cache-dir (pip) and clean apt lists in the same RUN."
     needs_image = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:

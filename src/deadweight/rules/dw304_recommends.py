@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.dw301_toolchain import shipped_installs
 
 
 class AptRecommends(Rule):
     id = "DW304"
+    name = "AptInstallRecommends"
+    title = "apt install without --no-install-recommends"
+    severity = Severity.LOW
+    description = "apt-get install runs without --no-install-recommends and pulls in recommended packages."
+    fix = "Add --no-install-recommends to apt-get install."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         file = ctx.service.dockerfile.path if ctx.service.dockerfile else ctx.service.dockerfile_path

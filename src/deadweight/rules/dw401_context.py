@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import ShippedFile
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.units import human_bytes
@@ -55,6 +55,11 @@ def clutter_of(context_path: str) -> tuple[str, str] | None:
 
 class BuildContextClutter(Rule):
     id = "DW401"
+    name = "BuildContextBloat"
+    title = "Build context carries what the image doesn't need"
+    severity = Severity.LOW
+    description = "The build context sent to the engine contains virtualenvs, .git, caches, data or notebooks."
+    fix = "List them in .dockerignore."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         groups: dict[tuple[str, str], list[ShippedFile]] = {}

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.dw201_unused_declared import requirement_ignored
 
 
 class UnpinnedRequirement(Rule):
     id = "DW501"
+    name = "UnpinnedRequirement"
+    title = "Unpinned requirement"
+    severity = Severity.LOW
+    description = "A requirement has no exact version (>=, ~= or none), so rebuilds may install something else."
+    fix = "Pin it to the version the image actually has."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import Service, Stage
 from deadweight.model.usage import Confidence
 from deadweight.rules.base import Rule, RuleContext
@@ -71,6 +71,14 @@ def slim_of(version: str) -> str:
 
 class HeavierBase(Rule):
     id = "DW601"
+    name = "HeavierBaseImage"
+    title = "Heavier base image than needed"
+    severity = Severity.MEDIUM
+    description = (
+        "The base image is a full variant (python:X) where the slim one (or alpine, when every wheel exists "
+        "for musl) would do."
+    )
+    fix = "Switch to the lighter base image."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         dockerfile = ctx.service.dockerfile

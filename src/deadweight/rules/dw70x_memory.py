@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.units import human_bytes
 
@@ -34,6 +34,11 @@ def _observed(ctx: RuleContext) -> list[Evidence]:
 
 class TightMemoryLimit(Rule):
     id = "DW701"
+    name = "MemoryLimitTooTight"
+    title = "Memory limit tight for the observed peak"
+    severity = Severity.MEDIUM
+    description = "The compose memory limit leaves little headroom over the memory peak observed when the service ran."
+    fix = "Raise the memory limit in the compose file."
     needs_run = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
@@ -48,6 +53,11 @@ class TightMemoryLimit(Rule):
 
 class LooseMemoryLimit(Rule):
     id = "DW702"
+    name = "MemoryLimitTooLoose"
+    title = "Memory limit far above the observed peak"
+    severity = Severity.LOW
+    description = "The compose memory limit is far above the memory peak observed when the service ran."
+    fix = "Lower the memory limit in the compose file."
     needs_run = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
