@@ -14,9 +14,10 @@ from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.inventory import Distribution
 from deadweight.model.usage import DeviceStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
-from deadweight.rules.dw101_cuda_torch import deployment_has_gpu, device_evidence, gpu_stack
 from deadweight.rules.dw201_unused_declared import ignored_inline
+from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
+from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
 
 #: GPU distribution -> the lean variant to depend on instead ("" = just remove it).
 LEAN_VARIANTS = {
@@ -68,11 +69,12 @@ class GpuOrGuiVariant(Rule):
         return findings
 
     def _gpu(self, ctx: RuleContext, dist: Distribution) -> Finding | None:
-        has_gpu, deploy_evidence = deployment_has_gpu(ctx)
+        has_gpu, deploy_evidence = deployment_gpu(ctx.service, ctx.config.deployment_gpu, ctx.config.source)
         if has_gpu or ctx.device.status in (DeviceStatus.GPU_USED, DeviceStatus.UNKNOWN):
             return None
         lean = LEAN_VARIANTS[dist.name]
-        stack = gpu_stack(ctx, dist)
+        assert ctx.inventory is not None
+        stack = gpu_stack(ctx.inventory, dist)
         lean_build = ctx.cpu_builds.get(dist.name)
         savings = sum(d.size_bytes for d in stack) - (lean_build.installed_bytes if lean_build else 0)
         if not lean:
@@ -86,7 +88,7 @@ class GpuOrGuiVariant(Rule):
             savings_bytes=savings,
             estimated=ctx.estimated or (bool(lean) and lean_build is None),
             evidence=[Evidence("record", f"{dist.display_name} {dist.version}: {dist.build} build",
-                               dist.metadata_path), *device_evidence(ctx), *deploy_evidence],
+                               dist.metadata_path), *device_verdict_evidence(ctx.device), *deploy_evidence],
             fix=fix,
             claims=distribution_claims(stack, ctx),
         )

@@ -9,29 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.errors import ParseError
 from deadweight.inventory.ospackages import is_toolchain
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.model.project import InstallCommand
+from deadweight.project.stages import shipped_installs
 from deadweight.rules.base import Rule, RuleContext, file_claims
-from deadweight.rules.dw601_base_image import final_chain
 from deadweight.units import human_bytes
 
 MIN_TOOLCHAIN_BYTES = 1 << 20
-
-
-def shipped_installs(ctx: RuleContext) -> list[InstallCommand]:
-    """Install commands whose results ship: those of the final stage and the stages it is built FROM.
-
-    ``Service.installs`` also holds the stages the final one copies from; what a builder stage installs
-    (a compiler, a pip cache) stays in the builder, which is exactly the multi-stage fix these rules suggest.
-    """
-    installs = list(ctx.service.installs)
-    try:
-        chain = {stage.index for stage in final_chain(ctx.service)}
-    except ParseError:
-        return installs
-    return [cmd for cmd in installs if cmd.stage_index in chain] if chain else installs
 
 
 class BuildToolchain(Rule):
@@ -77,7 +61,7 @@ class BuildToolchain(Rule):
     def _install_lines(self, ctx: RuleContext) -> list[Evidence]:
         file = ctx.service.dockerfile.path if ctx.service.dockerfile else None
         out = []
-        for cmd in shipped_installs(ctx):
+        for cmd in shipped_installs(ctx.service):
             tools = [p for p in cmd.packages if is_toolchain(p.split("=")[0])]
             if cmd.tool in ("apt-get", "apt", "apk") and tools:
                 out.append(Evidence("dockerfile", f"{cmd.tool} installs {', '.join(tools)}",

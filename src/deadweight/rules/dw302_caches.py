@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from deadweight.inventory.classify import is_cache_path
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import InstallCommand
+from deadweight.project.stages import shipped_installs
 from deadweight.rules.base import Rule, RuleContext
-from deadweight.rules.dw301_toolchain import shipped_installs
 from deadweight.rules.layers import layer_evidence
 from deadweight.units import human_bytes
 
@@ -93,7 +93,7 @@ class PackageManagerCache(Rule):
                 layer_evidence(analysis, layer, f"{human_bytes(size)} of {name}")
                 for layer, size in sorted(layers[kind].items(), key=lambda kv: (-kv[1], kv[0]))
             ]
-            evidence += _install_evidence(shipped_installs(ctx), tools, dockerfile)
+            evidence += _install_evidence(shipped_installs(ctx.service), tools, dockerfile)
             findings.append(
                 self.finding(
                     ctx,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.project.stages import shipped_installs
 from deadweight.rules.base import Rule, RuleContext
-from deadweight.rules.dw301_toolchain import shipped_installs
 
 
 class AptRecommends(Rule):
@@ -25,7 +25,7 @@ class AptRecommends(Rule):
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         file = ctx.service.dockerfile.path if ctx.service.dockerfile else ctx.service.dockerfile_path
         findings = []
-        for cmd in shipped_installs(ctx):
+        for cmd in shipped_installs(ctx.service):
             if cmd.tool not in ("apt-get", "apt") or cmd.action != "install" or cmd.no_install_recommends:
                 continue
             where = f"{file}:{cmd.line}" if file else None

@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.model.project import Service, Stage
+from deadweight.model.project import Service
 from deadweight.model.usage import Confidence
+from deadweight.project.stages import final_chain
 from deadweight.rules.base import Rule, RuleContext
 
 #: Uncompressed sizes of official python images, linux/amd64, Debian bookworm (``docker image inspect``,
@@ -48,15 +49,6 @@ def base_variant(base: str) -> tuple[str, str] | None:
     if variant.startswith("alpine"):
         return version, "alpine"
     return version, variant
-
-
-def final_chain(service: Service) -> tuple[Stage, ...]:
-    """The final stage and the stages it is built FROM, nearest first; the last one names the base image.
-    Empty without a Dockerfile."""
-    dockerfile = service.dockerfile
-    if dockerfile is None or not dockerfile.stages:
-        return ()
-    return dockerfile.chain(dockerfile.final_stage(service.build_target))
 
 
 def python_base(service: Service) -> tuple[str, str] | None:

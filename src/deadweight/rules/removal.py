@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deadweight.inventory.depgraph import DepGraph
-from deadweight.model.inventory import Distribution, Inventory, PythonEnvironment
+from deadweight.model.inventory import DistClass, Distribution, Inventory, PythonEnvironment
 
 
 def environment_of(inventory: Inventory, dist: Distribution) -> PythonEnvironment | None:
@@ -25,3 +25,8 @@ def freed_with(inventory: Inventory, dist: Distribution) -> list[Distribution]:
         return [dist]
     names = dependency_graph(env).freed_by_removing(dist.name)
     return sorted((d for d in env.distributions if d.name in names), key=lambda d: d.name)
+
+
+def gpu_stack(inventory: Inventory, dist: Distribution) -> list[Distribution]:
+    """``dist`` and the GPU distributions that leave with it (nvidia-*, triton); CPU deps like numpy stay."""
+    return [d for d in freed_with(inventory, dist) if d.name == dist.name or d.dist_class is DistClass.GPU]
