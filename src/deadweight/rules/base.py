@@ -21,6 +21,7 @@ from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.inventory import Distribution, Inventory
 from deadweight.model.project import Service, ShippedFile
+from deadweight.model.remedy import Edit, describe_remedy
 from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, Verdict
 
 DOCS_DIR = "docs/rules"
@@ -129,8 +130,13 @@ class Rule(ABC):
         fix: str | None = None,
         claims: Mapping[str, int] | None = None,
         severity: Severity | None = None,
+        remedy: Sequence[Edit] = (),
     ) -> Finding:
-        """A finding of this rule with catalog defaults filled in."""
+        """A finding of this rule with catalog defaults filled in. The hint is rendered from ``remedy`` when
+        there is one (``fix`` is then refused: the text must say what the edits do); else it is ``fix``, else
+        the rule's typical fix."""
+        if remedy and fix is not None:
+            raise ValueError(f"{self.id}: a finding with a remedy renders its hint from it; do not pass fix")
         return Finding(
             rule=self.id,
             title=title or self.info.title,
@@ -142,8 +148,9 @@ class Rule(ABC):
             estimated=ctx.estimated if estimated is None else estimated,
             confidence=confidence,
             evidence=tuple(evidence),
-            fix=fix or self.info.fix,
+            fix=describe_remedy(remedy) if remedy else (fix or self.info.fix),
             claims=dict(claims or {}),
+            remedy=tuple(remedy),
         )
 
 
