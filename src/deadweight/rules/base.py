@@ -14,13 +14,13 @@ import functools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from deadweight.config import Config
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.inventory import Distribution, Inventory
-from deadweight.model.project import Service, ShippedFile
+from deadweight.model.project import DeclaredRequirement, Dockerfile, InstallCommand, Instruction, Service, ShippedFile
 from deadweight.model.remedy import Edit, describe_remedy
 from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, Verdict
 
@@ -186,3 +186,38 @@ def distribution_claims(dists: Iterable[Distribution], ctx: RuleContext) -> dict
         else:
             out[f"dist:{dist.name}"] = dist.size_bytes
     return out
+
+
+class Span(TypedDict):
+    """Where an edit applies, as every ``model.remedy`` edit records it (pass as ``**span``)."""
+
+    file: str | None
+    line: int
+    end_line: int
+    original: str
+
+
+def requirement_span(req: DeclaredRequirement) -> Span:
+    """The logical line declaring ``req`` (a requirements line, a pyproject entry, a RUN pip install)."""
+    return Span(file=req.source_file, line=req.line, end_line=req.end_line or req.line, original=req.raw)
+
+
+def instruction_span(dockerfile: Dockerfile | None, instruction: Instruction) -> Span:
+    path = dockerfile.path if dockerfile else None
+    return Span(file=path, line=instruction.start_line, end_line=instruction.end_line, original=instruction.original)
+
+
+def install_span(service: Service, cmd: InstallCommand) -> Span:
+    """The RUN instruction an install command came from (its exact text when the Dockerfile was parsed)."""
+    dockerfile = service.dockerfile
+    for stage in dockerfile.stages if dockerfile else ():
+        for instruction in stage.instructions:
+            if instruction.start_line == cmd.line:
+                return instruction_span(dockerfile, instruction)
+    path = dockerfile.path if dockerfile else service.dockerfile_path
+    return Span(file=path, line=cmd.line, end_line=cmd.end_line or cmd.line, original="")
+
+
+def declarations(ctx: RuleContext, package: str) -> list[DeclaredRequirement]:
+    """The requirements of the service that declare ``package``, in declaration order."""
+    return [req for req in ctx.service.requirements if req.name == package]

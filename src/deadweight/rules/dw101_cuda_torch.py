@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.usage import Confidence, DeviceStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims
-from deadweight.rules.dw201_unused_declared import ignored_inline
 from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
 from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
@@ -37,7 +36,7 @@ class CudaTorchOnCpu(Rule):
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         torch = ctx.distribution("torch")
-        if torch is None or torch.build not in GPU_BUILDS or ignored_inline(ctx, "torch", self.id):
+        if torch is None or torch.build not in GPU_BUILDS:
             return []
         has_gpu, deploy_evidence = deployment_gpu(ctx.service, ctx.config.deployment_gpu, ctx.config.source)
         status = ctx.device.status

@@ -14,7 +14,6 @@ from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.inventory import Distribution
 from deadweight.model.usage import DeviceStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
-from deadweight.rules.dw201_unused_declared import ignored_inline
 from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
 from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
@@ -55,8 +54,6 @@ class GpuOrGuiVariant(Rule):
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings: list[Finding] = []
         for dist in ctx.distributions():
-            if ignored_inline(ctx, dist.name, self.id):
-                continue
             # jax's CUDA plugins are GPU-only by name: the inventory gives them no framework build.
             if dist.name in LEAN_VARIANTS and (dist.build in ("cuda", "gpu", "rocm") or not LEAN_VARIANTS[dist.name]):
                 finding = self._gpu(ctx, dist)

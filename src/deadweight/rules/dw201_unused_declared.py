@@ -11,21 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.model.project import DeclaredRequirement
+from deadweight.model.remedy import RemoveRequirement
 from deadweight.model.usage import VerdictStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.base import Rule, RuleContext, distribution_claims, requirement_span
 from deadweight.rules.removal import freed_with
 from deadweight.units import human_bytes
-
-
-def requirement_ignored(req: DeclaredRequirement, rule_id: str) -> bool:
-    """``# deadweight: ignore[DW201]`` (or ``ignore[*]``) on the requirement's line."""
-    return "*" in req.ignores or any(rule_id.startswith(i) for i in req.ignores)
-
-
-def ignored_inline(ctx: RuleContext, package: str, rule_id: str) -> bool:
-    """Whether a requirement line declaring ``package`` carries an inline ignore for ``rule_id``."""
-    return any(req.name == package and requirement_ignored(req, rule_id) for req in ctx.service.requirements)
 
 
 class UnusedDeclared(Rule):
@@ -45,7 +35,7 @@ class UnusedDeclared(Rule):
             verdict = ctx.verdicts.get(req.name)
             if verdict is None or verdict.status is not VerdictStatus.DECLARED_UNUSED:
                 continue
-            if requirement_ignored(req, self.id) or req.editable or req.url:
+            if req.editable or req.url:
                 continue
             dist = ctx.distribution(req.name)
             freed = freed_with(ctx.inventory, dist) if (ctx.inventory and dist) else []
@@ -64,7 +54,7 @@ class UnusedDeclared(Rule):
                     savings_bytes=savings,
                     confidence=verdict.confidence,
                     evidence=evidence,
-                    fix=f"Remove {req.name} from {where}.",
+                    remedy=[RemoveRequirement(req.name, **requirement_span(req))],
                     claims=distribution_claims(freed, ctx),
                 )
             )

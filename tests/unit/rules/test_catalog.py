@@ -57,8 +57,9 @@ def test_index_lists_every_rule() -> None:
         assert title.strip().startswith(RULES[rule].title)
 
 
-def test_rules_never_import_reports() -> None:
-    """Reports read the catalog from ``deadweight.rules``; the other direction would be a cycle."""
+def test_rules_never_import_reports_nor_each_other() -> None:
+    """Reports read the catalog from ``deadweight.rules``; the other direction would be a cycle. Helpers two
+    rules share live in project/, usage/ or rules/ helper modules, never in a rule module."""
     rules_dir = Path(__file__).resolve().parents[3] / "src" / "deadweight" / "rules"
     offenders = []
     for path in sorted(rules_dir.glob("*.py")):
@@ -67,4 +68,6 @@ def test_rules_never_import_reports() -> None:
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             offenders += [f"{path.name}: {n}" for n in names if n.startswith("deadweight.reports")]
+            if path.name.startswith("dw"):
+                offenders += [f"{path.name}: {n}" for n in names if n.startswith("deadweight.rules.dw")]
     assert offenders == []

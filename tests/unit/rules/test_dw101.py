@@ -15,6 +15,7 @@ from deadweight.model.usage import DeviceStatus, DeviceVerdict
 from deadweight.project.loader import load_project
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw101_cuda_torch import CudaTorchOnCpu
+from deadweight.rules.engine import evaluate_all
 from deadweight.usage.device import decide_device, device_evidence
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist, requirements_service, service
 
@@ -174,5 +175,5 @@ def test_no_torch_no_inventory_is_silent() -> None:
 def test_inline_ignore_on_the_torch_requirement(tmp_path: Path, comment: str, fires: bool) -> None:
     analysis, inventory = torch_image(tmp_path)
     svc = requirements_service(tmp_path / "svc", f"torch==2.5.1{comment}\n")
-    found = list(RULE.evaluate(context(svc, analysis, inventory, device=device_of(CPU_CODE))))
+    found = evaluate_all(context(svc, analysis, inventory, device=device_of(CPU_CODE)), (RULE,)).findings
     assert bool(found) is fires

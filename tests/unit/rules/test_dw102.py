@@ -8,6 +8,7 @@ from deadweight.model.project import GpuRequest
 from deadweight.model.usage import DeviceStatus, DeviceVerdict
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw102_gpu_variants import GpuOrGuiVariant
+from deadweight.rules.engine import evaluate_all
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist, requirements_service, service
 
 RULE = GpuOrGuiVariant()
@@ -117,4 +118,4 @@ def test_inline_ignore_on_the_opencv_requirement(tmp_path: Path) -> None:
     files: dict[str, bytes | int] = {"cv2/__init__.py": b"", **OPENCV_LIBS}
     analysis, inventory = analyze(tmp_path, [dist("opencv-python", "4.10.0.84", files)])
     svc = requirements_service(tmp_path / "svc", "opencv-python==4.10.0.84  # deadweight: ignore[DW102]\n")
-    assert list(RULE.evaluate(context(svc, analysis, inventory))) == []
+    assert evaluate_all(context(svc, analysis, inventory), (RULE,)).findings == ()

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.finding import deduplicated_savings
+from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence, Verdict, VerdictStatus
 from deadweight.project.loader import load_project
-from deadweight.rules.base import RuleContext
+from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.dw201_unused_declared import UnusedDeclared
 from deadweight.rules.dw202_undeclared_unused import MIN_BYTES, UndeclaredUnused
+from deadweight.rules.engine import evaluate_all
 from deadweight.usage.imports import import_evidence
 from deadweight.usage.verdicts import decide
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist
@@ -78,6 +79,11 @@ def ctx_for(
     return context(svc, analysis, inventory, verdicts=verdicts, declared=declared)
 
 
+def found(rule: Rule, ctx: RuleContext) -> list[Finding]:
+    """What the audit keeps of ``rule``'s findings: the engine applies the inline ignores."""
+    return list(evaluate_all(ctx, (rule,)).findings)
+
+
 def files_of(analysis: ImageAnalysis | None, *tops: str) -> dict[str, int]:
     assert analysis is not None
     prefixes = tuple(f"{SITE}/{t}" for t in tops)
@@ -96,7 +102,7 @@ def test_verdicts_are_what_the_rules_expect(tmp_path: Path) -> None:
 
 def test_dw201_counts_exclusive_bytes_and_never_the_shared_dependency(tmp_path: Path) -> None:
     ctx = ctx_for(tmp_path)
-    [finding] = UnusedDeclared().evaluate(ctx)  # pyyaml is declared-unused too, but ignored inline
+    [finding] = found(UnusedDeclared(), ctx)  # pyyaml is declared-unused too, but ignored inline
     assert finding.package == "requests"
     expected = files_of(ctx.analysis, "requests", "urllib3")
     assert finding.savings_bytes == sum(expected.values())
@@ -141,7 +147,7 @@ def test_dw202_leaves_what_a_dw201_removal_frees_to_dw201(tmp_path: Path) -> Non
     ctx = ctx_for(tmp_path, dockerfile=DOCKERFILE.replace("COPY app.py", "RUN pip install boto3\nCOPY app.py"))
     assert ctx.verdicts["boto3"].status is VerdictStatus.DECLARED_UNUSED
     assert ctx.verdicts["botocore"].status is VerdictStatus.ORPHAN
-    dw201 = {f.package: f for f in UnusedDeclared().evaluate(ctx)}
+    dw201 = {f.package: f for f in found(UnusedDeclared(), ctx)}
     assert set(dw201) == {"requests", "boto3"}
     assert any("botocore" in key for key in dw201["boto3"].claims)
     assert list(UndeclaredUnused().evaluate(ctx)) == []
@@ -166,7 +172,7 @@ def test_dw202_skips_declared_small_and_used(tmp_path: Path) -> None:
 
 def test_dw201_and_dw202_totals_count_each_byte_once(tmp_path: Path) -> None:
     ctx = ctx_for(tmp_path)
-    findings = list(UnusedDeclared().evaluate(ctx)) + list(UndeclaredUnused().evaluate(ctx))
+    findings = found(UnusedDeclared(), ctx) + found(UndeclaredUnused(), ctx)
     expected = files_of(ctx.analysis, "requests", "urllib3", "boto3", "botocore")
     assert deduplicated_savings(findings) == sum(expected.values())
 

@@ -8,6 +8,7 @@ from deadweight.model.project import Service
 from deadweight.project.loader import load_project
 from deadweight.rules.dw401_context import MIN_BYTES, BuildContextClutter
 from deadweight.rules.dw501_unpinned import UnpinnedRequirement
+from deadweight.rules.engine import evaluate_all
 from imagebuilder import F
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist
 
@@ -105,7 +106,8 @@ def test_dw501_pins_to_the_version_the_image_has(tmp_path: Path) -> None:
     svc = requirements_project(tmp_path)
     analysis, inventory = analyze(tmp_path, [dist("requests", "2.32.3", {"requests/__init__.py": 10})
                                              + dist("pydantic", "2.9.2", {"pydantic/__init__.py": 10})])
-    findings = {f.package: f for f in UnpinnedRequirement().evaluate(context(svc, analysis, inventory))}
+    evaluation = evaluate_all(context(svc, analysis, inventory), (UnpinnedRequirement(),))
+    findings = {f.package: f for f in evaluation.findings}
     assert set(findings) == {"requests", "fastapi", "pydantic"}
     req_file = str(Path(svc.context_dir or "") / "requirements.txt")
     assert findings["requests"].fix == "Pin it: requests==2.32.3"
