@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.remedy import RemoveRequirement
 from deadweight.model.usage import VerdictStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims, requirement_span
-from deadweight.rules.removal import freed_with
-from deadweight.units import human_bytes
+from deadweight.rules.base import Rule, RuleContext, requirement_span
+from deadweight.rules.removal import freed_by_removing, removal_finding
 
 
 class UnusedDeclared(Rule):
@@ -37,25 +36,18 @@ class UnusedDeclared(Rule):
                 continue
             if req.editable or req.url:
                 continue
-            dist = ctx.distribution(req.name)
-            freed = freed_with(ctx.inventory, dist) if (ctx.inventory and dist) else []
-            savings = sum(d.size_bytes for d in freed)
             where = f"{req.source_file}:{req.line}" if req.line else req.source_file
-            evidence = [Evidence("declaration", f"declared as {req.raw.strip()!r}", where)]
-            evidence.append(Evidence("usage", verdict.reason or "no import, command, setting or plugin uses it", None))
-            others = [d.name for d in freed if d.name != req.name]
-            if others:
-                evidence.append(Evidence("record", f"also frees {', '.join(others[:8])}", None))
+            evidence = [
+                Evidence("declaration", f"declared as {req.raw.strip()!r}", where),
+                Evidence("usage", verdict.reason or "no import, command, setting or plugin uses it", None),
+            ]
             findings.append(
-                self.finding(
-                    ctx,
-                    title=f"{req.name} is declared but never used ({human_bytes(savings)})",
-                    package=req.name,
-                    savings_bytes=savings,
-                    confidence=verdict.confidence,
+                removal_finding(
+                    self, ctx, req.name, freed_by_removing(ctx, req.name),
+                    title="is declared but never used",
                     evidence=evidence,
+                    confidence=verdict.confidence,
                     remedy=[RemoveRequirement(req.name, **requirement_span(req))],
-                    claims=distribution_claims(freed, ctx),
                 )
             )
         return findings

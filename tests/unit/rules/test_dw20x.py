@@ -16,6 +16,7 @@ from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service
+from deadweight.model.remedy import RemoveRequirement
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence, Verdict, VerdictStatus
 from deadweight.project.loader import load_project
 from deadweight.rules.base import Rule, RuleContext
@@ -190,3 +191,39 @@ def test_dw202_cites_install_lines_by_exact_name(tmp_path: Path) -> None:
     [finding] = UndeclaredUnused().evaluate(context(svc, ctx.analysis, ctx.inventory, verdicts=ctx.verdicts,
                                                     declared=ctx.declared))
     assert [e.location for e in finding.evidence if e.kind == "dockerfile"] == [f"{svc.dockerfile_path}:{named.line}"]
+
+
+# ------------------------------------------------------------------ remedies
+
+
+def test_dw201_remedy_removes_the_declaring_line(tmp_path: Path) -> None:
+    ctx = ctx_for(tmp_path, dockerfile=DOCKERFILE.replace("COPY app.py", "RUN pip install boto3\nCOPY app.py"))
+    by_package = {f.package: f for f in found(UnusedDeclared(), ctx)}
+    [edit] = by_package["requests"].remedy
+    assert isinstance(edit, RemoveRequirement) and edit.kind == "remove-requirement"
+    req_file = str(Path(ctx.service.context_dir or "") / "requirements.txt")
+    assert (edit.package, edit.file, edit.line, edit.end_line) == ("requests", req_file, 3, 3)
+    assert edit.original.strip() == "requests==2.32.3"
+    # declared by a RUN line: the edit names the Dockerfile line and the token as written there
+    [run_edit] = by_package["boto3"].remedy
+    assert isinstance(run_edit, RemoveRequirement)
+    assert (run_edit.file, run_edit.line, run_edit.original) == (ctx.service.dockerfile_path, 5, "boto3")
+    assert by_package["boto3"].fix == f"Remove boto3 from {ctx.service.dockerfile_path}:5."
+
+
+def test_dw202_remedy_only_where_the_project_names_the_install(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    ctx = ctx_for(tmp_path)
+    [finding] = found(UndeclaredUnused(), ctx)
+    assert finding.remedy == ()  # the base image installs it: no line of the project to edit
+    assert finding.fix == "Find the step that installs boto3 and remove it."
+    assert finding.evidence[-1].detail == "also frees botocore"  # the same removal finding DW201 builds
+    named = replace(ctx.service.installs[-1], packages=("Boto3[crt]>=1.35",))
+    svc = replace(ctx.service, installs=(*ctx.service.installs, named))
+    [finding] = found(UndeclaredUnused(), context(svc, ctx.analysis, ctx.inventory, verdicts=ctx.verdicts,
+                                                  declared=ctx.declared))
+    [edit] = finding.remedy
+    assert isinstance(edit, RemoveRequirement)
+    assert (edit.file, edit.line, edit.original) == (svc.dockerfile_path, named.line, "Boto3[crt]>=1.35")
+    assert finding.fix == f"Remove boto3 from {svc.dockerfile_path}:{named.line}."
