@@ -218,6 +218,10 @@ def install_span(service: Service, cmd: InstallCommand) -> Span:
     return Span(file=path, line=cmd.line, end_line=cmd.end_line or cmd.line, original="")
 
 
-def declarations(ctx: RuleContext, package: str) -> list[DeclaredRequirement]:
-    """The requirements of the service that declare ``package``, in declaration order."""
-    return [req for req in ctx.service.requirements if req.name == package]
+UNLOCATED = Span(file=None, line=0, end_line=0, original="")
+
+
+def package_spans(ctx: RuleContext, package: str) -> list[Span]:
+    """Where the service declares ``package`` (each declaration, in order), or one unlocated span when it is
+    only installed (a dependency of something declared, or part of the base image)."""
+    return [requirement_span(req) for req in ctx.service.requirements if req.name == package] or [UNLOCATED]

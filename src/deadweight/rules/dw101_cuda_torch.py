@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.remedy import SetIndex
 from deadweight.model.usage import Confidence, DeviceStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.base import Rule, RuleContext, distribution_claims, package_spans
 from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
 from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
@@ -83,7 +84,8 @@ class CudaTorchOnCpu(Rule):
                 estimated=ctx.estimated or cpu is None or cpu.estimated,
                 confidence=Confidence.HIGH if status is DeviceStatus.CPU_ONLY else Confidence.MEDIUM,
                 evidence=evidence,
-                fix=f"pip install torch=={version} --index-url {ctx.config.torch_cpu_index}",
+                remedy=[SetIndex("torch", ctx.config.torch_cpu_index, version, **span)
+                        for span in package_spans(ctx, "torch")],
                 claims=distribution_claims(stack, ctx),
             )
         ]

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.inventory import Distribution
+from deadweight.model.remedy import Edit, RemoveRequirement, ReplaceRequirement
 from deadweight.model.usage import DeviceStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
+from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims, package_spans
 from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
 from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
@@ -74,10 +75,11 @@ class GpuOrGuiVariant(Rule):
         stack = gpu_stack(ctx.inventory, dist)
         lean_build = ctx.cpu_builds.get(dist.name)
         savings = sum(d.size_bytes for d in stack) - (lean_build.installed_bytes if lean_build else 0)
-        if not lean:
-            fix = f"Remove {dist.name}: the CPU build of jax needs no plugin."
-        else:
-            fix = f"Depend on {lean} instead of {dist.name}."
+        remedy: list[Edit] = [
+            ReplaceRequirement(dist.name, name=lean, **span) if lean
+            else RemoveRequirement(dist.name, reason="the CPU build of jax needs no plugin", **span)
+            for span in package_spans(ctx, dist.name)
+        ]
         return self.finding(
             ctx,
             title=f"{dist.display_name} is a GPU build in a CPU-only service",
@@ -86,7 +88,7 @@ class GpuOrGuiVariant(Rule):
             estimated=ctx.estimated or (bool(lean) and lean_build is None),
             evidence=[Evidence("record", f"{dist.display_name} {dist.version}: {dist.build} build",
                                dist.metadata_path), *device_verdict_evidence(ctx.device), *deploy_evidence],
-            fix=fix,
+            remedy=remedy,
             claims=distribution_claims(stack, ctx),
         )
 
@@ -108,6 +110,6 @@ class GpuOrGuiVariant(Rule):
             evidence=[Evidence("record", f"{len(gui_files)} Qt/X11 libraries: {human_bytes(savings)}",
                                dist.metadata_path),
                       Evidence("code", f"no cv2 GUI call ({', '.join(GUI_CALLS[:3])}, ...) in the scanned code", None)],
-            fix=f"Depend on {headless} instead of {dist.name}.",
+            remedy=[ReplaceRequirement(dist.name, name=headless, **span) for span in package_spans(ctx, dist.name)],
             claims=claims,
         )

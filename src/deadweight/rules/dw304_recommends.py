@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.remedy import AddInstallFlag
 from deadweight.project.stages import shipped_installs
-from deadweight.rules.base import Rule, RuleContext
+from deadweight.rules.base import Rule, RuleContext, install_span
 
 
 class AptRecommends(Rule):
@@ -36,8 +37,8 @@ class AptRecommends(Rule):
                     path=where,
                     estimated=True,
                     evidence=[Evidence("dockerfile", f"{cmd.tool} install {' '.join(cmd.packages)}".strip(), where)],
-                    fix="Add --no-install-recommends to the apt-get install in "
-                    + (f"line {cmd.line}" if cmd.line else "the Dockerfile") + ".",
+                    remedy=[AddInstallFlag(cmd.tool, cmd.action, "--no-install-recommends",
+                                           **install_span(ctx.service, cmd))],
                 )
             )
         return findings

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.remedy import SetMemoryLimit
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.units import human_bytes
 
@@ -21,6 +22,15 @@ HEADROOM = 1.5  # suggested limit = peak x 1.5, rounded up to 64 MB
 def suggested_limit(peak: int) -> int:
     step = 64 << 20
     return -(-int(peak * HEADROOM) // step) * step
+
+
+def _set_limit(ctx: RuleContext, new: int) -> SetMemoryLimit:
+    """The limit's line in the compose file, from where the project layer saw it (``compose.yaml:12``)."""
+    file, line = ctx.service.compose_file, ctx.service.compose_line
+    where = ctx.service.mem_limit_evidence
+    if where and (parts := where.rpartition(":"))[2].isdigit():
+        file, line = parts[0], int(parts[2])
+    return SetMemoryLimit(ctx.service.name, new, ctx.service.memory_limit_bytes, file=file, line=line, end_line=line)
 
 
 def _observed(ctx: RuleContext) -> list[Evidence]:
@@ -47,8 +57,7 @@ class TightMemoryLimit(Rule):
             return []
         new = suggested_limit(peak)
         return [self.finding(ctx, title=f"Memory limit {human_bytes(limit)} is tight for a {human_bytes(peak)} peak",
-                             evidence=_observed(ctx), estimated=False,
-                             fix=f"Raise mem_limit to {new // (1 << 20)}m.")]
+                             evidence=_observed(ctx), estimated=False, remedy=[_set_limit(ctx, new)])]
 
 
 class LooseMemoryLimit(Rule):
@@ -66,5 +75,4 @@ class LooseMemoryLimit(Rule):
             return []
         new = suggested_limit(peak)
         return [self.finding(ctx, title=f"Memory limit {human_bytes(limit)} is far above the {human_bytes(peak)} peak",
-                             evidence=_observed(ctx), estimated=False,
-                             fix=f"Lower mem_limit to {new // (1 << 20)}m.")]
+                             evidence=_observed(ctx), estimated=False, remedy=[_set_limit(ctx, new)])]
