@@ -31,7 +31,7 @@ from deadweight.pypi.store import JsonStore, default_cache_dir
 from deadweight.rules.base import CpuBuild, RuleContext
 from deadweight.rules.dw101_cuda_torch import GPU_BUILDS
 from deadweight.rules.dw601_base_image import BASE_SIZES, python_base
-from deadweight.rules.registry import ALL_RULES
+from deadweight.rules.engine import evaluate_all
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
 from deadweight.usage.device import decide_device
@@ -217,23 +217,8 @@ def _evaluate(
         memory_peak_bytes=memory[0] if memory else None,
         memory_evidence=memory[1] if memory else None,
     )
-    findings: list[Finding] = []
-    skipped: list[SkippedRule] = []
-    for rule in ALL_RULES:
-        if not config.rule_enabled(rule.id, default_on=rule.info.default_enabled):
-            continue
-        if rule.needs_run and memory is None:
-            skipped.append(SkippedRule(rule.id, "needs --run (observed memory)"))
-            continue
-        if rule.needs_run and memory is not None and (memory[0] is None or service.memory_limit_bytes is None):
-            reason = "no memory limit set" if service.memory_limit_bytes is None else "memory could not be observed"
-            skipped.append(SkippedRule(rule.id, reason))
-            continue
-        if rule.needs_image and analysis is None:
-            skipped.append(SkippedRule(rule.id, "needs an image (static audit)"))
-            continue
-        findings += [f for f in rule.evaluate(ctx) if not config.package_ignored(f.rule, f.package)]
-    return findings, skipped, warnings
+    evaluation = evaluate_all(ctx, run=memory is not None)
+    return list(evaluation.findings), list(evaluation.skipped), warnings
 
 
 def _python_of(inventory: Inventory, environment: str) -> str | None:

@@ -18,11 +18,12 @@ from deadweight.inventory.classify import detect_build, dist_class
 from deadweight.model.image import Platform
 from deadweight.model.inventory import Distribution, Inventory, PythonEnvironment, Requirement
 from deadweight.model.project import DeclaredRequirement, Service
+from deadweight.project.stages import final_chain
 from deadweight.pypi.closure import ClosureResolver, ResolvedWheel
 from deadweight.pypi.index import IndexClient
 from deadweight.pypi.remote_wheel import WheelInspector
 from deadweight.pypi.store import JsonStore
-from deadweight.rules.dw601_base_image import base_variant, final_chain
+from deadweight.rules.dw601_base_image import base_variant
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 DEFAULT_PYTHON = "3.11"

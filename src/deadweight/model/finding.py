@@ -1,4 +1,4 @@
-"""Findings: what a rule says about a service, with evidence and the bytes a fix saves."""
+"""Findings: what a rule says about a service, with evidence, the bytes a fix saves and the fix as edits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from deadweight.model.remedy import Edit
 from deadweight.model.usage import Confidence
 
 __all__ = ["Confidence", "Evidence", "Finding", "Severity", "deduplicated_savings"]
@@ -46,7 +47,9 @@ class Finding:
 
     ``claims`` maps a key for every byte-holding thing the saving counts (``file:<image path>``,
     ``shadow:<layer>:<path>``, ``context:<path>``) to its bytes, so that a total over several findings
-    counts each byte once (see ``deduplicated_savings``).
+    counts each byte once (see ``deduplicated_savings``). ``remedy`` is the fix as structured edits (see
+    ``model/remedy.py``); ``fix`` is the hint rendered from it, or the rule's own text when no edit expresses
+    the fix.
     """
 
     rule: str
@@ -61,6 +64,7 @@ class Finding:
     evidence: tuple[Evidence, ...] = ()
     fix: str = ""
     claims: Mapping[str, int] = field(default_factory=dict)
+    remedy: tuple[Edit, ...] = ()
 
     def sort_key(self) -> tuple[int, int, str, str, str]:
         return (-self.savings_bytes, -int(self.severity), self.rule, self.package or "", self.path or "")

@@ -8,13 +8,15 @@ against it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from importlib import resources
 from typing import Any
 
 from deadweight.model.audit import AuditReport, ServiceResult, SkippedRule
 from deadweight.model.finding import Evidence, Finding
-from deadweight.reports.rule_catalog import rule_help_uri
+from deadweight.model.remedy import Edit
+from deadweight.rules import rule_help_uri
 
 SCHEMA = "deadweight/1"
 
@@ -86,8 +88,15 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "confidence": finding.confidence.value,
         "evidence": [_evidence(e) for e in evidence],
         "fix": finding.fix,
+        "remedy": [_edit(e) for e in finding.remedy],
         "help_uri": rule_help_uri(finding.rule),
     }
+
+
+def _edit(edit: Edit) -> dict[str, Any]:
+    """``{"kind": ..., <the edit's fields>}``, in the order the rule gives them (the order to apply them)."""
+    fields = {f.name: getattr(edit, f.name) for f in dataclasses.fields(edit)}
+    return {"kind": edit.kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}}
 
 
 def _evidence(evidence: Evidence) -> dict[str, Any]:

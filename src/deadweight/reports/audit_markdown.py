@@ -12,7 +12,7 @@ from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.cost import CostModel
 from deadweight.model.finding import Confidence, Finding
 from deadweight.reports.formatting import md_code, md_escape, md_table
-from deadweight.reports.rule_catalog import rule_help_uri, rule_title
+from deadweight.rules import rule_help_uri, rule_title
 from deadweight.units import human_bytes, money, percent
 
 MAX_ACTIONS = 30  # a PR comment with 300 one-liners is not a priority list

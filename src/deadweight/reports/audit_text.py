@@ -19,7 +19,7 @@ from rich.text import Text
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Confidence, Finding, Severity
 from deadweight.reports.formatting import render_console
-from deadweight.reports.rule_catalog import rule_title
+from deadweight.rules import rule_title
 from deadweight.units import human_bytes, percent
 
 _DIGEST = re.compile(r"(sha256|sha512):([0-9a-f]{32,128})")

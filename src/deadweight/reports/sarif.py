@@ -20,7 +20,7 @@ from urllib.parse import quote
 from deadweight import __version__
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.reports.rule_catalog import RULES, rule_help_uri, rule_info
+from deadweight.rules import RULES, rule_help_uri, rule_info
 from deadweight.units import human_bytes
 
 SARIF_VERSION = "2.1.0"

@@ -14,46 +14,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.model.inventory import DistClass, Distribution
+from deadweight.model.remedy import SetIndex
 from deadweight.model.usage import Confidence, DeviceStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims
-from deadweight.rules.dw201_unused_declared import ignored_inline
-from deadweight.rules.removal import freed_with
+from deadweight.rules.base import Rule, RuleContext, distribution_claims, package_spans
+from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
+from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
 
 GPU_BUILDS = frozenset({"cuda", "rocm", "gpu"})
 
 
-def deployment_has_gpu(ctx: RuleContext) -> tuple[bool, list[Evidence]]:
-    """Whether the service is deployed with a GPU: the config's ``deployment-gpu`` wins over ``auto``."""
-    setting = ctx.config.deployment_gpu
-    if setting in ("true", "false"):
-        source = ctx.config.source or "configuration"
-        return setting == "true", [Evidence("config", f"deployment-gpu = {setting}", source)]
-    if ctx.service.gpu.requested:
-        return True, [Evidence("deployment", f"GPU requested: {e}", e) for e in ctx.service.gpu.evidence[:3]]
-    where = ctx.service.compose_file or ctx.service.dockerfile_path or ctx.service.name
-    return False, [Evidence("deployment", "no GPU reservation, runtime: nvidia or nvidia.com/gpu request", where)]
-
-
-def device_evidence(ctx: RuleContext, limit: int = 3) -> list[Evidence]:
-    return [Evidence(e.kind.value, e.detail, e.location) for e in ctx.device.evidence[:limit]]
-
-
-def gpu_stack(ctx: RuleContext, dist: Distribution) -> list[Distribution]:
-    """``dist`` and the GPU distributions that leave with it (nvidia-*, triton); CPU deps like numpy stay."""
-    assert ctx.inventory is not None
-    return [d for d in freed_with(ctx.inventory, dist) if d.name == dist.name or d.dist_class is DistClass.GPU]
-
-
 class CudaTorchOnCpu(Rule):
     id = "DW101"
+    name = "CudaTorchOnCpuService"
+    title = "CUDA torch in a CPU-only service"
+    severity = Severity.HIGH
+    description = (
+        "The GPU (CUDA) build of torch, with its nvidia-* wheels and triton, is installed in an image whose "
+        "code and deployment never use a GPU."
+    )
+    fix = "Install torch from the PyTorch CPU index (torch-cpu-index setting)."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         torch = ctx.distribution("torch")
-        if torch is None or torch.build not in GPU_BUILDS or ignored_inline(ctx, "torch", self.id):
+        if torch is None or torch.build not in GPU_BUILDS:
             return []
-        has_gpu, deploy_evidence = deployment_has_gpu(ctx)
+        has_gpu, deploy_evidence = deployment_gpu(ctx.service, ctx.config.deployment_gpu, ctx.config.source)
         status = ctx.device.status
         if status is DeviceStatus.GPU_USED:
             if has_gpu:
@@ -65,13 +51,14 @@ class CudaTorchOnCpu(Rule):
                     package="torch",
                     severity=Severity.INFO,
                     confidence=Confidence.MEDIUM,
-                    evidence=device_evidence(ctx) + deploy_evidence,
+                    evidence=device_verdict_evidence(ctx.device) + deploy_evidence,
                     fix="Request a GPU for this service, or make the code fall back to the CPU.",
                 )
             ]
         if has_gpu or status is DeviceStatus.UNKNOWN:
             return []
-        stack = gpu_stack(ctx, torch)
+        assert ctx.inventory is not None
+        stack = gpu_stack(ctx.inventory, torch)
         stack_bytes = sum(d.size_bytes for d in stack)
         cpu = ctx.cpu_builds.get("torch")
         savings = stack_bytes - (cpu.installed_bytes if cpu else 0)
@@ -83,7 +70,7 @@ class CudaTorchOnCpu(Rule):
             evidence.append(Evidence("record", f"{len(gpu_deps)} GPU distributions leave with it ({shown})", None))
         if status is DeviceStatus.GPU_OPTIONAL:
             evidence.append(Evidence("device", "code uses CUDA only when available, and none is deployed", None))
-        evidence += device_evidence(ctx) + deploy_evidence
+        evidence += device_verdict_evidence(ctx.device) + deploy_evidence
         if cpu:
             evidence.append(Evidence("index", f"CPU build {cpu.version} installs {human_bytes(cpu.installed_bytes)}",
                                      cpu.source))
@@ -97,7 +84,8 @@ class CudaTorchOnCpu(Rule):
                 estimated=ctx.estimated or cpu is None or cpu.estimated,
                 confidence=Confidence.HIGH if status is DeviceStatus.CPU_ONLY else Confidence.MEDIUM,
                 evidence=evidence,
-                fix=f"pip install torch=={version} --index-url {ctx.config.torch_cpu_index}",
+                remedy=[SetIndex("torch", ctx.config.torch_cpu_index, version, **span)
+                        for span in package_spans(ctx, "torch")],
                 claims=distribution_claims(stack, ctx),
             )
         ]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.inventory import Distribution
+from deadweight.model.remedy import Edit, RemoveRequirement, ReplaceRequirement
 from deadweight.model.usage import DeviceStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims
-from deadweight.rules.dw101_cuda_torch import deployment_has_gpu, device_evidence, gpu_stack
-from deadweight.rules.dw201_unused_declared import ignored_inline
+from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims, package_spans
+from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
+from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
 
 #: GPU distribution -> the lean variant to depend on instead ("" = just remove it).
 LEAN_VARIANTS = {
@@ -42,12 +43,18 @@ def _basename(path: str) -> str:
 
 class GpuOrGuiVariant(Rule):
     id = "DW102"
+    name = "GpuOrGuiVariant"
+    title = "GPU or GUI variant where a lean one fits"
+    severity = Severity.MEDIUM
+    description = (
+        "A GPU or GUI build of a package (tensorflow, onnxruntime-gpu, faiss-gpu, jax[cuda], cupy, "
+        "opencv-python) is installed where the CPU or headless variant does the same job."
+    )
+    fix = "Depend on the lean variant (tensorflow-cpu, onnxruntime, faiss-cpu, jax, opencv-python-headless)."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings: list[Finding] = []
         for dist in ctx.distributions():
-            if ignored_inline(ctx, dist.name, self.id):
-                continue
             # jax's CUDA plugins are GPU-only by name: the inventory gives them no framework build.
             if dist.name in LEAN_VARIANTS and (dist.build in ("cuda", "gpu", "rocm") or not LEAN_VARIANTS[dist.name]):
                 finding = self._gpu(ctx, dist)
@@ -60,17 +67,19 @@ class GpuOrGuiVariant(Rule):
         return findings
 
     def _gpu(self, ctx: RuleContext, dist: Distribution) -> Finding | None:
-        has_gpu, deploy_evidence = deployment_has_gpu(ctx)
+        has_gpu, deploy_evidence = deployment_gpu(ctx.service, ctx.config.deployment_gpu, ctx.config.source)
         if has_gpu or ctx.device.status in (DeviceStatus.GPU_USED, DeviceStatus.UNKNOWN):
             return None
         lean = LEAN_VARIANTS[dist.name]
-        stack = gpu_stack(ctx, dist)
+        assert ctx.inventory is not None
+        stack = gpu_stack(ctx.inventory, dist)
         lean_build = ctx.cpu_builds.get(dist.name)
         savings = sum(d.size_bytes for d in stack) - (lean_build.installed_bytes if lean_build else 0)
-        if not lean:
-            fix = f"Remove {dist.name}: the CPU build of jax needs no plugin."
-        else:
-            fix = f"Depend on {lean} instead of {dist.name}."
+        remedy: list[Edit] = [
+            ReplaceRequirement(dist.name, name=lean, **span) if lean
+            else RemoveRequirement(dist.name, reason="the CPU build of jax needs no plugin", **span)
+            for span in package_spans(ctx, dist.name)
+        ]
         return self.finding(
             ctx,
             title=f"{dist.display_name} is a GPU build in a CPU-only service",
@@ -78,8 +87,8 @@ class GpuOrGuiVariant(Rule):
             savings_bytes=savings,
             estimated=ctx.estimated or (bool(lean) and lean_build is None),
             evidence=[Evidence("record", f"{dist.display_name} {dist.version}: {dist.build} build",
-                               dist.metadata_path), *device_evidence(ctx), *deploy_evidence],
-            fix=fix,
+                               dist.metadata_path), *device_verdict_evidence(ctx.device), *deploy_evidence],
+            remedy=remedy,
             claims=distribution_claims(stack, ctx),
         )
 
@@ -101,6 +110,6 @@ class GpuOrGuiVariant(Rule):
             evidence=[Evidence("record", f"{len(gui_files)} Qt/X11 libraries: {human_bytes(savings)}",
                                dist.metadata_path),
                       Evidence("code", f"no cv2 GUI call ({', '.join(GUI_CALLS[:3])}, ...) in the scanned code", None)],
-            fix=f"Depend on {headless} instead of {dist.name}.",
+            remedy=[ReplaceRequirement(dist.name, name=headless, **span) for span in package_spans(ctx, dist.name)],
             claims=claims,
         )

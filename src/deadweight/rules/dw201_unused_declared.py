@@ -10,26 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
-from deadweight.model.project import DeclaredRequirement
+from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.remedy import RemoveRequirement
 from deadweight.model.usage import VerdictStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims
-from deadweight.rules.removal import freed_with
-from deadweight.units import human_bytes
-
-
-def requirement_ignored(req: DeclaredRequirement, rule_id: str) -> bool:
-    """``# deadweight: ignore[DW201]`` (or ``ignore[*]``) on the requirement's line."""
-    return "*" in req.ignores or any(rule_id.startswith(i) for i in req.ignores)
-
-
-def ignored_inline(ctx: RuleContext, package: str, rule_id: str) -> bool:
-    """Whether a requirement line declaring ``package`` carries an inline ignore for ``rule_id``."""
-    return any(req.name == package and requirement_ignored(req, rule_id) for req in ctx.service.requirements)
+from deadweight.rules.base import Rule, RuleContext, requirement_span
+from deadweight.rules.removal import freed_by_removing, removal_finding
 
 
 class UnusedDeclared(Rule):
     id = "DW201"
+    name = "UnusedDeclaredDependency"
+    title = "Declared dependency nothing uses"
+    severity = Severity.MEDIUM
+    description = (
+        "A dependency declared in requirements or pyproject is never imported, run, named in a setting or "
+        "loaded as a plugin by the service."
+    )
+    fix = "Remove it from the requirements."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings = []
@@ -37,27 +34,20 @@ class UnusedDeclared(Rule):
             verdict = ctx.verdicts.get(req.name)
             if verdict is None or verdict.status is not VerdictStatus.DECLARED_UNUSED:
                 continue
-            if requirement_ignored(req, self.id) or req.editable or req.url:
+            if req.editable or req.url:
                 continue
-            dist = ctx.distribution(req.name)
-            freed = freed_with(ctx.inventory, dist) if (ctx.inventory and dist) else []
-            savings = sum(d.size_bytes for d in freed)
             where = f"{req.source_file}:{req.line}" if req.line else req.source_file
-            evidence = [Evidence("declaration", f"declared as {req.raw.strip()!r}", where)]
-            evidence.append(Evidence("usage", verdict.reason or "no import, command, setting or plugin uses it", None))
-            others = [d.name for d in freed if d.name != req.name]
-            if others:
-                evidence.append(Evidence("record", f"also frees {', '.join(others[:8])}", None))
+            evidence = [
+                Evidence("declaration", f"declared as {req.raw.strip()!r}", where),
+                Evidence("usage", verdict.reason or "no import, command, setting or plugin uses it", None),
+            ]
             findings.append(
-                self.finding(
-                    ctx,
-                    title=f"{req.name} is declared but never used ({human_bytes(savings)})",
-                    package=req.name,
-                    savings_bytes=savings,
-                    confidence=verdict.confidence,
+                removal_finding(
+                    self, ctx, req.name, freed_by_removing(ctx, req.name),
+                    title="is declared but never used",
                     evidence=evidence,
-                    fix=f"Remove {req.name} from {where}.",
-                    claims=distribution_claims(freed, ctx),
+                    confidence=verdict.confidence,
+                    remedy=[RemoveRequirement(req.name, **requirement_span(req))],
                 )
             )
         return findings

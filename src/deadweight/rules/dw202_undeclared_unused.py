@@ -11,12 +11,12 @@ from collections.abc import Iterable
 
 from packaging.utils import canonicalize_name
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.remedy import RemoveRequirement
 from deadweight.model.usage import VerdictStatus
-from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.layers import layer_evidence
-from deadweight.rules.removal import freed_with
-from deadweight.units import human_bytes
+from deadweight.rules.removal import freed_with, removal_finding
 
 MIN_BYTES = 100 * 1024
 _NAME_END = re.compile(r"[\s\[<>=!~;@(]")
@@ -29,6 +29,14 @@ def requirement_name(text: str) -> str:
 
 class UndeclaredUnused(Rule):
     id = "DW202"
+    name = "UndeclaredUnusedPackage"
+    title = "Installed, undeclared and unused"
+    severity = Severity.LOW
+    description = (
+        "A distribution is installed in the image, is not declared by the project and nothing that is used "
+        "needs it."
+    )
+    fix = "Find the step that installs it and remove it."
     needs_image = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
@@ -47,8 +55,7 @@ class UndeclaredUnused(Rule):
                    if other != dist.name):
                 continue  # it leaves with another unused distribution: that one's finding counts it
             freed = freed_with(inventory, dist)
-            savings = sum(d.size_bytes for d in freed)
-            if savings < MIN_BYTES:
+            if sum(d.size_bytes for d in freed) < MIN_BYTES:
                 continue
             evidence = [Evidence("record", f"{dist.display_name} {dist.version} installed by "
                                  f"{dist.installer or 'unknown installer'}"
@@ -58,21 +65,25 @@ class UndeclaredUnused(Rule):
             )
             if metadata is not None:
                 evidence.append(layer_evidence(ctx.analysis, metadata.layer, f"installed {dist.display_name}"))
+            remedy = []
             for cmd in ctx.service.installs:
-                if any(requirement_name(p) == dist.name for p in cmd.packages):
+                for text in cmd.packages:
+                    if requirement_name(text) != dist.name:
+                        continue
                     evidence.append(Evidence("dockerfile", f"{cmd.tool} {cmd.action} names it",
                                              f"{dockerfile}:{cmd.line}" if dockerfile else None))
+                    remedy.append(RemoveRequirement(dist.name, file=dockerfile, line=cmd.line,
+                                                    end_line=cmd.end_line or cmd.line, original=text))
             evidence.append(Evidence("usage", verdict.reason or "nothing that is used needs it", None))
             findings.append(
-                self.finding(
-                    ctx,
-                    title=f"{dist.name} is installed but neither declared nor needed ({human_bytes(savings)})",
-                    package=dist.name,
-                    savings_bytes=savings,
-                    confidence=verdict.confidence,
+                removal_finding(
+                    self, ctx, dist.name, freed,
+                    title="is installed but neither declared nor needed",
                     evidence=evidence,
-                    fix=f"Find the step that installs {dist.name} and remove it.",
-                    claims=distribution_claims(freed, ctx),
+                    confidence=verdict.confidence,
+                    remedy=remedy,
+                    # nothing in the project names it: the step that installs it is to be found by hand
+                    fix=None if remedy else f"Find the step that installs {dist.name} and remove it.",
                 )
             )
         return findings

@@ -11,31 +11,23 @@ from collections.abc import Iterable
 
 from deadweight.errors import ParseError
 from deadweight.inventory.ospackages import is_toolchain
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import InstallCommand
-from deadweight.rules.base import Rule, RuleContext, file_claims
-from deadweight.rules.dw601_base_image import final_chain
+from deadweight.model.remedy import Edit, SplitBuilderStage
+from deadweight.project.stages import final_chain, shipped_installs
+from deadweight.rules.base import UNLOCATED, Rule, RuleContext, file_claims, instruction_span
 from deadweight.units import human_bytes
 
 MIN_TOOLCHAIN_BYTES = 1 << 20
 
 
-def shipped_installs(ctx: RuleContext) -> list[InstallCommand]:
-    """Install commands whose results ship: those of the final stage and the stages it is built FROM.
-
-    ``Service.installs`` also holds the stages the final one copies from; what a builder stage installs
-    (a compiler, a pip cache) stays in the builder, which is exactly the multi-stage fix these rules suggest.
-    """
-    installs = list(ctx.service.installs)
-    try:
-        chain = {stage.index for stage in final_chain(ctx.service)}
-    except ParseError:
-        return installs
-    return [cmd for cmd in installs if cmd.stage_index in chain] if chain else installs
-
-
 class BuildToolchain(Rule):
     id = "DW301"
+    name = "BuildToolchainInFinalImage"
+    title = "Build toolchain in the final image"
+    severity = Severity.MEDIUM
+    description = "Compilers, -dev headers or build-essential are present in the image that ships."
+    fix = "Build in a separate stage and copy only the results (multi-stage build)."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         if ctx.inventory is not None and ctx.analysis is not None:
@@ -56,7 +48,8 @@ class BuildToolchain(Rule):
             Evidence("os-package", f"{p.name} {p.version}: {human_bytes(p.size_bytes)}", f"{p.manager}:{p.name}")
             for p in packages[:10]
         ]
-        evidence += self._install_lines(ctx)
+        installs = _toolchain_installs(ctx)
+        evidence += _install_evidence(ctx, installs)
         return [
             self.finding(
                 ctx,
@@ -64,33 +57,50 @@ class BuildToolchain(Rule):
                 savings_bytes=sum(claims.values()) or total,
                 estimated=False,
                 evidence=evidence,
-                fix="Compile in a builder stage (FROM ... AS build) and COPY only the built wheels or venv.",
+                remedy=[_split(ctx, [p.name for p in packages], installs)],
                 claims=claims,
             )
         ]
 
-    def _install_lines(self, ctx: RuleContext) -> list[Evidence]:
-        file = ctx.service.dockerfile.path if ctx.service.dockerfile else None
-        out = []
-        for cmd in shipped_installs(ctx):
-            tools = [p for p in cmd.packages if is_toolchain(p.split("=")[0])]
-            if cmd.tool in ("apt-get", "apt", "apk") and tools:
-                out.append(Evidence("dockerfile", f"{cmd.tool} installs {', '.join(tools)}",
-                                    f"{file}:{cmd.line}" if file else None))
-        return out
-
     def _declared(self, ctx: RuleContext) -> list[Finding]:
         """Static mode: the final stage's Dockerfile installs a toolchain; bytes are not known."""
-        evidence = self._install_lines(ctx)
-        if not evidence:
+        installs = _toolchain_installs(ctx)
+        if not installs:
             return []
+        names = list(dict.fromkeys(name for _cmd, tools in installs for name in tools))
         return [
             self.finding(
                 ctx,
                 title="Build toolchain installed in the final stage",
                 savings_bytes=0,
                 estimated=True,
-                evidence=evidence,
-                fix="Compile in a builder stage (FROM ... AS build) and COPY only the built wheels or venv.",
+                evidence=_install_evidence(ctx, installs),
+                remedy=[_split(ctx, names, installs)],
             )
         ]
+
+
+def _toolchain_installs(ctx: RuleContext) -> list[tuple[InstallCommand, list[str]]]:
+    """OS package installs whose results ship and that name toolchain packages (as written)."""
+    out = []
+    for cmd in shipped_installs(ctx.service):
+        tools = [p for p in cmd.packages if is_toolchain(p.split("=")[0])]
+        if cmd.tool in ("apt-get", "apt", "apk") and tools:
+            out.append((cmd, tools))
+    return out
+
+
+def _install_evidence(ctx: RuleContext, installs: list[tuple[InstallCommand, list[str]]]) -> list[Evidence]:
+    file = ctx.service.dockerfile.path if ctx.service.dockerfile else None
+    return [Evidence("dockerfile", f"{cmd.tool} installs {', '.join(tools)}", f"{file}:{cmd.line}" if file else None)
+            for cmd, tools in installs]
+
+
+def _split(ctx: RuleContext, packages: list[str], installs: list[tuple[InstallCommand, list[str]]]) -> Edit:
+    """Split at the final stage's FROM: the toolchain installs move to a builder stage."""
+    try:
+        chain = final_chain(ctx.service)
+    except ParseError:
+        chain = ()
+    span = instruction_span(ctx.service.dockerfile, chain[0].from_instruction) if chain else UNLOCATED
+    return SplitBuilderStage(tuple(packages), tuple(cmd.line for cmd, _tools in installs if cmd.line), **span)

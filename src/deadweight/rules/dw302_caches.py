@@ -8,26 +8,29 @@ counted twice). The Dockerfile step that wrote them is cited when the project ha
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from deadweight.inventory.classify import is_cache_path
-from deadweight.model.finding import Evidence, Finding
-from deadweight.model.project import InstallCommand
-from deadweight.rules.base import Rule, RuleContext
-from deadweight.rules.dw301_toolchain import shipped_installs
+from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.project import InstallCommand, Service
+from deadweight.model.remedy import AddCleanup, AddInstallFlag, Edit
+from deadweight.project.stages import shipped_installs
+from deadweight.rules.base import Rule, RuleContext, install_span
 from deadweight.rules.layers import layer_evidence
 from deadweight.units import human_bytes
 
 MIN_CACHE_BYTES = 256 * 1024
 
-#: (path marker, cache name, installer tools, fix)
-_KINDS = (
-    (".cache/pip/", "pip cache", ("pip",), "Add --no-cache-dir to pip install (or set PIP_NO_CACHE_DIR=1)."),
-    (".cache/uv/", "uv cache", ("uv",), "Use uv with --no-cache (or UV_NO_CACHE=1), or a cache mount."),
-    (".cache/pypoetry/", "poetry cache", ("poetry",), "Run poetry install with --no-cache, or clear it in the RUN."),
-    ("var/lib/apt/lists/", "apt lists", ("apt-get", "apt"),
-     "End the apt-get RUN with: rm -rf /var/lib/apt/lists/*"),
-    ("var/cache/apt/", "apt archives", ("apt-get", "apt"), "Run apt-get clean in the same RUN as the install."),
-    ("var/cache/apk/", "apk cache", ("apk",), "Use apk add --no-cache."),
+#: (path marker, cache name, installer tools, the edit that keeps it out of the layer: an install flag with the
+#: environment setting that does the same, or a cleanup command for the same RUN)
+_KINDS: tuple[tuple[str, str, tuple[str, ...], Edit], ...] = (
+    (".cache/pip/", "pip cache", ("pip",),
+     AddInstallFlag("pip", "install", "--no-cache-dir", env="PIP_NO_CACHE_DIR=1")),
+    (".cache/uv/", "uv cache", ("uv",), AddInstallFlag("uv", "pip install", "--no-cache", env="UV_NO_CACHE=1")),
+    (".cache/pypoetry/", "poetry cache", ("poetry",), AddInstallFlag("poetry", "install", "--no-cache")),
+    ("var/lib/apt/lists/", "apt lists", ("apt-get", "apt"), AddCleanup("apt-get", "rm -rf /var/lib/apt/lists/*")),
+    ("var/cache/apt/", "apt archives", ("apt-get", "apt"), AddCleanup("apt-get", "apt-get clean")),
+    ("var/cache/apk/", "apk cache", ("apk",), AddInstallFlag("apk", "add", "--no-cache")),
 )
 
 
@@ -44,17 +47,28 @@ def cache_kind(path: str) -> int | None:
     return 0 if is_cache_path(path) and ".cache/" in path else None
 
 
-def _install_evidence(installs: Iterable[InstallCommand], tools: tuple[str, ...], file: str | None) -> list[Evidence]:
-    out = []
-    for cmd in installs:
-        if cmd.tool in tools and not (cmd.no_cache or cmd.cache_mount or cmd.cleans_cache):
-            where = f"{file}:{cmd.line}" if file else None
-            out.append(Evidence("dockerfile", f"{cmd.tool} {cmd.action} without cache cleanup", where))
-    return out
+def _uncleaned(installs: Iterable[InstallCommand], tools: tuple[str, ...]) -> list[InstallCommand]:
+    """Installs by ``tools`` that neither skip, mount nor clean their cache."""
+    return [cmd for cmd in installs
+            if cmd.tool in tools and not (cmd.no_cache or cmd.cache_mount or cmd.cleans_cache)]
+
+
+def _at(edit: Edit, service: Service, cmd: InstallCommand) -> Edit:
+    """The kind's edit placed on the RUN instruction of ``cmd`` (its own tool and action)."""
+    if isinstance(edit, AddInstallFlag):
+        return replace(edit, tool=cmd.tool, action=cmd.action, **install_span(service, cmd))
+    if isinstance(edit, AddCleanup):
+        return replace(edit, tool=cmd.tool, **install_span(service, cmd))
+    return edit
 
 
 class PackageManagerCache(Rule):
     id = "DW302"
+    name = "PackageManagerCache"
+    title = "Package-manager cache baked into a layer"
+    severity = Severity.MEDIUM
+    description = "pip, uv or poetry caches, or apt lists, were written into a layer and ship with the image."
+    fix = "Use --no-cache-dir (pip) and clean apt lists in the same RUN."
     needs_image = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
@@ -83,12 +97,16 @@ class PackageManagerCache(Rule):
             total = sum(kind_claims.values())
             if total < MIN_CACHE_BYTES:
                 continue
-            marker, name, tools, fix = _KINDS[kind]
+            marker, name, tools, template = _KINDS[kind]
             evidence = [
                 layer_evidence(analysis, layer, f"{human_bytes(size)} of {name}")
                 for layer, size in sorted(layers[kind].items(), key=lambda kv: (-kv[1], kv[0]))
             ]
-            evidence += _install_evidence(shipped_installs(ctx), tools, dockerfile)
+            installs = _uncleaned(shipped_installs(ctx.service), tools)
+            evidence += [Evidence("dockerfile", f"{cmd.tool} {cmd.action} without cache cleanup",
+                                  f"{dockerfile}:{cmd.line}" if dockerfile else None) for cmd in installs]
+            # no install of the project wrote it (a base image did): the edit says what, not where
+            remedy = [_at(template, ctx.service, cmd) for cmd in installs] or [template]
             findings.append(
                 self.finding(
                     ctx,
@@ -97,7 +115,7 @@ class PackageManagerCache(Rule):
                     savings_bytes=total,
                     estimated=False,
                     evidence=evidence,
-                    fix=fix,
+                    remedy=remedy,
                     claims=kind_claims,
                 )
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Finding
+from deadweight.model.finding import Finding, Severity
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.layers import layer_evidence
 from deadweight.units import human_bytes
@@ -20,6 +20,14 @@ MIN_SHADOWED_BYTES = 1 << 20
 
 class ShadowedBytes(Rule):
     id = "DW303"
+    name = "ShadowedLayerBytes"
+    title = "Bytes shadowed by later layers"
+    severity = Severity.LOW
+    description = (
+        "Files written by one layer and deleted or overwritten by a later one still ship in the earlier "
+        "layer."
+    )
+    fix = "Create and delete in one RUN, or use a multi-stage build."
     needs_image = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:

@@ -8,9 +8,11 @@ from the context's file sizes otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.project import ShippedFile
+from deadweight.model.remedy import AddDockerignore
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.units import human_bytes
 
@@ -53,8 +55,20 @@ def clutter_of(context_path: str) -> tuple[str, str] | None:
     return None
 
 
+def _ignore_file(ctx: RuleContext) -> str | None:
+    """The ignore file in effect, else the ``.dockerignore`` to create in the build context."""
+    if ctx.service.dockerignore:
+        return ctx.service.dockerignore
+    return str(Path(ctx.service.context_dir) / ".dockerignore") if ctx.service.context_dir else None
+
+
 class BuildContextClutter(Rule):
     id = "DW401"
+    name = "BuildContextBloat"
+    title = "Build context carries what the image doesn't need"
+    severity = Severity.LOW
+    description = "The build context sent to the engine contains virtualenvs, .git, caches, data or notebooks."
+    fix = "List them in .dockerignore."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         groups: dict[tuple[str, str], list[ShippedFile]] = {}
@@ -90,7 +104,7 @@ class BuildContextClutter(Rule):
                 savings_bytes=total,
                 estimated=ctx.analysis is None,
                 evidence=evidence,
-                fix="Add to .dockerignore: " + ", ".join(dict.fromkeys(lines)),
+                remedy=[AddDockerignore(tuple(dict.fromkeys(lines)), file=_ignore_file(ctx))],
                 claims=claims,
             )
         ]

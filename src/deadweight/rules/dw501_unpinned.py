@@ -8,26 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
-from deadweight.rules.base import Rule, RuleContext
-from deadweight.rules.dw201_unused_declared import requirement_ignored
+from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.remedy import ReplaceRequirement
+from deadweight.rules.base import Rule, RuleContext, requirement_span
 
 
 class UnpinnedRequirement(Rule):
     id = "DW501"
+    name = "UnpinnedRequirement"
+    title = "Unpinned requirement"
+    severity = Severity.LOW
+    description = "A requirement has no exact version (>=, ~= or none), so rebuilds may install something else."
+    fix = "Pin it to the version the image actually has."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings = []
         locked = {p.name: p.version for p in ctx.service.locked}
         for req in ctx.service.requirements:
-            if req.pinned or req.url or req.editable or requirement_ignored(req, self.id) or req.name in locked:
+            if req.pinned or req.url or req.editable or req.name in locked:
                 continue
             if req.origin not in ("requirements", "dockerfile-run"):
                 continue  # pyproject ranges are for libraries; lock files pin applications
             dist = ctx.distribution(req.name)
             where = f"{req.source_file}:{req.line}" if req.line else req.source_file
             version = dist.version if dist else None
-            pin = f"{req.name}=={version}" if version else None
             detail = f"{req.raw.strip()!r} allows any version" if not req.specifier else f"{req.raw.strip()!r}"
             evidence = [Evidence("declaration", detail, where)]
             if dist is not None:
@@ -41,7 +45,9 @@ class UnpinnedRequirement(Rule):
                     savings_bytes=0,
                     estimated=False,
                     evidence=evidence,
-                    fix=f"Pin it: {pin}" if pin else "Pin it to the version you test with (==).",
+                    remedy=[ReplaceRequirement(req.name, specifier=f"=={version}", **requirement_span(req))]
+                    if version else (),
+                    fix=None if version else "Pin it to the version you test with (==).",
                 )
             )
         return findings

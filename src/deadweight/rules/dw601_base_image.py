@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
-from deadweight.model.project import Service, Stage
+from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.project import Service
+from deadweight.model.remedy import ReplaceBase
 from deadweight.model.usage import Confidence
-from deadweight.rules.base import Rule, RuleContext
+from deadweight.project.stages import final_chain
+from deadweight.rules.base import Rule, RuleContext, instruction_span
 
 #: Uncompressed sizes of official python images, linux/amd64, Debian bookworm (``docker image inspect``,
 #: measured 2025 on python:3.11/3.12; patch releases move these by a few MB).
@@ -50,15 +52,6 @@ def base_variant(base: str) -> tuple[str, str] | None:
     return version, variant
 
 
-def final_chain(service: Service) -> tuple[Stage, ...]:
-    """The final stage and the stages it is built FROM, nearest first; the last one names the base image.
-    Empty without a Dockerfile."""
-    dockerfile = service.dockerfile
-    if dockerfile is None or not dockerfile.stages:
-        return ()
-    return dockerfile.chain(dockerfile.final_stage(service.build_target))
-
-
 def python_base(service: Service) -> tuple[str, str] | None:
     """``base_variant`` of the service's base image, or None when it is not the official python image."""
     chain = final_chain(service)
@@ -71,6 +64,14 @@ def slim_of(version: str) -> str:
 
 class HeavierBase(Rule):
     id = "DW601"
+    name = "HeavierBaseImage"
+    title = "Heavier base image than needed"
+    severity = Severity.MEDIUM
+    description = (
+        "The base image is a full variant (python:X) where the slim one (or alpine, when every wheel exists "
+        "for musl) would do."
+    )
+    fix = "Switch to the lighter base image."
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         dockerfile = ctx.service.dockerfile
@@ -87,14 +88,12 @@ class HeavierBase(Rule):
         compiles = self._needs_compiler(ctx, {s.index for s in chain})
         if compiles:
             evidence.append(Evidence("dockerfile", f"builds from source in this stage: {', '.join(compiles)}", where))
-        fix = f"Use FROM {slim_of(version)}"
-        fix += " for the final stage and compile in a builder stage." if compiles else "."
         gaps = ctx.musl_gaps
+        alpine = None
         if gaps == () and not compiles:
             alpine = f"python:{version}-alpine" if version else "python:alpine"
             count = len(ctx.distributions())
             evidence.append(Evidence("index", f"every distribution ({count}) has a musllinux or pure wheel", None))
-            fix += f" {alpine} would also work and is smaller still (test it: musl is not glibc)."
         elif gaps:
             shown = ", ".join(gaps[:8]) + (", ..." if len(gaps) > 8 else "")
             evidence.append(Evidence("index", f"not alpine: no musllinux wheel of {shown}; these would compile", None))
@@ -107,7 +106,8 @@ class HeavierBase(Rule):
                 estimated=True,
                 confidence=Confidence.LOW if compiles else Confidence.MEDIUM,
                 evidence=evidence,
-                fix=fix,
+                remedy=[ReplaceBase(root.base, slim_of(version), builder=bool(compiles), alternative=alpine,
+                                    **instruction_span(dockerfile, root.from_instruction))],
             )
         ]
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.remedy import SetMemoryLimit
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.units import human_bytes
 
@@ -23,6 +24,15 @@ def suggested_limit(peak: int) -> int:
     return -(-int(peak * HEADROOM) // step) * step
 
 
+def _set_limit(ctx: RuleContext, new: int) -> SetMemoryLimit:
+    """The limit's line in the compose file, from where the project layer saw it (``compose.yaml:12``)."""
+    file, line = ctx.service.compose_file, ctx.service.compose_line
+    where = ctx.service.mem_limit_evidence
+    if where and (parts := where.rpartition(":"))[2].isdigit():
+        file, line = parts[0], int(parts[2])
+    return SetMemoryLimit(ctx.service.name, new, ctx.service.memory_limit_bytes, file=file, line=line, end_line=line)
+
+
 def _observed(ctx: RuleContext) -> list[Evidence]:
     assert ctx.memory_peak_bytes is not None
     limit = ctx.service.memory_limit_bytes
@@ -34,6 +44,11 @@ def _observed(ctx: RuleContext) -> list[Evidence]:
 
 class TightMemoryLimit(Rule):
     id = "DW701"
+    name = "MemoryLimitTooTight"
+    title = "Memory limit tight for the observed peak"
+    severity = Severity.MEDIUM
+    description = "The compose memory limit leaves little headroom over the memory peak observed when the service ran."
+    fix = "Raise the memory limit in the compose file."
     needs_run = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
@@ -42,12 +57,16 @@ class TightMemoryLimit(Rule):
             return []
         new = suggested_limit(peak)
         return [self.finding(ctx, title=f"Memory limit {human_bytes(limit)} is tight for a {human_bytes(peak)} peak",
-                             evidence=_observed(ctx), estimated=False,
-                             fix=f"Raise mem_limit to {new // (1 << 20)}m.")]
+                             evidence=_observed(ctx), estimated=False, remedy=[_set_limit(ctx, new)])]
 
 
 class LooseMemoryLimit(Rule):
     id = "DW702"
+    name = "MemoryLimitTooLoose"
+    title = "Memory limit far above the observed peak"
+    severity = Severity.LOW
+    description = "The compose memory limit is far above the memory peak observed when the service ran."
+    fix = "Lower the memory limit in the compose file."
     needs_run = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
@@ -56,5 +75,4 @@ class LooseMemoryLimit(Rule):
             return []
         new = suggested_limit(peak)
         return [self.finding(ctx, title=f"Memory limit {human_bytes(limit)} is far above the {human_bytes(peak)} peak",
-                             evidence=_observed(ctx), estimated=False,
-                             fix=f"Lower mem_limit to {new // (1 << 20)}m.")]
+                             evidence=_observed(ctx), estimated=False, remedy=[_set_limit(ctx, new)])]

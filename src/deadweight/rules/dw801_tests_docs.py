@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deadweight.inventory.classify import is_tests_or_docs
-from deadweight.model.finding import Evidence, Finding
+from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.units import human_bytes
 
@@ -18,6 +18,15 @@ _STRIP_SUFFIXES = (".a", ".h", ".hpp", ".pyi", ".c", ".cpp", ".pxd", ".pyx")
 
 class TestsAndDocs(Rule):
     id = "DW801"
+    name = "NonRuntimeFilesInSitePackages"
+    title = "Tests, docs, headers in site-packages"
+    severity = Severity.INFO
+    description = (
+        "Test suites, documentation, C headers or static libraries inside site-packages that the service "
+        "never loads."
+    )
+    fix = "Strip them in the build stage."
+    default_enabled = False
     needs_image = True
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:

@@ -1,9 +1,17 @@
-"""What leaves the image with a distribution: the one definition DW101, DW102, DW201 and DW202 share."""
+"""What leaves the image with a distribution: the one definition DW101, DW102, DW201 and DW202 share, and the
+one way DW201 and DW202 turn a removal into a finding."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from deadweight.inventory.depgraph import DepGraph
-from deadweight.model.inventory import Distribution, Inventory, PythonEnvironment
+from deadweight.model.finding import Evidence, Finding
+from deadweight.model.inventory import DistClass, Distribution, Inventory, PythonEnvironment
+from deadweight.model.remedy import Edit
+from deadweight.model.usage import Confidence
+from deadweight.rules.base import Rule, RuleContext, distribution_claims
+from deadweight.units import human_bytes
 
 
 def environment_of(inventory: Inventory, dist: Distribution) -> PythonEnvironment | None:
@@ -25,3 +33,46 @@ def freed_with(inventory: Inventory, dist: Distribution) -> list[Distribution]:
         return [dist]
     names = dependency_graph(env).freed_by_removing(dist.name)
     return sorted((d for d in env.distributions if d.name in names), key=lambda d: d.name)
+
+
+def gpu_stack(inventory: Inventory, dist: Distribution) -> list[Distribution]:
+    """``dist`` and the GPU distributions that leave with it (nvidia-*, triton); CPU deps like numpy stay."""
+    return [d for d in freed_with(inventory, dist) if d.name == dist.name or d.dist_class is DistClass.GPU]
+
+
+def freed_by_removing(ctx: RuleContext, package: str) -> list[Distribution]:
+    """What removing ``package`` frees in the service's inventory ([] when it is not installed, or no inventory)."""
+    dist = ctx.distribution(package)
+    return freed_with(ctx.inventory, dist) if (ctx.inventory is not None and dist is not None) else []
+
+
+def removal_finding(
+    rule: Rule,
+    ctx: RuleContext,
+    package: str,
+    freed: Sequence[Distribution],
+    *,
+    title: str,
+    evidence: Sequence[Evidence],
+    confidence: Confidence,
+    remedy: Sequence[Edit] = (),
+    fix: str | None = None,
+) -> Finding:
+    """A finding that ``package`` can go: it saves what leaves with it (``freed``, each byte claimed by file),
+    its title says how much, and its evidence ends with what else leaves."""
+    savings = sum(d.size_bytes for d in freed)
+    others = [d.name for d in freed if d.name != package]
+    cited = list(evidence)
+    if others:
+        cited.append(Evidence("record", f"also frees {', '.join(others[:8])}", None))
+    return rule.finding(
+        ctx,
+        title=f"{package} {title} ({human_bytes(savings)})",
+        package=package,
+        savings_bytes=savings,
+        confidence=confidence,
+        evidence=cited,
+        claims=distribution_claims(freed, ctx),
+        remedy=remedy,
+        fix=fix,
+    )

@@ -13,7 +13,7 @@ import pytest
 from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.reports import sarif
-from deadweight.reports.rule_catalog import RULES
+from deadweight.rules import RULES
 from tests.unit.reports.audit_sample import sample_report
 
 # A subset of the OASIS SARIF 2.1.0 schema (sarif-schema-2.1.0.json): the objects this renderer writes, with

@@ -11,10 +11,12 @@ from deadweight.config import Config
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.finding import Severity
 from deadweight.model.inventory import Inventory
+from deadweight.model.remedy import SetIndex
 from deadweight.model.usage import DeviceStatus, DeviceVerdict
 from deadweight.project.loader import load_project
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw101_cuda_torch import CudaTorchOnCpu
+from deadweight.rules.engine import evaluate_all
 from deadweight.usage.device import decide_device, device_evidence
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist, requirements_service, service
 
@@ -174,5 +176,30 @@ def test_no_torch_no_inventory_is_silent() -> None:
 def test_inline_ignore_on_the_torch_requirement(tmp_path: Path, comment: str, fires: bool) -> None:
     analysis, inventory = torch_image(tmp_path)
     svc = requirements_service(tmp_path / "svc", f"torch==2.5.1{comment}\n")
-    found = list(RULE.evaluate(context(svc, analysis, inventory, device=device_of(CPU_CODE))))
+    found = evaluate_all(context(svc, analysis, inventory, device=device_of(CPU_CODE)), (RULE,)).findings
     assert bool(found) is fires
+
+
+def test_remedy_sets_the_cpu_index_on_each_torch_declaration(tmp_path: Path) -> None:
+    analysis, inventory = torch_image(tmp_path)
+    svc = requirements_service(tmp_path / "svc", "fastapi==0.115.0\ntorch==2.5.1\n")
+    config = Config(torch_cpu_index="https://mirror.example/whl/cpu")
+    [finding] = RULE.evaluate(context(svc, analysis, inventory, config=config, device=device_of(CPU_CODE),
+                                      cpu_builds={"torch": CPU_TORCH}))
+    [edit] = finding.remedy
+    assert isinstance(edit, SetIndex) and edit.kind == "set-index"
+    assert (edit.package, edit.version, edit.index_url) == ("torch", "2.5.1", "https://mirror.example/whl/cpu")
+    assert (edit.file, edit.line, edit.original) == (str(Path(svc.context_dir or "") / "requirements.txt"), 2,
+                                                     "torch==2.5.1")
+    assert finding.fix == "pip install torch==2.5.1 --index-url https://mirror.example/whl/cpu"
+    # installed but declared nowhere the project says: the edit has no position, the hint is the same
+    [finding] = RULE.evaluate(context(analysis=analysis, inventory=inventory, device=device_of(CPU_CODE)))
+    [edit] = finding.remedy
+    assert isinstance(edit, SetIndex) and edit.file is None and edit.line == 0
+
+
+def test_code_that_needs_cuda_gets_advice_but_no_edit(tmp_path: Path) -> None:
+    analysis, inventory = torch_image(tmp_path)
+    [finding] = RULE.evaluate(context(analysis=analysis, inventory=inventory, device=device_of(GPU_CODE)))
+    assert finding.severity is Severity.INFO and finding.remedy == ()
+    assert finding.fix == "Request a GPU for this service, or make the code fall back to the CPU."

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from deadweight.model.project import GpuRequest
+from deadweight.model.remedy import RemoveRequirement, ReplaceRequirement
 from deadweight.model.usage import DeviceStatus, DeviceVerdict
 from deadweight.rules.base import CpuBuild
 from deadweight.rules.dw102_gpu_variants import GpuOrGuiVariant
+from deadweight.rules.engine import evaluate_all
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist, requirements_service, service
 
 RULE = GpuOrGuiVariant()
@@ -117,4 +119,31 @@ def test_inline_ignore_on_the_opencv_requirement(tmp_path: Path) -> None:
     files: dict[str, bytes | int] = {"cv2/__init__.py": b"", **OPENCV_LIBS}
     analysis, inventory = analyze(tmp_path, [dist("opencv-python", "4.10.0.84", files)])
     svc = requirements_service(tmp_path / "svc", "opencv-python==4.10.0.84  # deadweight: ignore[DW102]\n")
-    assert list(RULE.evaluate(context(svc, analysis, inventory))) == []
+    assert evaluate_all(context(svc, analysis, inventory), (RULE,)).findings == ()
+
+
+def test_remedies_replace_the_declared_variant_or_remove_the_plugin(tmp_path: Path) -> None:
+    analysis, inventory = onnx_image(tmp_path)
+    svc = requirements_service(tmp_path / "svc", "numpy==2.1.0\nonnxruntime-gpu==1.19.2 ; sys_platform == 'linux'\n")
+    [finding] = RULE.evaluate(context(svc, analysis, inventory, device=CPU))
+    [edit] = finding.remedy
+    assert isinstance(edit, ReplaceRequirement) and edit.kind == "replace-requirement"
+    assert (edit.package, edit.name, edit.specifier) == ("onnxruntime-gpu", "onnxruntime", None)
+    assert (edit.file, edit.line) == (str(Path(svc.context_dir or "") / "requirements.txt"), 2)
+    assert edit.original.startswith("onnxruntime-gpu==1.19.2")
+    assert finding.fix == "Depend on onnxruntime instead of onnxruntime-gpu."
+
+    files: dict[str, bytes | int] = {"cv2/__init__.py": b"", **OPENCV_LIBS}
+    analysis, inventory = analyze(tmp_path, [dist("opencv-python", "4.10.0.84", files)], name="cv.tar")
+    svc = requirements_service(tmp_path / "cv", "opencv-python==4.10.0.84\n")
+    [finding] = RULE.evaluate(context(svc, analysis, inventory))
+    [edit] = finding.remedy
+    assert isinstance(edit, ReplaceRequirement) and edit.name == "opencv-python-headless" and edit.line == 1
+
+    analysis, inventory = analyze(tmp_path, [
+        dist("jax-cuda12-plugin", "0.4.35", {"jax_cuda12_plugin/_cuda_versions.so": 4_000}),
+    ], name="jax.tar")
+    [finding] = RULE.evaluate(context(analysis=analysis, inventory=inventory, device=CPU))
+    [edit] = finding.remedy
+    assert isinstance(edit, RemoveRequirement) and edit.package == "jax-cuda12-plugin" and edit.file is None
+    assert finding.fix == "Remove jax-cuda12-plugin: the CPU build of jax needs no plugin."

@@ -13,14 +13,16 @@ from pathlib import Path
 import pytest
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.finding import deduplicated_savings
+from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service
+from deadweight.model.remedy import RemoveRequirement
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence, Verdict, VerdictStatus
 from deadweight.project.loader import load_project
-from deadweight.rules.base import RuleContext
+from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.dw201_unused_declared import UnusedDeclared
 from deadweight.rules.dw202_undeclared_unused import MIN_BYTES, UndeclaredUnused
+from deadweight.rules.engine import evaluate_all
 from deadweight.usage.imports import import_evidence
 from deadweight.usage.verdicts import decide
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist
@@ -78,6 +80,11 @@ def ctx_for(
     return context(svc, analysis, inventory, verdicts=verdicts, declared=declared)
 
 
+def found(rule: Rule, ctx: RuleContext) -> list[Finding]:
+    """What the audit keeps of ``rule``'s findings: the engine applies the inline ignores."""
+    return list(evaluate_all(ctx, (rule,)).findings)
+
+
 def files_of(analysis: ImageAnalysis | None, *tops: str) -> dict[str, int]:
     assert analysis is not None
     prefixes = tuple(f"{SITE}/{t}" for t in tops)
@@ -96,7 +103,7 @@ def test_verdicts_are_what_the_rules_expect(tmp_path: Path) -> None:
 
 def test_dw201_counts_exclusive_bytes_and_never_the_shared_dependency(tmp_path: Path) -> None:
     ctx = ctx_for(tmp_path)
-    [finding] = UnusedDeclared().evaluate(ctx)  # pyyaml is declared-unused too, but ignored inline
+    [finding] = found(UnusedDeclared(), ctx)  # pyyaml is declared-unused too, but ignored inline
     assert finding.package == "requests"
     expected = files_of(ctx.analysis, "requests", "urllib3")
     assert finding.savings_bytes == sum(expected.values())
@@ -141,7 +148,7 @@ def test_dw202_leaves_what_a_dw201_removal_frees_to_dw201(tmp_path: Path) -> Non
     ctx = ctx_for(tmp_path, dockerfile=DOCKERFILE.replace("COPY app.py", "RUN pip install boto3\nCOPY app.py"))
     assert ctx.verdicts["boto3"].status is VerdictStatus.DECLARED_UNUSED
     assert ctx.verdicts["botocore"].status is VerdictStatus.ORPHAN
-    dw201 = {f.package: f for f in UnusedDeclared().evaluate(ctx)}
+    dw201 = {f.package: f for f in found(UnusedDeclared(), ctx)}
     assert set(dw201) == {"requests", "boto3"}
     assert any("botocore" in key for key in dw201["boto3"].claims)
     assert list(UndeclaredUnused().evaluate(ctx)) == []
@@ -166,7 +173,7 @@ def test_dw202_skips_declared_small_and_used(tmp_path: Path) -> None:
 
 def test_dw201_and_dw202_totals_count_each_byte_once(tmp_path: Path) -> None:
     ctx = ctx_for(tmp_path)
-    findings = list(UnusedDeclared().evaluate(ctx)) + list(UndeclaredUnused().evaluate(ctx))
+    findings = found(UnusedDeclared(), ctx) + found(UndeclaredUnused(), ctx)
     expected = files_of(ctx.analysis, "requests", "urllib3", "boto3", "botocore")
     assert deduplicated_savings(findings) == sum(expected.values())
 
@@ -184,3 +191,39 @@ def test_dw202_cites_install_lines_by_exact_name(tmp_path: Path) -> None:
     [finding] = UndeclaredUnused().evaluate(context(svc, ctx.analysis, ctx.inventory, verdicts=ctx.verdicts,
                                                     declared=ctx.declared))
     assert [e.location for e in finding.evidence if e.kind == "dockerfile"] == [f"{svc.dockerfile_path}:{named.line}"]
+
+
+# ------------------------------------------------------------------ remedies
+
+
+def test_dw201_remedy_removes_the_declaring_line(tmp_path: Path) -> None:
+    ctx = ctx_for(tmp_path, dockerfile=DOCKERFILE.replace("COPY app.py", "RUN pip install boto3\nCOPY app.py"))
+    by_package = {f.package: f for f in found(UnusedDeclared(), ctx)}
+    [edit] = by_package["requests"].remedy
+    assert isinstance(edit, RemoveRequirement) and edit.kind == "remove-requirement"
+    req_file = str(Path(ctx.service.context_dir or "") / "requirements.txt")
+    assert (edit.package, edit.file, edit.line, edit.end_line) == ("requests", req_file, 3, 3)
+    assert edit.original.strip() == "requests==2.32.3"
+    # declared by a RUN line: the edit names the Dockerfile line and the token as written there
+    [run_edit] = by_package["boto3"].remedy
+    assert isinstance(run_edit, RemoveRequirement)
+    assert (run_edit.file, run_edit.line, run_edit.original) == (ctx.service.dockerfile_path, 5, "boto3")
+    assert by_package["boto3"].fix == f"Remove boto3 from {ctx.service.dockerfile_path}:5."
+
+
+def test_dw202_remedy_only_where_the_project_names_the_install(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    ctx = ctx_for(tmp_path)
+    [finding] = found(UndeclaredUnused(), ctx)
+    assert finding.remedy == ()  # the base image installs it: no line of the project to edit
+    assert finding.fix == "Find the step that installs boto3 and remove it."
+    assert finding.evidence[-1].detail == "also frees botocore"  # the same removal finding DW201 builds
+    named = replace(ctx.service.installs[-1], packages=("Boto3[crt]>=1.35",))
+    svc = replace(ctx.service, installs=(*ctx.service.installs, named))
+    [finding] = found(UndeclaredUnused(), context(svc, ctx.analysis, ctx.inventory, verdicts=ctx.verdicts,
+                                                  declared=ctx.declared))
+    [edit] = finding.remedy
+    assert isinstance(edit, RemoveRequirement)
+    assert (edit.file, edit.line, edit.original) == (svc.dockerfile_path, named.line, "Boto3[crt]>=1.35")
+    assert finding.fix == f"Remove boto3 from {svc.dockerfile_path}:{named.line}."

@@ -7,6 +7,7 @@ from pathlib import Path
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.finding import deduplicated_savings
 from deadweight.model.project import Service
+from deadweight.model.remedy import AddCleanup, AddInstallFlag, SplitBuilderStage
 from deadweight.project.loader import load_project
 from deadweight.rules.dw301_toolchain import MIN_TOOLCHAIN_BYTES, BuildToolchain
 from deadweight.rules.dw302_caches import MIN_CACHE_BYTES, PackageManagerCache
@@ -215,3 +216,65 @@ def test_dw302_cites_only_steps_of_the_shipped_stages(tmp_path: Path) -> None:
     analysis, _ = analyze(tmp_path, [[F("root/.cache/pip/http-v2/x", b"\0" * (300 * KB))]])
     [finding] = PackageManagerCache().evaluate(context(svc, analysis))
     assert not [e for e in finding.evidence if e.kind == "dockerfile"]  # line 3 is in the builder
+
+
+# ------------------------------------------------------------------ remedies
+
+
+def test_dw301_remedy_splits_at_the_final_from_with_the_toolchain_installs(tmp_path: Path) -> None:
+    analysis, inventory = analyze(tmp_path, [dpkg(TOOLCHAIN + RUNTIME)])
+    svc = load(tmp_path)
+    [finding] = BuildToolchain().evaluate(context(svc, analysis, inventory))
+    [edit] = finding.remedy
+    assert isinstance(edit, SplitBuilderStage) and edit.kind == "split-builder-stage"
+    assert (edit.file, edit.line, edit.end_line) == (svc.dockerfile_path, 1, 1)
+    assert edit.original == "FROM python:3.11-slim\n"  # the exact lines
+    assert edit.packages == ("gcc-12", "make", "libc6-dev")  # measured, largest first
+    assert edit.install_lines == (2,)
+    assert finding.fix == "Compile in a builder stage (FROM ... AS build) and COPY only the built wheels or venv."
+    [static] = BuildToolchain().evaluate(context(svc))
+    [edit] = static.remedy
+    assert isinstance(edit, SplitBuilderStage) and edit.packages == ("gcc-12", "libc6-dev", "make")
+    # the final stage built FROM a builder: the split happens at the final stage's own FROM
+    final = load(tmp_path, MULTI_STAGE.replace("FROM python:3.11-slim\nCOPY", "FROM build\nCOPY"))
+    [finding] = BuildToolchain().evaluate(context(final))
+    [edit] = finding.remedy
+    assert isinstance(edit, SplitBuilderStage) and (edit.line, edit.original) == (4, "FROM build\n")
+
+
+def test_dw302_remedy_per_uncleaned_install_line(tmp_path: Path) -> None:
+    analysis = cache_image(tmp_path)
+    svc = load(tmp_path)
+    findings = {f.path: f for f in PackageManagerCache().evaluate(context(svc, analysis))}
+    [pip] = findings[".cache/pip"].remedy
+    assert isinstance(pip, AddInstallFlag) and pip.kind == "add-install-flag"
+    assert (pip.tool, pip.action, pip.flag, pip.env) == ("pip", "install", "--no-cache-dir", "PIP_NO_CACHE_DIR=1")
+    assert (pip.file, pip.line, pip.original) == (svc.dockerfile_path, 5, "RUN pip install -r requirements.txt\n")
+    assert findings[".cache/pip"].fix == "Add --no-cache-dir to the pip install in line 5 (or set PIP_NO_CACHE_DIR=1)."
+    apt = findings["var/lib/apt/lists"].remedy
+    assert all(isinstance(e, AddCleanup) and e.command == "rm -rf /var/lib/apt/lists/*" for e in apt)
+    assert [e.line for e in apt] == [2]  # line 3 already cleans its lists
+    # written by no step of the project: what to do, without a position
+    # (the final stage's pip install uses --no-cache-dir; the apt installs are in the builder stage)
+    findings = {f.path: f for f in PackageManagerCache().evaluate(context(load(tmp_path, MULTI_STAGE), analysis))}
+    assert [e.file for e in findings[".cache/pip"].remedy] == [None]
+    assert findings[".cache/pip"].fix == "Add --no-cache-dir to pip install (or set PIP_NO_CACHE_DIR=1)."
+    assert findings["var/lib/apt/lists"].fix == "End the apt-get RUN with: rm -rf /var/lib/apt/lists/*"
+
+
+def test_dw304_remedy_adds_the_flag_on_the_run_instruction(tmp_path: Path) -> None:
+    svc = load(tmp_path)
+    [finding] = AptRecommends().evaluate(context(svc))
+    [edit] = finding.remedy
+    assert isinstance(edit, AddInstallFlag) and edit.flag == "--no-install-recommends"
+    assert (edit.tool, edit.action, edit.file, edit.line, edit.end_line) == ("apt-get", "install",
+                                                                            svc.dockerfile_path, 2, 2)
+    assert edit.original == "RUN apt-get update && apt-get install -y gcc-12 libc6-dev make\n"
+
+
+def test_dw303_has_no_mechanical_edit(tmp_path: Path) -> None:
+    analysis = cache_image(tmp_path)
+    [finding] = ShadowedBytes().evaluate(context(analysis=analysis))
+    assert finding.remedy == ()  # which RUNs to merge is a judgement no edit kind records
+    assert finding.fix == ("Create and remove files in the same RUN, or do the work in a build stage and COPY the "
+                           "result.")

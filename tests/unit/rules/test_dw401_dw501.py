@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from deadweight.model.project import Service
+from deadweight.model.remedy import AddDockerignore, ReplaceRequirement
 from deadweight.project.loader import load_project
 from deadweight.rules.dw401_context import MIN_BYTES, BuildContextClutter
 from deadweight.rules.dw501_unpinned import UnpinnedRequirement
+from deadweight.rules.engine import evaluate_all
 from imagebuilder import F
 from tests.unit.rules.ruleimages import SITE, analyze, context, dist
 
@@ -105,7 +107,8 @@ def test_dw501_pins_to_the_version_the_image_has(tmp_path: Path) -> None:
     svc = requirements_project(tmp_path)
     analysis, inventory = analyze(tmp_path, [dist("requests", "2.32.3", {"requests/__init__.py": 10})
                                              + dist("pydantic", "2.9.2", {"pydantic/__init__.py": 10})])
-    findings = {f.package: f for f in UnpinnedRequirement().evaluate(context(svc, analysis, inventory))}
+    evaluation = evaluate_all(context(svc, analysis, inventory), (UnpinnedRequirement(),))
+    findings = {f.package: f for f in evaluation.findings}
     assert set(findings) == {"requests", "fastapi", "pydantic"}
     req_file = str(Path(svc.context_dir or "") / "requirements.txt")
     assert findings["requests"].fix == "Pin it: requests==2.32.3"
@@ -136,3 +139,32 @@ def test_dw501_silent_for_pyproject_ranges_and_locked_packages(tmp_path: Path) -
     svc = load_project(str(root), environ={}).services[0]
     assert [(p.name, p.version) for p in svc.locked] == [("requests", "2.32.3")]
     assert list(UnpinnedRequirement().evaluate(context(svc))) == []
+
+
+# ------------------------------------------------------------------ remedies
+
+
+def test_dw401_remedy_adds_the_patterns_to_the_ignore_file(tmp_path: Path) -> None:
+    svc = write_context(tmp_path / "ctx")
+    [finding] = BuildContextClutter().evaluate(context(svc, shipped=svc.shipped))
+    [edit] = finding.remedy
+    assert isinstance(edit, AddDockerignore) and edit.kind == "add-dockerignore"
+    assert edit.file == str(tmp_path / "ctx" / ".dockerignore")  # none yet: the one to create
+    assert set(edit.patterns) == {"**/.venv", "notebooks", "data", "**/*.ipynb", "**/__pycache__"}
+    assert finding.fix == "Add to .dockerignore: " + ", ".join(edit.patterns)
+    svc = write_context(tmp_path / "ctx2", "*.md\n")  # an ignore file that misses the clutter: edit that one
+    [finding] = BuildContextClutter().evaluate(context(svc, shipped=svc.shipped))
+    [edit] = finding.remedy
+    assert isinstance(edit, AddDockerignore) and edit.file == svc.dockerignore and edit.file is not None
+    assert Path(edit.file).name == ".dockerignore"
+
+
+def test_dw501_remedy_pins_the_line_to_the_image_version(tmp_path: Path) -> None:
+    svc = requirements_project(tmp_path)
+    analysis, inventory = analyze(tmp_path, [dist("requests", "2.32.3", {"requests/__init__.py": 10})])
+    findings = {f.package: f for f in UnpinnedRequirement().evaluate(context(svc, analysis, inventory))}
+    [edit] = findings["requests"].remedy
+    assert isinstance(edit, ReplaceRequirement) and (edit.name, edit.specifier) == (None, "==2.32.3")
+    assert (edit.file, edit.line, edit.original) == (str(Path(svc.context_dir or "") / "requirements.txt"), 1,
+                                                     "requests>=2.0")
+    assert findings["fastapi"].remedy == ()  # nothing installed to pin to: advice, no edit

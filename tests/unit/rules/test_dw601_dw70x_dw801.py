@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from deadweight.model.project import Service
+from deadweight.model.remedy import ReplaceBase, SetMemoryLimit
 from deadweight.model.usage import Confidence
 from deadweight.project.loader import load_project
 from deadweight.rules.base import RuleContext
@@ -146,3 +147,42 @@ def test_dw801_silent_below_one_mib_and_without_an_image(tmp_path: Path) -> None
     analysis, inventory = analyze(tmp_path, [dist("numpy", "2.1.0", small)])
     assert list(TestsAndDocs().evaluate(context(analysis=analysis, inventory=inventory))) == []
     assert list(TestsAndDocs().evaluate(context())) == []
+
+
+# ------------------------------------------------------------------ remedies
+
+
+def test_dw601_remedy_replaces_the_base_of_the_root_stage(tmp_path: Path) -> None:
+    text = ("FROM python:3.11-slim AS build\nRUN pip wheel .\n"
+            "FROM python:3.11 AS base\nRUN echo base\n"
+            "FROM base AS final\nCOPY --from=build /wheels /wheels\n")
+    svc = dockerfile_service(tmp_path, text)
+    [finding] = HeavierBase().evaluate(context(svc, musl_gaps=()))
+    [edit] = finding.remedy
+    assert isinstance(edit, ReplaceBase) and edit.kind == "replace-base"
+    assert (edit.old, edit.new, edit.builder, edit.alternative) == ("python:3.11", "python:3.11-slim", False,
+                                                                    "python:3.11-alpine")
+    assert (edit.file, edit.line, edit.original) == (svc.dockerfile_path, 3, "FROM python:3.11 AS base\n")
+    assert "python:3.11-alpine would also work" in finding.fix
+    svc = dockerfile_service(tmp_path, "FROM python:3.11\nRUN pip install --no-binary :all: lxml\n")
+    [finding] = HeavierBase().evaluate(context(svc, musl_gaps=()))
+    [edit] = finding.remedy
+    assert isinstance(edit, ReplaceBase) and edit.builder and edit.alternative is None  # compiles: no alpine
+
+
+def test_memory_remedies_set_the_limit_on_its_compose_line() -> None:
+    [tight] = TightMemoryLimit().evaluate(memory_ctx(1000 * MIB, 900 * MIB))
+    [edit] = tight.remedy
+    assert isinstance(edit, SetMemoryLimit) and edit.kind == "set-memory-limit"
+    assert (edit.service, edit.limit_bytes, edit.current_bytes) == ("api", 1408 * MIB, 1000 * MIB)
+    assert (edit.file, edit.line) == ("compose.yaml", 7)
+    [loose] = LooseMemoryLimit().evaluate(memory_ctx(400 * MIB, 100 * MIB))
+    [edit] = loose.remedy
+    assert isinstance(edit, SetMemoryLimit) and (edit.limit_bytes, edit.current_bytes) == (192 * MIB, 400 * MIB)
+
+
+def test_dw801_strip_step_has_no_edit_kind(tmp_path: Path) -> None:
+    analysis, inventory = analyze(tmp_path, [dist("numpy", "2.1.0", NUMPY_FILES)])
+    [finding] = TestsAndDocs().evaluate(context(analysis=analysis, inventory=inventory))
+    assert finding.remedy == ()
+    assert finding.fix.startswith("Add a strip step after pip install")

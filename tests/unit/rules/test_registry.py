@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deadweight.reports.rule_catalog import RULES
+from deadweight.rules import RULES
 from deadweight.rules.base import Rule
 from deadweight.rules.registry import ALL_RULES
 from tests.unit.rules.ruleimages import context

@@ -1,14 +1,16 @@
-"""The rule catalog is the single source of rule metadata: the docs pages and index must agree with it."""
+"""The rule catalog (read from the rule classes) is the single source of rule metadata: the docs pages and
+index must agree with it, and no rule reaches up into the reports."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import pytest
 
 from deadweight.model.finding import Severity
-from deadweight.reports.rule_catalog import RULES, rule_help_uri, rule_info, rule_title
+from deadweight.rules import RULES, rule_help_uri, rule_info, rule_title
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "rules"
 DESIGN_IDS = [
@@ -53,3 +55,19 @@ def test_index_lists_every_rule() -> None:
     assert [rule for rule, _ in linked] == DESIGN_IDS
     for rule, title in linked:
         assert title.strip().startswith(RULES[rule].title)
+
+
+def test_rules_never_import_reports_nor_each_other() -> None:
+    """Reports read the catalog from ``deadweight.rules``; the other direction would be a cycle. Helpers two
+    rules share live in project/, usage/ or rules/ helper modules, never in a rule module."""
+    rules_dir = Path(__file__).resolve().parents[3] / "src" / "deadweight" / "rules"
+    offenders = []
+    for path in sorted(rules_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("deadweight.reports")]
+            if path.name.startswith("dw"):
+                offenders += [f"{path.name}: {n}" for n in names if n.startswith("deadweight.rules.dw")]
+    assert offenders == []

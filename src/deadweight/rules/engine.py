@@ -1,0 +1,82 @@
+"""Run the selected rules over one service and apply every kind of ignore, once, here.
+
+Rules only say what they find. Whether a rule runs (``select`` / ``ignore`` from the configuration and the
+command line, its default, what it needs) and whether a finding is kept (``per-package-ignores``, and an
+inline ``# deadweight: ignore[DW201]`` on the requirement line the finding is about) is decided in this one
+pass, as deptry's central violations finder does, so no rule can forget an ignore or apply it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from deadweight.model.audit import SkippedRule
+from deadweight.model.finding import Finding
+from deadweight.model.project import DeclaredRequirement
+from deadweight.rules.base import Rule, RuleContext
+from deadweight.rules.registry import ALL_RULES
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the rules found (in rule order), the rules that could not run and why, and the findings an
+    ignore silenced (kept so that callers can count them)."""
+
+    findings: tuple[Finding, ...]
+    skipped: tuple[SkippedRule, ...]
+    suppressed: tuple[Finding, ...] = ()
+
+
+def evaluate_all(ctx: RuleContext, rules: Sequence[Rule] = ALL_RULES, *, run: bool = False) -> Evaluation:
+    """Every enabled rule of ``rules`` over ``ctx``; ``run`` says whether memory was to be observed (``--run``)."""
+    findings: list[Finding] = []
+    suppressed: list[Finding] = []
+    skipped: list[SkippedRule] = []
+    for rule in rules:
+        if not ctx.config.rule_enabled(rule.id, default_on=rule.default_enabled):
+            continue
+        reason = _missing(rule, ctx, run=run)
+        if reason is not None:
+            skipped.append(SkippedRule(rule.id, reason))
+            continue
+        for finding in rule.evaluate(ctx):
+            (suppressed if is_ignored(finding, ctx) else findings).append(finding)
+    return Evaluation(tuple(findings), tuple(skipped), tuple(suppressed))
+
+
+def _missing(rule: Rule, ctx: RuleContext, *, run: bool) -> str | None:
+    """Why ``rule`` cannot run on ``ctx``, or None when it has what it needs."""
+    if rule.needs_run:
+        if not run:
+            return "needs --run (observed memory)"
+        if ctx.service.memory_limit_bytes is None:
+            return "no memory limit set"
+        if ctx.memory_peak_bytes is None:
+            return "memory could not be observed"
+    if rule.needs_image and ctx.analysis is None:
+        return "needs an image (static audit)"
+    return None
+
+
+def is_ignored(finding: Finding, ctx: RuleContext) -> bool:
+    """Whether a per-package ignore or an inline requirement ignore silences ``finding``."""
+    if ctx.config.package_ignored(finding.rule, finding.package):
+        return True
+    return any(ignores_rule(req, finding.rule) for req in requirements_about(finding, ctx.service.requirements))
+
+
+def ignores_rule(req: DeclaredRequirement, rule_id: str) -> bool:
+    """``# deadweight: ignore[DW201]`` (a prefix such as ``ignore[DW2]``, or ``ignore[*]``) on the line."""
+    return "*" in req.ignores or any(rule_id.startswith(i) for i in req.ignores)
+
+
+def requirements_about(finding: Finding, requirements: Iterable[DeclaredRequirement]) -> list[DeclaredRequirement]:
+    """The declarations a finding is about: those of its package, narrowed to the lines its remedy edits when
+    it edits some (a DW201 about one of two declarations of a package is silenced by that line's comment only)."""
+    if finding.package is None:
+        return []
+    declared = [req for req in requirements if req.name == finding.package]
+    edited = {(edit.file, edit.line) for edit in finding.remedy if edit.file is not None}
+    located = [req for req in declared if (req.source_file, req.line) in edited]
+    return located or declared
