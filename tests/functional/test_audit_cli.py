@@ -266,3 +266,19 @@ def test_unreadable_image_gets_a_row_and_exit_3(
     assert "nope.tar" in rows["a"]["error"] and rows["a"]["image"] == f"docker-archive:{missing}"
     assert rows["b"]["error"] is None and rows["b"]["mode"] == "static"
     assert main(["audit", str(tmp_path), "--image", "c=docker:x"]) == 2  # no such service: usage error
+
+
+def test_malformed_image_reference_is_a_usage_error_as_in_inspect(
+    capsys: pytest.CaptureFixture[str], no_engine: None, tmp_path: Path
+) -> None:
+    """A service row keeps the kind of its error: bad reference syntax is exit 2, whichever command reads it."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nCMD [\"python\"]\n")
+    assert main(["inspect", "docker-archive:"]) == 2
+    capsys.readouterr()
+    code, doc = _audit(capsys, str(tmp_path), "--image", "docker-archive:", "--offline")
+    assert code == 2
+    (row,) = doc["services"]  # type: ignore[misc]
+    assert "docker-archive:" in row["error"]
+    # an image that cannot be read stays an input error (exit 3)
+    code, _ = _audit(capsys, str(tmp_path), "--image", f"docker-archive:{tmp_path / 'nope.tar'}", "--offline")
+    assert code == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from deadweight.analysis import analyze_image
 from deadweight.auditing.cpu_builds import torch_cpu_build
@@ -106,7 +107,7 @@ def _audit_service(
     service: Service, config: Config, options: AuditOptions, store: JsonStore, cache: LayerCache
 ) -> ServiceResult:
     if service.load_error:
-        return ServiceResult(service.name, None, "static", None, 0, error=service.load_error)
+        return ServiceResult(service.name, None, "static", None, 0, error=service.load_error, error_kind="input")
     ref: str | None = None
     try:
         ref = build_image(service, network=options.network) if options.build else find_image(service, options.images)
@@ -114,7 +115,8 @@ def _audit_service(
             return _audit_image(service, ref, config, options, store=store, cache=cache)
         return _audit_static(service, config, store)
     except DeadweightError as exc:
-        return ServiceResult(service.name, ref, "image" if ref else "static", None, 0, error=str(exc))
+        kind: Literal["usage", "input"] = "usage" if isinstance(exc, UsageError) else "input"
+        return ServiceResult(service.name, ref, "image" if ref else "static", None, 0, error=str(exc), error_kind=kind)
 
 
 def _audit_image(

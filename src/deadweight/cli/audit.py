@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from deadweight.cli.main import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, cli
+from deadweight.cli.main import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
 from deadweight.cli.output import terminal_width, use_color, write_output
 from deadweight.config import Config, load_config, validate_fail_on, validate_rule_list
 from deadweight.errors import UsageError
@@ -43,7 +43,10 @@ def effective_config(path: str, params: dict[str, Any]) -> Config:
 
 
 def exit_code(report: AuditReport, config: Config) -> int:
-    """3 when some service could not be audited; else 1 when a finding reaches the fail level; else 0."""
+    """2 or 3 when some service could not be audited (by the error's kind: a usage error, such as a malformed
+    ``--image`` reference, wins over unreadable input); else 1 when a finding reaches the fail level; else 0."""
+    if any(s.error and s.error_kind == "usage" for s in report.services):
+        return EXIT_USAGE
     if any(s.error for s in report.services):
         return EXIT_INPUT
     level = config.fail_severity()

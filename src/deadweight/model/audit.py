@@ -4,6 +4,7 @@ never compute anything that is not here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from deadweight.model.cost import CostModel
 from deadweight.model.finding import Finding, Severity
@@ -25,6 +26,7 @@ class ServiceResult:
     findings: tuple[Finding, ...] = ()
     skipped: tuple[SkippedRule, ...] = ()
     error: str | None = None  # why this service could not be audited (others still are)
+    error_kind: Literal["usage", "input"] | None = None  # the error's kind: exit 2 or 3, as docs/exit-codes.md says
     layers: tuple[tuple[str, int], ...] = ()  # (diff id, bytes) for fleet de-duplication
     warnings: tuple[str, ...] = ()
 
