@@ -16,9 +16,10 @@ from deadweight.inventory.filetree import FileTree
 from deadweight.model.image import ImageConfig
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service, ShippedFile
-from deadweight.model.usage import UsageEvidence, Verdict
+from deadweight.model.usage import EvidenceKind, UsageEvidence, Verdict
 from deadweight.rules.dw102_gpu_variants import GUI_CALLS
 from deadweight.usage.commands import command_evidence
+from deadweight.usage.device import GPU_FRAMEWORKS
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
 from deadweight.usage.scan import ScanResult, scan_directory, scan_files
@@ -165,8 +166,9 @@ def collect_usage(
     for ev in commands:
         evidence += optional_evidence(ev.detail, ev.location.rsplit(":", 1)[0], "command")
     evidence += _env_evidence(service, config, known)
-    frameworks = {"torch", "tensorflow", "jax", "onnxruntime", "cupy"}
-    uses_gpu_framework = any(e.target.split(".")[0] in frameworks for e in evidence if e.kind.value == "import")
+    uses_gpu_framework = any(
+        e.target.split(".")[0] in GPU_FRAMEWORKS for e in evidence if e.kind is EvidenceKind.IMPORT
+    )
     return ServiceUsage(
         evidence=tuple(sorted(set(evidence), key=UsageEvidence.sort_key)),
         complete=all(r.complete for r in results),
