@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from deadweight.cli.main import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
+from deadweight.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
 from deadweight.cli.output import terminal_width, use_color, write_output
 from deadweight.config import Config, load_config, validate_fail_on, validate_rule_list
 from deadweight.errors import UsageError

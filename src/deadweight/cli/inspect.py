@@ -15,7 +15,7 @@ import click
 
 from deadweight.analysis import analyze_image
 from deadweight.auditing.usage import audit_capture, service_verdicts
-from deadweight.cli.main import cli
+from deadweight.cli.app import cli
 from deadweight.cli.output import layer_progress, progress_enabled, terminal_width, use_color, write_output
 from deadweight.errors import ParseError, UsageError
 from deadweight.inventory.build import build_inventory
