@@ -96,8 +96,8 @@ def audit_command(**params: Any) -> None:
     PATH is a service directory (Dockerfile + requirements), a compose file, or a directory holding
     one (default: the current directory).
     """
-    from deadweight.auditing.images import parse_image_options  # noqa: PLC0415 - heavy imports on use
-    from deadweight.auditing.runner import AuditOptions, run_audit  # noqa: PLC0415
+    from deadweight.pipeline.audit import AuditOptions, run_audit  # noqa: PLC0415
+    from deadweight.pipeline.images import parse_image_options  # noqa: PLC0415 - heavy imports on use
     from deadweight.project.loader import load_project  # noqa: PLC0415
 
     path = params["path"]

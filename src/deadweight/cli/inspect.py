@@ -13,8 +13,6 @@ from typing import Any
 
 import click
 
-from deadweight.analysis import analyze_image
-from deadweight.auditing.usage import audit_capture, service_verdicts
 from deadweight.cli.app import cli
 from deadweight.cli.output import layer_progress, progress_enabled, terminal_width, use_color, write_output
 from deadweight.errors import ParseError, UsageError
@@ -25,9 +23,11 @@ from deadweight.model.image import ImageConfig, Platform
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service
 from deadweight.model.usage import Verdict
+from deadweight.pipeline.analyze import analyze_image
 from deadweight.project.loader import load_project
 from deadweight.reports import inspect_json, inspect_text, packages
 from deadweight.sources.base import SourceOptions
+from deadweight.usage.service import audit_capture, service_verdicts
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from deadweight.analysis import analyze_image
-from deadweight.auditing.cpu_builds import torch_cpu_build
-from deadweight.auditing.images import build_image, find_image
-from deadweight.auditing.memory import observe_memory
-from deadweight.auditing.musl import musl_gaps
-from deadweight.auditing.static import estimate_inventory, index_urls, target_of
-from deadweight.auditing.usage import audit_capture, capture_key, service_verdicts
 from deadweight.cache import LayerCache
 from deadweight.config import Config
+from deadweight.engine.memory import observe_memory
 from deadweight.errors import DeadweightError, UsageError
 from deadweight.inventory.build import build_inventory
 from deadweight.model.analysis import ImageAnalysis
@@ -27,7 +21,12 @@ from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, Skip
 from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Project, Service
+from deadweight.pipeline.analyze import analyze_image
+from deadweight.pipeline.images import build_image, find_image
+from deadweight.pipeline.static import estimate_inventory, index_urls, target_of
 from deadweight.project.loader import load_project
+from deadweight.pypi.cpu_builds import torch_cpu_build
+from deadweight.pypi.musl import musl_gaps
 from deadweight.pypi.store import JsonStore, default_cache_dir
 from deadweight.rules.base import CpuBuild, RuleContext
 from deadweight.rules.dw101_cuda_torch import GPU_BUILDS
@@ -36,6 +35,7 @@ from deadweight.rules.registry import ALL_RULES
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
 from deadweight.usage.device import decide_device
+from deadweight.usage.service import audit_capture, capture_key, service_verdicts
 
 Progress = Callable[[str], None]
 
