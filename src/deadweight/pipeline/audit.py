@@ -13,6 +13,7 @@ from typing import Literal
 
 from deadweight.cache import LayerCache
 from deadweight.config import Config
+from deadweight.engine.client import Engine
 from deadweight.engine.memory import observe_memory
 from deadweight.errors import DeadweightError, UsageError
 from deadweight.inventory.build import build_inventory
@@ -68,14 +69,16 @@ def run_audit(
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     store = JsonStore(cache_root / "index")
     cache = LayerCache(cache_root / "layers.sqlite")
+    engine = Engine()  # connects only when a service is built or run
     results = []
     try:
         for service in project.services:
             if progress is not None:
                 progress(service.name)
-            results.append(_audit_service(service, config, options, store, cache))
+            results.append(_audit_service(service, config, options, store=store, cache=cache, engine=engine))
     finally:
         cache.close()
+        engine.close()
     return AuditReport(
         root=project.root,
         services=tuple(results),
@@ -104,15 +107,18 @@ def fleet_totals(results: list[ServiceResult]) -> AuditTotals:
 
 
 def _audit_service(
-    service: Service, config: Config, options: AuditOptions, store: JsonStore, cache: LayerCache
+    service: Service, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache, engine: Engine
 ) -> ServiceResult:
     if service.load_error:
         return ServiceResult(service.name, None, "static", None, 0, error=service.load_error, error_kind="input")
     ref: str | None = None
     try:
-        ref = build_image(service, network=options.network) if options.build else find_image(service, options.images)
+        if options.build:
+            ref = build_image(service, engine, network=options.network)
+        else:
+            ref = find_image(service, options.images)
         if ref is not None:
-            return _audit_image(service, ref, config, options, store=store, cache=cache)
+            return _audit_image(service, ref, config, options, store=store, cache=cache, engine=engine)
         return _audit_static(service, config, store)
     except DeadweightError as exc:
         kind: Literal["usage", "input"] = "usage" if isinstance(exc, UsageError) else "input"
@@ -120,7 +126,8 @@ def _audit_service(
 
 
 def _audit_image(
-    service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache
+    service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache,
+    engine: Engine,
 ) -> ServiceResult:
     source_options = SourceOptions(platform=options.platform, verify=options.verify)
     with open_source(ref, source_options) as source:
@@ -131,7 +138,8 @@ def _audit_image(
     peak: int | None = None
     peak_evidence: str | None = None
     if options.run:
-        peak, peak_evidence = observe_memory(service, ref, config, network=options.network)
+        peak, peak_evidence = observe_memory(engine, service, ref, seconds=config.run.timeout_seconds,
+                                             network=options.network or config.run.network)
     findings, skipped, warnings = _evaluate(
         service, config, store, analysis=analysis, inventory=inventory, estimated=False,
         memory=(peak, peak_evidence) if options.run else None,
