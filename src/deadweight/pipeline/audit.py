@@ -1,18 +1,20 @@
-"""Audit a service or a fleet: one ``ServiceResult`` per service, fleet totals, nothing printed.
+"""``audit``: a service or a fleet, one ``ServiceResult`` per service, fleet totals, nothing printed.
 
 A service that cannot be audited (its Dockerfile does not parse, its image is missing, its build fails)
-gets a row saying so and the others are still audited; the CLI turns such rows into exit code 3.
+gets a row saying so, with the error's kind, and the others are still audited; the CLI turns such rows
+into exit code 2 or 3. Errors about the whole run (no such path, bad options, an unparseable compose
+file) are raised as ``DeadweightError`` subclasses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from deadweight.cache import LayerCache
-from deadweight.config import Config
+from deadweight.config import Config, load_config, validate_fail_on, validate_rule_list
 from deadweight.engine.client import Engine
 from deadweight.engine.memory import observe_memory
 from deadweight.errors import DeadweightError, UsageError
@@ -23,7 +25,7 @@ from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Project, Service
 from deadweight.pipeline.analyze import analyze_image
-from deadweight.pipeline.images import build_image, find_image
+from deadweight.pipeline.images import build_image, find_image, parse_image_options
 from deadweight.pipeline.static import estimate_inventory, index_urls, target_of
 from deadweight.project.loader import load_project
 from deadweight.pypi.cpu_builds import torch_cpu_build
@@ -49,6 +51,93 @@ class AuditOptions:
     network: str | None = None  # for --run; None = the config's (default "none")
     verify: bool = False
     platform: str | None = None
+
+
+def _split(values: str | Sequence[str]) -> tuple[str, ...]:
+    items = (values,) if isinstance(values, str) else values
+    return tuple(v.strip() for value in items for v in value.split(",") if v.strip())
+
+
+def audit_config(
+    path: str | Path = ".",
+    *,
+    config: Config | None = None,
+    config_file: str | Path | None = None,
+    fail_on: str | Sequence[str] = (),
+    select: str | Sequence[str] = (),
+    ignore: str | Sequence[str] = (),
+    offline: bool = False,
+    torch_cpu_index: str | None = None,
+    deployment_gpu: str | None = None,
+) -> Config:
+    """Defaults < [tool.deadweight] / .deadweight.toml (or ``config_file``, or ``config``) < these options.
+
+    Rule lists and severities may be comma-separated, as on the command line. Raises ``ConfigError`` /
+    ``UsageError`` for unknown keys or values.
+    """
+    if config is None:
+        start = Path(path)
+        config = load_config(start if start.exists() else None, Path(config_file) if config_file else None)
+    overrides: dict[str, Any] = {}
+    if _split(fail_on):
+        overrides["fail_on"] = validate_fail_on(_split(fail_on), "--fail-on")
+    if _split(select):
+        overrides["select"] = validate_rule_list(_split(select), "select", "--select")
+    if _split(ignore):
+        overrides["ignore"] = config.ignore + validate_rule_list(_split(ignore), "ignore", "--ignore")
+    if offline:
+        overrides["offline"] = True
+    if torch_cpu_index:
+        overrides["torch_cpu_index"] = torch_cpu_index
+    if deployment_gpu:
+        overrides["deployment_gpu"] = deployment_gpu
+    return config.with_overrides(**overrides)
+
+
+def audit(
+    path: str | Path = ".",
+    *,
+    images: str | Sequence[str] | Mapping[str, str] = (),
+    build: bool = False,
+    run: bool = False,
+    network: str | None = None,
+    platform: str | None = None,
+    verify: bool = False,
+    config: Config | None = None,
+    config_file: str | Path | None = None,
+    fail_on: str | Sequence[str] = (),
+    select: str | Sequence[str] = (),
+    ignore: str | Sequence[str] = (),
+    offline: bool = False,
+    torch_cpu_index: str | None = None,
+    deployment_gpu: str | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit the service or compose fleet at ``path``, as ``deadweight audit PATH`` does.
+
+    ``images``: the image of the one service (``"docker-archive:app.tar"``), ``SERVICE=REF`` strings, or
+    a mapping service -> reference; services without one are looked up in the local engine by their
+    compose name, else audited statically. ``build``/``run``/``network``/``platform``/``verify`` and the
+    settings (``config_file`` or ``config``, then ``fail_on``, ``select``, ``ignore``, ``offline``,
+    ``torch_cpu_index``, ``deployment_gpu``) mean what the CLI's options of the same name mean.
+    ``progress(service_name)`` is called as each service starts.
+
+    Raises ``UsageError``/``ConfigError`` for bad arguments or settings and ``ParseError`` when the compose
+    file cannot be read; a service that cannot be audited gets a row with ``error`` and ``error_kind``.
+    """
+    if not Path(path).exists():
+        raise UsageError(f"{path}: no such file or directory")
+    settings = audit_config(path, config=config, config_file=config_file, fail_on=fail_on, select=select,
+                            ignore=ignore, offline=offline, torch_cpu_index=torch_cpu_index,
+                            deployment_gpu=deployment_gpu)
+    project = load_project(str(path))
+    if isinstance(images, Mapping):
+        chosen = dict(images)
+    else:
+        chosen = parse_image_options((images,) if isinstance(images, str) else tuple(images),
+                                     [s.name for s in project.services])
+    options = AuditOptions(images=chosen, build=build, run=run, network=network, verify=verify, platform=platform)
+    return run_audit(str(path), settings, options, progress, project=project)
 
 
 def run_audit(
