@@ -6,8 +6,7 @@ compose overrides what it sets, exactly as the engine does when it starts the co
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from deadweight.usage.commands import command_evidence
 from deadweight.usage.device import GPU_FRAMEWORKS
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
-from deadweight.usage.scan import ScanResult, scan_directory, scan_files
+from deadweight.usage.scan import ScanResult, scan_contents, scan_directory, scan_files
 from deadweight.usage.strings import env_assignment_evidence
 from deadweight.usage.verdicts import decide
 
@@ -115,23 +114,19 @@ def _env_evidence(service: Service, config: ImageConfig | None, known: Iterable[
     return out
 
 
-def _image_code(tree: FileTree, config: ImageConfig, directory: Path) -> list[Path]:
-    """Write the application code the image holds under WORKDIR (captured while streaming) to ``directory``."""
+def _image_code(tree: FileTree, config: ImageConfig) -> Iterator[tuple[str, bytes]]:
+    """``(image:/path, contents)`` of the application code the image holds under WORKDIR, as captured while
+    streaming (``audit_capture``): read from memory, never written out."""
     workdir = config.working_dir.strip("/")
     if not workdir:
-        return []
-    written = []
+        return
     for node in tree.walk(workdir):
         if "site-packages/" in node.path or "dist-packages/" in node.path or not _is_code(node.path):
             continue
         data = tree.read(node.path)
         if data is None or len(data) > MAX_CAPTURED_CODE:
             continue
-        target = directory / node.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        written.append(target)
-    return written
+        yield f"image:/{node.path}", data
 
 
 def collect_usage(
@@ -153,13 +148,7 @@ def collect_usage(
     elif context is not None and context.is_dir():
         results.append(scan_directory(context, known_modules=known))
     if tree is not None and config is not None:
-        with tempfile.TemporaryDirectory(prefix="deadweight-code-") as tmp:
-            files = _image_code(tree, config, Path(tmp))
-            if files:
-                scanned = scan_files(files, root=Path(tmp), known_modules=known)
-                results.append(ScanResult(
-                    tuple(_relocate(e, "image:/") for e in scanned.evidence), scanned.warnings, scanned.files_scanned
-                ))
+        results.append(scan_contents(_image_code(tree, config), known_modules=known))
     evidence: list[UsageEvidence] = [e for r in results for e in r.evidence]
     commands = _command_evidence(service, config)
     evidence += commands
@@ -176,10 +165,6 @@ def collect_usage(
         gui_calls=_gui_calls(service, shipped),
         uses_gpu_framework=uses_gpu_framework,
     )
-
-
-def _relocate(ev: UsageEvidence, prefix: str) -> UsageEvidence:
-    return UsageEvidence(ev.kind, ev.detail, prefix + ev.location, ev.target, ev.confidence, ev.type_only, ev.consumer)
 
 
 def _gui_calls(service: Service, shipped: Sequence[ShippedFile]) -> tuple[str, ...]:
