@@ -41,3 +41,18 @@ def test_only_the_cli_imports_the_cli() -> None:
         and any(d == "deadweight.cli" or d.startswith("deadweight.cli.") for d in deps)
     )
     assert outside == []
+
+
+def test_the_engine_client_stands_on_errors_and_the_model_only() -> None:
+    """engine/ is reused by audit today and verify later: it must not reach up into the pipeline or the CLI."""
+    allowed = ("deadweight.engine", "deadweight.errors", "deadweight.model")
+    reaching = {
+        m: sorted(d for d in deps if not d.startswith(allowed))
+        for m, deps in _modules().items() if m.startswith("deadweight.engine")
+    }
+    assert reaching and all(not deps for deps in reaching.values()), reaching
+
+
+def test_no_analysis_module_beside_the_models_and_no_auditing_package() -> None:
+    assert not (PACKAGE / "analysis.py").exists() and not (PACKAGE / "auditing").exists()
+    assert (PACKAGE / "pipeline" / "analyze.py").is_file()
