@@ -1,3 +1,30 @@
-"""deadweight: find the dead weight in Python container images, remove it, prove the result still works."""
+"""deadweight: find the dead weight in Python container images, remove it, prove the result still works.
+
+Library use: ``from deadweight import audit, inspect`` (see docs/library.md). They return the model
+(``AuditReport``, ``InspectResult``) and raise ``deadweight.errors.DeadweightError`` subclasses; nothing
+prints or exits. They are loaded on first use, so ``import deadweight`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "audit", "inspect"]
+
+if TYPE_CHECKING:
+    from deadweight.pipeline.audit import audit
+    from deadweight.pipeline.inspect import inspect
+
+
+def __getattr__(name: str) -> Any:
+    if name == "audit":
+        from deadweight.pipeline.audit import audit  # noqa: PLC0415 - the pipeline pulls in everything
+
+        return audit
+    if name == "inspect":
+        from deadweight.pipeline.inspect import inspect  # noqa: PLC0415
+
+        return inspect
+    raise AttributeError(f"module 'deadweight' has no attribute {name!r}")

@@ -163,9 +163,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
 
 @pytest.fixture(scope="module")
 def analysed(built: tuple[str, Path]) -> tuple[Inventory, Any]:
-    from deadweight.analysis import analyze_image
     from deadweight.inventory import capture
     from deadweight.inventory.build import build_inventory
+    from deadweight.pipeline.analyze import analyze_image
     from deadweight.sources.base import SourceOptions
     from deadweight.sources.resolve import open_source
 

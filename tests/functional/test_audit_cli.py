@@ -266,3 +266,45 @@ def test_unreadable_image_gets_a_row_and_exit_3(
     assert "nope.tar" in rows["a"]["error"] and rows["a"]["image"] == f"docker-archive:{missing}"
     assert rows["b"]["error"] is None and rows["b"]["mode"] == "static"
     assert main(["audit", str(tmp_path), "--image", "c=docker:x"]) == 2  # no such service: usage error
+
+
+def test_malformed_image_reference_is_a_usage_error_as_in_inspect(
+    capsys: pytest.CaptureFixture[str], no_engine: None, tmp_path: Path
+) -> None:
+    """A service row keeps the kind of its error: bad reference syntax is exit 2, whichever command reads it."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nCMD [\"python\"]\n")
+    assert main(["inspect", "docker-archive:"]) == 2
+    capsys.readouterr()
+    code, doc = _audit(capsys, str(tmp_path), "--image", "docker-archive:", "--offline")
+    assert code == 2
+    (row,) = doc["services"]  # type: ignore[misc]
+    assert "docker-archive:" in row["error"]
+    # an image that cannot be read stays an input error (exit 3)
+    code, _ = _audit(capsys, str(tmp_path), "--image", f"docker-archive:{tmp_path / 'nope.tar'}", "--offline")
+    assert code == 3
+
+
+def test_faiss_import_counts_as_a_gpu_framework_for_dw102(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_engine: None, tmp_path: Path,
+) -> None:
+    """A service whose code imports faiss and never asks for a GPU is CPU-only, so faiss-gpu is reported."""
+    w = tmp_path / "w"
+    w.mkdir()
+    gpu = build_wheel(w, "faiss-gpu", "1.7.2", {"faiss/__init__.py": b"", "faiss/_swigfaiss.so": b"\0" * MB},
+                      tag="cp311-cp311-manylinux_2_17_x86_64")
+    write_index(tmp_path / "simple", [gpu])
+    server = load_static_server().start(str(tmp_path / "simple"))
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+    svc = tmp_path / "svc"
+    svc.mkdir()
+    (svc / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY . /app\nRUN pip install -r /app/requirements.txt\n"
+                                    "CMD [\"python\", \"/app/main.py\"]\n")
+    (svc / "requirements.txt").write_text("faiss-gpu==1.7.2\n")
+    (svc / "main.py").write_text("import faiss\n\nindex = faiss.IndexFlatL2(64)\n")
+    try:
+        _, doc = _audit(capsys, str(svc), "--select", "DW102")
+    finally:
+        server.shutdown()
+    (finding,) = doc["services"][0]["findings"]  # type: ignore[index]
+    assert finding["rule"] == "DW102" and finding["package"] == "faiss-gpu"
+    assert "faiss-cpu" in finding["fix"]

@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 from tests.imagebuilder import F, ImageSpec, write_docker_archive, write_oci_layout
 
-from deadweight.analysis import aligned_history
 from deadweight.cli.main import main
 from deadweight.model.image import HistoryEntry, ImageConfig, Platform
+from deadweight.pipeline.analyze import aligned_history
 
 SCHEMA = json.loads(resources.files("deadweight").joinpath("schemas/inspect.schema.json").read_text())
 
@@ -294,7 +294,7 @@ def test_platform_picks_from_a_multi_platform_layout(capsys: pytest.CaptureFixtu
 
 
 def test_progress_reports_every_layer(archive: Path) -> None:
-    from deadweight.analysis import analyze_image
+    from deadweight.pipeline.analyze import analyze_image
     from deadweight.sources.base import SourceOptions
     from deadweight.sources.resolve import open_source
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from deadweight.analysis import STACK_MIN_ENTRIES, analyze_image
 from deadweight.cache import MAX_STACKS, LayerCache
 from deadweight.inventory.filetree import FileTree
 from deadweight.model.analysis import ImageAnalysis
+from deadweight.pipeline.analyze import STACK_MIN_ENTRIES, analyze_image
 from deadweight.sources.base import OpenedLayer, SourceOptions
 from deadweight.sources.docker_archive import DockerArchiveSource
 from tests.imagebuilder import F, ImageSpec, write_docker_archive

@@ -1,49 +1,26 @@
-"""``deadweight audit [PATH]``: the main job. Wiring only: options, config precedence, render, exit code."""
+"""``deadweight audit [PATH]``: the main job. Wiring only: options, :func:`deadweight.pipeline.audit.audit`,
+render, exit code."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
-from deadweight.cli.main import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, cli
+from deadweight.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
 from deadweight.cli.output import terminal_width, use_color, write_output
-from deadweight.config import Config, load_config, validate_fail_on, validate_rule_list
-from deadweight.errors import UsageError
+from deadweight.config import Config
 from deadweight.model.audit import AuditReport
 from deadweight.reports import audit_json, audit_markdown, audit_text, sarif
 
 FORMATS = ("text", "json", "markdown", "sarif")
 
 
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
-
-
-def effective_config(path: str, params: dict[str, Any]) -> Config:
-    """Defaults < [tool.deadweight] / .deadweight.toml < command line."""
-    explicit = Path(params["config_file"]) if params.get("config_file") else None
-    start = Path(path)
-    config = load_config(start if start.exists() else None, explicit)
-    overrides: dict[str, Any] = {}
-    if params.get("fail_on"):
-        overrides["fail_on"] = validate_fail_on(_split(params["fail_on"]), "--fail-on")
-    if params.get("select"):
-        overrides["select"] = validate_rule_list(_split(params["select"]), "select", "--select")
-    if params.get("ignore"):
-        overrides["ignore"] = config.ignore + validate_rule_list(_split(params["ignore"]), "ignore", "--ignore")
-    if params.get("offline"):
-        overrides["offline"] = True
-    if params.get("torch_cpu_index"):
-        overrides["torch_cpu_index"] = params["torch_cpu_index"]
-    if params.get("deployment_gpu"):
-        overrides["deployment_gpu"] = params["deployment_gpu"]
-    return config.with_overrides(**overrides)
-
-
 def exit_code(report: AuditReport, config: Config) -> int:
-    """3 when some service could not be audited; else 1 when a finding reaches the fail level; else 0."""
+    """2 or 3 when some service could not be audited (by the error's kind: a usage error, such as a malformed
+    ``--image`` reference, wins over unreadable input); else 1 when a finding reaches the fail level; else 0."""
+    if any(s.error and s.error_kind == "usage" for s in report.services):
+        return EXIT_USAGE
     if any(s.error for s in report.services):
         return EXIT_INPUT
     level = config.fail_severity()
@@ -93,24 +70,13 @@ def audit_command(**params: Any) -> None:
     PATH is a service directory (Dockerfile + requirements), a compose file, or a directory holding
     one (default: the current directory).
     """
-    from deadweight.auditing.images import parse_image_options  # noqa: PLC0415 - heavy imports on use
-    from deadweight.auditing.runner import AuditOptions, run_audit  # noqa: PLC0415
-    from deadweight.project.loader import load_project  # noqa: PLC0415
+    from deadweight.pipeline.audit import audit, audit_config  # noqa: PLC0415 - heavy imports on use
 
     path = params["path"]
-    if not Path(path).exists():
-        raise UsageError(f"{path}: no such file or directory")
-    config = effective_config(path, params)
-    project = load_project(path)
-    images = parse_image_options(params["images"], [s.name for s in project.services])
-    options = AuditOptions(
-        images=images,
-        build=params["build"],
-        run=params["run_"],
-        network=params["network"],
-        verify=params["verify"],
-        platform=params["platform"],
-    )
-    report = run_audit(path, config, options, project=project)
+    settings = {key: params[key] for key in ("config_file", "fail_on", "select", "ignore", "offline",
+                                             "torch_cpu_index", "deployment_gpu")}
+    config = audit_config(path, **settings)
+    report = audit(path, config=config, images=params["images"], build=params["build"], run=params["run_"],
+                   network=params["network"], platform=params["platform"], verify=params["verify"])
     write_output(render(report, params["fmt"], params["output"]), params["output"])
     raise click.exceptions.Exit(exit_code(report, config))

@@ -1,6 +1,6 @@
 """The result of reading an image once: layers with their history, the merged tree, byte accounting.
 
-Produced by :func:`deadweight.analysis.analyze_image`; rendered by ``reports/inspect_*``; the input of
+Produced by :func:`deadweight.pipeline.analyze.analyze_image`; rendered by ``reports/inspect_*``; the input of
 the inventory and of the rules. Pure data plus cheap derived views (largest files, shadowed paths).
 """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 from deadweight.model.cost import CostEstimate, CostModel, monthly_cost
 from deadweight.model.finding import Finding, Severity, deduplicated_savings
@@ -43,6 +44,7 @@ class ServiceResult:
     findings: tuple[Finding, ...] = ()
     skipped: tuple[SkippedRule, ...] = ()
     error: str | None = None  # why this service could not be audited (others still are)
+    error_kind: Literal["usage", "input"] | None = None  # the error's kind: exit 2 or 3, as docs/exit-codes.md says
     layers: tuple[tuple[str, int], ...] = ()  # (diff id, bytes) for fleet de-duplication
     warnings: tuple[str, ...] = ()
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, EvidenceKind, UsageEvidence
 from deadweight.usage.imports import dotted_name
 
+#: Top-level modules of frameworks that can compute on a GPU: code importing one of them with no CUDA call is
+#: CPU-only (``decide_device``'s ``uses_gpu_framework``). The one list; the usage join reads it from here.
 GPU_FRAMEWORKS = frozenset({"torch", "tensorflow", "jax", "cupy", "onnxruntime", "transformers",
                             "sentence_transformers", "faiss", "tensorrt", "pycuda", "numba", "vllm"})
 # torch.cuda.* calls that fail (or are meaningless) without a GPU; probes like is_available don't count.

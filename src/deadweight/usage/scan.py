@@ -1,5 +1,9 @@
 """Walk a project's files safely and collect usage evidence from each, by file kind.
 
+Two inputs, one scanner: files on disk (``scan_files``, ``scan_directory``: a project's context) and
+contents already in memory (``scan_contents``: the code an image holds, captured while its layers
+streamed, which is never written out).
+
 Why "safely": real projects ship Python 2 leftovers, generated junk, huge data files, symlink loops and
 files in odd encodings. Each becomes a warning naming the file and the scan goes on. A code file we
 could not read makes the scan incomplete, and verdicts then answer "unknown" instead of "unused".
@@ -18,7 +22,7 @@ import tokenize
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -108,7 +112,7 @@ def iter_project_files(root: Path) -> tuple[list[Path], list[ScanWarning]]:
     return files, warnings
 
 
-def file_kind(path: Path, head: bytes) -> str | None:
+def file_kind(path: PurePath, head: bytes) -> str | None:
     """python, dockerfile, compose, script, env, ini, toml, yaml, json (None: not a file that names code)."""
     name = path.name
     lower = name.lower()
@@ -153,6 +157,31 @@ def scan_files(files: Iterable[Path | str], *, root: Path | None = None, known_m
             _scan_one(path, shown, known, max_bytes, acc)
         except RecursionError:
             acc.warnings.append(ScanWarning(shown, "too deeply nested to analyse", True))
+    return _result(acc)
+
+
+def scan_contents(contents: Iterable[tuple[str, bytes]], *, known_modules: Iterable[str] = (),
+                  max_bytes: int = MAX_BYTES) -> ScanResult:
+    """``scan_files`` over contents in memory: ``(path, data)`` pairs, the path (POSIX) naming the file in
+    locations and deciding its kind as a file's name does. Nothing touches the disk."""
+    known = frozenset(known_modules)
+    acc = _Acc()
+    for shown, data in contents:
+        kind = file_kind(PurePosixPath(shown), data[:512])
+        if kind is None:
+            continue
+        if len(data) > max_bytes:
+            acc.warnings.append(ScanWarning(shown, f"{len(data)} bytes, larger than {max_bytes}; skipped",
+                                            kind == "python"))
+            continue
+        try:
+            _scan_data(data, kind, shown, known, acc)
+        except RecursionError:
+            acc.warnings.append(ScanWarning(shown, "too deeply nested to analyse", True))
+    return _result(acc)
+
+
+def _result(acc: _Acc) -> ScanResult:
     evidence = sorted(set(acc.evidence), key=UsageEvidence.sort_key)
     warnings = sorted(set(acc.warnings), key=lambda w: (w.path, w.message))
     for w in warnings:
@@ -203,6 +232,11 @@ def _scan_one(path: Path, shown: str, known: frozenset[str], max_bytes: int, acc
     except OSError as exc:
         acc.warnings.append(ScanWarning(shown, f"cannot read: {exc.strerror or exc}", kind == "python"))
         return
+    _scan_data(data, kind, shown, known, acc)
+
+
+def _scan_data(data: bytes, kind: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
+    """Evidence from the contents of one file of ``kind``."""
     if b"\x00" in data:
         acc.warnings.append(ScanWarning(shown, "binary content; skipped", kind == "python"))
         return

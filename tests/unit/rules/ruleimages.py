@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deadweight.analysis import analyze_image
 from deadweight.config import Config
 from deadweight.inventory.build import build_inventory
 from deadweight.inventory.capture import for_config
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service
+from deadweight.pipeline.analyze import analyze_image
 from deadweight.rules.base import RuleContext
 from deadweight.sources.resolve import open_source
 from imagebuilder import F, ImageSpec, write_docker_archive

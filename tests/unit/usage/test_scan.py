@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from deadweight.model.usage import EvidenceKind
-from deadweight.usage.scan import iter_project_files, scan_directory, scan_files
+from deadweight.usage.scan import iter_project_files, scan_contents, scan_directory, scan_files
 
 
 def _write(root: Path, name: str, data: str | bytes) -> Path:
@@ -97,3 +97,31 @@ def test_dockerfile_compose_env_ini_toml(tmp_path: Path) -> None:
     assert not [e for e in result.evidence if "scipy" in e.target]  # declarations are not evidence
     locs = {e.target: e.location for e in result.evidence}
     assert locs["asyncpg"] == "Dockerfile:2" and locs["dramatiq"] == "supervisord.conf:2"
+
+
+def test_scan_contents_finds_what_scan_files_finds_without_a_disk(tmp_path: Path) -> None:
+    contents = {
+        "app/main.py": b"import alpha\nfrom beta import x\n",
+        "bin/run": b"#!/usr/bin/env python3\nimport gamma\n",
+        "start.sh": b"exec gunicorn app.main:app\n",
+        "settings.toml": b'[tool.x]\nbackend = "delta.store"\n',
+        "data.bin": b"\0\1\2",
+        "broken.py": b"def (:\nimport epsilon\n",
+    }
+    for name, data in contents.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    on_disk = scan_files([tmp_path / name for name in contents], root=tmp_path,
+                         known_modules={"delta"})
+    in_memory = scan_contents(sorted(contents.items()), known_modules={"delta"})
+    assert in_memory.evidence == on_disk.evidence
+    assert in_memory.files_scanned == on_disk.files_scanned == 5
+    assert not in_memory.complete  # broken.py does not parse
+    targets = {e.target.split(".")[0] for e in in_memory.evidence if e.kind is EvidenceKind.IMPORT}
+    assert {"alpha", "beta", "gamma", "epsilon"} <= targets
+
+
+def test_scan_contents_skips_what_is_too_big_or_binary() -> None:
+    result = scan_contents([("big.py", b"import alpha\n" * 100), ("blob.py", b"import a\0")], max_bytes=100)
+    assert result.evidence and all(e.kind is EvidenceKind.SCAN_WARNING for e in result.evidence)
+    assert {w.path for w in result.warnings} == {"big.py", "blob.py"} and not result.complete

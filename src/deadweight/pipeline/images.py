@@ -7,13 +7,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import docker
-from docker.errors import APIError, DockerException
-from docker.errors import BuildError as DockerBuildError
-
+from deadweight.engine.client import Engine
 from deadweight.errors import BuildError, UsageError
 from deadweight.model.project import Service
-from deadweight.sources.daemon import daemon_has
+
+#: How long to wait for the engine when asking whether it has a service's image, in seconds.
+PROBE_TIMEOUT = 5.0
 
 
 def parse_image_options(values: tuple[str, ...], service_names: list[str]) -> dict[str, str]:
@@ -44,33 +43,26 @@ def find_image(service: Service, explicit: Mapping[str, str]) -> str | None:
     """The image reference to audit, or None for a static audit."""
     if service.name in explicit:
         return explicit[service.name]
-    for candidate in ([service.image] if service.image else []) + compose_default_names(service):
-        if candidate and daemon_has(candidate):
-            return f"docker:{candidate}"
+    candidates = [c for c in ([service.image] if service.image else []) + compose_default_names(service) if c]
+    if not candidates:
+        return None
+    with Engine(timeout=PROBE_TIMEOUT) as probe:
+        for candidate in candidates:
+            if probe.has_image(candidate):
+                return f"docker:{candidate}"
     return None
 
 
-def build_image(service: Service, *, network: str | None = None) -> str:
+def build_image(service: Service, engine: Engine, *, network: str | None = None) -> str:
     """Build the service with the local engine and return a ``docker:`` reference to the result."""
     if not service.context_dir or not service.dockerfile_path:
         raise BuildError(f"{service.name}: no build context or Dockerfile to build")
     tag = f"deadweight-audit/{re.sub(r'[^a-z0-9_.-]', '-', service.name.lower())}:latest"
     try:
-        client = docker.from_env()
         dockerfile = str(Path(service.dockerfile_path).resolve().relative_to(Path(service.context_dir).resolve()))
-        client.images.build(
-            path=service.context_dir,
-            dockerfile=dockerfile,
-            tag=tag,
-            buildargs=dict(service.build_args) or None,
-            target=service.build_target,
-            network_mode=network,
-            rm=True,
-        )
-    except DockerBuildError as exc:
-        lines = [str(c.get("stream") or c.get("error") or "").strip() for c in exc.build_log if isinstance(c, dict)]
-        last = next((line for line in reversed(lines) if line), str(exc))
-        raise BuildError(f"{service.name}: docker build failed: {last}") from None
-    except (APIError, DockerException, ValueError) as exc:
-        raise BuildError(f"{service.name}: docker build failed: {str(exc).splitlines()[0]}") from None
+    except ValueError:
+        raise BuildError(f"{service.name}: docker build failed: {service.dockerfile_path} is outside the build "
+                         f"context {service.context_dir}") from None
+    engine.build(context_dir=service.context_dir, dockerfile=dockerfile, tag=tag, label=service.name,
+                 buildargs=service.build_args, target=service.build_target, network=network)
     return f"docker:{tag}"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from deadweight.analysis import analyze_image
 from deadweight.errors import SourceError
 from deadweight.model.image import HistoryEntry, ImageConfig, LayerDescriptor, Platform
+from deadweight.pipeline.analyze import analyze_image
 from deadweight.sources.base import ByteStream, ImageSource, OpenedLayer, SourceOptions
 from deadweight.sources.docker_archive import DockerArchiveSource, iter_archive_stream
 from tests.imagebuilder import F, ImageSpec, layer_tar, sha256, write_docker_archive

@@ -6,8 +6,7 @@ compose overrides what it sets, exactly as the engine does when it starts the co
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +15,13 @@ from deadweight.model.image import ImageConfig
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service, ShippedFile
 from deadweight.model.tree import TreeView
-from deadweight.model.usage import UsageEvidence, Verdict
+from deadweight.model.usage import EvidenceKind, UsageEvidence, Verdict
 from deadweight.rules.dw102_gpu_variants import GUI_CALLS
 from deadweight.usage.commands import command_evidence
+from deadweight.usage.device import GPU_FRAMEWORKS
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
-from deadweight.usage.scan import ScanResult, scan_directory, scan_files
+from deadweight.usage.scan import ScanResult, scan_contents, scan_directory, scan_files
 from deadweight.usage.strings import env_assignment_evidence
 from deadweight.usage.verdicts import decide
 
@@ -114,23 +114,19 @@ def _env_evidence(service: Service, image_config: ImageConfig | None, known: Ite
     return out
 
 
-def _image_code(tree: TreeView, image_config: ImageConfig, directory: Path) -> list[Path]:
-    """Write the application code the image holds under WORKDIR (captured while streaming) to ``directory``."""
+def _image_code(tree: TreeView, image_config: ImageConfig) -> Iterator[tuple[str, bytes]]:
+    """``(image:/path, contents)`` of the application code the image holds under WORKDIR, as captured while
+    streaming (``audit_capture``): read from memory, never written out."""
     workdir = image_config.working_dir.strip("/")
     if not workdir:
-        return []
-    written = []
+        return
     for node in tree.walk(workdir):
         if "site-packages/" in node.path or "dist-packages/" in node.path or not _is_code(node.path):
             continue
         data = tree.read(node.path)
         if data is None or len(data) > MAX_CAPTURED_CODE:
             continue
-        target = directory / node.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        written.append(target)
-    return written
+        yield f"image:/{node.path}", data
 
 
 def collect_usage(
@@ -152,21 +148,16 @@ def collect_usage(
     elif context is not None and context.is_dir():
         results.append(scan_directory(context, known_modules=known))
     if tree is not None and image_config is not None:
-        with tempfile.TemporaryDirectory(prefix="deadweight-code-") as tmp:
-            files = _image_code(tree, image_config, Path(tmp))
-            if files:
-                scanned = scan_files(files, root=Path(tmp), known_modules=known)
-                results.append(ScanResult(
-                    tuple(_relocate(e, "image:/") for e in scanned.evidence), scanned.warnings, scanned.files_scanned
-                ))
+        results.append(scan_contents(_image_code(tree, image_config), known_modules=known))
     evidence: list[UsageEvidence] = [e for r in results for e in r.evidence]
     commands = _command_evidence(service, image_config)
     evidence += commands
     for ev in commands:
         evidence += optional_evidence(ev.detail, ev.location.rsplit(":", 1)[0], "command")
     evidence += _env_evidence(service, image_config, known)
-    frameworks = {"torch", "tensorflow", "jax", "onnxruntime", "cupy"}
-    uses_gpu_framework = any(e.target.split(".")[0] in frameworks for e in evidence if e.kind.value == "import")
+    uses_gpu_framework = any(
+        e.target.split(".")[0] in GPU_FRAMEWORKS for e in evidence if e.kind is EvidenceKind.IMPORT
+    )
     return ServiceUsage(
         evidence=tuple(sorted(set(evidence), key=UsageEvidence.sort_key)),
         complete=all(r.complete for r in results),
@@ -174,10 +165,6 @@ def collect_usage(
         gui_calls=_gui_calls(service, shipped),
         uses_gpu_framework=uses_gpu_framework,
     )
-
-
-def _relocate(ev: UsageEvidence, prefix: str) -> UsageEvidence:
-    return UsageEvidence(ev.kind, ev.detail, prefix + ev.location, ev.target, ev.confidence, ev.type_only, ev.consumer)
 
 
 def _gui_calls(service: Service, shipped: Sequence[ShippedFile]) -> tuple[str, ...]:

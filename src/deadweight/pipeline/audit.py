@@ -1,24 +1,22 @@
-"""Audit a service or a fleet: one ``ServiceResult`` per service, fleet totals, nothing printed.
+"""``audit``: a service or a fleet, one ``ServiceResult`` per service, fleet totals, nothing printed.
 
 A service that cannot be audited (its Dockerfile does not parse, its image is missing, its build fails)
-gets a row saying so and the others are still audited; the CLI turns such rows into exit code 3.
+gets a row saying so, with the error's kind, and the others are still audited; the CLI turns such rows
+into exit code 2 or 3. Errors about the whole run (no such path, bad options, an unparseable compose
+file) are raised as ``DeadweightError`` subclasses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
-from deadweight.analysis import analyze_image
-from deadweight.auditing.cpu_builds import torch_cpu_build
-from deadweight.auditing.images import build_image, find_image
-from deadweight.auditing.memory import observe_memory
-from deadweight.auditing.musl import musl_gaps
-from deadweight.auditing.static import estimate_inventory, index_urls, target_of
-from deadweight.auditing.usage import audit_capture, capture_key, service_verdicts
 from deadweight.cache import LayerCache
-from deadweight.config import Config
+from deadweight.config import Config, load_config, validate_fail_on, validate_rule_list
+from deadweight.engine.client import Engine
+from deadweight.engine.memory import observe_memory
 from deadweight.errors import DeadweightError, UsageError
 from deadweight.inventory.build import build_inventory
 from deadweight.model.analysis import ImageAnalysis
@@ -26,7 +24,12 @@ from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, Skip
 from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Project, Service
+from deadweight.pipeline.analyze import analyze_image
+from deadweight.pipeline.images import build_image, find_image, parse_image_options
+from deadweight.pipeline.static import estimate_inventory, index_urls, target_of
 from deadweight.project.loader import load_project
+from deadweight.pypi.cpu_builds import torch_cpu_build
+from deadweight.pypi.musl import musl_gaps
 from deadweight.pypi.store import JsonStore, default_cache_dir
 from deadweight.rules.base import CpuBuild, RuleContext
 from deadweight.rules.dw101_cuda_torch import GPU_BUILDS
@@ -35,6 +38,7 @@ from deadweight.rules.engine import evaluate_all
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
 from deadweight.usage.device import decide_device
+from deadweight.usage.service import audit_capture, capture_key, service_verdicts
 
 Progress = Callable[[str], None]
 
@@ -47,6 +51,93 @@ class AuditOptions:
     network: str | None = None  # for --run; None = the config's (default "none")
     verify: bool = False
     platform: str | None = None
+
+
+def _split(values: str | Sequence[str]) -> tuple[str, ...]:
+    items = (values,) if isinstance(values, str) else values
+    return tuple(v.strip() for value in items for v in value.split(",") if v.strip())
+
+
+def audit_config(
+    path: str | Path = ".",
+    *,
+    config: Config | None = None,
+    config_file: str | Path | None = None,
+    fail_on: str | Sequence[str] = (),
+    select: str | Sequence[str] = (),
+    ignore: str | Sequence[str] = (),
+    offline: bool = False,
+    torch_cpu_index: str | None = None,
+    deployment_gpu: str | None = None,
+) -> Config:
+    """Defaults < [tool.deadweight] / .deadweight.toml (or ``config_file``, or ``config``) < these options.
+
+    Rule lists and severities may be comma-separated, as on the command line. Raises ``ConfigError`` /
+    ``UsageError`` for unknown keys or values.
+    """
+    if config is None:
+        start = Path(path)
+        config = load_config(start if start.exists() else None, Path(config_file) if config_file else None)
+    overrides: dict[str, Any] = {}
+    if _split(fail_on):
+        overrides["fail_on"] = validate_fail_on(_split(fail_on), "--fail-on")
+    if _split(select):
+        overrides["select"] = validate_rule_list(_split(select), "select", "--select")
+    if _split(ignore):
+        overrides["ignore"] = config.ignore + validate_rule_list(_split(ignore), "ignore", "--ignore")
+    if offline:
+        overrides["offline"] = True
+    if torch_cpu_index:
+        overrides["torch_cpu_index"] = torch_cpu_index
+    if deployment_gpu:
+        overrides["deployment_gpu"] = deployment_gpu
+    return config.with_overrides(**overrides)
+
+
+def audit(
+    path: str | Path = ".",
+    *,
+    images: str | Sequence[str] | Mapping[str, str] = (),
+    build: bool = False,
+    run: bool = False,
+    network: str | None = None,
+    platform: str | None = None,
+    verify: bool = False,
+    config: Config | None = None,
+    config_file: str | Path | None = None,
+    fail_on: str | Sequence[str] = (),
+    select: str | Sequence[str] = (),
+    ignore: str | Sequence[str] = (),
+    offline: bool = False,
+    torch_cpu_index: str | None = None,
+    deployment_gpu: str | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit the service or compose fleet at ``path``, as ``deadweight audit PATH`` does.
+
+    ``images``: the image of the one service (``"docker-archive:app.tar"``), ``SERVICE=REF`` strings, or
+    a mapping service -> reference; services without one are looked up in the local engine by their
+    compose name, else audited statically. ``build``/``run``/``network``/``platform``/``verify`` and the
+    settings (``config_file`` or ``config``, then ``fail_on``, ``select``, ``ignore``, ``offline``,
+    ``torch_cpu_index``, ``deployment_gpu``) mean what the CLI's options of the same name mean.
+    ``progress(service_name)`` is called as each service starts.
+
+    Raises ``UsageError``/``ConfigError`` for bad arguments or settings and ``ParseError`` when the compose
+    file cannot be read; a service that cannot be audited gets a row with ``error`` and ``error_kind``.
+    """
+    if not Path(path).exists():
+        raise UsageError(f"{path}: no such file or directory")
+    settings = audit_config(path, config=config, config_file=config_file, fail_on=fail_on, select=select,
+                            ignore=ignore, offline=offline, torch_cpu_index=torch_cpu_index,
+                            deployment_gpu=deployment_gpu)
+    project = load_project(str(path))
+    if isinstance(images, Mapping):
+        chosen = dict(images)
+    else:
+        chosen = parse_image_options((images,) if isinstance(images, str) else tuple(images),
+                                     [s.name for s in project.services])
+    options = AuditOptions(images=chosen, build=build, run=run, network=network, verify=verify, platform=platform)
+    return run_audit(str(path), settings, options, progress, project=project)
 
 
 def run_audit(
@@ -67,14 +158,16 @@ def run_audit(
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     store = JsonStore(cache_root / "index")
     cache = LayerCache(cache_root / "layers.sqlite")
+    engine = Engine()  # connects only when a service is built or run
     results = []
     try:
         for service in project.services:
             if progress is not None:
                 progress(service.name)
-            results.append(_audit_service(service, config, options, store, cache))
+            results.append(_audit_service(service, config, options, store=store, cache=cache, engine=engine))
     finally:
         cache.close()
+        engine.close()
     return AuditReport(
         root=project.root,
         services=tuple(results),
@@ -103,22 +196,27 @@ def fleet_totals(results: list[ServiceResult]) -> AuditTotals:
 
 
 def _audit_service(
-    service: Service, config: Config, options: AuditOptions, store: JsonStore, cache: LayerCache
+    service: Service, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache, engine: Engine
 ) -> ServiceResult:
     if service.load_error:
-        return ServiceResult(service.name, None, "static", None, 0, error=service.load_error)
+        return ServiceResult(service.name, None, "static", None, 0, error=service.load_error, error_kind="input")
     ref: str | None = None
     try:
-        ref = build_image(service, network=options.network) if options.build else find_image(service, options.images)
+        if options.build:
+            ref = build_image(service, engine, network=options.network)
+        else:
+            ref = find_image(service, options.images)
         if ref is not None:
-            return _audit_image(service, ref, config, options, store=store, cache=cache)
+            return _audit_image(service, ref, config, options, store=store, cache=cache, engine=engine)
         return _audit_static(service, config, store)
     except DeadweightError as exc:
-        return ServiceResult(service.name, ref, "image" if ref else "static", None, 0, error=str(exc))
+        kind: Literal["usage", "input"] = "usage" if isinstance(exc, UsageError) else "input"
+        return ServiceResult(service.name, ref, "image" if ref else "static", None, 0, error=str(exc), error_kind=kind)
 
 
 def _audit_image(
-    service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache
+    service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache,
+    engine: Engine,
 ) -> ServiceResult:
     source_options = SourceOptions(platform=options.platform, verify=options.verify)
     with open_source(ref, source_options) as source:
@@ -129,7 +227,8 @@ def _audit_image(
     peak: int | None = None
     peak_evidence: str | None = None
     if options.run:
-        peak, peak_evidence = observe_memory(service, ref, config, network=options.network)
+        peak, peak_evidence = observe_memory(engine, service, ref, seconds=config.run.timeout_seconds,
+                                             network=options.network or config.run.network)
     findings, skipped, warnings = _evaluate(
         service, config, store, analysis=analysis, inventory=inventory, estimated=False,
         memory=(peak, peak_evidence) if options.run else None,

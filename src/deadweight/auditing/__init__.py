@@ -1,1 +1,0 @@
-"""``deadweight audit``: wire project, image, inventory, usage and rules together for each service."""
