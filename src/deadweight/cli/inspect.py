@@ -43,6 +43,7 @@ class InspectOptions:
     breakdown: bool = False
     project: str | None = None
     service: str | None = None
+    no_fast_path: bool = False
 
     @property
     def needs_inventory(self) -> bool:
@@ -90,7 +91,8 @@ def run_inspect(options: InspectOptions) -> str:
 
     if options.platform is not None:
         Platform.parse(options.platform)  # a usage error before any I/O
-    source_options = SourceOptions(platform=options.platform, insecure=options.insecure, verify=options.verify)
+    source_options = SourceOptions(platform=options.platform, insecure=options.insecure, verify=options.verify,
+                                   fast_path=not options.no_fast_path)
     with (
         open_source(options.ref, source_options) as source,
         layer_progress(progress_enabled(options.fmt, options.output)) as progress,
@@ -136,6 +138,8 @@ def run_inspect(options: InspectOptions) -> str:
 @click.option("--breakdown", is_flag=True, help="Bytes per class (GPU, ML, toolchain, caches...) summing to the size.")
 @click.option("--project", metavar="PATH", help="Show what the project at PATH really uses (a 'used by' column).")
 @click.option("--service", metavar="NAME", help="With --project: the compose service this image is for.")
+@click.option("--no-fast-path", is_flag=True,
+              help="docker: stream docker save instead of reading the engine's storage directly.")
 def inspect_command(**params: Any) -> None:
     """Show where the bytes of image REF are: layers, largest paths, shadowed bytes, efficiency.
 
