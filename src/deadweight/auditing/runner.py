@@ -47,6 +47,7 @@ class AuditOptions:
     network: str | None = None  # for --run; None = the config's (default "none")
     verify: bool = False
     platform: str | None = None
+    fast_path: bool = True  # docker: read the engine's storage directly when it can
 
 
 def run_audit(
@@ -120,7 +121,7 @@ def _audit_service(
 def _audit_image(
     service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache
 ) -> ServiceResult:
-    source_options = SourceOptions(platform=options.platform, verify=options.verify)
+    source_options = SourceOptions(platform=options.platform, verify=options.verify, fast_path=options.fast_path)
     with open_source(ref, source_options) as source:
         config_ = source.config()
         analysis = analyze_image(source, want=audit_capture(config_), cache=cache,

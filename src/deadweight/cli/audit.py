@@ -87,6 +87,8 @@ def render(report: AuditReport, fmt: str, output: str | None) -> str:
               help="Whether deployments have a GPU; auto reads compose, Kubernetes and ECS files.")
 @click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from multi-platform images.")
 @click.option("--verify", is_flag=True, help="Verify layer digests of local archives and layouts too.")
+@click.option("--no-fast-path", is_flag=True,
+              help="docker: stream docker save instead of reading the engine's storage directly.")
 def audit_command(**params: Any) -> None:
     """Find the dead weight in a service or a docker-compose fleet, with evidence and measured savings.
 
@@ -110,6 +112,7 @@ def audit_command(**params: Any) -> None:
         network=params["network"],
         verify=params["verify"],
         platform=params["platform"],
+        fast_path=not params["no_fast_path"],
     )
     report = run_audit(path, config, options, project=project)
     write_output(render(report, params["fmt"], params["output"]), params["output"])
