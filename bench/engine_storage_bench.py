@@ -39,6 +39,7 @@ TARGETS = {"fast_s": 2.0, "fast_vs_dive": 0.2, "rss_mb": 150.0}
 class Run:
     wall_s: float
     max_rss_mb: float
+    cpu_s: float  # user + system CPU of that child: steadier than wall on a loaded machine
 
 
 def run_child(cmd: Sequence[str]) -> Run:
@@ -53,7 +54,7 @@ def run_child(cmd: Sequence[str]) -> Run:
         raise SystemExit(f"bench: {' '.join(cmd)} exited {code}: {err.decode(errors='replace')[-500:]}")
     if err.strip() and cmd[0] == sys.executable:  # a fallback note would make the "fast" figure a lie: show it
         print(f"bench: stderr of {' '.join(cmd)}: {err.decode(errors='replace').strip()}", file=sys.stderr)
-    return Run(wall, usage.ru_maxrss / 1024)
+    return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def interleaved(cmds: Sequence[Sequence[str]], repeat: int) -> list[Run]:
@@ -127,10 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, run in runs.items():
         results[f"{name}_s"] = round(run.wall_s, 3)
         results[f"{name}_rss_mb"] = round(run.max_rss_mb, 1)
-        print(f"{name:14s} {run.wall_s:7.2f} s   peak RSS {run.max_rss_mb:6.1f} MB")
+        results[f"{name}_cpu_s"] = round(run.cpu_s, 3)
+        print(f"{name:14s} {run.wall_s:7.2f} s wall  {run.cpu_s:6.2f} s CPU  peak RSS {run.max_rss_mb:6.1f} MB")
     fast = runs["fast"]
     print(f"fast path vs stream: {fast.wall_s / runs['stream'].wall_s:.3f}x")
     results["fast_vs_stream"] = round(fast.wall_s / runs["stream"].wall_s, 3)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    results["loadavg"] = round(os.getloadavg()[0], 2)
     if "dive" in runs:
         ratio = fast.wall_s / runs["dive"].wall_s
         results["fast_vs_dive"] = round(ratio, 3)
