@@ -64,6 +64,8 @@ def render(report: AuditReport, fmt: str, output: str | None) -> str:
               help="Whether deployments have a GPU; auto reads compose, Kubernetes and ECS files.")
 @click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from multi-platform images.")
 @click.option("--verify", is_flag=True, help="Verify layer digests of local archives and layouts too.")
+@click.option("--no-fast-path", is_flag=True,
+              help="docker: stream docker save instead of reading the engine's storage directly.")
 def audit_command(**params: Any) -> None:
     """Find the dead weight in a service or a docker-compose fleet, with evidence and measured savings.
 
@@ -77,6 +79,7 @@ def audit_command(**params: Any) -> None:
                                              "torch_cpu_index", "deployment_gpu")}
     config = audit_config(path, **settings)
     report = audit(path, config=config, images=params["images"], build=params["build"], run=params["run_"],
-                   network=params["network"], platform=params["platform"], verify=params["verify"])
+                   network=params["network"], platform=params["platform"], verify=params["verify"],
+                   fast_path=not params["no_fast_path"])
     write_output(render(report, params["fmt"], params["output"]), params["output"])
     raise click.exceptions.Exit(exit_code(report, config))

@@ -58,6 +58,8 @@ def render(result: InspectResult, *, fmt: str, top: int, output: str | None, sho
 @click.option("--breakdown", is_flag=True, help="Bytes per class (GPU, ML, toolchain, caches...) summing to the size.")
 @click.option("--project", metavar="PATH", help="Show what the project at PATH really uses (a 'used by' column).")
 @click.option("--service", metavar="NAME", help="With --project: the compose service this image is for.")
+@click.option("--no-fast-path", is_flag=True,
+              help="docker: stream docker save instead of reading the engine's storage directly.")
 def inspect_command(**params: Any) -> None:
     """Show where the bytes of image REF are: layers, largest paths, shadowed bytes, efficiency.
 
@@ -69,7 +71,7 @@ def inspect_command(**params: Any) -> None:
     options = InspectOptions(
         platform=params["platform"], verify=params["verify"], insecure=params["insecure"],
         packages=params["packages"], breakdown=params["breakdown"], project=params["project"],
-        service=params["service"],
+        service=params["service"], fast_path=not params["no_fast_path"],
     )
     with layer_progress(progress_enabled(params["fmt"], params["output"])) as progress:
         result = run_inspect(params["ref"], options, progress)

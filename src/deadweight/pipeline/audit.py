@@ -51,6 +51,7 @@ class AuditOptions:
     network: str | None = None  # for --run; None = the config's (default "none")
     verify: bool = False
     platform: str | None = None
+    fast_path: bool = True  # docker: read the engine's storage directly when it can
 
 
 def _split(values: str | Sequence[str]) -> tuple[str, ...]:
@@ -103,6 +104,7 @@ def audit(
     network: str | None = None,
     platform: str | None = None,
     verify: bool = False,
+    fast_path: bool = True,
     config: Config | None = None,
     config_file: str | Path | None = None,
     fail_on: str | Sequence[str] = (),
@@ -117,7 +119,8 @@ def audit(
 
     ``images``: the image of the one service (``"docker-archive:app.tar"``), ``SERVICE=REF`` strings, or
     a mapping service -> reference; services without one are looked up in the local engine by their
-    compose name, else audited statically. ``build``/``run``/``network``/``platform``/``verify`` and the
+    compose name, else audited statically. ``fast_path=False`` streams ``docker save`` instead of reading a
+    local engine's storage. ``build``/``run``/``network``/``platform``/``verify`` and the
     settings (``config_file`` or ``config``, then ``fail_on``, ``select``, ``ignore``, ``offline``,
     ``torch_cpu_index``, ``deployment_gpu``) mean what the CLI's options of the same name mean.
     ``progress(service_name)`` is called as each service starts.
@@ -136,7 +139,8 @@ def audit(
     else:
         chosen = parse_image_options((images,) if isinstance(images, str) else tuple(images),
                                      [s.name for s in project.services])
-    options = AuditOptions(images=chosen, build=build, run=run, network=network, verify=verify, platform=platform)
+    options = AuditOptions(images=chosen, build=build, run=run, network=network, verify=verify, platform=platform,
+                           fast_path=fast_path)
     return run_audit(str(path), settings, options, progress, project=project)
 
 
@@ -218,7 +222,7 @@ def _audit_image(
     service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache,
     engine: Engine,
 ) -> ServiceResult:
-    source_options = SourceOptions(platform=options.platform, verify=options.verify)
+    source_options = SourceOptions(platform=options.platform, verify=options.verify, fast_path=options.fast_path)
     with open_source(ref, source_options) as source:
         image_config = source.config()
         analysis = analyze_image(source, want=audit_capture(image_config), cache=cache,

@@ -35,6 +35,7 @@ class InspectOptions:
     breakdown: bool = False
     project: str | None = None
     service: str | None = None
+    fast_path: bool = True  # docker: read the engine's storage directly when it can
 
     @property
     def needs_inventory(self) -> bool:
@@ -75,7 +76,8 @@ def run_inspect(ref: str, options: InspectOptions, progress: Progress | None = N
     if options.platform is not None:
         Platform.parse(options.platform)  # a usage error before any I/O
     service = project_service(options.project, options.service) if options.project is not None else None
-    source_options = SourceOptions(platform=options.platform, insecure=options.insecure, verify=options.verify)
+    source_options = SourceOptions(platform=options.platform, insecure=options.insecure, verify=options.verify,
+                                   fast_path=options.fast_path)
     with open_source(ref, source_options) as source:
         want = content_wanted(options, source.config())
         analysis = analyze_image(source, want=want, verify=options.verify, progress=progress)
@@ -98,6 +100,7 @@ def inspect(
     breakdown: bool = False,
     project: str | Path | None = None,
     service: str | None = None,
+    fast_path: bool = True,
     progress: Progress | None = None,
 ) -> InspectResult:
     """Read image ``ref`` once and account for its bytes, as ``deadweight inspect REF`` does.
@@ -105,9 +108,11 @@ def inspect(
     ``ref`` is any reference the CLI takes (``docker-archive:PATH``, ``oci:PATH``, ``registry:...``,
     ``docker:NAME``, a path, a bare name). ``packages`` or ``breakdown`` add ``inventory``; ``project``
     (a service directory or compose file; ``service`` names one of several) adds ``verdicts``.
+    ``fast_path=False`` streams ``docker save`` instead of reading a local engine's storage.
     Raises ``UsageError`` for bad arguments, ``SourceError`` (and subclasses) when the image cannot be
     read, ``ParseError`` when a project file cannot be parsed.
     """
     options = InspectOptions(platform=platform, verify=verify, insecure=insecure, packages=packages,
-                             breakdown=breakdown, project=None if project is None else str(project), service=service)
+                             breakdown=breakdown, project=None if project is None else str(project), service=service,
+                             fast_path=fast_path)
     return run_inspect(ref, options, progress)

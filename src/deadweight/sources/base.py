@@ -95,3 +95,4 @@ class SourceOptions:
     insecure: bool = False  # allow plain HTTP / unverified TLS for a registry
     verify: bool = False  # verify digests of local archives and layouts too
     timeout: float = 30.0
+    fast_path: bool = True  # docker: read the engine's storage directly when it can (--no-fast-path: never)

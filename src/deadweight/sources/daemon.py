@@ -9,12 +9,20 @@ The engine's history API says neither which entries are empty layers nor in whic
 built; :func:`align_history` reconstructs ``empty_layer`` so that the non-empty entries line up with
 ``RootFS.Layers``, as they do in the real config.
 
+When the engine keeps the image with overlay2 on this machine and its storage is readable (root, or a
+rootless engine's own files), the layers are read straight from that storage instead
+(:mod:`deadweight.sources.engine_storage`): the same tar bytes ``docker save`` would send, without
+the engine re-tarring every file. Otherwise, or with ``SourceOptions(fast_path=False)``
+(``--no-fast-path``), the ``docker save`` stream is used, and a one-line note (logged as a warning on
+the ``deadweight.sources`` logger, which reaches stderr when nothing else handles it) says why.
+
 The docker SDK is imported lazily: reading archives or registries never pays for it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -24,8 +32,11 @@ from deadweight.errors import DigestMismatchError, SourceError
 from deadweight.model.image import ImageConfig, LayerDescriptor, Platform
 from deadweight.sources.base import ByteStream, ImageSource, OpenedLayer, SourceOptions
 from deadweight.sources.docker_archive import iter_archive_stream
+from deadweight.sources.engine_storage import StoredLayer, iter_stored_layers, locate
 from deadweight.sources.manifest import parse_config
 from deadweight.sources.streams import ChunkStream
+
+LOG = logging.getLogger("deadweight.sources")
 
 SAVE_CHUNK = 4 << 20
 PROBE_TIMEOUT = 5.0
@@ -191,6 +202,25 @@ class DaemonSource(ImageSource):
         if wanted is not None and not self._config.platform.matches(wanted):
             self.close()
             raise SourceError(f"{self.ref}: the image is {self._config.platform}, not {wanted}")
+        #: The layers in the engine's storage when they can be read there, else None (``fast_path_note`` says why).
+        self.stored: list[StoredLayer] | None = None
+        self.fast_path_note: str | None = None
+        if self._options.fast_path:
+            self.stored, self.fast_path_note = self._locate_storage(inspect)
+            if self.fast_path_note is not None:
+                LOG.warning(
+                    "deadweight: note: %s: not reading the engine's storage (%s); streaming docker save instead",
+                    self.ref, self.fast_path_note,
+                )
+
+    def _locate_storage(self, inspect: dict[str, Any]) -> tuple[list[StoredLayer] | None, str | None]:
+        try:
+            info = self._client.api.info()
+        except Exception as exc:
+            return None, f"docker info failed: {_describe(exc)}"
+        if not isinstance(info, dict) or not isinstance(inspect, dict):
+            return None, "the engine's answers are not what the fast path reads"
+        return locate(inspect, info)
 
     # -- engine calls -----------------------------------------------------------------------
 
@@ -253,7 +283,11 @@ class DaemonSource(ImageSource):
         return self._layers
 
     def iter_layers(self, *, verify: bool = False) -> Iterator[OpenedLayer]:
-        """Stream ``docker save`` once; every layer's diff id is computed and checked regardless."""
+        """From the engine's storage when it is readable (``verify`` rehashes every byte), else one ``docker
+        save`` stream, where every layer's diff id is computed and checked regardless."""
+        if self.stored is not None:
+            yield from iter_stored_layers(self.stored, self._layers, self.ref, verify=verify)
+            return
         del verify  # the archive stream hashes every layer to place it, so checking is free
         # The engine may take minutes to start sending a multi-GB save, and the SDK's timeout applies to
         # every socket read: the stream gets its own client with a long one.
