@@ -56,7 +56,8 @@ SIXTH_COMPOSE = """
 """
 SIXTH_FILES = {
     "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\n"
-                  "RUN pip install --no-cache-dir -r requirements.txt\nCOPY client.py .\nCMD [\"python\", \"client.py\"]\n",
+                  "RUN pip install --no-cache-dir -r requirements.txt\nCOPY client.py .\n"
+                  "CMD [\"python\", \"client.py\"]\n",
     "requirements.txt": "httpx>=0.27\npydantic>=2.5\nrich\n",
     "client.py": "import httpx\nimport pydantic\nfrom rich import print\n\n"
                  "class Pong(pydantic.BaseModel):\n    ok: bool\n\n"
