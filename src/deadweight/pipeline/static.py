@@ -93,8 +93,10 @@ def estimate_inventory(
         except InvalidRequirement:
             warnings.append(f"{req.source_file}:{req.line}: cannot estimate {req.raw.strip()!r}")
     try:
+        pre = any(o.name == "--pre" for o in service.requirement_options) or any(
+            "--pre" in c.flags for c in service.installs)  # pip install --pre
         closure = ClosureResolver(clients, inspector, python=target.python, platform=target.platform,
-                                  libc=target.libc).resolve(roots)
+                                  libc=target.libc, prereleases=pre).resolve(roots)
     finally:
         for client in clients:
             client.close()

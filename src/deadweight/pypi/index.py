@@ -6,14 +6,19 @@ this API, so one client covers them; ``--torch-cpu-index`` simply points it else
 
 from __future__ import annotations
 
+import atexit
 import re
+import ssl
+import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
+from threading import Lock
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
 import httpx
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from deadweight.errors import SourceError
@@ -24,8 +29,67 @@ JSON_ACCEPT = (
 )
 
 
+#: Source archive suffixes pip accepts from an index (pip's SUPPORTED_EXTENSIONS, less ``.whl``).
+SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma",
+                  ".tgz", ".tar")
+#: Concurrent connections per client; a bounded pool, as pip has none and PyPI asks for restraint.
+MAX_CONNECTIONS = 8
+
+
 class OfflineMiss(SourceError):
     """The answer is not in the cache and the network may not be used."""
+
+
+@lru_cache(maxsize=1 << 14)
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def file_version(filename: str) -> Version | None:
+    """The version a wheel or sdist file name carries (``name-1.2.tar.gz``: 1.2); None for anything else.
+
+    Only the version field is parsed (a page of 15k files has a few hundred distinct versions); whether a
+    wheel's tags fit is ``tags.wheel_rank``'s business."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        return _version(parts[1]) if len(parts) in (5, 6) else None
+    for suffix in SDIST_SUFFIXES:
+        if filename.endswith(suffix):
+            _, dash, text = filename[: -len(suffix)].rpartition("-")
+            return _version(text) if dash else None
+    return None
+
+
+_SHARED: dict[float, httpx.Client] = {}
+_SSL: list[ssl.SSLContext] = []
+_SHARED_LOCK = Lock()
+
+
+def shared_http_client(timeout: float) -> httpx.Client:
+    """The process's HTTP client for index pages and wheels (one per timeout): a bounded pool of
+    ``MAX_CONNECTIONS`` connections kept alive across services, and one TLS context for all (httpx's
+    default: ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else certifi), built once instead of once per client.
+    httpx's client may be shared between threads. Closed at exit."""
+    with _SHARED_LOCK:
+        client = _SHARED.get(timeout)
+        if client is None:
+            if not _SSL:
+                _SSL.append(httpx.create_ssl_context())
+                atexit.register(_close_shared)
+            limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS)
+            client = httpx.Client(timeout=timeout, follow_redirects=True, limits=limits, verify=_SSL[0])
+            _SHARED[timeout] = client
+        return client
+
+
+def _close_shared() -> None:
+    with _SHARED_LOCK:
+        for client in _SHARED.values():
+            client.close()
+        _SHARED.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +106,16 @@ class IndexFile:
     def is_wheel(self) -> bool:
         return self.filename.endswith(".whl")
 
+    @property
+    def is_sdist(self) -> bool:
+        return self.filename.endswith(SDIST_SUFFIXES)
+
     def version(self) -> Version | None:
-        if not self.is_wheel:
-            return None
-        try:
-            return parse_wheel_filename(self.filename)[1]
-        except (ValueError, InvalidVersion):
-            return None
+        """The version of a wheel or source archive; None for other files (eggs, installers)."""
+        return file_version(self.filename)
+
+    def as_json(self) -> dict[str, Any]:
+        return {slot: getattr(self, slot) for slot in IndexFile.__slots__}
 
 
 class _AnchorParser(HTMLParser):
@@ -127,7 +194,11 @@ def parse_json(doc: dict[str, Any], page_url: str) -> list[IndexFile]:
 
 
 class IndexClient:
-    """Reads project pages of one index, caching each answer; ``offline`` answers from the cache only."""
+    """Reads project pages of one index, caching each answer; ``offline`` answers from the cache only.
+
+    Safe to call from several threads at once (the resolver fetches pages concurrently): the HTTP client is
+    the caller's or the process's shared one, and httpx's client may be shared between threads.
+    """
 
     def __init__(
         self,
@@ -145,21 +216,34 @@ class IndexClient:
         self._client = client
 
     def _http(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, follow_redirects=True)
-        return self._client
+        return self._client if self._client is not None else shared_http_client(self.timeout)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Nothing to release: a given client belongs to the caller, the shared one lives until exit."""
+
+    def page_url(self, name: str) -> str:
+        return f"{self.base_url}{canonicalize_name(name)}/"
+
+    def page_token(self, name: str, *, create: bool = False) -> str | None:
+        """A token that changes whenever the cached page of ``name`` is written again, for caches derived
+        from the page (``closure``'s picks); None when there is none (``create``: make one, for a page
+        cached before tokens existed)."""
+        key = f"simple-token:{self.page_url(name)}"
+        token = self.store.get(key)
+        if isinstance(token, str):
+            return token
+        if not create:
+            return None
+        token = uuid.uuid4().hex
+        self.store.put(key, token)
+        return token
 
     def project_files(self, name: str) -> list[IndexFile]:
-        url = f"{self.base_url}{canonicalize_name(name)}/"
+        url = self.page_url(name)
         key = f"simple:{url}"
-        cached = self.store.get(key)
+        cached = self.store.load(key, _decode_files)
         if cached is not None:
-            return [IndexFile(**item) for item in cached]
+            return list(cached)
         if self.offline:
             raise OfflineMiss(f"{url}: not in the cache and running offline")
         try:
@@ -177,9 +261,10 @@ class IndexClient:
                 raise SourceError(f"index {self.base_url}: invalid JSON for {name}") from None
         else:
             files = parse_html(response.text, str(response.url))
-        self.store.put(key, [_as_dict(f) for f in files])
-        return files
+        saved = self.store.save(key, [f.as_json() for f in files], tuple(files))
+        self.store.put(f"simple-token:{url}", uuid.uuid4().hex)
+        return list(saved)
 
 
-def _as_dict(item: IndexFile) -> dict[str, Any]:
-    return {slot: getattr(item, slot) for slot in IndexFile.__slots__}
+def _decode_files(raw: Any) -> tuple[IndexFile, ...]:
+    return tuple(IndexFile(**item) for item in raw)

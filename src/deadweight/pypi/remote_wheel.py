@@ -11,11 +11,12 @@ import io
 import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import httpx
 
 from deadweight.errors import SourceError
-from deadweight.pypi.index import OfflineMiss
+from deadweight.pypi.index import OfflineMiss, shared_http_client
 from deadweight.pypi.store import JsonStore
 
 #: Range requests smaller than this are rounded up: central directories are read in few round trips.
@@ -27,25 +28,81 @@ MAX_FULL_DOWNLOAD = 64 << 20
 
 
 class RangeFile(io.RawIOBase):
-    """A read-only, seekable file over an HTTP URL, fetched lazily in ranges (what ``zipfile`` needs)."""
+    """A read-only, seekable file over an HTTP URL, fetched lazily in ranges (what ``zipfile`` needs).
 
-    def __init__(self, client: httpx.Client, url: str) -> None:
+    The first request reads the last ``MIN_FETCH`` bytes; with the file's size known from the index (PEP
+    700, which PyPI's JSON pages give) that is the only request needed to start, otherwise a HEAD asks for
+    it first. When that tail holds the zip's end record, the whole central directory (and the files just
+    before it, where wheels keep METADATA) is fetched with one more request, so most wheels are read in one
+    or two round trips.
+    """
+
+    def __init__(self, client: httpx.Client, url: str, size: int | None = None) -> None:
         super().__init__()
         self._client = client
         self._url = url
         self._pos = 0
         self._chunks: dict[int, bytes] = {}  # start offset -> bytes
-        head = client.head(url)
-        if head.status_code != 200 or "content-length" not in head.headers:
-            head = client.get(url, headers={"Range": "bytes=0-0"})
-            if head.status_code == 206 and "/" in head.headers.get("content-range", ""):
-                self.length = int(head.headers["content-range"].rsplit("/", 1)[1])
-            else:
-                raise SourceError(f"{url}: HTTP {head.status_code}, cannot size the file")
-        else:
-            self.length = int(head.headers["content-length"])
-        self.ranges_ok = head.headers.get("accept-ranges", "bytes") != "none"
         self.requests = 0
+        self.length = size if size is not None and size > 0 else self._head_length()
+        self._fetch_tail()
+        self._prefetch_central_directory()
+
+    def _head_length(self) -> int:
+        head = self._client.head(self._url)
+        self.requests += 1
+        if head.status_code == 200 and "content-length" in head.headers:
+            return int(head.headers["content-length"])
+        head = self._client.get(self._url, headers={"Range": "bytes=0-0"})
+        self.requests += 1
+        if head.status_code == 206 and "/" in head.headers.get("content-range", ""):
+            return int(head.headers["content-range"].rsplit("/", 1)[1])
+        raise SourceError(f"{self._url}: HTTP {head.status_code}, cannot size the file")
+
+    def _fetch_tail(self) -> None:
+        start = max(0, self.length - MIN_FETCH)
+        with self._client.stream("GET", self._url, headers={"Range": f"bytes={start}-{self.length - 1}"}) as response:
+            self.requests += 1
+            if response.status_code == 206:
+                total = response.headers.get("content-range", "").rsplit("/", 1)[-1]
+                if total.isdigit():
+                    self.length = int(total)  # the server's word over the index's, should they differ
+                self._chunks[start] = response.read()
+                return
+            if response.status_code == 200:
+                declared = response.headers.get("content-length", "")
+                if (declared.isdigit() and int(declared) > MAX_FULL_DOWNLOAD) or self.length > MAX_FULL_DOWNLOAD:
+                    raise SourceError(f"{self._url}: range request answered HTTP 200 for a file over "
+                                      f"{MAX_FULL_DOWNLOAD} bytes")
+                body = response.read()
+                self._chunks = {0: body}
+                self.length = len(body)
+                return
+            raise SourceError(f"{self._url}: range request answered HTTP {response.status_code}")
+
+    def _prefetch_central_directory(self) -> None:
+        """Fetch the central directory and the ``MIN_FETCH`` bytes before it up to the tail in one request,
+        when the tail's end record says where the directory starts (zip64 too) and it is not held yet."""
+        (tail_start, tail), = self._chunks.items()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return
+        cd_offset = int.from_bytes(tail[at + 16 : at + 20], "little")
+        if cd_offset == 0xFFFFFFFF:
+            locator = at - 20
+            if locator < 0 or tail[locator : locator + 4] != b"PK\x06\x07":
+                return
+            eocd64 = int.from_bytes(tail[locator + 8 : locator + 16], "little") - tail_start
+            if eocd64 < 0 or tail[eocd64 : eocd64 + 4] != b"PK\x06\x06":
+                return
+            cd_offset = int.from_bytes(tail[eocd64 + 48 : eocd64 + 56], "little")
+        if not 0 <= cd_offset < tail_start:
+            return
+        start = max(0, cd_offset - MIN_FETCH)  # the .dist-info files, METADATA among them, come last
+        response = self._client.get(self._url, headers={"Range": f"bytes={start}-{tail_start - 1}"})
+        self.requests += 1
+        if response.status_code == 206 and len(response.content) == tail_start - start:
+            self._chunks = {start: response.content + tail}
 
     def readable(self) -> bool:
         return True
@@ -68,7 +125,7 @@ class RangeFile(io.RawIOBase):
         return None
 
     def _fetch(self, start: int, end: int) -> None:
-        start = max(0, min(start, end - MIN_FETCH))
+        end = min(self.length, max(end, start + MIN_FETCH))
         response = self._client.get(self._url, headers={"Range": f"bytes={start}-{end - 1}"})
         self.requests += 1
         if response.status_code == 206:
@@ -134,8 +191,9 @@ def _is_cuda_library(path: str) -> bool:
     return base.startswith(CUDA_LIBRARY_PREFIXES) or "_cuda" in base
 
 
-def read_wheel(client: httpx.Client, url: str) -> WheelFacts:
-    raw = RangeFile(client, url)
+def read_wheel(client: httpx.Client, url: str, size: int | None = None) -> WheelFacts:
+    """What the wheel at ``url`` installs; ``size`` (its length in bytes, if the index said) saves a HEAD."""
+    raw = RangeFile(client, url, size)
     try:
         with zipfile.ZipFile(io.BufferedReader(raw, buffer_size=64 * 1024)) as zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
@@ -159,7 +217,8 @@ def read_wheel(client: httpx.Client, url: str) -> WheelFacts:
 
 
 class WheelInspector:
-    """Cached ``read_wheel``: each URL is read once per cache directory, ever."""
+    """Cached ``read_wheel``: each URL is read once per cache directory, ever. Safe to share between the
+    resolver's threads (the caller's HTTP client or the process's shared one)."""
 
     def __init__(
         self, store: JsonStore, *, offline: bool = False, timeout: float = 30.0, client: httpx.Client | None = None
@@ -169,27 +228,28 @@ class WheelInspector:
         self.timeout = timeout
         self._client: httpx.Client | None = client
 
-    def facts(self, url: str) -> WheelFacts:
+    def _http(self) -> httpx.Client:
+        return self._client if self._client is not None else shared_http_client(self.timeout)
+
+    def facts(self, url: str, size: int | None = None) -> WheelFacts:
+        """The facts of the wheel at ``url`` (``size``: its length, when the index gave it)."""
         key = f"wheel:{url}"
-        cached = self.store.get(key)
-        if isinstance(cached, dict):
-            cached["top_level"] = tuple(cached.get("top_level", ()))
-            try:
-                return WheelFacts(**cached)
-            except TypeError:
-                pass
+        cached = self.store.load(key, _decode_facts)
+        if cached is not None:
+            return cached
         if self.offline:
             raise OfflineMiss(f"{url}: not in the cache and running offline")
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, follow_redirects=True)
         try:
-            facts = read_wheel(self._client, url)
+            facts = read_wheel(self._http(), url, size)
         except httpx.HTTPError as exc:
             raise SourceError(f"{url}: {type(exc).__name__}") from None
-        self.store.put(key, asdict(facts))
-        return facts
+        return self.store.save(key, asdict(facts), facts)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Nothing to release: a given client belongs to the caller, the shared one lives until exit."""
+
+
+def _decode_facts(raw: Any) -> WheelFacts:
+    if not isinstance(raw, dict):
+        raise TypeError("not a wheel record")
+    return WheelFacts(**{**raw, "top_level": tuple(raw.get("top_level", ()))})

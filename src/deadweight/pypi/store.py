@@ -1,7 +1,11 @@
 """A small on-disk cache of index answers, keyed by URL, so repeated audits work offline.
 
 Values are JSON documents written atomically (temp file + rename) so that an interrupted run never leaves a
-half-written entry that a later offline run would trust.
+half-written entry that a later offline run would trust. Concurrent writers of one key each replace the file
+whole, so a reader sees one complete answer or the other, never a mix.
+
+A store object also remembers what it decoded (``load``/``save``), so the services of one audit that share a
+store read and parse each index page once, not once per service.
 """
 
 from __future__ import annotations
@@ -10,8 +14,12 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from threading import Lock
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -28,6 +36,8 @@ class JsonStore:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._decoded: dict[str, Any] = {}
+        self._lock = Lock()
 
     def _path(self, key: str) -> Path:
         digest = hashlib.sha256(key.encode()).hexdigest()
@@ -53,3 +63,26 @@ class JsonStore:
             os.replace(tmp, path)
         except OSError:
             return  # a cache that cannot be written only costs time
+
+    def load(self, key: str, decode: Callable[[Any], T]) -> T | None:
+        """``decode(get(key))``, remembered for the life of this store object; None on a miss or when
+        ``decode`` rejects the value (``TypeError``/``ValueError``/``KeyError``). Each key has one decoder;
+        decoded values are shared, so callers must not mutate them."""
+        with self._lock:
+            if key in self._decoded:
+                return self._decoded[key]  # type: ignore[no-any-return]
+        raw = self.get(key)
+        if raw is None:
+            return None
+        try:
+            value = decode(raw)
+        except (TypeError, ValueError, KeyError):
+            return None
+        with self._lock:
+            return self._decoded.setdefault(key, value)  # type: ignore[no-any-return]
+
+    def save(self, key: str, raw: Any, decoded: T) -> T:
+        """``put(key, raw)`` and remember ``decoded`` as what ``load`` returns for it."""
+        self.put(key, raw)
+        with self._lock:
+            return self._decoded.setdefault(key, decoded)  # type: ignore[no-any-return]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from threading import Lock
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import BuildTag, InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion
 
 from deadweight.model.image import Platform
 
@@ -29,26 +33,65 @@ def _platform_tags(platform: Platform, libc: str, libc_version: tuple[int, int])
     yield f"linux_{arch}"
 
 
+@lru_cache(maxsize=32)
 def target_tags(
     python: str, platform: Platform, *, libc: str = "glibc", libc_version: tuple[int, int] | None = None
-) -> list[Tag]:
+) -> tuple[Tag, ...]:
     """Tags in pip's preference order for CPython ``python`` ("3.11") on ``platform``.
 
     ``libc_version`` defaults to what the usual bases ship: glibc 2.36 (Debian bookworm), musl 1.2 (alpine).
+    The tuple is shared (cached per target), which lets ``wheel_rank`` build its priority table once.
     """
     parts = python.split(".")
     version = (int(parts[0]), int(parts[1]))
     libc_version = libc_version or ((1, 2) if libc == "musl" else (2, 36))
     platforms = list(_platform_tags(platform, libc, libc_version))
-    return [*cpython_tags(version, platforms=platforms), *compatible_tags(version, platforms=platforms)]
+    return (*cpython_tags(version, platforms=platforms), *compatible_tags(version, platforms=platforms))
+
+
+#: Priority tables (tag -> position) per tag sequence, keyed by ``id``. Each entry holds the sequence itself,
+#: so the id cannot be reused by another object while its entry lives.
+_TABLES: OrderedDict[int, tuple[Sequence[Tag], dict[Tag, int]]] = OrderedDict()
+_TABLES_MAX = 16
+_TABLES_LOCK = Lock()
+
+
+def tag_priorities(tags: Sequence[Tag]) -> dict[Tag, int]:
+    """``{tag: position in tags}``, built once per tag sequence (most recently used 16 kept)."""
+    with _TABLES_LOCK:
+        entry = _TABLES.get(id(tags))
+        if entry is not None and entry[0] is tags:
+            _TABLES.move_to_end(id(tags))
+            return entry[1]
+    table: dict[Tag, int] = {}
+    for i, tag in enumerate(tags):
+        table.setdefault(tag, i)
+    with _TABLES_LOCK:
+        _TABLES[id(tags)] = (tags, table)
+        while len(_TABLES) > _TABLES_MAX:
+            _TABLES.popitem(last=False)
+    return table
+
+
+@lru_cache(maxsize=65536)
+def wheel_file_tags(filename: str) -> tuple[frozenset[Tag], BuildTag] | None:
+    """The tags and build tag a wheel's file name declares; None if it is not a valid wheel name."""
+    try:
+        _, _, build, file_tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+    return file_tags, build
 
 
 def wheel_rank(filename: str, tags: Sequence[Tag]) -> int | None:
     """Position of the best tag of ``filename`` in ``tags`` (lower is better); None if incompatible."""
-    try:
-        _, _, _, file_tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
+    parsed = wheel_file_tags(filename)
+    if parsed is None:
         return None
-    index = {tag: i for i, tag in enumerate(tags)}
-    ranks = [index[t] for t in file_tags if t in index]
-    return min(ranks) if ranks else None
+    table = tag_priorities(tags)
+    best: int | None = None
+    for tag in parsed[0]:
+        rank = table.get(tag)
+        if rank is not None and (best is None or rank < best):
+            best = rank
+    return best

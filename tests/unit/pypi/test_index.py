@@ -6,11 +6,12 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from deadweight.model.image import Platform
 from deadweight.pypi.index import IndexClient, OfflineMiss, parse_html
-from deadweight.pypi.remote_wheel import WheelInspector
+from deadweight.pypi.remote_wheel import MIN_FETCH, WheelInspector, read_wheel
 from deadweight.pypi.select import pick_wheel
 from deadweight.pypi.store import JsonStore
 from deadweight.pypi.tags import target_tags
@@ -85,3 +86,37 @@ def test_html_index_parsing_reads_hashes_metadata_and_yanked() -> None:
     assert files[0].url == "https://example.test/files/a-1.0-py3-none-any.whl"
     assert files[0].sha256 == "ab" * 32 and files[0].has_metadata and files[0].requires_python == ">=3.9"
     assert files[1].yanked and not files[1].has_metadata
+
+
+def test_wheel_read_in_two_requests_when_the_index_gives_its_size(tmp_path: Path) -> None:
+    """With PEP 700's size no HEAD is needed; a central directory larger than the first tail read is
+    fetched whole with one more request, whatever its size."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    members = {f"bigpkg/sub_{i:05d}/module_with_a_rather_long_name_{i:05d}.py": b"x" * (i % 7) for i in range(4000)}
+    path = build_wheel(wheels, "bigpkg", "1.0", members)
+    with zipfile.ZipFile(path) as zf:
+        expected = sum(i.file_size for i in zf.infolist())
+        cd_bytes = sum(46 + len(i.filename.encode()) for i in zf.infolist())
+    assert cd_bytes > MIN_FETCH  # the directory does not fit in the first read
+    seen: list[tuple[str, str | None]] = []
+    data = path.read_bytes()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.headers.get("range")))
+        if request.method == "HEAD":
+            return httpx.Response(200, headers={"content-length": str(len(data))})
+        start, end = (int(x) for x in request.headers["range"].removeprefix("bytes=").split("-"))
+        end = min(end, len(data) - 1)
+        return httpx.Response(206, content=data[start : end + 1],
+                              headers={"content-range": f"bytes {start}-{end}/{len(data)}"})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    facts = read_wheel(client, "https://files.test/bigpkg-1.0-py3-none-any.whl", len(data))
+    assert facts.installed_bytes == expected and facts.file_count == 4003 and facts.top_level == ("bigpkg",)
+    assert facts.metadata is not None and "Name: bigpkg" in facts.metadata
+    assert [m for m, _ in seen] == ["GET", "GET"]
+    assert seen[0][1] == f"bytes={len(data) - MIN_FETCH}-{len(data) - 1}"
+    seen.clear()
+    assert read_wheel(client, "https://files.test/bigpkg-1.0-py3-none-any.whl").installed_bytes == expected
+    assert [m for m, _ in seen] == ["HEAD", "GET", "GET"]  # no size from the index: one HEAD more
