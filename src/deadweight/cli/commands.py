@@ -2,5 +2,6 @@
 
 from deadweight.cli import (
     audit,  # noqa: F401
+    guard,  # noqa: F401
     inspect,  # noqa: F401
 )

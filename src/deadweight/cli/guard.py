@@ -1,0 +1,104 @@
+"""``deadweight guard [PATH]``: budgets, a baseline ratchet and waivers over an audit, for CI.
+
+Wiring only: the audit runs exactly as ``deadweight audit`` runs it (same PATH, --image, --build, config);
+``guard.facts`` adds the figures budgets need, ``guard.evaluate`` decides, a reporter renders.
+Exit 0 within budget, 1 over budget, 2 usage or configuration, 3 could not check (docs/guard.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import click
+
+from deadweight.cli.audit import effective_config
+from deadweight.cli.main import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, cli
+from deadweight.cli.output import write_output
+from deadweight.errors import UsageError
+from deadweight.guard.config import GuardConfig, load_guard_config
+from deadweight.guard.model import GuardVerdict, Status
+from deadweight.reports import guard_json, guard_junit, guard_markdown, guard_sarif, guard_text
+
+FORMATS = ("text", "json", "markdown", "sarif", "junit")
+EXIT_CODES = {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FINDINGS, Status.NOT_CHECKED: EXIT_INPUT}
+
+
+def render(verdict: GuardVerdict, fmt: str) -> str:
+    renderers = {"json": guard_json.render, "markdown": guard_markdown.render, "sarif": guard_sarif.render,
+                 "junit": guard_junit.render}
+    return renderers.get(fmt, guard_text.render)(verdict)
+
+
+def _today(value: str | None) -> dt.date:
+    if value is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--today {value}: not an ISO date (2026-03-31)") from None
+
+
+def _check_services(guard: GuardConfig, names: list[str]) -> None:
+    unknown = sorted(set(guard.services) - set(names))
+    if unknown:
+        raise UsageError(f"{guard.source}: [guard.services] names unknown services: {', '.join(unknown)} "
+                         f"(services: {', '.join(names)})")
+
+
+@cli.command("guard")
+@click.argument("path", default=".", required=False)
+@click.option("--image", "images", multiple=True, metavar="[SERVICE=]REF",
+              help="Check this image (one service), or SERVICE=REF per service. Repeatable.")
+@click.option("--build", is_flag=True, help="Build each service's image with the local Docker engine first.")
+@click.option("--run", "run_", is_flag=True, help="Start each service to observe memory (DW701/DW702).")
+@click.option("--network", metavar="MODE", help="Network for --build and --run.")
+@click.option("--baseline", metavar="FILE",
+              help="A previous audit or guard --format json report: check growth and new findings against it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
+@click.option("--allow-unchecked", is_flag=True,
+              help="Budgets that could not be checked are listed but do not make the exit code 3.")
+@click.option("--today", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today, UTC).")
+@click.option("--select", multiple=True, metavar="RULES", help="Only these rules or prefixes (e.g. DW1,DW201).")
+@click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules or prefixes.")
+@click.option("--config", "config_file", metavar="FILE", help="Read settings from FILE instead of looking for one.")
+@click.option("--offline", is_flag=True, help="Use only the on-disk index cache; never touch the network.")
+@click.option("--torch-cpu-index", metavar="URL", help="Simple-API index of CPU torch wheels (a mirror, say).")
+@click.option("--deployment-gpu", type=click.Choice(["auto", "true", "false"]),
+              help="Whether deployments have a GPU; auto reads compose, Kubernetes and ECS files.")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from multi-platform images.")
+@click.option("--verify", is_flag=True, help="Verify layer digests of local archives and layouts too.")
+def guard_command(**params: Any) -> None:
+    """Fail CI when a service goes over its size budgets or gains dead weight (see docs/guard.md).
+
+    PATH is what `deadweight audit` takes: a service directory, a compose file, or a directory holding one.
+    Budgets and waivers come from [tool.deadweight.guard] in pyproject.toml or .deadweight.toml.
+    """
+    from deadweight.auditing.images import parse_image_options  # noqa: PLC0415 - heavy imports on use
+    from deadweight.auditing.runner import AuditOptions, run_audit  # noqa: PLC0415
+    from deadweight.guard.baseline import load_baseline  # noqa: PLC0415
+    from deadweight.guard.evaluate import evaluate  # noqa: PLC0415
+    from deadweight.guard.facts import collect_facts  # noqa: PLC0415
+    from deadweight.project.loader import load_project  # noqa: PLC0415
+
+    path = params["path"]
+    if not Path(path).exists():
+        raise UsageError(f"{path}: no such file or directory")
+    today = _today(params["today"])
+    config = effective_config(path, params)
+    explicit = Path(params["config_file"]) if params.get("config_file") else None
+    guard = load_guard_config(Path(path), explicit)
+    baseline = load_baseline(params["baseline"]) if params["baseline"] else None
+    project = load_project(path)
+    _check_services(guard, [s.name for s in project.services])
+    images = parse_image_options(params["images"], [s.name for s in project.services])
+    options = AuditOptions(images=images, build=params["build"], run=params["run_"], network=params["network"],
+                           verify=params["verify"], platform=params["platform"])
+    report = run_audit(path, config, options, project=project)
+    facts = collect_facts(report, project, config, platform=params["platform"])
+    verdict = evaluate(report, facts, guard, baseline=baseline, today=today,
+                       allow_unchecked=params["allow_unchecked"])
+    write_output(render(verdict, params["fmt"]), params["output"])
+    raise click.exceptions.Exit(EXIT_CODES[verdict.status])
