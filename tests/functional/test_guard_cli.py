@@ -233,3 +233,21 @@ def test_a_service_that_cannot_be_audited_is_exit_3(
     code, doc = guard(capsys, str(broken), "--allow-unchecked")
     assert code == 3
     assert doc["services"][0]["error"] and doc["summary"]["errors"] == 1
+
+
+def test_every_option_and_key_is_documented() -> None:
+    from deadweight.cli.guard import guard_command
+    from deadweight.guard.config import SERVICE_KEYS, WAIVER_KEYS
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    guide, cli = (docs / "guard.md").read_text(), (docs / "cli.md").read_text()
+    section = cli[cli.index("## `deadweight guard [PATH]`"):]
+    for param in guard_command.params:
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--"):
+                assert f"`{opt}" in guide, opt
+                assert f"`{opt}" in section, opt
+    for key in sorted(SERVICE_KEYS | WAIVER_KEYS):
+        assert f"`{key}" in guide or f"{key} =" in guide, key
+    for status in ("pass", "fail", "waived", "not_checked"):
+        assert f"`{status}`" in guide
