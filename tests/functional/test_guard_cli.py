@@ -177,6 +177,12 @@ def test_budgets_in_static_mode_and_not_checked(
     code, doc = guard(capsys, str(service), "--torch-cpu-index", env, "--allow-unchecked")
     assert code == 0 and doc["summary"]["not_checked"] == 2
 
+    # a rule budget for a rule this run ignored is not checked, not "0 findings"
+    (service / ".deadweight.toml").write_text("[guard.rules]\nDW101 = 0\n")
+    assert guard(capsys, str(service), "--torch-cpu-index", env)[0] == 1
+    code, doc = guard(capsys, str(service), "--torch-cpu-index", env, "--ignore", "DW101")
+    assert code == 3 and doc["services"][0]["checks"][0]["status"] == "not_checked"
+
 
 def test_every_format_writes_to_a_file(
     capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path,

@@ -82,6 +82,7 @@ def guard_command(**params: Any) -> None:
     from deadweight.guard.evaluate import evaluate  # noqa: PLC0415
     from deadweight.guard.facts import collect_facts  # noqa: PLC0415
     from deadweight.project.loader import load_project  # noqa: PLC0415
+    from deadweight.rules.registry import ALL_RULES  # noqa: PLC0415
 
     path = params["path"]
     if not Path(path).exists():
@@ -98,7 +99,8 @@ def guard_command(**params: Any) -> None:
                            verify=params["verify"], platform=params["platform"])
     report = run_audit(path, config, options, project=project)
     facts = collect_facts(report, project, config, platform=params["platform"])
+    ran = frozenset(r.id for r in ALL_RULES if config.rule_enabled(r.id, default_on=r.info.default_enabled))
     verdict = evaluate(report, facts, guard, baseline=baseline, today=today,
-                       allow_unchecked=params["allow_unchecked"])
+                       allow_unchecked=params["allow_unchecked"], rules_run=ran)
     write_output(render(verdict, params["fmt"]), params["output"])
     raise click.exceptions.Exit(EXIT_CODES[verdict.status])

@@ -95,10 +95,14 @@ def _list_findings(refs: Sequence[FindingRef]) -> str:
 
 def _rule_checks(
     service: ServiceResult, refs: Sequence[FindingRef], rules: Mapping[str, RuleBudget], *, estimated: bool,
-    counted: str,
+    counted: str, rules_run: frozenset[str] | None,
 ) -> list[Check]:
     checks = []
     skipped = {s.rule: s.reason for s in service.skipped}
+    if rules_run is not None:
+        for rule in rules:
+            if rule not in rules_run and rule not in skipped:
+                skipped[rule] = "the rule did not run (not selected, ignored, opt-in, or unknown)"
     for rule, budget in sorted(rules.items()):
         mine = sorted((r for r in refs if r.rule == rule), key=lambda r: (-r.savings_bytes, r.subject or ""))
         key = f"rules.{rule}"
@@ -126,7 +130,7 @@ def _rule_checks(
 
 
 def _budget_checks(result: ServiceResult, facts: Facts, budgets: Budgets, refs: Sequence[FindingRef],
-                   *, counted: str) -> list[Check]:
+                   *, counted: str, rules_run: frozenset[str] | None) -> list[Check]:
     name, est = result.name, facts.estimated
     checks: list[Check] = []
     limits: dict[str, float] = {**budgets.sizes, **budgets.counts, **budgets.percents}
@@ -134,7 +138,7 @@ def _budget_checks(result: ServiceResult, facts: Facts, budgets: Budgets, refs: 
         if key in limits:
             checks.append(_limit_check(key, name, what, getattr(facts, attr), limits[key], unit=unit, estimated=est,
                                        missing=_missing_reason(facts, attr, result.mode)))
-    checks += _rule_checks(result, refs, budgets.rules, estimated=est, counted=counted)
+    checks += _rule_checks(result, refs, budgets.rules, estimated=est, counted=counted, rules_run=rules_run)
     for cls, limit in sorted(budgets.classes.items()):
         actual = None if facts.breakdown is None else facts.breakdown.get(cls, 0)
         checks.append(_limit_check(f"classes.{cls}", name, f"class {cls}", actual, limit, unit=Unit.BYTES,
@@ -188,6 +192,11 @@ def _baseline_checks(
         checks.append(_limit_check("max-growth-percent", name, "growth", pct, budgets.percents["max-growth-percent"],
                                    unit=Unit.PERCENT, estimated=est, missing=missing))
     floor = budgets.fail_on_new
+    if base is not None and base.error:
+        reason = f"the baseline could not audit this service ({base.error})"
+        checks.append(Check("new-finding", name, Status.NOT_CHECKED, f"new findings: not checked: {reason}",
+                            Unit.COUNT, reason=reason))
+        new = ()
     for ref in new:
         saving = ("an estimated " if ref.estimated else "") + human_bytes(ref.savings_bytes)
         subject = f" ({ref.subject})" if ref.subject else ""
@@ -248,7 +257,10 @@ def evaluate(
     baseline: Baseline | None = None,
     today: dt.date,
     allow_unchecked: bool = False,
+    rules_run: frozenset[str] | None = None,
 ) -> GuardVerdict:
+    """``rules_run``: the rule ids the audit ran (None: all); a rule budget for one that did not run is
+    "not checked", never "0 findings"."""
     used: set[int] = set()
     verdicts = []
     for result in sorted(report.services, key=lambda s: s.name):
@@ -273,7 +285,8 @@ def evaluate(
             if base is not None and base.distributions is not None and service_facts.distributions is not None:
                 new_dists = tuple(sorted(((n, b) for n, b in service_facts.distributions.items()
                                           if n not in base.distributions), key=lambda i: (-i[1], i[0])))
-        checks = _budget_checks(result, service_facts, budgets, new, counted="new " if baseline else "")
+        checks = _budget_checks(result, service_facts, budgets, new, counted="new " if baseline else "",
+                                rules_run=rules_run)
         if baseline is not None:
             assert growth is not None
             checks += _baseline_checks(result, service_facts, budgets, base=base, growth=growth, new=new,

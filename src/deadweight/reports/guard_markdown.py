@@ -36,4 +36,7 @@ def render(verdict: GuardVerdict) -> str:
         lines += [f"- not checked: {c.service} `{c.budget}`: {c.reason}" for c in unchecked]
         lines += [f"- note: {n}" for n in verdict.notes]
         lines += ["", "</details>"]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    text = "\n".join(lines).strip("\n")
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text + "\n"

@@ -242,3 +242,24 @@ def test_no_budgets_no_baseline_passes_with_nothing_checked() -> None:
     rep = report(api(findings=(finding("DW101", "api", 5, package="torch"),)), etl())
     verdict = run("", rep, {"api": api_facts(rep.services[0]), "etl": etl_facts()})
     assert verdict.checks == () and verdict.status is Status.PASS
+
+
+def test_a_rule_that_did_not_run_is_not_checked_never_zero() -> None:
+    from deadweight.guard.evaluate import evaluate
+    from tests.unit.guard.sample import guard
+
+    rep = report()
+    facts = {"api": api_facts(), "etl": etl_facts()}
+    verdict = evaluate(rep, facts, guard("[rules]\nDW801 = 0\nDW101 = 5"), today=dt.date(2026, 1, 1),
+                       rules_run=frozenset({"DW101", "DW302"}))
+    got = checks(verdict)
+    assert got["rules.DW801"].status is Status.NOT_CHECKED and "did not run" in (got["rules.DW801"].reason or "")
+    assert got["rules.DW101"].status is Status.PASS
+
+
+def test_a_baseline_that_could_not_audit_the_service_cannot_ratchet() -> None:
+    verdict = run("", baseline=baseline_of({"name": "api", "error": "image not found", "findings": []}))
+    got = [c for c in verdict.checks if c.service == "api" and c.budget == "new-finding"]
+    assert [(c.status, c.rule) for c in got] == [(Status.NOT_CHECKED, None)]
+    assert "image not found" in (got[0].reason or "")
+    assert verdict.status is Status.NOT_CHECKED
