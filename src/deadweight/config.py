@@ -73,7 +73,7 @@ class Config:
 
 _TOP_KEYS = {
     "fail-on", "select", "ignore", "per-package-ignores", "deployment-gpu", "torch-cpu-index", "cache-dir",
-    "offline", "cost", "run",
+    "offline", "cost", "run", "guard",
 }
 _COST_KEYS = {"storage-per-gb-month", "transfer-per-gb", "pulls-per-month"}
 _RUN_KEYS = {"timeout", "network"}
@@ -167,6 +167,10 @@ def parse_config(table: Mapping[str, Any], where: str) -> Config:
             timeout_seconds=_number(run.get("timeout", RunSettings.timeout_seconds), where),
             network=str(run.get("network", RunSettings.network)),
         )
+    if "guard" in data:  # deadweight guard's budgets and waivers: validated here too, read by guard.config
+        from deadweight.guard.config import parse_guard  # noqa: PLC0415 - guard.config imports this module
+
+        parse_guard(data["guard"], where)
     return replace(cfg, **changes)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from deadweight.cli import audit, inspect  # noqa: F401 - each registers its command on the group
+from deadweight.cli import audit, guard, inspect  # noqa: F401 - each registers its command on the group
 from deadweight.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, cli
 from deadweight.errors import DeadweightError
 

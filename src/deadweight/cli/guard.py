@@ -1,0 +1,82 @@
+"""``deadweight guard [PATH]``: budgets, a baseline ratchet and waivers over an audit, for CI.
+
+Wiring only: :func:`deadweight.pipeline.guard.guard` runs the audit exactly as ``deadweight audit`` does
+(same PATH, --image, --build, config), gathers the figures budgets need and decides; a reporter renders.
+Exit 0 within budget, 1 over budget, 2 usage or configuration, 3 could not check (docs/guard.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from deadweight.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, cli
+from deadweight.cli.output import write_output
+from deadweight.errors import UsageError
+from deadweight.guard.model import GuardVerdict, Status
+from deadweight.reports import guard_json, guard_junit, guard_markdown, guard_sarif, guard_text
+
+FORMATS = ("text", "json", "markdown", "sarif", "junit")
+EXIT_CODES = {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FINDINGS, Status.NOT_CHECKED: EXIT_INPUT}
+
+
+def render(verdict: GuardVerdict, fmt: str) -> str:
+    renderers = {"json": guard_json.render, "markdown": guard_markdown.render, "sarif": guard_sarif.render,
+                 "junit": guard_junit.render}
+    return renderers.get(fmt, guard_text.render)(verdict)
+
+
+def _today(value: str | None) -> dt.date:
+    if value is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--today {value}: not an ISO date (2026-03-31)") from None
+
+
+@cli.command("guard")
+@click.argument("path", default=".", required=False)
+@click.option("--image", "images", multiple=True, metavar="[SERVICE=]REF",
+              help="Check this image (one service), or SERVICE=REF per service. Repeatable.")
+@click.option("--build", is_flag=True, help="Build each service's image with the local Docker engine first.")
+@click.option("--run", "run_", is_flag=True, help="Start each service to observe memory (DW701/DW702).")
+@click.option("--network", metavar="MODE", help="Network for --build and --run.")
+@click.option("--baseline", metavar="FILE",
+              help="A previous audit or guard --format json report: check growth and new findings against it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout (as audit -o).")
+@click.option("--allow-unchecked", is_flag=True,
+              help="Budgets that could not be checked are listed but do not make the exit code 3.")
+@click.option("--today", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today, UTC).")
+@click.option("--select", multiple=True, metavar="RULES", help="Only these rules or prefixes (e.g. DW1,DW201).")
+@click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules or prefixes.")
+@click.option("--config", "config_file", metavar="FILE", help="Read settings from FILE instead of looking for one.")
+@click.option("--offline", is_flag=True, help="Use only the on-disk index cache; never touch the network.")
+@click.option("--torch-cpu-index", metavar="URL", help="Simple-API index of CPU torch wheels (a mirror, say).")
+@click.option("--deployment-gpu", type=click.Choice(["auto", "true", "false"]),
+              help="Whether deployments have a GPU; auto reads compose, Kubernetes and ECS files.")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from multi-platform images.")
+@click.option("--verify", is_flag=True, help="Verify layer digests of local archives and layouts too.")
+@click.option("--no-fast-path", is_flag=True,
+              help="docker: stream docker save instead of reading the engine's storage directly.")
+def guard_command(**params: Any) -> None:
+    """Fail CI when a service goes over its size budgets or gains dead weight (see docs/guard.md).
+
+    PATH is what `deadweight audit` takes: a service directory, a compose file, or a directory holding one.
+    Budgets and waivers come from [tool.deadweight.guard] in pyproject.toml or .deadweight.toml.
+    """
+    from deadweight.pipeline.guard import guard  # noqa: PLC0415 - heavy imports on use
+
+    verdict = guard(
+        params["path"], images=params["images"], build=params["build"], run=params["run_"],
+        network=params["network"], platform=params["platform"], verify=params["verify"],
+        fast_path=not params["no_fast_path"], baseline=params["baseline"], today=_today(params["today"]),
+        allow_unchecked=params["allow_unchecked"], config_file=params["config_file"], select=params["select"],
+        ignore=params["ignore"], offline=params["offline"], torch_cpu_index=params["torch_cpu_index"],
+        deployment_gpu=params["deployment_gpu"],
+    )
+    write_output(render(verdict, params["fmt"]), params["output"])
+    raise click.exceptions.Exit(EXIT_CODES[verdict.status])

@@ -1,0 +1,259 @@
+"""deadweight guard end to end through the CLI in static mode (no Docker engine): a baseline audit, a change
+that adds a CUDA torch, the ratchet naming exactly that cause with its bytes, waivers valid and expired,
+budgets, every format written with -o, and bad input with its exit code. DW302 (caches) needs an image, so
+the dropped --no-cache-dir half of the scenario is in tests/e2e/test_guard_e2e.py."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from tests.support.wheels import build_wheel, load_static_server, write_index
+
+from deadweight.cli.main import main
+from deadweight.reports import guard_json
+
+MB = 1_000_000
+LINUX = "cp311-cp311-manylinux_2_17_x86_64"
+
+
+@pytest.fixture()
+def indexes(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, int]]]:
+    w = tmp_path / "wheels"
+    w.mkdir()
+    wheels = [
+        build_wheel(w, "app-lib", "1.0", {"app_lib/__init__.py": b"x = 1\n" * 50}),
+        build_wheel(w, "torch", "2.5.1", {"torch/__init__.py": b"", "torch/lib/libtorch_cuda.so": b"\1" * (4 * MB)},
+                    requires=("nvidia-cublas-cu12==12.4.5.8; platform_system == 'Linux'",), tag=LINUX),
+        build_wheel(w, "nvidia-cublas-cu12", "12.4.5.8", {"nvidia/cublas/lib/libcublas.so.12": b"\2" * (5 * MB)},
+                    tag="py3-none-manylinux_2_17_x86_64"),
+    ]
+    cpu_dir = tmp_path / "cpuwheels"
+    cpu_dir.mkdir()
+    cpu_files = {"torch/__init__.py": b"", "torch/lib/libtorch_cpu.so": b"\3" * MB}
+    cpu = build_wheel(cpu_dir, "torch", "2.5.1+cpu", cpu_files, tag=LINUX)
+    sizes = {}  # installed bytes: torch (the CUDA build), torch+cpu, nvidia_cublas_cu12, app_lib
+    for key, wheel in (("app_lib", wheels[0]), ("torch", wheels[1]), ("nvidia_cublas_cu12", wheels[2]),
+                       ("torch+cpu", cpu)):
+        with zipfile.ZipFile(wheel) as zf:
+            sizes[key] = sum(i.file_size for i in zf.infolist())
+    write_index(tmp_path / "simple", wheels)
+    write_index(tmp_path / "cpu", [cpu])
+    static = load_static_server()
+    server = static.start(str(tmp_path / "simple"))
+    cpu_server = static.start(str(tmp_path / "cpu"))
+    try:
+        yield (f"http://127.0.0.1:{server.server_address[1]}/", f"http://127.0.0.1:{cpu_server.server_address[1]}/",
+               sizes)
+    finally:
+        server.shutdown()
+        cpu_server.shutdown()
+
+
+@pytest.fixture()
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, indexes: tuple[str, str, dict[str, int]]) -> str:
+    """No engine, a private cache, the test index as PyPI; returns the CPU torch index URL."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setenv("DEADWEIGHT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_INDEX_URL", indexes[0])
+    return indexes[1]
+
+
+@pytest.fixture()
+def service(tmp_path: Path) -> Path:
+    root = tmp_path / "svc"
+    (root / "app").mkdir(parents=True)
+    (root / ".git").mkdir()  # the config search stops here
+    (root / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nWORKDIR /srv\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r "
+        "requirements.txt\nCOPY app ./app\nCMD [\"python\", \"-m\", \"app.main\"]\n"
+    )
+    (root / "requirements.txt").write_text("app-lib==1.0\n")
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "main.py").write_text("import app_lib\n\nprint(app_lib.x)\n")
+    return root
+
+
+def add_torch(root: Path) -> None:
+    (root / "requirements.txt").write_text("app-lib==1.0\ntorch==2.5.1\n")
+    (root / "app" / "main.py").write_text(
+        "import app_lib\nimport torch\n\nDEVICE = torch.device('cpu')\nprint(app_lib.x, DEVICE)\n"
+    )
+
+
+def baseline(capsys: pytest.CaptureFixture[str], root: Path, cpu_index: str, tmp_path: Path) -> Path:
+    out = tmp_path / "baseline.json"
+    code = main(["audit", str(root), "--format", "json", "-o", str(out), "--torch-cpu-index", cpu_index])
+    capsys.readouterr()
+    assert code == 0
+    return out
+
+
+def guard(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+    code = main(["guard", *args, "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, guard_json.load_schema(), cls=jsonschema.Draft202012Validator)
+    return code, doc
+
+
+WAIVER = """
+[[tool.deadweight.guard.waivers]]
+rule = "DW101"
+package = "torch"
+owner = "ml-team"
+reason = "GPU nodes arrive in Q3"
+expires = 2026-09-30
+"""
+
+
+def test_the_ratchet_names_the_new_cuda_torch_and_waivers_decide(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path,
+    indexes: tuple[str, str, dict[str, int]],
+) -> None:
+    cpu_index, sizes = env, indexes[2]
+    base = baseline(capsys, service, cpu_index, tmp_path)
+    args = [str(service), "--baseline", str(base), "--torch-cpu-index", cpu_index]
+
+    # unchanged: within budget
+    code, doc = guard(capsys, *args)
+    assert code == 0 and doc["status"] == "pass"
+    assert doc["services"][0]["growth"]["bytes"] == 0
+
+    add_torch(service)
+    code, doc = guard(capsys, *args)
+    assert code == 1 and doc["status"] == "fail"
+    (svc,) = doc["services"]
+    failing = [c for c in svc["checks"] if c["status"] == "fail"]
+    assert [(c["budget"], c["rule"], c["package"]) for c in failing] == [("new-finding", "DW101", "torch")]
+    saving = sizes["torch"] + sizes["nvidia_cublas_cu12"] - sizes["torch+cpu"]
+    assert failing[0]["finding"]["savings_bytes"] == saving and failing[0]["estimated"] is True
+    assert svc["growth"]["bytes"] == sizes["torch"] + sizes["nvidia_cublas_cu12"]
+    assert svc["facts"]["estimated"] is True and svc["facts"]["distributions"]["torch"] == sizes["torch"]
+
+    # the text names the cause with its bytes
+    assert main(["guard", *args]) == 1
+    text = capsys.readouterr().out
+    assert "new finding DW101" in text and "(torch): an estimated" in text
+
+    # waived until 2026-09-30: passes and is listed as waived
+    (service / "pyproject.toml").write_text(WAIVER)
+    code, doc = guard(capsys, *args, "--today", "2026-09-30")
+    assert code == 0
+    (waived,) = [c for c in doc["services"][0]["checks"] if c["status"] == "waived"]
+    assert waived["waiver"]["owner"] == "ml-team"
+
+    # the day after, the waiver has expired: fails, saying so
+    assert main(["guard", *args, "--today", "2026-10-01"]) == 1
+    assert "waiver #1 (rule=DW101, package=torch; owner ml-team: GPU nodes arrive in Q3) expired on 2026-09-30" \
+        in capsys.readouterr().out
+
+
+def test_budgets_in_static_mode_and_not_checked(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path,
+) -> None:
+    add_torch(service)
+    (service / ".deadweight.toml").write_text(
+        '[guard]\nmax-size = "5MB"\nfail-on-new = "none"\n[guard.distributions]\n"nvidia-*" = 0\n'
+        "[guard.rules]\nDW101 = 1\n"
+    )
+    code, doc = guard(capsys, str(service), "--torch-cpu-index", env)
+    assert code == 1
+    got = {c["budget"]: c for c in doc["services"][0]["checks"]}
+    assert got["max-size"]["status"] == "fail" and got["max-size"]["estimated"] is True
+    assert got["distributions.nvidia-*"]["status"] == "fail"
+    assert got["rules.DW101"]["status"] == "pass"
+
+    # a budget static mode cannot check: exit 3, or 0 with --allow-unchecked; never "within budget" silently
+    (service / ".deadweight.toml").write_text("[guard]\nmax-layers = 10\n[guard.classes]\ngpu = 0\n")
+    code, doc = guard(capsys, str(service), "--torch-cpu-index", env)
+    assert code == 3 and doc["status"] == "not_checked"
+    assert {c["status"] for c in doc["services"][0]["checks"]} == {"not_checked"}
+    code, doc = guard(capsys, str(service), "--torch-cpu-index", env, "--allow-unchecked")
+    assert code == 0 and doc["summary"]["not_checked"] == 2
+
+    # a rule budget for a rule this run ignored is not checked, not "0 findings"
+    (service / ".deadweight.toml").write_text("[guard.rules]\nDW101 = 0\n")
+    assert guard(capsys, str(service), "--torch-cpu-index", env)[0] == 1
+    code, doc = guard(capsys, str(service), "--torch-cpu-index", env, "--ignore", "DW101")
+    assert code == 3 and doc["services"][0]["checks"][0]["status"] == "not_checked"
+
+
+def test_every_format_writes_to_a_file(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path,
+) -> None:
+    add_torch(service)
+    (service / ".deadweight.toml").write_text('[guard]\nmax-size = "5MB"\nmax-layers = 3\n')
+    for fmt in ("text", "json", "markdown", "sarif", "junit"):
+        out = tmp_path / f"guard.{fmt}"
+        assert main(["guard", str(service), "--torch-cpu-index", env, "--format", fmt, "-o", str(out)]) == 1
+        assert capsys.readouterr().out == ""
+        assert "max-size" in out.read_text()
+    suite = ET.parse(tmp_path / "guard.junit").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1" and suite.get("skipped") == "1"
+    sarif = json.loads((tmp_path / "guard.sarif").read_text())
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["guard/max-size"]
+    assert (tmp_path / "guard.markdown").read_text().startswith("### :x: deadweight guard: over budget")
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ('[guard]\nmax-size = "5 parsecs"\n', "unknown size unit"),
+    ("[guard]\nmax-sise = 1\n", "unknown key 'max-sise'"),
+    ("[[guard.waivers]]\nrule = 'DW101'\nreason = 'r'\nexpires = 2027-01-01\n", "needs owner"),
+    ("[guard.services.nosuch]\nmax-size = 1\n", "names unknown services: nosuch"),
+])
+def test_config_errors_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path, config: str, message: str,
+) -> None:
+    (service / ".deadweight.toml").write_text(config)
+    assert main(["guard", str(service)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_bad_baselines(capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path) -> None:
+    assert main(["guard", str(service), "--baseline", str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    assert main(["guard", str(service), "--baseline", str(garbage)]) == 3
+    assert "not JSON" in capsys.readouterr().err
+    garbage.write_text(json.dumps({"schema": "deadweight/1", "command": "inspect"}))
+    assert main(["guard", str(service), "--baseline", str(garbage)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an audit or guard report" in err[0]
+    assert main(["guard", str(service), "--today", "tomorrow"]) == 2
+
+
+def test_a_service_that_cannot_be_audited_is_exit_3(
+    capsys: pytest.CaptureFixture[str], env: str, tmp_path: Path,
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "Dockerfile").write_text("FROM python:3.11-slim\nRUN <<EOF\necho never closed\n")
+    code, doc = guard(capsys, str(broken), "--allow-unchecked")
+    assert code == 3
+    assert doc["services"][0]["error"] and doc["summary"]["errors"] == 1
+
+
+def test_every_option_and_key_is_documented() -> None:
+    from deadweight.cli.guard import guard_command
+    from deadweight.guard.config import SERVICE_KEYS, WAIVER_KEYS
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    guide, cli = (docs / "guard.md").read_text(), (docs / "cli.md").read_text()
+    section = cli[cli.index("## `deadweight guard [PATH]`"):]
+    for param in guard_command.params:
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--"):
+                assert f"`{opt}" in guide, opt
+                assert f"`{opt}" in section, opt
+    for key in sorted(SERVICE_KEYS | WAIVER_KEYS):
+        assert f"`{key}" in guide or f"{key} =" in guide, key
+    for status in ("pass", "fail", "waived", "not_checked"):
+        assert f"`{status}`" in guide
