@@ -155,6 +155,8 @@ def _check_count(items: list[Any], limit: int, source: str, what: str) -> None:
 
 def check_digest_syntax(value: Any, source: str, what: str) -> str:
     """Return ``value`` if it is a well-formed ``sha256:``/``sha512:`` digest."""
+    if value is None:
+        raise SourceError(f"{source}: {what} has no digest")
     if not isinstance(value, str):
         raise SourceError(f"{source}: {what} digest must be a string, not {_type_name(value)}")
     if not _DIGEST.match(value):

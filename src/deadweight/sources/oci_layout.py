@@ -102,7 +102,7 @@ class LayoutStore(ABC):
         """Read a whole small file (JSON), refusing absurd sizes."""
         size = self.size(path, what)
         if size > limit:
-            raise SourceError(f"{self.source}: {what} is absurdly large ({size} bytes)")
+            raise SourceError(f"{self.source}: {what} is too large ({size} bytes, the limit is {limit})")
         window = self.open_window(path, what)
         try:
             chunks: list[bytes] = []
