@@ -111,6 +111,8 @@ class Image:
     layer_names: list[str]
     special: dict[str, str] = field(default_factory=dict)  # member -> fifo|dir|devzero|loop|sparse
     outer: Callable[[bytes], bytes] | None = None  # raw rewrite of the written archive
+    config_name: str = ""  # the member holding the image config
+    manifest_name: str | None = None  # the member holding the (first) image manifest; None for legacy
 
 
 def _read_tar(path: str) -> dict[str, bytes]:
@@ -137,6 +139,15 @@ def _read_dir(root: str) -> dict[str, bytes]:
 def build_image(draw: Draw, workdir: str, form: str) -> Image:
     compression = draw.choice(COMPRESSIONS)
     spec = base_spec(draw)
+    second = base_spec(draw) if form.startswith("oci-") and draw.integer(0, 3) == 0 else None
+    return image_from(spec, workdir, form, compression, second_platform=second)
+
+
+def image_from(
+    spec: ImageSpec, workdir: str, form: str, compression: str = "none", second_platform: ImageSpec | None = None
+) -> Image:
+    """``spec`` written by the image builder in ``form`` and read back as members (``second_platform``: an
+    OCI layout with a nested index for linux/amd64 and linux/arm64)."""
     scratch = os.path.join(workdir, "scratch")
     os.makedirs(scratch, exist_ok=True)
     if form.startswith("docker-"):
@@ -145,9 +156,8 @@ def build_image(draw: Draw, workdir: str, form: str) -> Image:
         built = write_docker_archive(spec, path, layout=layout, compression=compression)
         files = _read_tar(path)
     else:
-        multi = draw.integer(0, 3) == 0
         specs: ImageSpec | dict[str, ImageSpec] = (
-            {"linux/amd64": spec, "linux/arm64": base_spec(draw)} if multi else spec
+            {"linux/amd64": spec, "linux/arm64": second_platform} if second_platform is not None else spec
         )
         path = os.path.join(scratch, "layout")
         built = write_oci_layout(specs, path, compression=compression)
@@ -157,7 +167,13 @@ def build_image(draw: Draw, workdir: str, form: str) -> Image:
         layer_names = list(doc[0]["Layers"])
     else:
         layer_names = [f"blobs/sha256/{d.split(':', 1)[1]}" for d in built.layer_digests]
-    return Image(form, compression, files, layer_names)
+    image = Image(form, compression, files, layer_names)
+    image.config_name = (
+        f"{built.config_digest.split(':', 1)[1]}.json" if form == "docker-legacy"
+        else f"blobs/sha256/{built.config_digest.split(':', 1)[1]}"
+    )
+    image.manifest_name = None if form == "docker-legacy" else f"blobs/sha256/{built.manifest_digest.split(':', 1)[1]}"
+    return image
 
 
 def write_image(image: Image, workdir: str) -> str:
@@ -246,19 +262,20 @@ def replace_member(image: Image, name: str, new: bytes) -> None:
     del image.files[name]
     image.files[new_name] = new
     image.layer_names = [new_name if n == name else n for n in image.layer_names]
-    for other in list(image.files):
-        if other not in image.files or other == new_name:  # renamed by a nested relink meanwhile
-            continue
-        data = image.files[other]
-        if old_hex.encode() not in data:
-            continue
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            continue
-        changed = _relink(doc, old_hex, new_hex, len(new))
-        if changed:
-            replace_member(image, other, json.dumps(doc).encode())
+    pending = True
+    while pending:  # a nested relink renames documents: look again until none names the old digest
+        pending = False
+        for other in list(image.files):
+            if other not in image.files or other == new_name or old_hex.encode() not in image.files[other]:
+                continue
+            try:
+                doc = json.loads(image.files[other])
+            except ValueError:
+                continue
+            if _relink(doc, old_hex, new_hex, len(new)):
+                replace_member(image, other, json.dumps(doc).encode())
+                pending = True
+                break
 
 
 def _relink(value: Any, old_hex: str, new_hex: str, size: int) -> bool:

@@ -143,7 +143,8 @@ def _get_str(doc: dict[str, Any], key: str, source: str, what: str) -> str | Non
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number",
+            str: "a string"}.get(
         type(value), type(value).__name__
     )
 
