@@ -382,14 +382,18 @@ def mutate_json(draw: Draw, doc: Any, steps: list[str]) -> bytes:
         value = None
     steps.append(f"json {how} at {path}")
     if not path:
-        return json.dumps(value).encode() if how != "delete" else b""
+        if how == "delete":
+            return b""
+        doc = value
+        path = [None]
     parent = doc
     for key in path[:-1]:
         parent = parent[key]
-    if how == "delete":
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = value
+    if path != [None]:
+        if how == "delete":
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = value
     try:
         return json.dumps(doc).encode("utf-8", "surrogateescape")
     except RecursionError:  # json.dumps recurses too: nest in text instead
