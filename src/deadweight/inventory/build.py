@@ -327,7 +327,7 @@ def _direct_url(data: bytes | None) -> str | None:
         return None
     try:
         doc = json.loads(decode(data))
-    except ValueError:
+    except (ValueError, RecursionError):  # broken or absurdly nested: no URL, like any unreadable record
         return None
     url = doc.get("url") if isinstance(doc, dict) else None
     return url if isinstance(url, str) else None

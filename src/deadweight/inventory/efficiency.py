@@ -58,12 +58,18 @@ class _DiveStack:
         self.children: dict[str, set[str]] = {}
 
     def add(self, path: str, payload: int) -> None:
-        """dive's ``AddPath``: create missing ancestors with an empty payload, set this node's payload."""
+        """dive's ``AddPath``: create missing ancestors with an empty payload, set this node's payload.
+
+        Iterative: a layer may name a file thousands of directories deep with none of them listed.
+        """
+        missing = [path]
         parent = path.rpartition("/")[0]
-        if parent and parent not in self.nodes:
-            self.add(parent, 0)
-        self.nodes[path] = payload
-        self.children.setdefault(parent, set()).add(path)
+        while parent and parent not in self.nodes:
+            missing.append(parent)
+            parent = parent.rpartition("/")[0]
+        for node in reversed(missing):  # top down, as the recursive form did
+            self.nodes[node] = payload if node is path else 0
+            self.children.setdefault(node.rpartition("/")[0], set()).add(node)
 
     def remove(self, path: str) -> None:
         """dive's ``RemovePath``: the node and its whole subtree; a missing path is ignored."""

@@ -362,19 +362,19 @@ class FileTree:
         return out
 
     def dir_sizes(self) -> dict[str, int]:
-        """Recursive visible bytes of every directory, the root (``""``) included."""
+        """Recursive visible bytes of every directory, the root (``""``) included.
+
+        Each node adds its bytes to its parent, then directories, deepest first, add their totals to
+        theirs: linear in the number of nodes, however deep the tree (adding every file to every ancestor
+        would cost depth times more).
+        """
         sizes = dict.fromkeys(self._children, 0)
         for path, value in self._nodes.items():
             size = _size(value)
-            if not size:
-                continue
-            ancestor = path
-            cut = ancestor.rfind("/")
-            while cut > 0:
-                ancestor = ancestor[:cut]
-                sizes[ancestor] += size
-                cut = ancestor.rfind("/")
-            sizes[""] += size
+            if size:
+                sizes[path.rpartition("/")[0]] += size
+        for directory in sorted((d for d in sizes if d), key=lambda d: d.count("/"), reverse=True):
+            sizes[directory.rpartition("/")[0]] += sizes[directory]
         return sizes
 
     def copy(self) -> FileTree:
@@ -462,16 +462,21 @@ class FileTree:
         self.layer_sizes[layer] = scan.size_bytes
 
     def _ensure_dirs(self, path: str, layer: int, counts: _Counts) -> None:
-        """Make ``path`` and its ancestors directories; a non-directory in the way is hidden."""
-        if not path:
-            return
-        value = self._nodes.get(path)
-        if value is not None and _kind(value) == _DIR:
-            return
-        self._ensure_dirs(_parent(path), layer, counts)
-        if value is not None:
-            counts.deleted += self._remove(path, layer)
-        self._insert(path, _pack(_DIR, layer, 0))
+        """Make ``path`` and its ancestors directories; a non-directory in the way is hidden.
+
+        Iterative: a layer may name a file thousands of directories deep with none of them listed.
+        """
+        missing: list[str] = []  # path, then its ancestors, up to the first one that is a directory
+        while path:
+            value = self._nodes.get(path)
+            if value is not None and _kind(value) == _DIR:
+                break
+            missing.append(path)
+            path = _parent(path)
+        for directory in reversed(missing):  # top down, as the recursive form did
+            if directory in self._nodes:
+                counts.deleted += self._remove(directory, layer)
+            self._insert(directory, _pack(_DIR, layer, 0))
 
     def _add(self, entry: LayerEntry, layer: int, counts: _Counts) -> None:
         path = entry.path

@@ -208,7 +208,7 @@ def _conda_packages(tree: TreeLike, conda_prefixes: list[str]) -> list[_Pkg]:
                 continue
             try:
                 doc = json.loads(decode(data))
-            except ValueError:
+            except (ValueError, RecursionError):  # broken or absurdly nested: skipped like any unreadable record
                 continue
             if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
                 continue

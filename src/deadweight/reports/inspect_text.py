@@ -15,6 +15,7 @@ from rich.table import Table
 
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.reports.formatting import render_console
+from deadweight.safetext import printable
 from deadweight.units import human_bytes, percent
 
 #: How much of a build step the layer table shows.
@@ -26,7 +27,7 @@ _SPACE = re.compile(r"\s+")
 
 def shorten_created_by(text: str, width: int = CREATED_BY_WIDTH) -> str:
     """A build step as a reader would write it: ``RUN pip install ...`` rather than ``/bin/sh -c pip ...``."""
-    text = _SPACE.sub(" ", text).strip()
+    text = printable(_SPACE.sub(" ", text).strip())
     if _NOP.match(text):
         text = _NOP.sub("", text)
     elif _SHELL.match(text):
@@ -63,7 +64,7 @@ def _table() -> Table:
 
 
 def _summary(console: Console, analysis: ImageAnalysis) -> None:
-    console.print(f"Image      {analysis.ref}  ({analysis.image_config.platform})")
+    console.print(f"Image      {printable(analysis.ref)}  ({printable(str(analysis.image_config.platform))})")
     if analysis.image_config.digest:
         console.print(f"Config     {analysis.image_config.digest}")
     compressed = analysis.compressed_bytes
@@ -110,7 +111,7 @@ def _largest(console: Console, analysis: ImageAnalysis, top: int) -> None:
         table.add_column("Size", justify="right")
         table.add_column("Path", overflow="fold")
         for item in files:
-            table.add_row(human_bytes(item.size_bytes), "/" + item.path)
+            table.add_row(human_bytes(item.size_bytes), "/" + printable(item.path))
         console.print(table)
         console.print()
     dirs = analysis.largest_dirs(top)
@@ -122,7 +123,9 @@ def _largest(console: Console, analysis: ImageAnalysis, top: int) -> None:
         table.add_column("Path", overflow="fold")
         for item in dirs:
             table.add_row(
-                human_bytes(item.size_bytes), percent(item.size_bytes, analysis.visible_bytes), "/" + item.path
+                human_bytes(item.size_bytes),
+                percent(item.size_bytes, analysis.visible_bytes),
+                "/" + printable(item.path),
             )
         console.print(table)
         console.print()
@@ -145,7 +148,7 @@ def _shadowed(console: Console, analysis: ImageAnalysis, top: int) -> None:
             human_bytes(item.size_bytes),
             ",".join(str(i) for i in item.layers),
             ",".join(str(i) for i in item.hidden_by),
-            "/" + item.path,
+            "/" + printable(item.path),
         )
     console.print(table)
     console.print()
@@ -165,7 +168,7 @@ def _efficiency(console: Console, analysis: ImageAnalysis, top: int) -> None:
         table.add_column("Layers", justify="right")
         table.add_column("Path", overflow="fold")
         for item in wasted:
-            table.add_row(human_bytes(item.cumulative_bytes), str(item.occurrences), "/" + item.path)
+            table.add_row(human_bytes(item.cumulative_bytes), str(item.occurrences), "/" + printable(item.path))
         console.print(table)
     console.print()
 

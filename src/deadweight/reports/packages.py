@@ -19,7 +19,13 @@ from rich.text import Text
 from deadweight.model.inventory import Distribution, Inventory, OsPackage, PythonEnvironment
 from deadweight.model.usage import Verdict
 from deadweight.reports.formatting import render_console
+from deadweight.safetext import printable
 from deadweight.units import human_bytes, percent
+
+
+def _safe(text: str) -> Text:
+    """Image-provided text (names, versions, paths, warnings) as one printable line."""
+    return Text(printable(text))
 
 
 def used_by(verdict: Verdict | None) -> str:
@@ -194,7 +200,7 @@ def _render(
     if breakdown:
         _render_breakdown(console, inventory)
     for warning in sorted(inventory.warnings):
-        console.print(Text(f"warning: {warning}"))
+        console.print(_safe(f"warning: {warning}"))
 
 
 def _render_env(
@@ -203,7 +209,7 @@ def _render_env(
     dists = sorted(env.distributions, key=lambda d: (-d.size_bytes, d.name))
     total = env.distribution_bytes
     console.print(
-        Text(
+        _safe(
             f"{env.kind} environment {_abs(env.path)} (Python {env.python_version or 'unknown'}): "
             f"{len(dists)} distributions, {human_bytes(total)}; "
             f"{len(env.orphan_files)} orphan files, {human_bytes(env.orphan_bytes)}"
@@ -218,13 +224,13 @@ def _render_env(
     if verdicts is not None:
         table.add_column("Used by", overflow="fold")
     for dist in dists[: top or None]:
-        extra = (Text(used_by(verdicts.get(dist.name))),) if verdicts is not None else ()
+        extra = (_safe(used_by(verdicts.get(dist.name))),) if verdicts is not None else ()
         table.add_row(
             human_bytes(dist.size_bytes),
             human_bytes(dist.exclusive_bytes),
             human_bytes(dist.pycache_bytes),
-            Text(dist.name),
-            Text(dist.version),
+            _safe(dist.name),
+            _safe(dist.version),
             dist.dist_class.value,
             dist.build or "",
             {True: "yes", False: "no", None: "?"}[dist.requested],
@@ -232,13 +238,13 @@ def _render_env(
         )
     if top and len(dists) > top:
         rest = dists[top:]
-        table.add_row(human_bytes(sum(d.size_bytes for d in rest)), "", "", Text(f"... {len(rest)} more"))
+        table.add_row(human_bytes(sum(d.size_bytes for d in rest)), "", "", _safe(f"... {len(rest)} more"))
     console.print(table)
     for warning in sorted(env.warnings):
-        console.print(Text(f"  warning: {warning}"))
+        console.print(_safe(f"  warning: {warning}"))
     for dist in dists:
         for warning in dist.warnings:
-            console.print(Text(f"  {dist.name}: {warning}"))
+            console.print(_safe(f"  {dist.name}: {warning}"))
     console.print()
 
 
@@ -249,7 +255,7 @@ def _render_builds(console: Console, inventory: Inventory) -> None:
     console.print("Framework builds")
     for dist in sorted(builds, key=lambda d: (d.name, d.environment)):
         why = "; ".join(dist.build_evidence)
-        console.print(Text(f"  {dist.name} {dist.version}: {dist.build}" + (f" ({why})" if why else "")))
+        console.print(_safe(f"  {dist.name} {dist.version}: {dist.build}" + (f" ({why})" if why else "")))
     console.print()
 
 
@@ -269,8 +275,8 @@ def _render_os(console: Console, inventory: Inventory, top: int) -> None:
     for pkg in ordered[: top or None]:
         table.add_row(
             human_bytes(pkg.size_bytes),
-            Text(pkg.name),
-            Text(pkg.version),
+            _safe(pkg.name),
+            _safe(pkg.version),
             pkg.manager,
             "yes" if pkg.is_toolchain else "",
         )

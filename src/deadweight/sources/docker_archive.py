@@ -15,9 +15,10 @@ from typing import Any, BinaryIO
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Compression, LayerDescriptor, Platform
+from deadweight.safetext import printable
 from deadweight.sources.archive_select import choose
 from deadweight.sources.base import ByteStream, OpenedLayer, SourceOptions
-from deadweight.sources.manifest import MAX_JSON_BYTES, load_json, parse_config
+from deadweight.sources.manifest import MAX_INDEX_ENTRIES, MAX_JSON_BYTES, MAX_LAYERS, load_json, parse_config
 from deadweight.sources.oci_layout import (
     ResolvedImage,
     StoredImageSource,
@@ -45,7 +46,7 @@ class DockerArchiveSource(StoredImageSource):
     def __init__(self, path: str, options: SourceOptions, image: str | None = None) -> None:
         archive = f"docker-archive:{path}"
         ref = archive if image is None else f"{archive}:{image}"
-        store = TarStore(path, archive)
+        store = TarStore(path, printable(archive))
         try:
             wanted = Platform.parse(options.platform) if options.platform else None
             if store.has("index.json"):
@@ -53,7 +54,7 @@ class DockerArchiveSource(StoredImageSource):
             elif store.has("manifest.json"):
                 resolved = _resolve_legacy(store, wanted, image)
             else:
-                raise SourceError(f"{ref}: not a docker save archive (no manifest.json or index.json)")
+                raise SourceError(f"{printable(ref)}: not a docker save archive (no manifest.json or index.json)")
         except BaseException:
             store.close()
             raise
@@ -77,6 +78,8 @@ def _resolve_legacy(store: TarStore, wanted: Platform | None, selector: str | No
     doc: Any = load_json(store.read_small("manifest.json", "manifest.json"), source, "manifest.json")
     if not isinstance(doc, list) or not doc:
         raise SourceError(f"{source}: manifest.json lists no images")
+    if len(doc) > MAX_INDEX_ENTRIES:
+        raise SourceError(f"{source}: manifest.json lists {len(doc)} images, more than {MAX_INDEX_ENTRIES}")
     if not all(isinstance(entry, dict) for entry in doc):
         raise SourceError(f"{source}: manifest.json entry is not an object")
     image = doc[choose([_repo_tags(entry) for entry in doc], selector, source)]
@@ -84,6 +87,8 @@ def _resolve_legacy(store: TarStore, wanted: Platform | None, selector: str | No
     raw_layers = image.get("Layers")
     if not isinstance(raw_layers, list):
         raise SourceError(f"{source}: manifest.json entry has no Layers list")
+    if len(raw_layers) > MAX_LAYERS:
+        raise SourceError(f"{source}: manifest.json lists {len(raw_layers)} layers, more than {MAX_LAYERS}")
     layer_paths = [safe_archive_path(p, source, f"manifest.json layer {i}") for i, p in enumerate(raw_layers)]
 
     config_digest = _config_digest(config_path)
@@ -205,7 +210,7 @@ def iter_archive_stream(fileobj: BinaryIO, source: str) -> Iterator[OpenedLayer]
             raw.skip(size + pad)
             continue
         if name in seen:
-            raise SourceError(f"{source}: duplicate archive member {name}")
+            raise SourceError(f"{source}: duplicate archive member {printable(name)}")
         seen.add(name)
         blob_digest = digest_of_blob_path(name)
         is_legacy_layer = posixpath.basename(name) == "layer.tar"

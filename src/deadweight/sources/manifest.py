@@ -15,6 +15,7 @@ from typing import Any
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Compression, HistoryEntry, ImageConfig, LayerDescriptor, Platform
+from deadweight.safetext import printable
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -47,10 +48,20 @@ LAYER_COMPRESSION: Mapping[str, Compression | None] = {
 }
 LAYER_TYPES = frozenset(LAYER_COMPRESSION)
 
-#: JSON documents larger than this are refused: real manifests and configs are kilobytes.
-MAX_JSON_BYTES = 64 << 20
+#: JSON documents larger than this are refused: real manifests and configs are kilobytes (the largest
+#: configs, with long histories and many labels, are a few hundred KB). Parsing costs up to ~20 times the
+#: document's size in memory, so this also bounds what a hostile document can make us allocate.
+MAX_JSON_BYTES = 4 << 20
+#: Arrays and objects nested deeper than this are refused (real documents nest 5 or 6 levels).
+MAX_JSON_DEPTH = 64
 #: A blob size beyond this is a corrupt or hostile descriptor.
 MAX_BLOB_SIZE = 1 << 44  # 16 TiB
+#: More layers than this in one manifest or config is a hostile document (Docker stops at 127).
+MAX_LAYERS = 1000
+#: More entries than this in one index (platforms, or the tags of an OCI layout).
+MAX_INDEX_ENTRIES = 10_000
+#: More history entries than this in one config (layers plus metadata-only steps).
+MAX_HISTORY = 10_000
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$")
 
@@ -88,27 +99,79 @@ class IndexEntry:
 
 
 def load_json(data: bytes, source: str, what: str) -> Any:
-    """Decode a JSON document, refusing absurdly large ones; errors name ``source`` and ``what``."""
+    """Decode a JSON document, refusing absurdly large or deeply nested ones; errors name ``source`` and ``what``."""
     if len(data) > MAX_JSON_BYTES:
-        raise SourceError(f"{source}: {what} is absurdly large ({len(data)} bytes)")
+        raise SourceError(f"{source}: {what} is too large ({len(data)} bytes, the limit is {MAX_JSON_BYTES})")
     try:
-        return json.loads(data)
+        doc = json.loads(data)
+    except RecursionError:
+        raise SourceError(f"{source}: {what} is nested too deeply (more than {MAX_JSON_DEPTH} levels)") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{source}: {what} is not valid JSON ({exc})") from None
+        raise SourceError(f"{source}: {what} is not valid JSON ({printable(str(exc))[:200]})") from None
+    if json_depth(doc) > MAX_JSON_DEPTH:
+        raise SourceError(f"{source}: {what} is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+    return doc
+
+
+def json_depth(doc: Any) -> int:
+    """How deeply arrays and objects nest in a decoded document (a scalar is 0), walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+        stack.extend((child, depth) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _get_str(doc: dict[str, Any], key: str, source: str, what: str) -> str | None:
+    """``doc[key]`` when it is a string, ``None`` when absent or null; any other type is an error."""
+    value = doc.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise SourceError(f"{source}: {what} {key} must be a string, not {_type_name(value)}")
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number",
+            str: "a string"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _check_count(items: list[Any], limit: int, source: str, what: str) -> None:
+    if len(items) > limit:
+        raise SourceError(f"{source}: {what} has {len(items)} entries, more than the limit of {limit}")
 
 
 def check_digest_syntax(value: Any, source: str, what: str) -> str:
     """Return ``value`` if it is a well-formed ``sha256:``/``sha512:`` digest."""
-    if not isinstance(value, str) or not _DIGEST.match(value):
-        raise SourceError(f"{source}: {what} has a malformed digest: {str(value)[:100]!r}")
+    if value is None:
+        raise SourceError(f"{source}: {what} has no digest")
+    if not isinstance(value, str):
+        raise SourceError(f"{source}: {what} digest must be a string, not {_type_name(value)}")
+    if not _DIGEST.match(value):
+        raise SourceError(f"{source}: {what} has a malformed digest: {value[:100]!r}")
     return value
 
 
 def _size(value: Any, source: str, what: str, *, required: bool = False) -> int | None:
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SourceError(f"{source}: {what} has an invalid size: {str(value)[:40]!r}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SourceError(f"{source}: {what} size must be a number, not {_type_name(value)}")
+    if value < 0:
+        raise SourceError(f"{source}: {what} has an invalid size: {value}")
     if value > MAX_BLOB_SIZE:
         raise SourceError(f"{source}: {what} declares an absurd size ({value} bytes)")
     return value
@@ -121,31 +184,35 @@ def _object(value: Any, source: str, what: str) -> dict[str, Any]:
 
 
 def _str_map(value: Any) -> dict[str, str]:
+    """Annotations and labels: string values only (others are dropped, not guessed at)."""
     if not isinstance(value, dict):
         return {}
-    return {str(k): str(v) for k, v in value.items() if v is not None}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
 
 
 def parse_manifest(data: bytes, source: str) -> Manifest:
     """Parse an OCI image manifest or a Docker v2 schema 2 manifest."""
     doc = _object(load_json(data, source, "manifest"), source, "manifest")
-    media_type = doc.get("mediaType")
+    media_type = _get_str(doc, "mediaType", source, "manifest")
     if media_type in INDEX_TYPES:
         raise SourceError(f"{source}: expected an image manifest, got an index ({media_type})")
     if media_type in DOCKER_SCHEMA1 or doc.get("schemaVersion") == 1:
         raise SourceError(f"{source}: Docker schema 1 manifests are not supported")
     if media_type is not None and media_type not in MANIFEST_TYPES:
-        raise SourceError(f"{source}: unknown manifest media type {str(media_type)[:100]!r}")
+        raise SourceError(f"{source}: unknown manifest media type {media_type[:100]!r}")
     config = _object(doc.get("config"), source, "manifest config descriptor")
     config_digest = check_digest_syntax(config.get("digest"), source, "manifest config")
     config_size = _size(config.get("size"), source, "manifest config")
     raw_layers = doc.get("layers")
-    if not isinstance(raw_layers, list):
+    if raw_layers is None:
         raise SourceError(f"{source}: manifest has no layers list")
+    if not isinstance(raw_layers, list):
+        raise SourceError(f"{source}: manifest layers must be a list, not {_type_name(raw_layers)}")
+    _check_count(raw_layers, MAX_LAYERS, source, "manifest layers")
     layers: list[LayerDescriptor] = []
     for index, item in enumerate(raw_layers):
         layer = _object(item, source, f"manifest layer {index}")
-        layer_type = layer.get("mediaType")
+        layer_type = _get_str(layer, "mediaType", source, f"manifest layer {index}")
         if layer_type not in LAYER_TYPES:
             raise SourceError(f"{source}: layer {index} has unknown media type {str(layer_type)[:100]!r}")
         layers.append(
@@ -157,13 +224,12 @@ def parse_manifest(data: bytes, source: str) -> Manifest:
                 compressed_size=_size(layer.get("size"), source, f"manifest layer {index}"),
             )
         )
-    config_type = config.get("mediaType")
     return Manifest(
         media_type=media_type,
         config_digest=config_digest,
         config_size=config_size,
         layers=tuple(layers),
-        config_media_type=config_type if isinstance(config_type, str) else None,
+        config_media_type=_get_str(config, "mediaType", source, "manifest config descriptor"),
     )
 
 
@@ -180,20 +246,22 @@ def _parse_platform(value: Any) -> Platform | None:
 def parse_index(data: bytes, source: str) -> list[IndexEntry]:
     """Parse an OCI image index or a Docker manifest list (also an OCI layout's ``index.json``)."""
     doc = _object(load_json(data, source, "index"), source, "index")
-    media_type = doc.get("mediaType")
+    media_type = _get_str(doc, "mediaType", source, "index")
     if media_type is not None and media_type not in INDEX_TYPES:
-        raise SourceError(f"{source}: expected an index, got {str(media_type)[:100]!r}")
+        raise SourceError(f"{source}: expected an index, got {media_type[:100]!r}")
     raw_entries = doc.get("manifests")
     if not isinstance(raw_entries, list):
-        raise SourceError(f"{source}: index has no manifests list")
+        if raw_entries is None:
+            raise SourceError(f"{source}: index has no manifests list")
+        raise SourceError(f"{source}: index manifests must be a list, not {_type_name(raw_entries)}")
+    _check_count(raw_entries, MAX_INDEX_ENTRIES, source, "index manifests")
     entries: list[IndexEntry] = []
     for i, item in enumerate(raw_entries):
         entry = _object(item, source, f"index entry {i}")
-        entry_type = entry.get("mediaType")
         entries.append(
             IndexEntry(
                 digest=check_digest_syntax(entry.get("digest"), source, f"index entry {i}"),
-                media_type=entry_type if isinstance(entry_type, str) else None,
+                media_type=_get_str(entry, "mediaType", source, f"index entry {i}"),
                 size=_size(entry.get("size"), source, f"index entry {i}"),
                 platform=_parse_platform(entry.get("platform")),
                 annotations=_str_map(entry.get("annotations")),
@@ -208,13 +276,17 @@ def is_index(media_type: str | None, data: bytes) -> bool:
         return True
     if media_type in MANIFEST_TYPES:
         return False
+    if len(data) > MAX_JSON_BYTES:
+        return False  # the parser that comes next says why
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False
     if not isinstance(doc, dict):
         return False
     declared = doc.get("mediaType")
+    if not isinstance(declared, str):
+        declared = None
     if declared in INDEX_TYPES:
         return True
     if declared in MANIFEST_TYPES:
@@ -238,6 +310,7 @@ def parse_config(data: bytes, digest: str | None, source: str) -> ImageConfig:
     rootfs = doc.get("rootfs")
     if not isinstance(rootfs, dict) or not isinstance(rootfs.get("diff_ids"), list):
         raise SourceError(f"{source}: image config has no rootfs.diff_ids")
+    _check_count(rootfs["diff_ids"], MAX_LAYERS, source, "image config rootfs.diff_ids")
     diff_ids = tuple(
         check_digest_syntax(d, source, f"config diff id {i}") for i, d in enumerate(rootfs["diff_ids"])
     )
@@ -247,16 +320,21 @@ def parse_config(data: bytes, digest: str | None, source: str) -> ImageConfig:
         raw_history = []
     if not isinstance(raw_history, list):
         raise SourceError(f"{source}: image config history is not a list")
-    for item in raw_history:
+    _check_count(raw_history, MAX_HISTORY, source, "image config history")
+    for i, item in enumerate(raw_history):
         if not isinstance(item, dict):
             raise SourceError(f"{source}: image config history entry is not an object")
+        what = f"image config history entry {i}"
         created = item.get("created")
         comment = item.get("comment")
+        empty = item.get("empty_layer", False)
+        if not isinstance(empty, bool | None):
+            raise SourceError(f"{source}: {what} empty_layer must be a boolean, not {_type_name(empty)}")
         history.append(
             HistoryEntry(
-                created_by=str(item.get("created_by") or ""),
+                created_by=_get_str(item, "created_by", source, what) or "",
                 created=created if isinstance(created, str) else None,
-                empty_layer=bool(item.get("empty_layer", False)),
+                empty_layer=bool(empty),
                 comment=comment if isinstance(comment, str) else None,
             )
         )

@@ -8,9 +8,11 @@ blob files: uncompressed layers skip by seeking, and nothing is hashed unless as
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
+import stat
 import tarfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -19,6 +21,7 @@ from typing import BinaryIO
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Compression, ImageConfig, LayerDescriptor, Platform
+from deadweight.safetext import printable
 from deadweight.sources.archive_select import choose
 from deadweight.sources.base import ImageSource, OpenedLayer, SourceOptions
 from deadweight.sources.manifest import (
@@ -35,12 +38,14 @@ from deadweight.sources.manifest import (
     select_platform,
 )
 from deadweight.sources.streams import FileWindow, StreamedLayer, check_digest, sniff_compression
+from deadweight.sources.tarstream import BLOCK, iter_headers, padding
 
 #: Nested indexes deeper than this are refused (real ones nest once, for attestations or tags).
 MAX_INDEX_DEPTH = 4
 #: Symlink/hardlink hops followed inside an archive.
 MAX_LINK_HOPS = 8
-BLOCK = 512
+#: Members of an outer archive (``docker save`` writes about four per layer).
+MAX_ARCHIVE_MEMBERS = 100_000
 
 _BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64,128})$")
 
@@ -97,7 +102,7 @@ class LayoutStore(ABC):
         """Read a whole small file (JSON), refusing absurd sizes."""
         size = self.size(path, what)
         if size > limit:
-            raise SourceError(f"{self.source}: {what} is absurdly large ({size} bytes)")
+            raise SourceError(f"{self.source}: {what} is too large ({size} bytes, the limit is {limit})")
         window = self.open_window(path, what)
         try:
             chunks: list[bytes] = []
@@ -126,8 +131,50 @@ class LayoutStore(ABC):
         """Release open files."""
 
 
+def _open_regular(path: str) -> BinaryIO:
+    """Open ``path`` for reading without ever blocking, and only if it is a regular file.
+
+    ``O_NONBLOCK`` keeps ``open`` of a FIFO from waiting for a writer forever; the ``fstat`` check then
+    refuses FIFOs, devices (a symlink to ``/dev/zero``) and sockets with ``NotARegularFile``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFileError(_file_kind(mode))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class NotARegularFileError(OSError):
+    """What ``_open_regular`` raises for a FIFO, device, socket or directory; the message names the kind."""
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, NotARegularFileError):
+        return f"is {exc.args[0]}, not a regular file" if not exc.args[0].startswith("not") else exc.args[0]
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return exc.strerror or str(exc)
+
+
 class DirStore(LayoutStore):
-    """A layout directory on disk."""
+    """A layout directory on disk. Only regular files (or symlinks to them) are read."""
 
     def __init__(self, root: str, source: str) -> None:
         super().__init__(source)
@@ -137,41 +184,73 @@ class DirStore(LayoutStore):
         return os.path.join(self._root, *path.split("/"))
 
     def has(self, path: str) -> bool:
-        return os.path.isfile(self._path(path))
+        return os.path.lexists(self._path(path))
 
     def size(self, path: str, what: str) -> int:
         try:
-            return os.stat(self._path(path)).st_size
+            info = os.stat(self._path(path))
         except FileNotFoundError:
             raise SourceError(f"{self.source}: missing {what} ({path})") from None
         except OSError as exc:
-            raise SourceError(f"{self.source}: cannot read {what} ({path}): {exc.strerror}") from None
+            raise SourceError(f"{self.source}: cannot read {what} ({path}): {_os_reason(exc)}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{self.source}: {what} ({path}) is {_file_kind(info.st_mode)}, not a regular file")
+        return info.st_size
 
     def open_window(self, path: str, what: str) -> FileWindow:
         try:
-            fh = open(self._path(path), "rb")  # noqa: SIM115 - the window owns and closes it
+            fh = _open_regular(self._path(path))
         except FileNotFoundError:
             raise SourceError(f"{self.source}: missing {what} ({path})") from None
         except OSError as exc:
-            raise SourceError(f"{self.source}: cannot read {what} ({path}): {exc.strerror}") from None
+            raise SourceError(f"{self.source}: cannot read {what} ({path}): {_os_reason(exc)}") from None
         return _OwnedWindow(fh, os.fstat(fh.fileno()).st_size, f"{self.source} {what}")
 
 
 def open_archive_file(path: str, source: str) -> BinaryIO:
-    """Open a local archive file, turning OS errors into one-line ``SourceError``s."""
+    """Open a local archive file, turning OS errors into one-line ``SourceError``s.
+
+    Only a regular file is an archive: a FIFO (``<(docker save app)``) is refused rather than waited on,
+    since the archive is read by seeking; a device or a directory is refused too.
+    """
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - the store owns and closes it
+        return _open_regular(path)
     except FileNotFoundError:
         raise SourceError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise SourceError(f"{source}: is a directory, expected a tar archive") from None
+    except NotARegularFileError as exc:
+        hint = "; save the stream to a file first, or read the engine with docker:NAME" if "FIFO" in exc.args[0] else ""
+        raise SourceError(f"{source}: {_os_reason(exc)}, expected a tar archive{hint}") from None
     except OSError as exc:
-        raise SourceError(f"{source}: cannot open ({exc.strerror or exc})") from None
-    return fh
+        raise SourceError(f"{source}: cannot open ({_os_reason(exc)})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """One member of an archive's table: where its data is, what it is."""
+
+    offset: int
+    size: int
+    kind: bytes
+    link: str
+
+    def isreg(self) -> bool:
+        return self.kind in _REGULAR
+
+    def isdir(self) -> bool:
+        return self.kind == tarfile.DIRTYPE
+
+
+_REGULAR = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
+_NO_DATA = frozenset({tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE,
+                      tarfile.FIFOTYPE})
 
 
 class TarStore(LayoutStore):
-    """A seekable tar archive: its member table is read once, by seeking from header to header."""
+    """A seekable tar archive: its member table is read once, by seeking from header to header.
+
+    The headers go through the same strict reader as layers (``tarstream.iter_headers``): a malformed pax
+    record, a bad checksum, a cut header or a missing end-of-archive marker is an error, never a quiet stop.
+    """
 
     def __init__(self, path: str, source: str) -> None:
         super().__init__(source)
@@ -182,45 +261,45 @@ class TarStore(LayoutStore):
             self._file.close()
             raise
 
-    def _read_members(self) -> dict[str, tarfile.TarInfo]:
+    def _read_members(self) -> dict[str, _Member]:
         file_size = os.fstat(self._file.fileno()).st_size
-        head = self._file.read(512)
-        self._file.seek(0)
+        head = self._file.read(BLOCK)
         if not head:
             raise SourceError(f"{self.source}: empty file, expected a tar archive")
-        if sniff_compression(head) is not Compression.NONE:
-            kind = sniff_compression(head).value
-            raise SourceError(f"{self.source}: archive is {kind}-compressed; decompress it first")
-        members: dict[str, tarfile.TarInfo] = {}
+        compression = sniff_compression(head)
+        if compression is not Compression.NONE:
+            raise SourceError(f"{self.source}: archive is {compression.value}-compressed; decompress it first")
+        if len(head) < BLOCK:
+            raise SourceError(f"{self.source}: not a tar archive (shorter than one tar block)")
+        if head.count(0) == BLOCK:
+            raise SourceError(f"{self.source}: not a tar archive (no members)")
         try:
-            with tarfile.open(fileobj=self._file, mode="r:") as tar:
-                for info in tar:
-                    name = posixpath.normpath(info.name.lstrip("/")) if info.name not in ("", ".") else "."
-                    if name.startswith("../") or name == "..":
-                        raise SourceError(f"{self.source}: archive member escapes the archive: {info.name!r}")
-                    if info.isreg() and info.offset_data + info.size > file_size:
-                        raise SourceError(f"{self.source}: truncated archive (member {name} is cut short)")
-                    previous = members.get(name)
-                    if previous is not None and not (previous.isdir() and info.isdir()):
-                        raise SourceError(f"{self.source}: duplicate archive member {name}")
-                    members[name] = info
-                # tarfile stops quietly at a cut or garbled header; a whole archive ends in zero blocks.
-                self._file.seek(tar.offset)
-                end = self._file.read(BLOCK)
-                if members and (len(end) < BLOCK or end.count(0) != BLOCK):
-                    raise SourceError(
-                        f"{self.source}: truncated or corrupt archive (no end-of-archive marker "
-                        f"after {len(members)} members)"
-                    )
-        except tarfile.TarError as exc:
-            if not members:
-                raise SourceError(f"{self.source}: not a tar archive ({exc})") from None
-            raise SourceError(f"{self.source}: corrupt or truncated tar archive ({exc})") from None
+            tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise SourceError(f"{self.source}: not a tar archive ({exc})") from None
+        window = FileWindow(self._file, 0, file_size, self.source)
+        members: dict[str, _Member] = {}
+        for member_name, link, size, kind, _mode in iter_headers(window, self.source, require_end_marker=True):
+            offset = file_size - window.remaining
+            name = posixpath.normpath(member_name.lstrip("/")) if member_name not in ("", ".") else "."
+            if name.startswith("../") or name == "..":
+                raise SourceError(f"{self.source}: archive member escapes the archive: {member_name!r}")
+            data = 0 if kind in _NO_DATA else size
+            if offset + data > file_size:
+                raise SourceError(f"{self.source}: truncated archive (member {printable(name)} is cut short)")
+            member = _Member(offset, size, kind, link)
+            previous = members.get(name)
+            if previous is not None and not (previous.isdir() and member.isdir()):
+                raise SourceError(f"{self.source}: duplicate archive member {printable(name)}")
+            if len(members) >= MAX_ARCHIVE_MEMBERS:
+                raise SourceError(f"{self.source}: more than {MAX_ARCHIVE_MEMBERS} archive members")
+            members[name] = member
+            window.skip(data + padding(data))
         if not members:
             raise SourceError(f"{self.source}: not a tar archive (no members)")
         return members
 
-    def _resolve(self, path: str, what: str) -> tarfile.TarInfo:
+    def _resolve(self, path: str, what: str) -> _Member:
         name = posixpath.normpath(path)
         for _ in range(MAX_LINK_HOPS):
             info = self._members.get(name)
@@ -228,10 +307,10 @@ class TarStore(LayoutStore):
                 raise SourceError(f"{self.source}: missing {what} ({path}) in the archive")
             if info.isreg():
                 return info
-            if info.issym():
-                name = posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
-            elif info.islnk():
-                name = posixpath.normpath(info.linkname.lstrip("/"))
+            if info.kind == tarfile.SYMTYPE:
+                name = posixpath.normpath(posixpath.join(posixpath.dirname(name), info.link))
+            elif info.kind == tarfile.LNKTYPE:
+                name = posixpath.normpath(info.link.lstrip("/"))
             else:
                 raise SourceError(f"{self.source}: {what} ({path}) is not a regular file in the archive")
             if name.startswith("../"):
@@ -246,7 +325,7 @@ class TarStore(LayoutStore):
 
     def open_window(self, path: str, what: str) -> FileWindow:
         info = self._resolve(path, what)
-        return FileWindow(self._file, info.offset_data, info.size, f"{self.source} {what}")
+        return FileWindow(self._file, info.offset, info.size, f"{self.source} {what}")
 
     def names(self) -> list[str]:
         return list(self._members)
@@ -388,7 +467,7 @@ class StoredImageSource(ImageSource):
         for stored in self._resolved.layers:
             desc = stored.descriptor
             what = f"layer {desc.index}"
-            label = f"{self.ref} layer {desc.index}" + (f" ({desc.digest[:19]})" if desc.digest else "")
+            label = f"{printable(self.ref)} layer {desc.index}" + (f" ({desc.digest[:19]})" if desc.digest else "")
             window = self._store.open_window(stored.path, what)
             if desc.compressed_size is not None and window.remaining != desc.compressed_size:
                 size = window.remaining
@@ -410,13 +489,15 @@ class OciLayoutSource(StoredImageSource):
     """``oci:PATH``: an OCI image layout directory, or a tar of one."""
 
     def __init__(self, path: str, options: SourceOptions, image: str | None = None) -> None:
-        layout = f"oci:{path}"
-        ref = layout if image is None else f"{layout}:{image}"
+        ref = f"oci:{path}" if image is None else f"oci:{path}:{image}"
+        layout = printable(f"oci:{path}")
         store: LayoutStore
         if os.path.isdir(path):
             store = DirStore(path, layout)
         elif os.path.exists(path):
             store = TarStore(path, layout)
+        elif os.path.lexists(path):
+            raise SourceError(f"{layout}: a dangling symlink or a symlink loop")
         else:
             raise SourceError(f"{layout}: no such file or directory")
         try:

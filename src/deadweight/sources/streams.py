@@ -399,6 +399,9 @@ def decompressed(
     sniffed = sniff_compression(head)
     if compression not in (None, Compression.NONE) and sniffed is not compression and head:
         raise SourceError(f"{source}: declared {compression.value} but the data is not {compression.value}")
+    if sniffed is Compression.GZIP and len(head) == 4 and head[3] & 0xE0:
+        # RFC 1952: a decoder must refuse reserved FLG bits (the first member's; later ones are not seen here)
+        raise SourceError(f"{source}: corrupt gzip data (reserved header flag bits set)")
     prefixed = _Prefixed(head, raw)
     if sniffed is Compression.NONE:
         return prefixed
