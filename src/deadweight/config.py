@@ -167,10 +167,6 @@ def parse_config(table: Mapping[str, Any], where: str) -> Config:
             timeout_seconds=_number(run.get("timeout", RunSettings.timeout_seconds), where),
             network=str(run.get("network", RunSettings.network)),
         )
-    if "guard" in data:  # deadweight guard's budgets and waivers: validated here too, read by guard.config
-        from deadweight.guard.config import parse_guard  # noqa: PLC0415 - guard.config imports this module
-
-        parse_guard(data["guard"], where)
     return replace(cfg, **changes)
 
 

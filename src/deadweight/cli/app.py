@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from deadweight import __version__
+from deadweight._version import __version__
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1

@@ -162,3 +162,14 @@ class Inventory:
     def breakdown_bytes(self) -> int:
         """What the breakdown adds up to (the image size, every byte once)."""
         return sum(self.breakdown.values())
+
+
+@dataclass(frozen=True)
+class CpuBuild:
+    """Installed size of the CPU build of a framework, and where that figure came from."""
+
+    name: str
+    version: str
+    installed_bytes: int
+    source: str  # the wheel URL, or "table" when offline
+    estimated: bool = False

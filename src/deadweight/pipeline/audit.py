@@ -18,11 +18,12 @@ from deadweight.config import Config, load_config, validate_fail_on, validate_ru
 from deadweight.engine.client import Engine
 from deadweight.engine.memory import observe_memory
 from deadweight.errors import DeadweightError, UsageError
+from deadweight.guard.config import load_guard_config
 from deadweight.inventory.build import build_inventory
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, SkippedRule
 from deadweight.model.finding import Finding, deduplicated_savings
-from deadweight.model.inventory import Inventory
+from deadweight.model.inventory import CpuBuild, Inventory
 from deadweight.model.project import Project, Service
 from deadweight.pipeline.analyze import analyze_image
 from deadweight.pipeline.images import build_image, find_image, parse_image_options
@@ -31,7 +32,7 @@ from deadweight.project.loader import load_project
 from deadweight.pypi.cpu_builds import torch_cpu_build
 from deadweight.pypi.musl import musl_gaps
 from deadweight.pypi.store import JsonStore, default_cache_dir
-from deadweight.rules.base import CpuBuild, RuleContext
+from deadweight.rules.base import RuleContext
 from deadweight.rules.dw101_cuda_torch import GPU_BUILDS
 from deadweight.rules.dw601_base_image import BASE_SIZES, python_base
 from deadweight.rules.engine import evaluate_all
@@ -78,7 +79,10 @@ def audit_config(
     """
     if config is None:
         start = Path(path)
-        config = load_config(start if start.exists() else None, Path(config_file) if config_file else None)
+        explicit = Path(config_file) if config_file else None
+        config = load_config(start if start.exists() else None, explicit)
+        # the same file's guard table: a misspelt budget key is an error for audit too, not only for guard
+        load_guard_config(start if start.exists() else None, explicit)
     overrides: dict[str, Any] = {}
     if _split(fail_on):
         overrides["fail_on"] = validate_fail_on(_split(fail_on), "--fail-on")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Platform
+from deadweight.model.inventory import CpuBuild
 from deadweight.pypi.index import IndexClient
 from deadweight.pypi.remote_wheel import WheelInspector
 from deadweight.pypi.select import pick_wheel
 from deadweight.pypi.store import JsonStore
 from deadweight.pypi.tags import target_tags
-from deadweight.rules.base import CpuBuild
 
 #: Installed bytes of torch CPU wheels (linux x86_64, CPython 3.11), measured from the wheels' central
 #: directories. Used only when the CPU index cannot be read; versions not listed use the nearest.

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from deadweight import __version__
+from deadweight._version import __version__
 from deadweight.guard.model import Check, GuardVerdict, Status
 from deadweight.reports.sarif import INFORMATION_URI, SARIF_SCHEMA, SARIF_VERSION
 

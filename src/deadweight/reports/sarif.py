@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from deadweight import __version__
+from deadweight._version import __version__
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.rules import RULES, rule_help_uri, rule_info

@@ -19,7 +19,7 @@ from typing import ClassVar, TypedDict
 from deadweight.config import Config
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.model.inventory import Distribution, Inventory
+from deadweight.model.inventory import CpuBuild, Distribution, Inventory
 from deadweight.model.project import DeclaredRequirement, Dockerfile, InstallCommand, Instruction, Service, ShippedFile
 from deadweight.model.remedy import Edit, describe_remedy
 from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, Verdict
@@ -50,17 +50,6 @@ class RuleInfo:
     @property
     def help_uri(self) -> str:
         return f"{DOCS_BASE_URL}{self.id}.md"
-
-
-@dataclass(frozen=True)
-class CpuBuild:
-    """Installed size of the CPU build of a framework, and where that figure came from."""
-
-    name: str
-    version: str
-    installed_bytes: int
-    source: str  # the wheel URL, or "table" when offline
-    estimated: bool = False
 
 
 @dataclass(frozen=True)

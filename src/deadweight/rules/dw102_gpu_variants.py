@@ -17,6 +17,7 @@ from deadweight.model.usage import DeviceStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, file_claims, package_spans
 from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
+from deadweight.usage.device import GUI_CALLS
 from deadweight.usage.gpu import deployment_gpu, device_verdict_evidence
 
 #: GPU distribution -> the lean variant to depend on instead ("" = just remove it).
@@ -34,7 +35,6 @@ LEAN_VARIANTS = {
 }
 GUI_VARIANTS = {"opencv-python": "opencv-python-headless", "opencv-contrib-python": "opencv-contrib-python-headless"}
 _GUI_LIB_TOKENS = ("libqt", "libx", "libxcb", "libfreetype", "libpng", "libgl", "libgthread", "libgtk")
-GUI_CALLS = ("imshow", "namedWindow", "waitKey", "destroyAllWindows", "createTrackbar", "setMouseCallback")
 
 
 def _basename(path: str) -> str:

@@ -28,6 +28,9 @@ _CUDA_CALLS_THAT_MATTER = frozenset({
 _PROBES = frozenset({"is_available", "device_count", "is_built", "gpu_device_name", "list_physical_devices"})
 _DEVICE_KWARGS = frozenset({"device", "map_location", "device_map", "providers"})
 
+#: OpenCV calls that need a display: code that makes one needs opencv-python, not the headless build.
+GUI_CALLS = ("imshow", "namedWindow", "waitKey", "destroyAllWindows", "createTrackbar", "setMouseCallback")
+
 
 def _is_gpu_string(value: object) -> bool:
     return isinstance(value, str) and (value == "gpu" or value.startswith(("cuda", "CUDAExecutionProvider")))

@@ -16,9 +16,8 @@ from deadweight.model.inventory import Inventory
 from deadweight.model.project import Service, ShippedFile
 from deadweight.model.tree import TreeView
 from deadweight.model.usage import EvidenceKind, UsageEvidence, Verdict
-from deadweight.rules.dw102_gpu_variants import GUI_CALLS
 from deadweight.usage.commands import command_evidence
-from deadweight.usage.device import GPU_FRAMEWORKS
+from deadweight.usage.device import GPU_FRAMEWORKS, GUI_CALLS
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
 from deadweight.usage.scan import ScanResult, scan_contents, scan_directory, scan_files

@@ -9,6 +9,7 @@ from deadweight.config import load_config
 from deadweight.errors import ConfigError
 from deadweight.guard.config import RuleBudget, load_guard_config
 from deadweight.model.finding import Severity
+from deadweight.pipeline.audit import audit_config
 from tests.unit.guard.sample import guard
 
 FULL = """
@@ -99,7 +100,7 @@ def test_bad_guard_tables_are_config_errors(text: str, message: str) -> None:
         guard(text)
 
 
-def test_config_py_accepts_and_validates_the_guard_table(tmp_path: Path) -> None:
+def test_config_accepts_the_guard_table_and_audit_validates_it(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         "[tool.deadweight]\nfail-on = ['medium']\n[tool.deadweight.guard]\nmax-size = '1GB'\n"
     )
@@ -109,7 +110,7 @@ def test_config_py_accepts_and_validates_the_guard_table(tmp_path: Path) -> None
     assert cfg.source == str(tmp_path / "pyproject.toml")
     (tmp_path / "pyproject.toml").write_text("[tool.deadweight.guard]\nmax-sizes = '1GB'\n")
     with pytest.raises(ConfigError, match="unknown key 'max-sizes'"):
-        load_config(tmp_path)  # audit rejects a misspelt guard key too
+        audit_config(tmp_path)  # audit rejects a misspelt guard key too (config.py itself stays below guard)
     with pytest.raises(ConfigError, match="unknown key 'max-sizes'"):
         load_guard_config(tmp_path)
 
