@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,8 @@ _COST_KEYS = {"storage-per-gb-month", "transfer-per-gb", "pulls-per-month"}
 _RUN_KEYS = {"timeout", "network"}
 
 
-def _norm(table: Mapping[str, Any], allowed: set[str], where: str) -> dict[str, Any]:
+def normalize_table(table: Mapping[str, Any], allowed: Set[str], where: str) -> dict[str, Any]:
+    """Keys with dashes (underscores accepted); an unknown key is a ``ConfigError`` naming the known ones."""
     out: dict[str, Any] = {}
     for key, value in table.items():
         norm = key.replace("_", "-")
@@ -123,7 +124,7 @@ def validate_fail_on(values: tuple[str, ...], where: str) -> tuple[str, ...]:
 
 def parse_config(table: Mapping[str, Any], where: str) -> Config:
     """Validate a ``[tool.deadweight]`` table into a Config."""
-    data = _norm(table, _TOP_KEYS, where)
+    data = normalize_table(table, _TOP_KEYS, where)
     cfg = Config(source=where)
     changes: dict[str, Any] = {}
     if "fail-on" in data:
@@ -153,7 +154,7 @@ def parse_config(table: Mapping[str, Any], where: str) -> Config:
             raise ConfigError(f"{where}: offline must be true or false")
         changes["offline"] = data["offline"]
     if "cost" in data:
-        cost = _norm(_table(data["cost"], "cost", where), _COST_KEYS, f"{where} [cost]")
+        cost = normalize_table(_table(data["cost"], "cost", where), _COST_KEYS, f"{where} [cost]")
         changes["cost"] = CostModel(
             storage_per_gb_month=_number(
                 cost.get("storage-per-gb-month", CostModel.storage_per_gb_month), where
@@ -162,7 +163,7 @@ def parse_config(table: Mapping[str, Any], where: str) -> Config:
             pulls_per_month=int(_number(cost.get("pulls-per-month", CostModel.pulls_per_month), where)),
         )
     if "run" in data:
-        run = _norm(_table(data["run"], "run", where), _RUN_KEYS, f"{where} [run]")
+        run = normalize_table(_table(data["run"], "run", where), _RUN_KEYS, f"{where} [run]")
         changes["run"] = RunSettings(
             timeout_seconds=_number(run.get("timeout", RunSettings.timeout_seconds), where),
             network=str(run.get("network", RunSettings.network)),

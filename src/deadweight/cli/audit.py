@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from deadweight.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
+from deadweight.cli.options import image_options, settings_options
 from deadweight.cli.output import terminal_width, use_color, write_output
 from deadweight.config import Config
 from deadweight.model.audit import AuditReport
@@ -45,27 +46,13 @@ def render(report: AuditReport, fmt: str, output: str | None) -> str:
 
 @cli.command("audit")
 @click.argument("path", default=".", required=False)
-@click.option("--image", "images", multiple=True, metavar="[SERVICE=]REF",
-              help="Audit this image (one service), or SERVICE=REF per service. Repeatable.")
-@click.option("--build", is_flag=True, help="Build each service's image with the local Docker engine first.")
-@click.option("--run", "run_", is_flag=True, help="Start each service to observe memory (DW701/DW702).")
-@click.option("--network", metavar="MODE", help="Network for --build and --run (default: none for --run).")
+@image_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
-@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout.")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option("--fail-on", multiple=True, metavar="SEVERITY|RULE,...",
               help="Exit 1 when a finding has this severity or higher, or is one of these rules (default: high); "
               "none: report only.")
-@click.option("--select", multiple=True, metavar="RULES", help="Only these rules or prefixes (e.g. DW1,DW201).")
-@click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules or prefixes.")
-@click.option("--config", "config_file", metavar="FILE", help="Read settings from FILE instead of looking for one.")
-@click.option("--offline", is_flag=True, help="Use only the on-disk index cache; never touch the network.")
-@click.option("--torch-cpu-index", metavar="URL", help="Simple-API index of CPU torch wheels (a mirror, say).")
-@click.option("--deployment-gpu", type=click.Choice(["auto", "true", "false"]),
-              help="Whether deployments have a GPU; auto reads compose, Kubernetes and ECS files.")
-@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from multi-platform images.")
-@click.option("--verify", is_flag=True, help="Verify layer digests of local archives and layouts too.")
-@click.option("--no-fast-path", is_flag=True,
-              help="docker: stream docker save instead of reading the engine's storage directly.")
+@settings_options
 def audit_command(**params: Any) -> None:
     """Find the dead weight in a service or a docker-compose fleet, with evidence and measured savings.
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from deadweight.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, cli
+from deadweight.cli.options import image_options, settings_options
 from deadweight.cli.output import write_output
 from deadweight.errors import UsageError
 from deadweight.guard.model import GuardVerdict, Status
@@ -39,11 +40,7 @@ def _today(value: str | None) -> dt.date:
 
 @cli.command("guard")
 @click.argument("path", default=".", required=False)
-@click.option("--image", "images", multiple=True, metavar="[SERVICE=]REF",
-              help="Check this image (one service), or SERVICE=REF per service. Repeatable.")
-@click.option("--build", is_flag=True, help="Build each service's image with the local Docker engine first.")
-@click.option("--run", "run_", is_flag=True, help="Start each service to observe memory (DW701/DW702).")
-@click.option("--network", metavar="MODE", help="Network for --build and --run.")
+@image_options
 @click.option("--baseline", metavar="FILE",
               help="A previous audit or guard --format json report: check growth and new findings against it.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
@@ -51,17 +48,7 @@ def _today(value: str | None) -> dt.date:
 @click.option("--allow-unchecked", is_flag=True,
               help="Budgets that could not be checked are listed but do not make the exit code 3.")
 @click.option("--today", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today, UTC).")
-@click.option("--select", multiple=True, metavar="RULES", help="Only these rules or prefixes (e.g. DW1,DW201).")
-@click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules or prefixes.")
-@click.option("--config", "config_file", metavar="FILE", help="Read settings from FILE instead of looking for one.")
-@click.option("--offline", is_flag=True, help="Use only the on-disk index cache; never touch the network.")
-@click.option("--torch-cpu-index", metavar="URL", help="Simple-API index of CPU torch wheels (a mirror, say).")
-@click.option("--deployment-gpu", type=click.Choice(["auto", "true", "false"]),
-              help="Whether deployments have a GPU; auto reads compose, Kubernetes and ECS files.")
-@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Platform to pick from multi-platform images.")
-@click.option("--verify", is_flag=True, help="Verify layer digests of local archives and layouts too.")
-@click.option("--no-fast-path", is_flag=True,
-              help="docker: stream docker save instead of reading the engine's storage directly.")
+@settings_options
 def guard_command(**params: Any) -> None:
     """Fail CI when a service goes over its size budgets or gains dead weight (see docs/guard.md).
 

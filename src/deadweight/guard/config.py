@@ -19,7 +19,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from deadweight.config import find_config_file
+from deadweight.config import find_config_file, normalize_table
 from deadweight.errors import ConfigError
 from deadweight.guard.sizes import parse_count, parse_percent, parse_size
 from deadweight.model.finding import Severity
@@ -113,15 +113,6 @@ class GuardConfig:
         return self.services.get(service, self.defaults)
 
 
-def _norm(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        norm = key.replace("_", "-")
-        if norm not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(allowed))})")
-        out[norm] = value
-    return out
-
 
 def _table(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
@@ -137,7 +128,7 @@ def _rule_budget(value: Any, where: str) -> RuleBudget:
 
 
 def parse_budgets(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> tuple[Budgets, frozenset[str]]:
-    data = _norm(table, allowed, where)
+    data = normalize_table(table, allowed, where)
     sizes = {k: parse_size(data[k], f"{where}: {k}") for k in SIZE_KEYS if k in data}
     counts = {k: parse_count(data[k], f"{where}: {k}") for k in COUNT_KEYS if k in data}
     percents = {
@@ -179,7 +170,7 @@ def _text(value: Any, key: str, where: str) -> str:
 
 def parse_waiver(table: Any, index: int, where: str) -> Waiver:
     here = f"{where}: waivers[{index}]"
-    data = _norm(_table(table, here), WAIVER_KEYS, here)
+    data = normalize_table(_table(table, here), WAIVER_KEYS, here)
     missing = [k for k in ("owner", "reason", "expires") if k not in data]
     if missing:
         raise ConfigError(f"{here}: a waiver needs {', '.join(missing)} (owner, reason and expires are required)")
@@ -218,7 +209,7 @@ def parse_waiver(table: Any, index: int, where: str) -> Waiver:
 
 def parse_guard(table: Mapping[str, Any], where: str) -> GuardConfig:
     """Validate a ``[tool.deadweight.guard]`` table."""
-    data = _norm(_table(table, f"{where}: guard"), frozenset(TOP_KEYS), f"{where} [guard]")
+    data = normalize_table(_table(table, f"{where}: guard"), frozenset(TOP_KEYS), f"{where} [guard]")
     top = {k: v for k, v in data.items() if k not in ("services", "waivers")}
     defaults, _ = parse_budgets(top, SERVICE_KEYS, f"{where} [guard]")
     services: dict[str, Budgets] = {}

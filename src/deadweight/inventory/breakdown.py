@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from deadweight.inventory import classify
-from deadweight.inventory.pythonenv import TreeLike
 from deadweight.model.inventory import BREAKDOWN_CLASSES, DistClass, Distribution, OsPackage
+from deadweight.model.tree import TreeView
 
 _GPU_OS_PREFIXES = ("cuda-", "libcu", "libnccl", "libcudnn", "nvidia-", "libnvidia-", "libnpp", "libnvjpeg")
 
@@ -29,7 +29,7 @@ def _tests_or_docs_dir(directory: str, env: str) -> bool:
 
 
 def compute_breakdown(
-    tree: TreeLike,
+    tree: TreeView,
     sizes: Mapping[str, int],
     *,
     py_owner: Mapping[str, Distribution],

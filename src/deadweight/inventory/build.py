@@ -37,7 +37,7 @@ from deadweight.inventory.distributions import (
 )
 from deadweight.inventory.nogc import paused_gc
 from deadweight.inventory.ospackages import read_os_packages
-from deadweight.inventory.pythonenv import EnvSpec, TreeLike, discover
+from deadweight.inventory.pythonenv import EnvSpec, discover
 from deadweight.model.image import EntryKind, ImageConfig
 from deadweight.model.inventory import (
     Distribution,
@@ -46,6 +46,7 @@ from deadweight.model.inventory import (
     PythonEnvironment,
     Requirement,
 )
+from deadweight.model.tree import TreeView
 
 _META_SUFFIXES = (".dist-info", ".egg-info")
 
@@ -95,13 +96,13 @@ class _Index:
     env_top: dict[str, dict[str, list[tuple[str, int]]]]  # env path -> first path segment -> (file, size)
 
 
-def build_inventory(tree: TreeLike, image_config: ImageConfig, *, workdir_code: bool = True) -> Inventory:
+def build_inventory(tree: TreeView, image_config: ImageConfig, *, workdir_code: bool = True) -> Inventory:
     """Everything deadweight knows about what is inside the image whose final tree is ``tree``."""
     with paused_gc():  # ~10^5 small objects, no cycles: collections would only slow it down
         return _build_inventory(tree, image_config, workdir_code=workdir_code)
 
 
-def _build_inventory(tree: TreeLike, image_config: ImageConfig, *, workdir_code: bool) -> Inventory:
+def _build_inventory(tree: TreeView, image_config: ImageConfig, *, workdir_code: bool) -> Inventory:
     specs = discover(tree, tree.paths(), image_config)
     index = _index(tree, specs)
     warnings: list[str] = []
@@ -179,7 +180,7 @@ def _build_inventory(tree: TreeLike, image_config: ImageConfig, *, workdir_code:
     )
 
 
-def _index(tree: TreeLike, specs: list[EnvSpec]) -> _Index:
+def _index(tree: TreeView, specs: list[EnvSpec]) -> _Index:
     env_top: dict[str, dict[str, list[tuple[str, int]]]] = {s.path: {} for s in specs}
     extra = sorted((s.path for s in specs if s.kind == "pythonpath"), key=len, reverse=True)
     sizes = tree.file_sizes()
@@ -238,7 +239,7 @@ def _image_path(spec: EnvSpec, base: str, listed: str) -> tuple[str | None, str 
     return path, None
 
 
-def _lookup(tree: TreeLike, path: str) -> tuple[str, EntryKind, int] | None:
+def _lookup(tree: TreeView, path: str) -> tuple[str, EntryKind, int] | None:
     """``(path, kind, size)`` of the non-directory a listed path names, through symlinks if not as listed."""
     real: str | None = path
     found = tree.stat(path)
@@ -257,7 +258,7 @@ def _name_version_from_dir(dirname: str) -> tuple[str, str]:
 
 
 def _read_distribution(
-    tree: TreeLike,
+    tree: TreeView,
     spec: EnvSpec,
     index: _Index,
     dirname: str,
@@ -334,7 +335,7 @@ def _direct_url(data: bytes | None) -> str | None:
 
 
 def _claim(
-    tree: TreeLike, sizes: dict[str, int], draft: _Draft, listed: Iterable[RecordRow], base: str
+    tree: TreeView, sizes: dict[str, int], draft: _Draft, listed: Iterable[RecordRow], base: str
 ) -> list[str]:
     """Claim the files ``listed`` names for ``draft`` (missing and outside ones noted on it).
 
@@ -379,7 +380,7 @@ def _claim(
     return lies
 
 
-def _read_record(tree: TreeLike, index: _Index, draft: _Draft, data: bytes | None, exists: bool) -> None:
+def _read_record(tree: TreeView, index: _Index, draft: _Draft, data: bytes | None, exists: bool) -> None:
     if data is None:
         if exists:
             draft.warnings.append("RECORD present but its content was not captured; files unknown")
@@ -400,7 +401,7 @@ def _read_record(tree: TreeLike, index: _Index, draft: _Draft, data: bytes | Non
 
 
 def _read_egg_files(
-    tree: TreeLike, draft: _Draft, index: _Index, installed: bytes | None, sources: bytes | None
+    tree: TreeView, draft: _Draft, index: _Index, installed: bytes | None, sources: bytes | None
 ) -> None:
     if installed is not None:
         draft.recorded = True
@@ -440,7 +441,7 @@ def _claim_from_os_package(draft: _Draft, os_owner: dict[str, str], os_files: di
     draft.warnings.append(f"no Python install record; files taken from OS package {pkg.partition(':')[2]}")
 
 
-def _resolve_ownership(tree: TreeLike, drafts: list[_Draft]) -> dict[str, _Draft]:
+def _resolve_ownership(tree: TreeView, drafts: list[_Draft]) -> dict[str, _Draft]:
     """Each claimed path gets one owner: the latest-installed claimer (highest layer), then by name."""
     owner: dict[str, _Draft] = {}
     for draft in sorted(drafts, key=lambda d: (-d.layer, d.name, d.meta_dir)):

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from deadweight.inventory.distributions import decode
-from deadweight.inventory.pythonenv import TreeLike
 from deadweight.model.image import EntryKind
 from deadweight.model.inventory import OsPackage
+from deadweight.model.tree import TreeView
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d"
@@ -127,7 +127,7 @@ def _paragraphs(text: str) -> list[dict[str, str]]:
     return out
 
 
-def _dpkg_packages(tree: TreeLike, warnings: list[str]) -> list[_Pkg]:
+def _dpkg_packages(tree: TreeView, warnings: list[str]) -> list[_Pkg]:
     paragraphs: list[dict[str, str]] = []
     md5_lists: dict[str, list[str]] = {}
     status = tree.read(DPKG_STATUS)
@@ -168,7 +168,7 @@ def _dpkg_packages(tree: TreeLike, warnings: list[str]) -> list[_Pkg]:
     return pkgs
 
 
-def _apk_packages(tree: TreeLike) -> list[_Pkg]:
+def _apk_packages(tree: TreeView) -> list[_Pkg]:
     data = tree.read(APK_DB)
     if data is None:
         return []
@@ -198,7 +198,7 @@ def _apk_packages(tree: TreeLike) -> list[_Pkg]:
     return pkgs
 
 
-def _conda_packages(tree: TreeLike, conda_prefixes: list[str]) -> list[_Pkg]:
+def _conda_packages(tree: TreeView, conda_prefixes: list[str]) -> list[_Pkg]:
     pkgs: list[_Pkg] = []
     for prefix in conda_prefixes:
         meta = f"{prefix}/conda-meta" if prefix else "conda-meta"
@@ -220,7 +220,7 @@ def _conda_packages(tree: TreeLike, conda_prefixes: list[str]) -> list[_Pkg]:
     return pkgs
 
 
-def _is_dir_link(tree: TreeLike, resolve: Callable[[str], str | None], path: str) -> bool:
+def _is_dir_link(tree: TreeView, resolve: Callable[[str], str | None], path: str) -> bool:
     """The symlink at ``path`` stands for a listed directory (merged /usr: ``/bin -> usr/bin``): not a file."""
     real = resolve(path)
     target = tree.stat(real) if real is not None else None
@@ -228,7 +228,7 @@ def _is_dir_link(tree: TreeLike, resolve: Callable[[str], str | None], path: str
 
 
 def read_os_packages(
-    tree: TreeLike, conda_prefixes: list[str] | None = None
+    tree: TreeView, conda_prefixes: list[str] | None = None
 ) -> tuple[list[OsPackage], dict[str, str], list[str]]:
     """All OS packages, and ``path -> package name`` for every file they own in the final tree.
 

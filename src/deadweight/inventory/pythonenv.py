@@ -11,54 +11,15 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from deadweight.inventory.distributions import decode
 from deadweight.model.image import EntryKind, ImageConfig
+from deadweight.model.tree import TreeView
 
 _LIB_PY = re.compile(r"^(?:(.*)/)?lib(?:64)?/python(\d+(?:\.\d+)?)t?/(?:site|dist)-packages$")
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-class NodeLike(Protocol):
-    """What the inventory reads of a file-tree node (``inventory.filetree.FileNode``)."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def kind(self) -> EntryKind: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def layer(self) -> int: ...
-
-
-class ShadowLike(Protocol):
-    @property
-    def path(self) -> str: ...
-    @property
-    def size(self) -> int: ...
-
-
-class TreeLike(Protocol):
-    """The part of ``inventory.filetree.FileTree`` the inventory relies on."""
-
-    def get(self, path: str) -> NodeLike | None: ...
-    def nodes(self) -> Iterator[NodeLike]: ...
-    def listdir(self, path: str) -> list[str]: ...
-    def read(self, path: str) -> bytes | None: ...
-    def resolve(self, path: str) -> str | None: ...
-    def resolver(self) -> Callable[[str], str | None]: ...
-    def paths(self) -> Iterable[str]: ...
-    def files(self) -> Iterator[tuple[str, int, int]]: ...
-    def file_sizes(self) -> dict[str, int]: ...
-    def stat(self, path: str) -> tuple[EntryKind, int, int] | None: ...
-    @property
-    def visible_bytes(self) -> int: ...
-    @property
-    def shadowed_bytes(self) -> int: ...
 
 
 @dataclass
@@ -113,7 +74,7 @@ def _parse_pyvenv(data: bytes | None) -> tuple[str | None, str | None, bool]:
     )
 
 
-def _conda_python(tree: TreeLike, prefix: str) -> str | None:
+def _conda_python(tree: TreeView, prefix: str) -> str | None:
     meta = f"{prefix}/conda-meta" if prefix else "conda-meta"
     for name in tree.listdir(meta):
         if name.startswith("python-") and name.endswith(".json"):
@@ -123,7 +84,7 @@ def _conda_python(tree: TreeLike, prefix: str) -> str | None:
     return None
 
 
-def _stdlib_version(tree: TreeLike, prefix: str) -> str | None:
+def _stdlib_version(tree: TreeView, prefix: str) -> str | None:
     """For ``prefix/lib/python3/dist-packages`` (Debian): the one ``python3.N`` stdlib next to it."""
     found = set()
     for lib in ("lib", "lib64"):
@@ -134,7 +95,7 @@ def _stdlib_version(tree: TreeLike, prefix: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def discover(tree: TreeLike, paths: Iterable[str], image_config: ImageConfig) -> list[EnvSpec]:
+def discover(tree: TreeView, paths: Iterable[str], image_config: ImageConfig) -> list[EnvSpec]:
     """Every environment in the tree; ``paths`` are all node paths (one pass, shared with the caller)."""
     site_dirs: set[str] = set()
     venv_prefixes: set[str] = set()
@@ -209,7 +170,7 @@ def _base_envs(venv: EnvSpec, base_prefix: str, envs: list[EnvSpec]) -> list[str
     ]
 
 
-def _check_venv_home(tree: TreeLike, spec: EnvSpec, home: str) -> None:
+def _check_venv_home(tree: TreeView, spec: EnvSpec, home: str) -> None:
     """A venv copied between stages is dead if its interpreter did not come along: say so."""
     home_dir = home.strip().rstrip("/").lstrip("/")
     for name in ("python3", "python", f"python{spec.python_version or ''}"):
@@ -218,7 +179,7 @@ def _check_venv_home(tree: TreeLike, spec: EnvSpec, home: str) -> None:
     spec.warnings.append(f"pyvenv.cfg home {home!r}: no python interpreter there in the image")
 
 
-def _pythonpath_envs(tree: TreeLike, image_config: ImageConfig, known: list[EnvSpec]) -> list[EnvSpec]:
+def _pythonpath_envs(tree: TreeView, image_config: ImageConfig, known: list[EnvSpec]) -> list[EnvSpec]:
     raw = image_config.env_map().get("PYTHONPATH", "")
     # the interpreter that reads PYTHONPATH is not named; take the image's one Python if there is one
     versions = {e.python_version for e in known if e.kind == "system" and e.python_version} or {

@@ -6,7 +6,7 @@ FileTree satisfies these protocols structurally; nothing here is implemented.
 
 Who reads what: the rules ``get``, ``paths``, ``stat`` and ``shadowed``; the image-code scan ``walk`` and
 ``read``; ``ImageAnalysis`` ``nodes``, ``dir_sizes`` and ``shadowed``; the inventory step, handed the tree
-by the audit and inspect wiring, everything its own ``TreeLike`` lists (``listdir``, ``resolve``,
+by the audit and inspect wiring, the rest (``listdir``, ``resolve``,
 ``resolver``, ``files``, ``file_sizes`` and the byte totals as well).
 """
 

@@ -26,7 +26,7 @@ from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import CpuBuild, Inventory
 from deadweight.model.project import Project, Service
 from deadweight.pipeline.analyze import analyze_image
-from deadweight.pipeline.images import build_image, find_image, parse_image_options
+from deadweight.pipeline.images import build_image, choose_images, find_image
 from deadweight.pipeline.static import estimate_inventory, index_urls, target_of
 from deadweight.project.loader import load_project
 from deadweight.pypi.cpu_builds import torch_cpu_build
@@ -138,11 +138,7 @@ def audit(
                             ignore=ignore, offline=offline, torch_cpu_index=torch_cpu_index,
                             deployment_gpu=deployment_gpu)
     project = load_project(str(path))
-    if isinstance(images, Mapping):
-        chosen = dict(images)
-    else:
-        chosen = parse_image_options((images,) if isinstance(images, str) else tuple(images),
-                                     [s.name for s in project.services])
+    chosen = choose_images(images, [s.name for s in project.services])
     options = AuditOptions(images=chosen, build=build, run=run, network=network, verify=verify, platform=platform,
                            fast_path=fast_path)
     return run_audit(str(path), settings, options, progress, project=project)

@@ -22,7 +22,7 @@ from deadweight.model.inventory import Inventory
 from deadweight.model.project import Project
 from deadweight.pipeline.analyze import analyze_image
 from deadweight.pipeline.audit import AuditOptions, audit_config, run_audit
-from deadweight.pipeline.images import parse_image_options
+from deadweight.pipeline.images import choose_images
 from deadweight.pipeline.static import estimate_inventory
 from deadweight.project.loader import load_project
 from deadweight.pypi.store import JsonStore, default_cache_dir
@@ -155,10 +155,7 @@ def guard(
     if unknown:
         raise UsageError(f"{budgets.source}: [guard.services] names unknown services: {', '.join(unknown)} "
                          f"(services: {', '.join(names)})")
-    if isinstance(images, Mapping):
-        chosen = dict(images)
-    else:
-        chosen = parse_image_options((images,) if isinstance(images, str) else tuple(images), names)
+    chosen = choose_images(images, names)
     options = AuditOptions(images=chosen, build=build, run=run, network=network, verify=verify, platform=platform,
                            fast_path=fast_path)
     report = run_audit(str(path), settings, options, project=project)

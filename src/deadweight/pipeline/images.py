@@ -4,7 +4,7 @@ name, or built with ``--build``. No image at all means a static audit."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from deadweight.engine.client import Engine
@@ -13,6 +13,14 @@ from deadweight.model.project import Service
 
 #: How long to wait for the engine when asking whether it has a service's image, in seconds.
 PROBE_TIMEOUT = 5.0
+
+
+def choose_images(images: str | Sequence[str] | Mapping[str, str], service_names: list[str]) -> dict[str, str]:
+    """The library's ``images=`` argument (one reference, ``SERVICE=REF`` strings, or a mapping) as a
+    service -> reference mapping."""
+    if isinstance(images, Mapping):
+        return dict(images)
+    return parse_image_options((images,) if isinstance(images, str) else tuple(images), service_names)
 
 
 def parse_image_options(values: tuple[str, ...], service_names: list[str]) -> dict[str, str]:
