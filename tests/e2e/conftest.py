@@ -7,11 +7,13 @@ Every test under tests/e2e is marked `e2e`. Without the lab they are skipped wit
 from __future__ import annotations
 
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.wheels import build_wheel, load_static_server, write_index
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -97,3 +99,20 @@ def tmp_docker_archive(docker_client: Any, tmp_path: Path) -> Callable[[str], Pa
         return labtools.docker_save(docker_client, tag, tmp_path / f"{safe}.tar")
 
     return save
+
+
+@pytest.fixture(scope="module")
+def cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A CPU torch index with a small stand-in CPU build, as a mirror of PyTorch's CPU index would serve it:
+    (URL, installed bytes of that build)."""
+    root = tmp_path_factory.mktemp("cpu-index")
+    files = {"torch/__init__.py": b"", "torch/lib/libtorch_cpu.so": b"\1" * 2_000_000}
+    wheel = build_wheel(root, "torch", "2.5.1+cpu", files, tag="cp311-cp311-manylinux_2_17_x86_64")
+    write_index(root / "simple", [wheel])
+    with zipfile.ZipFile(wheel) as zf:
+        installed = sum(i.file_size for i in zf.infolist())
+    server = load_static_server().start(str(root / "simple"))
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", installed
+    finally:
+        server.shutdown()

@@ -16,14 +16,11 @@ import json
 import random
 import shutil
 import tarfile
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from tests.support.wheels import build_wheel, load_static_server, write_index
 
 from deadweight.cli.main import main
 from deadweight.reports import guard_json
@@ -58,22 +55,6 @@ owner = "platform"
 reason = "cache cleanup in the next base image"
 expires = 2026-12-31
 """
-
-
-@pytest.fixture(scope="module")
-def cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A small stand-in CPU torch build, served as a mirror of PyTorch's CPU index would (as in the fleet test)."""
-    root = tmp_path_factory.mktemp("cpu-index")
-    files = {"torch/__init__.py": b"", "torch/lib/libtorch_cpu.so": b"\1" * 2_000_000}
-    wheel = build_wheel(root, "torch", "2.5.1+cpu", files, tag="cp311-cp311-manylinux_2_17_x86_64")
-    write_index(root / "simple", [wheel])
-    with zipfile.ZipFile(wheel) as zf:
-        installed = sum(i.file_size for i in zf.infolist())
-    server = load_static_server().start(str(root / "simple"))
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", installed
-    finally:
-        server.shutdown()
 
 
 def _sdist(vendor: Path) -> None:

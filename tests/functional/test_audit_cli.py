@@ -4,14 +4,13 @@ real wheels served on loopback, config precedence, exit codes, bad input."""
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
-from tests.support.wheels import build_wheel, load_static_server, write_index
+from tests.support.wheels import build_wheel, installed_bytes, load_static_server, serve_indexes, write_index
 
 from deadweight.cli.main import main
 from deadweight.reports import audit_json
@@ -37,21 +36,11 @@ def indexes(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, int]]]:
     cpu_dir.mkdir()
     cpu_files = {"torch/__init__.py": b"", "torch/lib/libtorch_cpu.so": b"\3" * MB}
     cpu = build_wheel(cpu_dir, "torch", "2.5.1+cpu", cpu_files, tag=linux)
-    sizes = {}
-    for wheel in [*main_wheels, cpu]:
-        with zipfile.ZipFile(wheel) as zf:
-            sizes[wheel.name] = sum(i.file_size for i in zf.infolist())
+    sizes = {wheel.name: installed_bytes(wheel) for wheel in [*main_wheels, cpu]}
     write_index(tmp_path / "simple", main_wheels)
     write_index(tmp_path / "cpu", [cpu])
-    static = load_static_server()
-    server = static.start(str(tmp_path / "simple"))
-    cpu_server = static.start(str(tmp_path / "cpu"))
-    try:
-        yield (f"http://127.0.0.1:{server.server_address[1]}/", f"http://127.0.0.1:{cpu_server.server_address[1]}/",
-               sizes)
-    finally:
-        server.shutdown()
-        cpu_server.shutdown()
+    with serve_indexes(tmp_path / "simple", tmp_path / "cpu") as (main_url, cpu_url):
+        yield main_url, cpu_url, sizes
 
 
 @pytest.fixture()

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from tests.support.wheels import build_wheel, load_static_server, write_index
+from tests.support.wheels import build_wheel, installed_bytes, serve_indexes, write_index
 
 from deadweight.cli.main import main
 from deadweight.reports import guard_json
@@ -38,22 +37,13 @@ def indexes(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, int]]]:
     cpu_dir.mkdir()
     cpu_files = {"torch/__init__.py": b"", "torch/lib/libtorch_cpu.so": b"\3" * MB}
     cpu = build_wheel(cpu_dir, "torch", "2.5.1+cpu", cpu_files, tag=LINUX)
-    sizes = {}  # installed bytes: torch (the CUDA build), torch+cpu, nvidia_cublas_cu12, app_lib
-    for key, wheel in (("app_lib", wheels[0]), ("torch", wheels[1]), ("nvidia_cublas_cu12", wheels[2]),
-                       ("torch+cpu", cpu)):
-        with zipfile.ZipFile(wheel) as zf:
-            sizes[key] = sum(i.file_size for i in zf.infolist())
+    # installed bytes: torch (the CUDA build), torch+cpu, nvidia_cublas_cu12, app_lib
+    sizes = {key: installed_bytes(wheel) for key, wheel in (("app_lib", wheels[0]), ("torch", wheels[1]),
+                                                           ("nvidia_cublas_cu12", wheels[2]), ("torch+cpu", cpu))}
     write_index(tmp_path / "simple", wheels)
     write_index(tmp_path / "cpu", [cpu])
-    static = load_static_server()
-    server = static.start(str(tmp_path / "simple"))
-    cpu_server = static.start(str(tmp_path / "cpu"))
-    try:
-        yield (f"http://127.0.0.1:{server.server_address[1]}/", f"http://127.0.0.1:{cpu_server.server_address[1]}/",
-               sizes)
-    finally:
-        server.shutdown()
-        cpu_server.shutdown()
+    with serve_indexes(tmp_path / "simple", tmp_path / "cpu") as (main_url, cpu_url):
+        yield main_url, cpu_url, sizes
 
 
 @pytest.fixture()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib.util
 import json
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -90,3 +91,21 @@ def load_static_server() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def installed_bytes(wheel: Path) -> int:
+    """What pip would put on disk for ``wheel``: the sum of its members' uncompressed sizes."""
+    with zipfile.ZipFile(wheel) as zf:
+        return sum(i.file_size for i in zf.infolist())
+
+
+@contextlib.contextmanager
+def serve_indexes(*roots: Path) -> Iterator[tuple[str, ...]]:
+    """Serve each PEP 503 tree in ``roots`` on 127.0.0.1 (Range-capable); yields their base URLs."""
+    static = load_static_server()
+    servers = [static.start(str(root)) for root in roots]
+    try:
+        yield tuple(f"http://127.0.0.1:{server.server_address[1]}/" for server in servers)
+    finally:
+        for server in servers:
+            server.shutdown()
