@@ -16,7 +16,8 @@ the engine re-tarring every file. Otherwise, or with ``SourceOptions(fast_path=F
 (``--no-fast-path``), the ``docker save`` stream is used, and a one-line note (logged as a warning on
 the ``deadweight.sources`` logger, which reaches stderr when nothing else handles it) says why.
 
-The docker SDK is imported lazily: reading archives or registries never pays for it.
+Every engine call goes through :class:`deadweight.engine.client.Engine`, the one client builds and runs use
+too; the docker SDK is imported lazily there, so reading archives or registries never pays for it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from deadweight.engine.client import Engine, describe
 from deadweight.errors import DigestMismatchError, SourceError
 from deadweight.model.image import ImageConfig, LayerDescriptor, Platform
 from deadweight.sources.base import ByteStream, ImageSource, OpenedLayer, SourceOptions
@@ -48,11 +50,6 @@ METADATA_INSTRUCTIONS = frozenset(
 )
 LAYER_INSTRUCTIONS = frozenset({"RUN", "ADD", "COPY", "WORKDIR"})
 _NOP = re.compile(r"#\(nop\)\s*")
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
 
 
 def _instruction(created_by: str) -> tuple[str, bool]:
@@ -101,25 +98,10 @@ def align_history(entries: Sequence[tuple[str, int]], layer_count: int) -> list[
 SAVE_TIMEOUT = 900.0
 
 
-def _connect(timeout: float) -> Any:
-    import docker  # noqa: PLC0415 - the SDK pulls in requests & co: only import when used
-
-    return docker.from_env(timeout=max(1, int(timeout)))
-
-
 def daemon_has(name: str, *, timeout: float = PROBE_TIMEOUT) -> bool:
     """Whether a reachable local engine has image ``name``; ``False`` on any doubt, quickly."""
-    try:
-        client = _connect(timeout)
-    except Exception:
-        return False
-    try:
-        client.api.inspect_image(name)
-    except Exception:
-        return False
-    finally:
-        client.close()
-    return True
+    with Engine(timeout=timeout) as engine:
+        return engine.has_image(name)
 
 
 class _ChunkReader(ChunkStream):
@@ -183,13 +165,14 @@ class DaemonSource(ImageSource):
         self.ref = f"docker:{self.name}"
         self._options = options or SourceOptions()
         self._owns_client = client is None
+        self._engine = Engine(timeout=self._options.timeout, client=client)
         try:
-            self._client = client if client is not None else _connect(self._options.timeout)
+            self._engine.sdk()  # connect now, so that "cannot reach" names no API call
         except Exception as exc:
-            raise SourceError(f"{self.ref}: cannot reach the Docker engine ({_describe(exc)})") from None
+            raise SourceError(f"{self.ref}: cannot reach the Docker engine ({describe(exc)})") from None
         try:
-            inspect = self._api("inspect", lambda api: api.inspect_image(self.name))
-            history = self._api("history", lambda api: api.history(self.name))
+            inspect = self._engine.inspect_image(self.name, ref=self.ref)
+            history = self._engine.history(self.name, ref=self.ref)
         except BaseException:
             self.close()
             raise
@@ -215,30 +198,12 @@ class DaemonSource(ImageSource):
 
     def _locate_storage(self, inspect: dict[str, Any]) -> tuple[list[StoredLayer] | None, str | None]:
         try:
-            info = self._client.api.info()
+            info = self._engine.sdk().api.info()
         except Exception as exc:
-            return None, f"docker info failed: {_describe(exc)}"
+            return None, f"docker info failed: {describe(exc)}"
         if not isinstance(info, dict) or not isinstance(inspect, dict):
             return None, "the engine's answers are not what the fast path reads"
         return locate(inspect, info)
-
-    # -- engine calls -----------------------------------------------------------------------
-
-    def _error(self, what: str, exc: BaseException) -> SourceError:
-        import docker.errors  # noqa: PLC0415 - see _connect
-
-        if isinstance(exc, docker.errors.ImageNotFound):
-            return SourceError(f"{self.ref}: no such image in the local Docker engine")
-        if isinstance(exc, docker.errors.APIError):
-            explanation = exc.explanation or exc
-            return SourceError(f"{self.ref}: Docker engine error during {what}: {_describe(Exception(explanation))}")
-        return SourceError(f"{self.ref}: cannot reach the Docker engine during {what} ({_describe(exc)})")
-
-    def _api(self, what: str, call: Callable[[Any], Any]) -> Any:
-        try:
-            return call(self._client.api)
-        except Exception as exc:
-            raise self._error(what, exc) from None
 
     # -- config -----------------------------------------------------------------------------
 
@@ -291,12 +256,9 @@ class DaemonSource(ImageSource):
         del verify  # the archive stream hashes every layer to place it, so checking is free
         # The engine may take minutes to start sending a multi-GB save, and the SDK's timeout applies to
         # every socket read: the stream gets its own client with a long one.
-        saver = _connect(max(self._options.timeout, SAVE_TIMEOUT)) if self._owns_client else self._client
-        try:
-            chunks = saver.api.get_image(self.name, chunk_size=SAVE_CHUNK)
-        except Exception as exc:
-            raise self._error("save", exc) from None
-        reader = _ChunkReader(chunks, self.ref, lambda exc: self._error("save", exc))
+        saver = Engine(timeout=max(self._options.timeout, SAVE_TIMEOUT)) if self._owns_client else self._engine
+        chunks = saver.save(self.name, ref=self.ref, chunk_size=SAVE_CHUNK)
+        reader = _ChunkReader(chunks, self.ref, lambda exc: saver.read_error(self.ref, "save", exc))
         expected = set(self._config.diff_ids)
         seen: set[str] = set()
         try:
@@ -304,7 +266,7 @@ class DaemonSource(ImageSource):
                 yield _CheckedLayer(layer, expected, seen, self.ref)
         finally:
             reader.close()
-            if saver is not self._client:
+            if saver is not self._engine:
                 saver.close()
         missing = expected - seen
         if missing:
@@ -313,5 +275,5 @@ class DaemonSource(ImageSource):
             )
 
     def close(self) -> None:
-        if self._owns_client and getattr(self, "_client", None) is not None:
-            self._client.close()
+        if getattr(self, "_engine", None) is not None:
+            self._engine.close()  # closes the SDK client only when it made it

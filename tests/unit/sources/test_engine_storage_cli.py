@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from deadweight.cli.main import main
-from deadweight.sources import daemon
+from deadweight.engine.client import Engine
 from tests.unit.sources.test_engine_storage import _streamed, engine_client
 
 
 @pytest.fixture()
 def saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     client, _ = engine_client(tmp_path)
-    monkeypatch.setattr(daemon, "_connect", lambda timeout: client)
+    monkeypatch.setattr(Engine, "sdk", lambda self: client)  # every Engine the CLI makes talks to the fake
     return _streamed(client.api)
 
 
