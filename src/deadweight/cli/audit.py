@@ -12,7 +12,6 @@ from deadweight.cli.options import image_options, settings_options
 from deadweight.cli.output import terminal_width, use_color, write_output
 from deadweight.config import Config
 from deadweight.model.audit import AuditReport
-from deadweight.reports import audit_json, audit_markdown, audit_text, sarif
 
 FORMATS = ("text", "json", "markdown", "sarif")
 
@@ -34,6 +33,10 @@ def exit_code(report: AuditReport, config: Config) -> int:
 
 
 def render(report: AuditReport, fmt: str, output: str | None) -> str:
+    # the reporters name the rule catalog, which imports every rule: load them when a report is rendered,
+    # not on every start of the CLI (``inspect`` needs none of them)
+    from deadweight.reports import audit_json, audit_markdown, audit_text, sarif  # noqa: PLC0415
+
     if fmt == "json":
         return audit_json.render(report)
     if fmt == "markdown":

@@ -17,13 +17,14 @@ from deadweight.cli.options import image_options, settings_options
 from deadweight.cli.output import write_output
 from deadweight.errors import UsageError
 from deadweight.guard.model import GuardVerdict, Status
-from deadweight.reports import guard_json, guard_junit, guard_markdown, guard_sarif, guard_text
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit")
 EXIT_CODES = {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FINDINGS, Status.NOT_CHECKED: EXIT_INPUT}
 
 
 def render(verdict: GuardVerdict, fmt: str) -> str:
+    from deadweight.reports import guard_json, guard_junit, guard_markdown, guard_sarif, guard_text  # noqa: PLC0415
+
     renderers = {"json": guard_json.render, "markdown": guard_markdown.render, "sarif": guard_sarif.render,
                  "junit": guard_junit.render}
     return renderers.get(fmt, guard_text.render)(verdict)

@@ -19,9 +19,7 @@ from deadweight.model.image import ImageConfig, Platform
 from deadweight.model.inspect import InspectResult
 from deadweight.model.project import Service
 from deadweight.pipeline.analyze import Progress, analyze_image
-from deadweight.project.loader import load_project
 from deadweight.sources.base import SourceOptions
-from deadweight.usage.service import audit_capture, service_verdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +45,17 @@ def content_wanted(options: InspectOptions, image_config: ImageConfig) -> Callab
     a project, the application code under WORKDIR) for the package view."""
     if not options.needs_inventory:
         return None
-    return audit_capture(image_config) if options.project else for_config(image_config)
+    if not options.project:
+        return for_config(image_config)
+    from deadweight.usage.service import audit_capture  # noqa: PLC0415 - the usage join only with a project
+
+    return audit_capture(image_config)
 
 
 def project_service(project_path: str, service_name: str | None) -> Service:
     """The one service of the project at ``project_path`` the image is for (``service_name`` when several)."""
+    from deadweight.project.loader import load_project  # noqa: PLC0415 - project parsers only with a project
+
     project = load_project(project_path)
     services = project.services
     if service_name is not None:
@@ -86,6 +90,8 @@ def run_inspect(ref: str, options: InspectOptions, progress: Progress | None = N
     inventory = build_inventory(analysis.tree, analysis.image_config)
     if service is None:
         return InspectResult(analysis, inventory)
+    from deadweight.usage.service import service_verdicts  # noqa: PLC0415
+
     joined = service_verdicts(service, inventory=inventory, image_config=analysis.image_config, tree=analysis.tree)
     return InspectResult(analysis, inventory, joined.verdicts)
 
