@@ -10,6 +10,7 @@ import click
 from deadweight.cli import audit, guard, inspect  # noqa: F401 - each registers its command on the group
 from deadweight.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, cli
 from deadweight.errors import DeadweightError
+from deadweight.redact import redact
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeadweightError as exc:
         if debug:
             raise
-        click.echo(f"deadweight: error: {exc}", err=True)
+        click.echo(f"deadweight: error: {redact(str(exc))}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deadweight.outfile import write_output_file
+from deadweight.redact import redact
 from deadweight.units import human_bytes
 
 ProgressCallback = Callable[[int, int, int], None]
@@ -79,6 +80,7 @@ def progress_enabled(fmt: str, output: str | None) -> bool:
 
 def write_output(text: str, path: str | None) -> None:
     """Write ``text`` to stdout, or to ``path`` without ever replacing a device, FIFO or link (see outfile)."""
+    text = redact(text)  # no report prints a credential, whatever quoted it (see deadweight.redact)
     if path is None or path == "-":
         click.echo(text, nl=False)
         return
