@@ -206,11 +206,16 @@ class ClosureResolver:
     def resolve(self, roots: Iterable[str | Requirement]) -> Closure:
         if self.workers == 1:
             return self._resolve(roots, _Inline())
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deadweight-index") as pool:
-            try:
-                return self._resolve(roots, pool)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="deadweight-index")
+        try:
+            result = self._resolve(roots, pool)
+        except BaseException:
+            # an error or a signal: do not sit out the index timeouts of requests still in flight; what they
+            # bring back is discarded, and their cache writes are whole-file replacements
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return result
 
     def _resolve(self, roots: Iterable[str | Requirement], pool: Executor) -> Closure:
         wheels: dict[str, ResolvedWheel] = {}
