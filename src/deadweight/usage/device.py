@@ -4,7 +4,9 @@ Why: shipping a CUDA torch build (GBs of nvidia-* wheels) to a service that only
 CPU is the largest single dead weight we see. Swapping it is only safe when the code never requires a
 GPU: ``.cuda()``/``.to("cuda")``/``device="cuda"`` outside an ``is_available()`` guard mean the GPU is
 used; a guarded use means the GPU is optional (the CPU build still works); explicit CPU pinning or no
-CUDA call at all means CPU only.
+CUDA call at all means CPU only. A string is not a device selection: ``DEVICE = "cuda"`` (a settings
+default), an enum member ``CUDA = "cuda"`` or ``choices=["cpu", "cuda"]`` are no GPU use; only the call
+that selects the device is (``torch.device("cuda")``, ``.to("cuda")``, ``device="cuda"`` in a call).
 """
 
 from __future__ import annotations
@@ -130,8 +132,8 @@ class _DeviceVisitor(ast.NodeVisitor):
                 and node.value.value in ("", "-1")
             ):
                 self._add(node, "CUDA_VISIBLE_DEVICES set empty in code", None)
-        if isinstance(node.value, ast.Constant) and _is_gpu_string(node.value.value):
-            self._add(node, f"{ast.unparse(node.targets[0])} = {node.value.value!r}", True)
+        # A bare ``DEVICE = "cuda"`` (a settings default, an enum member ``CUDA = "cuda"``) selects nothing: only
+        # the call that puts work on the device counts (``.to(DEVICE)`` is unresolved, so it proves nothing).
         self.generic_visit(node)
 
 
