@@ -44,8 +44,12 @@ class CudaTorchOnCpu(Rule):
         torch = ctx.distribution("torch")
         if torch is None or torch.build not in GPU_BUILDS or torch.version.endswith("+cpu"):
             return []
-        if ctx.torch_index is not None and ctx.torch_index.cpu:
-            return []  # the build installs the CPU build: an estimate from PyPI would say CUDA, the build won't
+        # The build installs from a CPU index / lock / backend. A static estimate resolves from PyPI and would say
+        # CUDA: trust the project. On an image the installed build is the stronger evidence (see below).
+        cpu_index = ctx.torch_index if ctx.torch_index is not None and ctx.torch_index.cpu else None
+        measured = ctx.analysis is not None and not ctx.estimated
+        if cpu_index is not None and not measured:
+            return []
         has_gpu, deploy_evidence = deployment_gpu(ctx.service, ctx.config.deployment_gpu, ctx.config.source)
         status = ctx.device.status
         if status is DeviceStatus.GPU_USED:
@@ -77,6 +81,9 @@ class CudaTorchOnCpu(Rule):
             evidence.append(Evidence("record", f"{len(gpu_deps)} GPU distributions leave with it ({shown})", None))
         if status is DeviceStatus.GPU_OPTIONAL:
             evidence.append(Evidence("device", "code uses CUDA only when available, and none is deployed", None))
+        if cpu_index is not None:
+            evidence.append(Evidence("index", f"the project reads {cpu_index.detail}, yet the image holds "
+                                              f"{torch.version}: built from other sources?", cpu_index.location))
         path = torch_path(ctx)
         if path is not None:
             evidence.append(path)
@@ -92,7 +99,8 @@ class CudaTorchOnCpu(Rule):
                 package="torch",
                 savings_bytes=savings,
                 estimated=ctx.estimated or cpu is None or cpu.estimated,
-                confidence=Confidence.HIGH if status is DeviceStatus.CPU_ONLY else Confidence.MEDIUM,
+                confidence=(Confidence.HIGH if status is DeviceStatus.CPU_ONLY and cpu_index is None
+                            else Confidence.MEDIUM),
                 evidence=evidence,
                 remedy=[SetIndex("torch", ctx.config.torch_cpu_index, version, **span)
                         for span in package_spans(ctx, "torch")],

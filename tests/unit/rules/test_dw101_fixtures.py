@@ -44,8 +44,9 @@ def _image_layer(names: list[str]) -> list[F]:
     return layer
 
 
-def audit_fixture(name: str, tmp_path: Path) -> tuple[RuleContext, list[Finding]]:
-    """The DW101 context the audit builds for the fixture's one service, and the rule's findings."""
+def audit_fixture(name: str, tmp_path: Path, *, measured: bool = False) -> tuple[RuleContext, list[Finding]]:
+    """The DW101 context the audit builds for the fixture's one service, and the rule's findings. By default as
+    a static audit would (the estimate resolved PyPI's CUDA torch); ``measured``: as if an image held it."""
     project = load_project(str(FIXTURES / name))
     [svc] = project.services
     names = sorted({str(canonicalize_name(r.name)) for r in svc.requirements})
@@ -53,7 +54,8 @@ def audit_fixture(name: str, tmp_path: Path) -> tuple[RuleContext, list[Finding]
     joined = service_verdicts(svc, inventory=inventory, image_config=None, tree=None)
     device = service_device(joined.usage.evidence, joined.verdicts, imports_framework=joined.usage.uses_gpu_framework,
                             complete=joined.usage.complete)
-    ctx = RuleContext(service=svc, config=Config(), analysis=analysis, inventory=inventory, verdicts=joined.verdicts,
+    ctx = RuleContext(service=svc, config=Config(), analysis=analysis if measured else None, inventory=inventory,
+                      estimated=not measured, verdicts=joined.verdicts,
                       declared=joined.declared, device=device, scan_complete=joined.usage.complete,
                       torch_index=torch_index(svc))
     return ctx, list(CudaTorchOnCpu().evaluate(ctx))
@@ -125,3 +127,16 @@ def test_the_same_service_without_the_index_fires(tmp_path: Path) -> None:
     assert all(line.startswith("--") for line in extra)
 
 
+
+
+def test_on_an_image_the_installed_cuda_build_outweighs_the_index_at_medium_confidence(tmp_path: Path) -> None:
+    """The project reads the CPU index, yet the measured image holds a CUDA torch: the bytes are there, the
+    finding says both, and is not high confidence."""
+    _, [finding] = audit_fixture("st_embed_cpu_index", tmp_path, measured=True)
+    assert finding.confidence is Confidence.MEDIUM
+    [note] = [e for e in finding.evidence if e.kind == "index" and "yet the image holds" in e.detail]
+    assert note.location is not None and note.location.endswith("requirements.txt:1")
+    (tmp_path / "b").mkdir()
+    _, [cuda] = audit_fixture("st_embed_cuda", tmp_path / "b", measured=True)
+    assert cuda.confidence is Confidence.HIGH
+    assert not [e for e in cuda.evidence if "yet the image holds" in e.detail]
