@@ -65,3 +65,11 @@ def test_strings_that_select_nothing_are_not_gpu_use() -> None:
         evs = device_evidence(ast.parse("import torch\n" + src), "m.py")
         assert not [e for e in evs if e.kind is EvidenceKind.DEVICE_GPU], src
         assert _verdict("import torch\n" + src) is DeviceStatus.CPU_ONLY, src
+
+
+def test_text_that_merely_starts_with_cuda_is_no_device() -> None:
+    src = 'import torch\nif torch.cuda.is_available():\n    log.info("cuda found")\n'
+    assert _verdict(src) is DeviceStatus.CPU_ONLY
+    assert _verdict('import torch\nx = torch.ones(2, device="cuda:1")\n') is DeviceStatus.GPU_USED
+    src = 'import onnxruntime as ort\ns = ort.InferenceSession("m.onnx", providers="CUDAExecutionProvider")\n'
+    assert _verdict(src) is DeviceStatus.GPU_USED
