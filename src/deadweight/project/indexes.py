@@ -10,7 +10,7 @@ first. Only what the build really reads counts, in the order pip/uv give it prec
 - ``[[tool.poetry.source]]`` named by torch's ``source =`` in ``[tool.poetry.dependencies]``;
 - ``--index-url``/``--extra-index-url``/``--find-links`` on the RUN line or inside requirements files;
 - ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL``/``UV_INDEX_URL``/``UV_EXTRA_INDEX_URL``/``UV_TORCH_BACKEND`` in the
-  final stage's ENV/ARG (and the service's environment at build time is not read: only the Dockerfile's);
+  ENV/ARG of any stage (compose build args included; the runtime environment is not the build's);
 - a ``pip.conf`` COPY'd to ``/etc/pip.conf`` or ``~/.config/pip/pip.conf`` (its ``index-url``/``extra-index-url``).
 
 An extra index on download.pytorch.org/whl/cpu is enough: pip prefers the highest version and the CPU
@@ -25,6 +25,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
 
 from deadweight.model.project import Service
 
@@ -113,7 +115,7 @@ def _from_pyproject(service: Service) -> TorchIndex | None:
     for entry in entries:
         if isinstance(entry, dict) and isinstance(entry.get("index"), str):
             url = indexes.get(entry["index"])
-            if isinstance(url, str) and is_cpu_index(url) and "marker" not in entry:
+            if isinstance(url, str) and is_cpu_index(url) and _applies_on_linux(entry.get("marker")):
                 line = _line_of(path, url)
                 return TorchIndex(url, True, f"[tool.uv.sources] routes torch to index {entry['index']!r} ({url})",
                                   f"{path.name}:{line}")
@@ -129,6 +131,20 @@ def _from_pyproject(service: Service) -> TorchIndex | None:
             return TorchIndex(url, True, f"[tool.poetry] installs torch from source {spec['source']!r} ({url})",
                               f"{path.name}:{_line_of(path, url)}")
     return None
+
+
+def _applies_on_linux(marker: object) -> bool:
+    """Whether a ``[tool.uv.sources]`` entry's marker can hold in a Linux container (``sys_platform ==
+    'linux'`` yes, ``sys_platform == 'darwin'`` no). An entry under an extra or group, or a marker that cannot
+    be evaluated, counts: when in doubt the CPU build may be what the build installs, and DW101 stays silent."""
+    if not isinstance(marker, str):
+        return True
+    try:
+        parsed = Marker(marker)
+    except InvalidMarker:
+        return True
+    env = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
+    return any(parsed.evaluate({**env, "platform_machine": machine}) for machine in ("x86_64", "aarch64"))
 
 
 def _from_requirements(service: Service) -> TorchIndex | None:
@@ -151,14 +167,13 @@ def _from_installs(service: Service) -> TorchIndex | None:
     return None
 
 
-def _final_stage_vars(service: Service) -> dict[str, str]:
+def _stage_vars(service: Service) -> list[dict[str, str]]:
+    """ARG/ENV values of every stage: a builder stage whose venv is copied into the final one installs torch
+    too (reading a stage that ships nothing can only make DW101 silent, never fire)."""
     dockerfile = service.dockerfile
-    if dockerfile is None or not dockerfile.stages:
-        return {}
-    stage = dockerfile.stages[-1]
-    if service.build_target:
-        stage = next((s for s in dockerfile.stages if s.name == service.build_target), stage)
-    return {**stage.args, **service.build_args, **stage.env}
+    if dockerfile is None:
+        return []
+    return [{**stage.args, **service.build_args, **stage.env} for stage in dockerfile.stages]
 
 
 def _env_location(service: Service, name: str) -> str:
@@ -173,13 +188,13 @@ def _env_location(service: Service, name: str) -> str:
 
 
 def _from_env(service: Service) -> TorchIndex | None:
-    env = _final_stage_vars(service)
-    if env.get("UV_TORCH_BACKEND", "").strip().lower() == "cpu":
-        return TorchIndex(None, True, "UV_TORCH_BACKEND=cpu", _env_location(service, "UV_TORCH_BACKEND"))
-    for name in _INDEX_ENV:
-        for url in env.get(name, "").split():
-            if is_cpu_index(url):
-                return TorchIndex(url, True, f"{name}={url}", _env_location(service, name))
+    for env in _stage_vars(service):
+        if env.get("UV_TORCH_BACKEND", "").strip().lower() == "cpu":
+            return TorchIndex(None, True, "UV_TORCH_BACKEND=cpu", _env_location(service, "UV_TORCH_BACKEND"))
+        for name in _INDEX_ENV:
+            for url in env.get(name, "").split():
+                if is_cpu_index(url):
+                    return TorchIndex(url, True, f"{name}={url}", _env_location(service, name))
     return None
 
 

@@ -115,3 +115,29 @@ def test_pdm_lock_with_a_cpu_version(tmp_path: Path) -> None:
     dockerfile = "FROM python:3.11-slim\nCOPY . .\nRUN pdm install --prod\n"
     found = index_of(tmp_path, {"Dockerfile": dockerfile, "pyproject.toml": pyproject, "pdm.lock": lock})
     assert found is not None and found.detail == "pdm.lock locks torch 2.5.1+cpu" and found.location == "pdm.lock:6"
+
+
+UV_DOCKERFILE = "FROM python:3.11-slim\nCOPY . .\nRUN uv sync --frozen\n"
+
+
+@pytest.mark.parametrize(("marker", "cpu"), [
+    ("sys_platform == 'linux'", True),
+    ("sys_platform != 'darwin'", True),
+    ("platform_machine == 'aarch64'", True),
+    ("sys_platform == 'darwin'", False),
+    ("sys_platform == 'win32'", False),
+])
+def test_uv_source_markers_are_evaluated_for_a_linux_container(tmp_path: Path, marker: str, cpu: bool) -> None:
+    pyproject = (
+        '[project]\nname = "svc"\nversion = "0.1"\ndependencies = ["torch==2.5.1"]\n\n'
+        f'[tool.uv.sources]\ntorch = [{{ index = "pytorch-cpu", marker = "{marker}" }}]\n\n'
+        '[[tool.uv.index]]\nname = "pytorch-cpu"\nurl = "https://download.pytorch.org/whl/cpu"\nexplicit = true\n')
+    found = index_of(tmp_path, {"Dockerfile": UV_DOCKERFILE, "pyproject.toml": pyproject})
+    assert (found is not None and found.cpu) is cpu
+
+
+def test_env_of_a_builder_stage_counts(tmp_path: Path) -> None:
+    dockerfile = ("FROM python:3.11-slim AS build\nENV UV_TORCH_BACKEND=cpu\nRUN uv venv /venv && "
+                  "uv pip install --python /venv torch\n\nFROM python:3.11-slim\nCOPY --from=build /venv /venv\n")
+    found = index_of(tmp_path, {"Dockerfile": dockerfile})
+    assert found is not None and found.detail == "UV_TORCH_BACKEND=cpu" and found.location.endswith("Dockerfile:2")
