@@ -6,6 +6,7 @@ build": in a static audit the estimate resolves from PyPI and would look like CU
 first. Only what the build really reads counts, in the order pip/uv give it precedence:
 
 - a lock file entry for torch (``+cpu`` local version, or a source URL on a ``.../cpu`` index);
+- a declared ``torch==X+cpu``;
 - ``[tool.uv.sources] torch = { index = NAME }`` with the matching ``[[tool.uv.index]]`` url;
 - ``[[tool.poetry.source]]`` named by torch's ``source =`` in ``[tool.poetry.dependencies]``;
 - ``--index-url``/``--extra-index-url``/``--find-links`` on the RUN line or inside requirements files;
@@ -55,7 +56,8 @@ def is_cpu_index(url: str) -> bool:
 def torch_index(service: Service) -> TorchIndex | None:
     """The CPU index, lock or backend that serves torch to ``service``'s build, or ``None`` when nothing read
     says so (PyPI then: on Linux a CUDA build)."""
-    for finder in (_from_lock, _from_pyproject, _from_requirements, _from_installs, _from_env, _from_pip_conf):
+    for finder in (_from_lock, _from_declared, _from_pyproject, _from_requirements, _from_installs, _from_env,
+                   _from_pip_conf):
         found = finder(service)
         if found is not None:
             return found
@@ -86,6 +88,14 @@ def _from_lock(service: Service) -> TorchIndex | None:
             return TorchIndex(url or None, True, f"{Path(pkg.source_file).name} locks torch {pkg.version}", where)
         if url and is_cpu_index(url.rsplit("/torch", 1)[0] if "/torch-" in url else url):
             return TorchIndex(url, True, f"{Path(pkg.source_file).name} locks torch from {url}", where)
+    return None
+
+
+def _from_declared(service: Service) -> TorchIndex | None:
+    """``torch==2.5.1+cpu`` declared: only a CPU index (or find-links page) has that version."""
+    for req in service.requirements:
+        if req.name == "torch" and "+cpu" in req.specifier:
+            return TorchIndex(None, True, f"torch{req.specifier} declared", f"{req.source_file}:{req.line}")
     return None
 
 

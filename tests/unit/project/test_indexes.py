@@ -141,3 +141,22 @@ def test_env_of_a_builder_stage_counts(tmp_path: Path) -> None:
                   "uv pip install --python /venv torch\n\nFROM python:3.11-slim\nCOPY --from=build /venv /venv\n")
     found = index_of(tmp_path, {"Dockerfile": dockerfile})
     assert found is not None and found.detail == "UV_TORCH_BACKEND=cpu" and found.location.endswith("Dockerfile:2")
+
+
+def test_a_declared_cpu_version_with_find_links(tmp_path: Path) -> None:
+    reqs = "--find-links https://download.pytorch.org/whl/torch_stable.html\ntorch==2.5.1+cpu\n"
+    found = index_of(tmp_path, {"Dockerfile": PIP, "requirements.txt": reqs})
+    assert found is not None and found.detail == "torch==2.5.1+cpu declared"
+    assert found.location.endswith("requirements.txt:2")
+
+
+def test_poetry_lock_with_the_cpu_source(tmp_path: Path) -> None:
+    lock = ('[[package]]\nname = "torch"\nversion = "2.5.1"\ndescription = "Tensors"\noptional = false\n'
+            'python-versions = ">=3.8.0"\nfiles = []\n\n[package.source]\ntype = "legacy"\n'
+            'url = "https://download.pytorch.org/whl/cpu"\nreference = "pytorch-cpu"\n')
+    pyproject = ('[tool.poetry]\nname = "svc"\nversion = "0.1.0"\n\n[tool.poetry.dependencies]\n'
+                 'python = "^3.11"\ntorch = "2.5.1"\n')
+    dockerfile = "FROM python:3.11-slim\nCOPY . .\nRUN pip install poetry && poetry install --only main\n"
+    found = index_of(tmp_path, {"Dockerfile": dockerfile, "pyproject.toml": pyproject, "poetry.lock": lock})
+    assert found is not None and found.url == "https://download.pytorch.org/whl/cpu"
+    assert found.detail == "poetry.lock locks torch from https://download.pytorch.org/whl/cpu"
