@@ -10,6 +10,12 @@ the project alone; left out of the scores). For every tool we count, over all pr
 deadweight runs without an image here: declared names become stand-in distributions whose modules come
 from locally installed metadata or the alias table (``synthetic_distributions``).
 
+DW101 column: projects whose ``expected.toml`` has ``dw101 = "fires" | "silent"`` are loaded as the audit
+loads them and joined with a stand-in environment holding PyPI's Linux torch (the CUDA build, what a static
+estimate resolves) plus the declared distributions (``sentence-transformers`` requiring torch, as its wheel
+does); DW101 is evaluated on the RuleContext the audit builds (device verdict, index/lock reading) and its
+outcome compared with the key. ``device = "..."`` is compared too. Right/wrong are counted over those projects.
+
 Run:  python bench/unused_bench.py [--json]   (installs deptry and fawltydeps with pip if missing)
 """
 
@@ -28,8 +34,17 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from deadweight.config import Config
+from deadweight.model.inventory import Distribution, Inventory, PythonEnvironment
+from deadweight.model.inventory import Requirement as DistRequirement
+from deadweight.project.indexes import torch_index
+from deadweight.project.loader import load_project
+from deadweight.rules.base import RuleContext
+from deadweight.rules.dw101_cuda_torch import CudaTorchOnCpu
 from deadweight.usage import ModuleMapper, decide, iter_project_files, scan_files
+from deadweight.usage.gpu import service_device
 from deadweight.usage.mapping import synthetic_distributions
+from deadweight.usage.service import service_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "usage"
@@ -39,7 +54,7 @@ def declared(project: Path) -> list[str]:
     req = project / "requirements.txt"
     if req.exists():
         lines = [ln.split("#")[0].strip() for ln in req.read_text().splitlines()]
-        return [str(canonicalize_name(Requirement(ln).name)) for ln in lines if ln]
+        return [str(canonicalize_name(Requirement(ln).name)) for ln in lines if ln and not ln.startswith("-")]
     data = tomllib.loads((project / "pyproject.toml").read_text())
     return [str(canonicalize_name(Requirement(d).name)) for d in data["project"]["dependencies"]]
 
@@ -92,6 +107,53 @@ def run_deadweight(project: Path) -> set[str]:
     return {n for n, v in verdicts.items() if v.status.is_unused}
 
 
+# Requires-Dist of the stand-ins, as the real wheels declare them (only the edges DW101 cares about).
+_REQUIRES = {"torch": ("nvidia-cublas-cu12", "numpy"), "sentence-transformers": ("torch", "transformers", "numpy")}
+_ENV = "/usr/local/lib/python3.11/site-packages"
+
+
+def _stand_in(name: str, version: str, requested: bool) -> Distribution:
+    module = name.replace("-", "_")
+    build = "cuda" if name in ("torch", "nvidia-cublas-cu12") else None
+    return Distribution(
+        name=name, display_name=name, version=version, metadata_path=f"{_ENV}/{module}-{version}.dist-info",
+        environment=_ENV, requested=requested, import_names=(module,), module_paths=(module,),
+        requires=tuple(DistRequirement(r, "", (), None, True) for r in _REQUIRES.get(name, ())),
+        size_bytes=1_000_000, exclusive_bytes=1_000_000, build=build)
+
+
+def dw101_outcome(project: Path) -> tuple[str, str]:
+    """("fires" | "silent", device status) for the project's one service, with PyPI's CUDA torch installed."""
+    [svc] = load_project(str(project), environ={}).services
+    names = {str(canonicalize_name(r.name)) for r in svc.requirements}
+    extra = {"torch", "nvidia-cublas-cu12", "numpy"} | ({"transformers"} if "sentence-transformers" in names else set())
+    dists = [_stand_in(n, "2.5.1" if n == "torch" else "1.0", n in names) for n in sorted(names | extra)]
+    inventory = Inventory(environments=(PythonEnvironment(path=_ENV, kind="system", python_version="3.11",
+                                                          distributions=tuple(dists)),))
+    joined = service_verdicts(svc, inventory=inventory, image_config=None, tree=None)
+    device = service_device(joined.usage.evidence, joined.verdicts, imports_framework=joined.usage.uses_gpu_framework,
+                            complete=joined.usage.complete)
+    ctx = RuleContext(service=svc, config=Config(), inventory=inventory, estimated=True, verdicts=joined.verdicts,
+                      declared=joined.declared, device=device, scan_complete=joined.usage.complete,
+                      torch_index=torch_index(svc))
+    return ("fires" if list(CudaTorchOnCpu().evaluate(ctx)) else "silent"), device.status.value
+
+
+def dw101_bench(projects: list[Path]) -> dict[str, object]:
+    right: list[str] = []
+    wrong: dict[str, str] = {}
+    for project in projects:
+        exp = tomllib.loads((project / "expected.toml").read_text())
+        if "dw101" not in exp:
+            continue
+        outcome, device = dw101_outcome(project)
+        if outcome == exp["dw101"] and device == exp.get("device", device):
+            right.append(project.name)
+        else:
+            wrong[project.name] = f"dw101 {outcome} (expected {exp['dw101']}), device {device}"
+    return {"right": len(right), "wrong": len(wrong), "wrong_projects": wrong}
+
+
 def score(claims: dict[str, set[str]], truth: dict[str, dict[str, set[str]]]) -> dict[str, float | int]:
     tp = fp = fn = 0
     for project, t in truth.items():
@@ -127,6 +189,9 @@ def main() -> int:
         results[tool] = {**score(claims, truth), "wrong_unused": wrong,
                          "claims_on_unknown": {p: sorted(claims[p] & truth[p]["unknown"])
                                                for p in claims if claims[p] & truth[p]["unknown"]}}
+    dw101 = dw101_bench(projects) if "deadweight" in tools else None
+    if dw101 is not None:
+        results["deadweight"]["dw101"] = dw101
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
@@ -138,8 +203,13 @@ def main() -> int:
         for tool, r in results.items():
             if r["wrong_unused"]:
                 print(f"  {tool} wrongly called unused: {r['wrong_unused']}")
+        if dw101 is not None:
+            print(f"DW101 (CUDA torch on CPU): right {dw101['right']}, wrong {dw101['wrong']}"
+                  + (f" {dw101['wrong_projects']}" if dw101["wrong"] else ""))
     dw = results.get("deadweight")
     if dw is not None and (dw["precision"] != 1.0 or float(str(dw["recall"])) < 0.9):
+        return 1
+    if dw101 is not None and dw101["wrong"]:
         return 1
     return 0
 

@@ -28,6 +28,7 @@ from deadweight.model.project import Project, Service
 from deadweight.pipeline.analyze import analyze_image
 from deadweight.pipeline.images import build_image, choose_images, find_image
 from deadweight.pipeline.static import estimate_inventory, index_urls, target_of
+from deadweight.project.indexes import torch_index
 from deadweight.project.loader import load_project
 from deadweight.pypi.cpu_builds import torch_cpu_build
 from deadweight.pypi.musl import musl_gaps
@@ -38,7 +39,7 @@ from deadweight.rules.dw601_base_image import BASE_SIZES, python_base
 from deadweight.rules.engine import evaluate_all
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
-from deadweight.usage.device import decide_device
+from deadweight.usage.gpu import service_device
 from deadweight.usage.service import audit_capture, capture_key, service_verdicts
 
 Progress = Callable[[str], None]
@@ -286,7 +287,8 @@ def _evaluate(
     joined = service_verdicts(service, inventory=inventory, image_config=analysis.image_config if analysis else None,
                               tree=analysis.tree if analysis else None)
     usage, verdicts, declared = joined.usage, joined.verdicts, joined.declared
-    device = decide_device(usage.evidence, uses_gpu_framework=usage.uses_gpu_framework, complete=usage.complete)
+    device = service_device(usage.evidence, verdicts, imports_framework=usage.uses_gpu_framework,
+                            complete=usage.complete)
     warnings: list[str] = []
     cpu_builds: dict[str, CpuBuild] = {}
     target = target_of(service)
@@ -315,6 +317,7 @@ def _evaluate(
         scan_complete=usage.complete,
         shipped=service.shipped,
         cpu_builds=cpu_builds,
+        torch_index=torch_index(service),
         gui_calls=usage.gui_calls,
         musl_gaps=gaps,
         memory_peak_bytes=memory[0] if memory else None,

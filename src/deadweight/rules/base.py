@@ -23,6 +23,7 @@ from deadweight.model.inventory import CpuBuild, Distribution, Inventory
 from deadweight.model.project import DeclaredRequirement, Dockerfile, InstallCommand, Instruction, Service, ShippedFile
 from deadweight.model.remedy import Edit, describe_remedy
 from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, Verdict
+from deadweight.project.indexes import TorchIndex
 
 DOCS_DIR = "docs/rules"
 # Where the rule pages are published. SARIF wants an absolute helpUri; change it here and only here.
@@ -68,6 +69,7 @@ class RuleContext:
     scan_complete: bool = True
     shipped: Sequence[ShippedFile] = ()
     cpu_builds: Mapping[str, CpuBuild] = field(default_factory=dict)  # "torch" -> CPU build size
+    torch_index: TorchIndex | None = None  # the CPU index / lock / backend that serves torch (None: PyPI's)
     gui_calls: tuple[str, ...] = ()  # "file:line" of GUI calls (cv2.imshow ...) in the code
     # distributions with no musllinux wheel for the target Python (() = all have one; None = not checked)
     musl_gaps: tuple[str, ...] | None = None

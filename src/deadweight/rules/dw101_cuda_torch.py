@@ -7,6 +7,11 @@ Savings are measured: torch plus the GPU distributions that leave with it, minus
 the CPU build of the same version (read from the CPU index's wheel; a documented table when offline).
 The finding is only raised when code *and* deployment are CPU-only, with both pieces of evidence shown;
 code that requires CUDA gets no finding, and a note when the deployment has no GPU for it.
+
+Two things keep it honest (issue 9): the torch the build installs is not CUDA when an index or lock says
+otherwise (``project/indexes.py``: a CPU index, ``UV_TORCH_BACKEND=cpu``, a locked ``+cpu``), and code that
+never imports torch still uses it through the framework that requires it; the finding then names the path
+("torch via sentence-transformers, imported at app/embed.py:3").
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Iterable
 
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.remedy import SetIndex
-from deadweight.model.usage import Confidence, DeviceStatus
+from deadweight.model.usage import Confidence, DeviceStatus, EvidenceKind, VerdictStatus
 from deadweight.rules.base import Rule, RuleContext, distribution_claims, package_spans
 from deadweight.rules.removal import gpu_stack
 from deadweight.units import human_bytes
@@ -37,7 +42,13 @@ class CudaTorchOnCpu(Rule):
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         torch = ctx.distribution("torch")
-        if torch is None or torch.build not in GPU_BUILDS:
+        if torch is None or torch.build not in GPU_BUILDS or torch.version.endswith("+cpu"):
+            return []
+        # The build installs from a CPU index / lock / backend. A static estimate resolves from PyPI and would say
+        # CUDA: trust the project. On an image the installed build is the stronger evidence (see below).
+        cpu_index = ctx.torch_index if ctx.torch_index is not None and ctx.torch_index.cpu else None
+        measured = ctx.analysis is not None and not ctx.estimated
+        if cpu_index is not None and not measured:
             return []
         has_gpu, deploy_evidence = deployment_gpu(ctx.service, ctx.config.deployment_gpu, ctx.config.source)
         status = ctx.device.status
@@ -70,6 +81,12 @@ class CudaTorchOnCpu(Rule):
             evidence.append(Evidence("record", f"{len(gpu_deps)} GPU distributions leave with it ({shown})", None))
         if status is DeviceStatus.GPU_OPTIONAL:
             evidence.append(Evidence("device", "code uses CUDA only when available, and none is deployed", None))
+        if cpu_index is not None:
+            evidence.append(Evidence("index", f"the project reads {cpu_index.detail}, yet the image holds "
+                                              f"{torch.version}: built from other sources?", cpu_index.location))
+        path = torch_path(ctx)
+        if path is not None:
+            evidence.append(path)
         evidence += device_verdict_evidence(ctx.device) + deploy_evidence
         if cpu:
             evidence.append(Evidence("index", f"CPU build {cpu.version} installs {human_bytes(cpu.installed_bytes)}",
@@ -82,10 +99,40 @@ class CudaTorchOnCpu(Rule):
                 package="torch",
                 savings_bytes=savings,
                 estimated=ctx.estimated or cpu is None or cpu.estimated,
-                confidence=Confidence.HIGH if status is DeviceStatus.CPU_ONLY else Confidence.MEDIUM,
+                confidence=(Confidence.HIGH if status is DeviceStatus.CPU_ONLY and cpu_index is None
+                            else Confidence.MEDIUM),
                 evidence=evidence,
                 remedy=[SetIndex("torch", ctx.config.torch_cpu_index, version, **span)
                         for span in package_spans(ctx, "torch")],
                 claims=distribution_claims(stack, ctx),
             )
         ]
+
+
+def torch_path(ctx: RuleContext, limit: int = 6) -> Evidence | None:
+    """How the code reaches torch: imported itself, or through the used distributions that require it
+    ("torch via sentence-transformers, imported at app/embed.py:3"); ``None`` when the verdicts don't say."""
+    verdict = ctx.verdicts.get("torch")
+    if verdict is None:
+        return None
+    if verdict.status is VerdictStatus.USED and verdict.evidence:
+        first = verdict.evidence[0]
+        return Evidence("usage", f"torch used: {first.detail}", first.location)
+    if verdict.status is not VerdictStatus.USED_TRANSITIVELY or not verdict.via:
+        return None
+    chain: list[str] = []
+    current = verdict
+    while current.status is VerdictStatus.USED_TRANSITIVELY and current.via and len(chain) < limit:
+        name = current.via[0]
+        if name in chain:
+            break
+        chain.append(name)
+        nxt = ctx.verdicts.get(name)
+        if nxt is None:
+            break
+        current = nxt
+    use = current.evidence[0] if current.status is VerdictStatus.USED and current.evidence else None
+    where = use.location if use else None
+    how = "imported" if use is not None and use.kind is EvidenceKind.IMPORT else "used"
+    detail = "torch via " + " via ".join(chain) + (f", {how} at {where}" if where else "")
+    return Evidence("usage", detail, where)

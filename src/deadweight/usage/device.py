@@ -4,12 +4,15 @@ Why: shipping a CUDA torch build (GBs of nvidia-* wheels) to a service that only
 CPU is the largest single dead weight we see. Swapping it is only safe when the code never requires a
 GPU: ``.cuda()``/``.to("cuda")``/``device="cuda"`` outside an ``is_available()`` guard mean the GPU is
 used; a guarded use means the GPU is optional (the CPU build still works); explicit CPU pinning or no
-CUDA call at all means CPU only.
+CUDA call at all means CPU only. A string is not a device selection: ``DEVICE = "cuda"`` (a settings
+default), an enum member ``CUDA = "cuda"`` or ``choices=["cpu", "cuda"]`` are no GPU use; only the call
+that selects the device is (``torch.device("cuda")``, ``.to("cuda")``, ``device="cuda"`` in a call).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 
 from deadweight.model.usage import Confidence, DeviceStatus, DeviceVerdict, EvidenceKind, UsageEvidence
@@ -17,8 +20,12 @@ from deadweight.usage.imports import dotted_name
 
 #: Top-level modules of frameworks that can compute on a GPU: code importing one of them with no CUDA call is
 #: CPU-only (``decide_device``'s ``uses_gpu_framework``). The one list; the usage join reads it from here.
+#: Frameworks built on torch whose module names are unambiguous count too; those that require torch are also
+#: reached through the dependency graph (``usage/gpu.py``), which covers names too generic to list (``whisper``).
 GPU_FRAMEWORKS = frozenset({"torch", "tensorflow", "jax", "cupy", "onnxruntime", "transformers",
-                            "sentence_transformers", "faiss", "tensorrt", "pycuda", "numba", "vllm"})
+                            "sentence_transformers", "faiss", "tensorrt", "pycuda", "numba", "vllm", "diffusers",
+                            "accelerate", "timm", "torchvision", "torchaudio", "lightning", "pytorch_lightning",
+                            "ultralytics"})
 # torch.cuda.* calls that fail (or are meaningless) without a GPU; probes like is_available don't count.
 _CUDA_CALLS_THAT_MATTER = frozenset({
     "set_device", "synchronize", "Stream", "Event", "current_device", "get_device_name",
@@ -32,8 +39,13 @@ _DEVICE_KWARGS = frozenset({"device", "map_location", "device_map", "providers"}
 GUI_CALLS = ("imshow", "namedWindow", "waitKey", "destroyAllWindows", "createTrackbar", "setMouseCallback")
 
 
+_GPU_DEVICE = re.compile(r"(cuda(:\d+)?|gpu(:\d+)?|CUDAExecutionProvider|TensorrtExecutionProvider)")
+
+
 def _is_gpu_string(value: object) -> bool:
-    return isinstance(value, str) and (value == "gpu" or value.startswith(("cuda", "CUDAExecutionProvider")))
+    """A device name (``"cuda"``, ``"cuda:0"``, ``"gpu"``, an onnxruntime GPU provider); not any text that starts
+    with "cuda" (``"cuda found"`` in a log line under an availability check is no device)."""
+    return isinstance(value, str) and _GPU_DEVICE.fullmatch(value) is not None
 
 
 def _is_cpu_string(value: object) -> bool:
@@ -130,8 +142,8 @@ class _DeviceVisitor(ast.NodeVisitor):
                 and node.value.value in ("", "-1")
             ):
                 self._add(node, "CUDA_VISIBLE_DEVICES set empty in code", None)
-        if isinstance(node.value, ast.Constant) and _is_gpu_string(node.value.value):
-            self._add(node, f"{ast.unparse(node.targets[0])} = {node.value.value!r}", True)
+        # A bare ``DEVICE = "cuda"`` (a settings default, an enum member ``CUDA = "cuda"``) selects nothing: only
+        # the call that puts work on the device counts (``.to(DEVICE)`` is unresolved, so it proves nothing).
         self.generic_visit(node)
 
 

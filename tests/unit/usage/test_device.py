@@ -25,7 +25,7 @@ def test_required_gpu_calls() -> None:
         'x.to("cuda")',
         'torch.zeros(3, device="cuda:0")',
         "torch.cuda.synchronize()",
-        'DEVICE = "cuda"',
+        'device = torch.device("cuda")',
     ):
         assert _verdict(src) is DeviceStatus.GPU_USED, src
 
@@ -52,3 +52,24 @@ def test_absence_needs_complete_scan_and_a_framework() -> None:
 def test_to_cpu_alone_is_not_cpu_evidence() -> None:
     evs = device_evidence(ast.parse('y = x.to("cpu")'), "m.py")
     assert not [e for e in evs if e.kind is EvidenceKind.DEVICE_CPU]
+
+
+def test_strings_that_select_nothing_are_not_gpu_use() -> None:
+    # a settings default, an enum member, a CLI choice list: none of them puts work on a GPU
+    for src in (
+        'DEVICE = "cuda"',
+        'class Device(str, enum.Enum):\n    CPU = "cpu"\n    CUDA = "cuda"\n',
+        'class Settings(BaseSettings):\n    DEVICE: str = "cuda"\n',
+        'parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda")',
+    ):
+        evs = device_evidence(ast.parse("import torch\n" + src), "m.py")
+        assert not [e for e in evs if e.kind is EvidenceKind.DEVICE_GPU], src
+        assert _verdict("import torch\n" + src) is DeviceStatus.CPU_ONLY, src
+
+
+def test_text_that_merely_starts_with_cuda_is_no_device() -> None:
+    src = 'import torch\nif torch.cuda.is_available():\n    log.info("cuda found")\n'
+    assert _verdict(src) is DeviceStatus.CPU_ONLY
+    assert _verdict('import torch\nx = torch.ones(2, device="cuda:1")\n') is DeviceStatus.GPU_USED
+    src = 'import onnxruntime as ort\ns = ort.InferenceSession("m.onnx", providers="CUDAExecutionProvider")\n'
+    assert _verdict(src) is DeviceStatus.GPU_USED

@@ -20,7 +20,8 @@ PROJECTS = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.toml").ex
 def _declared(project: Path) -> list[str]:
     req = project / "requirements.txt"
     if req.exists():
-        return [str(canonicalize_name(Requirement(ln).name)) for ln in req.read_text().split() if ln]
+        lines = [ln.strip() for ln in req.read_text().splitlines()]
+        return [str(canonicalize_name(Requirement(ln).name)) for ln in lines if ln and not ln.startswith("-")]
     data = tomllib.loads((project / "pyproject.toml").read_text())
     return [str(canonicalize_name(Requirement(d).name)) for d in data["project"]["dependencies"]]
 
