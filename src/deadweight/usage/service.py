@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deadweight.inventory.capture import for_config
@@ -20,7 +20,7 @@ from deadweight.usage.commands import command_evidence
 from deadweight.usage.device import GPU_FRAMEWORKS, GUI_CALLS
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
-from deadweight.usage.scan import ScanResult, scan_contents, scan_directory, scan_files
+from deadweight.usage.scan import ScanResult, iter_project_files, scan_contents, scan_directory, scan_files
 from deadweight.usage.strings import env_assignment_evidence
 from deadweight.usage.verdicts import decide
 
@@ -30,6 +30,10 @@ CODE_NAMES = ("Procfile", "gunicorn.conf.py", "supervisord.conf", "entrypoint", 
 _GUI_CALL = re.compile(r"\bcv2\.(" + "|".join(GUI_CALLS) + r")\b")
 #: Files bigger than this in the image are not application code worth capturing.
 MAX_CAPTURED_CODE = 2 << 20
+#: Why nothing is called unused when the scan found no Python source at all: absence of evidence from an
+#: empty scan is no evidence (the code may ship inside a wheel, a volume or a stage we could not follow).
+NO_APPLICATION_CODE = "no application code found in the final image's sources"
+_INCOMPLETE_SCAN = "the code scan was incomplete (a file could not be read or parsed)"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ServiceUsage:
     files_scanned: int
     gui_calls: tuple[str, ...]
     uses_gpu_framework: bool
+    #: Why the scan is not complete when no file failed: ``NO_APPLICATION_CODE``; None otherwise.
+    incomplete_reason: str | None = None
 
 
 def audit_capture(image_config: ImageConfig) -> Callable[[str], bool]:
@@ -141,13 +147,21 @@ def collect_usage(
     known = frozenset(known_modules)
     results: list[ScanResult] = []
     context = Path(service.context_dir) if service.context_dir else None
+    python_sources = 0
     if context is not None and shipped:
-        files = [context / f.context_path for f in shipped if f.from_stage is None and _is_code(f.context_path)]
-        results.append(scan_files(files, root=context, known_modules=known))
+        # Files a builder stage copied from the context and the final stage took with COPY --from ship too:
+        # ``shipped`` already follows the copies (any number of hops), so they are scanned like direct ones.
+        paths = sorted({f.context_path for f in shipped if _is_code(f.context_path)})
+        python_sources += sum(1 for path in paths if path.endswith(".py"))
+        results.append(scan_files([context / path for path in paths], root=context, known_modules=known))
     elif context is not None and context.is_dir():
-        results.append(scan_directory(context, known_modules=known))
+        directory = scan_directory(context, known_modules=known)
+        python_sources += sum(1 for path in iter_project_files(context)[0] if path.suffix == ".py")
+        results.append(directory)
     if tree is not None and image_config is not None:
-        results.append(scan_contents(_image_code(tree, image_config), known_modules=known))
+        captured = list(_image_code(tree, image_config))
+        python_sources += sum(1 for path, _ in captured if path.endswith(".py"))
+        results.append(scan_contents(captured, known_modules=known))
     evidence: list[UsageEvidence] = [e for r in results for e in r.evidence]
     commands = _command_evidence(service, image_config)
     evidence += commands
@@ -157,12 +171,14 @@ def collect_usage(
     uses_gpu_framework = any(
         e.target.split(".")[0] in GPU_FRAMEWORKS for e in evidence if e.kind is EvidenceKind.IMPORT
     )
+    no_code = python_sources == 0
     return ServiceUsage(
         evidence=tuple(sorted(set(evidence), key=UsageEvidence.sort_key)),
-        complete=all(r.complete for r in results),
+        complete=all(r.complete for r in results) and not no_code,
         files_scanned=sum(r.files_scanned for r in results),
         gui_calls=_gui_calls(service, shipped),
         uses_gpu_framework=uses_gpu_framework,
+        incomplete_reason=NO_APPLICATION_CODE if no_code else None,
     )
 
 
@@ -202,4 +218,9 @@ def service_verdicts(
     )
     declared = frozenset(r.name for r in service.requirements)
     verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete)
+    if usage.incomplete_reason is not None:
+        verdicts = {
+            name: replace(v, reason=usage.incomplete_reason) if v.reason == _INCOMPLETE_SCAN else v
+            for name, v in verdicts.items()
+        }
     return ServiceVerdicts(usage, verdicts, declared)
