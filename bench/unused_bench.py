@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 from deadweight.project.loader import load_project
 from deadweight.usage import ModuleMapper, decide, iter_project_files, scan_files
 from deadweight.usage.mapping import synthetic_distributions
-from deadweight.usage.service import collect_usage
+from deadweight.usage.service import collect_usage, image_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "usage"
@@ -88,12 +88,14 @@ def run_fawltydeps(project: Path) -> set[str]:
 
 def run_deadweight_project(project: Path) -> set[str]:
     claims: set[str] = set()
-    for service in load_project(str(project), environ={}).services:
+    services = load_project(str(project), environ={}).services
+    groups = image_groups(services)
+    for service in services:
         names = sorted({str(canonicalize_name(r.name)) for r in service.requirements})
         dists = synthetic_distributions(names)
         mapper = ModuleMapper(dists)
         usage = collect_usage(service, service.shipped, image_config=None, tree=None,
-                              known_modules=mapper.known_top_levels())
+                              known_modules=mapper.known_top_levels(), sharing=groups[service.name])
         verdicts = decide(dists, names, usage.evidence, mapper=mapper, complete=usage.complete)
         claims |= {n for n, v in verdicts.items() if v.status.is_unused and n in names}
     return claims

@@ -134,6 +134,28 @@ def _image_code(tree: TreeView, image_config: ImageConfig) -> Iterator[tuple[str
         yield f"image:/{node.path}", data
 
 
+def image_groups(services: Sequence[Service]) -> dict[str, tuple[Service, ...]]:
+    """Per service name, the services that run the same image (itself included, in compose order).
+
+    Services built from the same context, Dockerfile and target (web, worker, beat with different
+    ``command:``), or that name the same ``image:`` without a build, are one image: a package any of them
+    uses must stay, so each is judged on the union of their commands and environments.
+    """
+    keyed: dict[tuple[str, ...], list[Service]] = {}
+    for service in services:
+        if service.load_error:
+            key: tuple[str, ...] = ("alone", service.name)
+        elif service.context_dir:
+            context = str(Path(service.context_dir).resolve())
+            key = ("build", context, service.dockerfile_path or "Dockerfile", service.build_target or "")
+        elif service.image:
+            key = ("image", service.image)
+        else:
+            key = ("alone", service.name)
+        keyed.setdefault(key, []).append(service)
+    return {s.name: tuple(group) for group in keyed.values() for s in group}
+
+
 def collect_usage(
     service: Service,
     shipped: Sequence[ShippedFile],
@@ -141,9 +163,11 @@ def collect_usage(
     image_config: ImageConfig | None,
     tree: TreeView | None,
     known_modules: Iterable[str],
+    sharing: Sequence[Service] = (),
 ) -> ServiceUsage:
     """Scan what ships (context files COPY/ADD put in the final image, or the context when that is unknown)
-    plus the image's own application code, and add commands and environment."""
+    plus the image's own application code, and add commands and environment: the service's own and those
+    of the other services in ``sharing`` that run the same image (``image_groups``)."""
     known = frozenset(known_modules)
     results: list[ScanResult] = []
     context = Path(service.context_dir) if service.context_dir else None
@@ -163,11 +187,16 @@ def collect_usage(
         python_sources += sum(1 for path, _ in captured if path.endswith(".py"))
         results.append(scan_contents(captured, known_modules=known))
     evidence: list[UsageEvidence] = [e for r in results for e in r.evidence]
+    others = [s for s in sharing if s.name != service.name]
     commands = _command_evidence(service, image_config)
+    for other in others:
+        commands += _command_evidence(other, image_config)
     evidence += commands
     for ev in commands:
         evidence += optional_evidence(ev.detail, ev.location.rsplit(":", 1)[0], "command")
     evidence += _env_evidence(service, image_config, known)
+    for other in others:
+        evidence += _env_evidence(other, image_config, known)
     uses_gpu_framework = any(
         e.target.split(".")[0] in GPU_FRAMEWORKS for e in evidence if e.kind is EvidenceKind.IMPORT
     )
@@ -207,17 +236,31 @@ class ServiceVerdicts:
 
 
 def service_verdicts(
-    service: Service, *, inventory: Inventory, image_config: ImageConfig | None, tree: TreeView | None
+    service: Service,
+    *,
+    inventory: Inventory,
+    image_config: ImageConfig | None,
+    tree: TreeView | None,
+    sharing: Sequence[Service] = (),
 ) -> ServiceVerdicts:
     """Usage evidence for ``service`` joined with what the image (or the estimate) holds: one verdict per
-    distribution. Shared by ``audit`` and ``inspect --project`` so both say the same thing."""
+    distribution. Shared by ``audit`` and ``inspect --project`` so both say the same thing. ``sharing``:
+    the services that run the same image (``image_groups``); a verdict that something is unused says it
+    was judged over all of them."""
     dists = inventory.distributions()
     mapper = ModuleMapper(dists)
     usage = collect_usage(
-        service, service.shipped, image_config=image_config, tree=tree, known_modules=mapper.known_top_levels()
+        service, service.shipped, image_config=image_config, tree=tree, known_modules=mapper.known_top_levels(),
+        sharing=sharing,
     )
     declared = frozenset(r.name for r in service.requirements)
     verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete)
+    names = sorted({s.name for s in sharing} | {service.name})
+    if len(names) > 1:
+        shared = f" (judged over every service that runs this image: {', '.join(names)})"
+        verdicts = {
+            name: replace(v, reason=v.reason + shared) if v.status.is_unused else v for name, v in verdicts.items()
+        }
     if usage.incomplete_reason is not None:
         verdicts = {
             name: replace(v, reason=usage.incomplete_reason) if v.reason == _INCOMPLETE_SCAN else v

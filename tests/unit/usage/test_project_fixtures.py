@@ -15,7 +15,7 @@ from deadweight.model.usage import VerdictStatus
 from deadweight.project.loader import load_project
 from deadweight.usage import ModuleMapper, decide
 from deadweight.usage.mapping import synthetic_distributions
-from deadweight.usage.service import NO_APPLICATION_CODE, collect_usage, service_verdicts
+from deadweight.usage.service import NO_APPLICATION_CODE, collect_usage, image_groups, service_verdicts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "usage"
 PROJECTS = sorted(
@@ -29,13 +29,17 @@ USED = {VerdictStatus.USED, VerdictStatus.USED_TRANSITIVELY}
 def _statuses(project: Path) -> dict[str, dict[str, VerdictStatus]]:
     """Per service: canonical name -> verdict, over the names the service declares."""
     loaded = load_project(str(project), environ={})
+    groups = image_groups(loaded.services)
     out: dict[str, dict[str, VerdictStatus]] = {}
     for service in loaded.services:
+        if not service.requirements:
+            continue  # db, redis: images without a Python project
         names = sorted({str(canonicalize_name(r.name)) for r in service.requirements})
         dists = synthetic_distributions(names, installed=False)
         mapper = ModuleMapper(dists)
         usage = collect_usage(
-            service, service.shipped, image_config=None, tree=None, known_modules=mapper.known_top_levels()
+            service, service.shipped, image_config=None, tree=None, known_modules=mapper.known_top_levels(),
+            sharing=groups[service.name],
         )
         verdicts = decide(dists, names, usage.evidence, mapper=mapper, complete=usage.complete)
         out[service.name] = {n: v.status for n, v in verdicts.items() if n in names}
@@ -97,3 +101,37 @@ def test_no_application_code_means_nothing_is_unused(tmp_path: Path) -> None:
         "flask": (VerdictStatus.UNKNOWN, NO_APPLICATION_CODE),
         "rich": (VerdictStatus.UNKNOWN, NO_APPLICATION_CODE),
     }
+
+
+def test_services_built_alike_share_one_image() -> None:
+    loaded = load_project(str(FIXTURES / "shared_image"), environ={})
+    groups = image_groups(loaded.services)
+    assert [s.name for s in groups["worker"]] == ["web", "worker", "beat"]
+    assert [s.name for s in groups["db"]] == ["db"]
+    assert [s.name for s in groups["redis"]] == ["redis"]
+
+
+def test_each_service_alone_would_lose_what_another_needs() -> None:
+    """The reason the grouping exists: judged alone, the worker's gunicorn is 'unused'."""
+    loaded = load_project(str(FIXTURES / "shared_image"), environ={})
+    worker = next(s for s in loaded.services if s.name == "worker")
+    names = sorted(r.name for r in worker.requirements)
+    dists = synthetic_distributions(names, installed=False)
+    mapper = ModuleMapper(dists)
+    alone = collect_usage(worker, worker.shipped, image_config=None, tree=None,
+                          known_modules=mapper.known_top_levels())
+    assert decide(dists, names, alone.evidence, mapper=mapper)["gunicorn"].status is VerdictStatus.DECLARED_UNUSED
+
+
+def test_unused_reason_names_the_services_sharing_the_image() -> None:
+    loaded = load_project(str(FIXTURES / "shared_image"), environ={})
+    beat = next(s for s in loaded.services if s.name == "beat")
+    dists = synthetic_distributions(sorted(r.name for r in beat.requirements), installed=False)
+    env = PythonEnvironment("/usr/local/lib/python3.11/site-packages", "system", "3.11", distributions=tuple(dists))
+    joined = service_verdicts(beat, inventory=Inventory(environments=(env,)), image_config=None, tree=None,
+                              sharing=image_groups(loaded.services)["beat"])
+    assert joined.verdicts["structlog"].status is VerdictStatus.DECLARED_UNUSED
+    assert joined.verdicts["structlog"].reason.endswith(
+        "(judged over every service that runs this image: beat, web, worker)"
+    )
+    assert joined.verdicts["gunicorn"].status is VerdictStatus.USED
