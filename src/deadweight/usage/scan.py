@@ -125,6 +125,8 @@ def file_kind(path: PurePath, head: bytes) -> str | None:
         return "compose" if lower.startswith(("docker-compose", "compose")) else "yaml"
     if lower.startswith("procfile") or suffix in {".sh", ".bash"}:
         return "script"
+    if lower in {"makefile", "gnumakefile"} or suffix == ".mk":
+        return "makefile"
     if lower == ".env" or lower.startswith(".env.") or suffix == ".env":
         return "env"
     if suffix in {".ini", ".cfg", ".conf"}:
@@ -248,8 +250,8 @@ def _scan_data(data: bytes, kind: str, shown: str, known: frozenset[str], acc: _
     if "\ufffd" in text:
         acc.warnings.append(ScanWarning(shown, "not valid UTF-8; undecodable bytes replaced", False))
     scanners = {"dockerfile": _scan_dockerfile, "compose": _scan_yaml, "yaml": _scan_yaml,
-                "script": _scan_script, "env": _scan_env, "ini": _scan_ini, "toml": _scan_toml,
-                "json": _scan_json}
+                "script": _scan_script, "makefile": _scan_makefile, "env": _scan_env, "ini": _scan_ini,
+                "toml": _scan_toml, "json": _scan_json}
     scanners[kind](text, shown, known, acc)
 
 
@@ -362,6 +364,19 @@ def _scan_dockerfile(text: str, shown: str, known: frozenset[str], acc: _Acc) ->
 
 
 # -------------------------------------------------------------------------------- scripts, env, ini
+def _scan_makefile(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
+    """Recipe lines only (tab-indented; ``@``, ``-`` and ``+`` prefixes dropped), each with its own line:
+    ``make serve`` in a CMD runs them, and target or variable lines are not commands."""
+    del known
+    joined = re.sub(r"\\\n", " ", text)
+    for lineno, line in enumerate(joined.splitlines(), start=1):
+        if not line.startswith("\t"):
+            continue
+        recipe = line.strip().lstrip("@-+").strip()
+        if recipe and not recipe.startswith("#"):
+            acc.evidence.extend(command_evidence(recipe, f"{shown}:{lineno}"))
+
+
 def _scan_script(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
     acc.evidence.extend(script_evidence(text, shown))
     acc.evidence.extend(optional_evidence(text, shown, "command"))

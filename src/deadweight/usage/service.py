@@ -26,7 +26,10 @@ from deadweight.usage.verdicts import decide
 
 #: Files worth scanning for evidence: code, scripts and configuration.
 CODE_SUFFIXES = (".py", ".sh", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".json", ".conf", ".env")
-CODE_NAMES = ("Procfile", "gunicorn.conf.py", "supervisord.conf", "entrypoint", "docker-entrypoint.sh", ".env")
+CODE_NAMES = (
+    "Procfile", "gunicorn.conf.py", "supervisord.conf", "entrypoint", "docker-entrypoint.sh", ".env", "Makefile",
+    "GNUmakefile",
+)
 _GUI_CALL = re.compile(r"\bcv2\.(" + "|".join(GUI_CALLS) + r")\b")
 #: Files bigger than this in the image are not application code worth capturing.
 MAX_CAPTURED_CODE = 2 << 20

@@ -125,3 +125,16 @@ def test_scan_contents_skips_what_is_too_big_or_binary() -> None:
     result = scan_contents([("big.py", b"import alpha\n" * 100), ("blob.py", b"import a\0")], max_bytes=100)
     assert result.evidence and all(e.kind is EvidenceKind.SCAN_WARNING for e in result.evidence)
     assert {w.path for w in result.warnings} == {"big.py", "blob.py"} and not result.complete
+
+
+def test_makefile_recipes_are_commands_targets_and_variables_are_not(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(
+        "PY ?= python3\nserve: deps\n\t@gunicorn app:app\n\t-rq worker high\n# black: only a comment\n"
+        "lint:\n\t# ruff is a comment in a recipe\n"
+    )
+    got = {(e.kind, e.target, e.location) for e in scan_directory(tmp_path).evidence}
+    assert got == {
+        (EvidenceKind.COMMAND, "gunicorn", "Makefile:3"),
+        (EvidenceKind.APP_PATH, "app.app", "Makefile:3"),
+        (EvidenceKind.COMMAND, "rq", "Makefile:4"),
+    }
