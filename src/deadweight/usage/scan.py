@@ -28,7 +28,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from deadweight.errors import DeadweightError
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
+from deadweight.project.dockerignore import IgnoreMatcher
 from deadweight.usage.commands import command_evidence, script_evidence, tool_arg_evidence
 from deadweight.usage.device import device_evidence
 from deadweight.usage.imports import import_evidence
@@ -47,6 +49,15 @@ MAX_BYTES = 5 * 1024 * 1024
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
                        ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "dist-packages",
                        ".eggs", ".idea", ".vscode"})
+#: CI definitions: what a CI runner does (``${{ github.sha }}``, ``pytest --cov``), never what the image runs.
+CI_DIRS = frozenset({".github", ".gitlab", ".circleci", ".buildkite"})
+CI_FILES = frozenset({".gitlab-ci.yml", ".travis.yml", "azure-pipelines.yml", "bitbucket-pipelines.yml"})
+
+
+def is_ci_definition(path: str) -> bool:
+    """Whether a context-relative posix path is a CI definition (no evidence of what the service runs)."""
+    parts = path.split("/")
+    return parts[-1] in CI_FILES or any(part in CI_DIRS for part in parts[:-1])
 _IMPORT_LINE = re.compile(r"^\s*(?:from\s+([A-Za-z_][\w.]*)\s+import|import\s+([A-Za-z_][\w.]*))", re.M)
 
 
@@ -96,13 +107,14 @@ def iter_project_files(root: Path) -> tuple[list[Path], list[ScanWarning]]:
             path = Path(entry.path)
             try:
                 if entry.is_dir():
-                    if entry.name in SKIP_DIRS or entry.name.endswith(".egg-info") or (
+                    if entry.name in SKIP_DIRS or entry.name in CI_DIRS or entry.name.endswith(".egg-info") or (
                         (path / "pyvenv.cfg").exists()
                     ):
                         continue
                     walk(path)
                 elif entry.is_file():
-                    files.append(path)
+                    if entry.name not in CI_FILES:
+                        files.append(path)
                 elif entry.is_symlink():
                     warnings.append(ScanWarning(str(path), "dangling symlink; skipped", False))
             except OSError as exc:
@@ -194,8 +206,16 @@ def _result(acc: _Acc) -> ScanResult:
 
 def scan_directory(root: Path, *, known_modules: Iterable[str] = (),
                    max_bytes: int = MAX_BYTES) -> ScanResult:
-    """``scan_files`` over ``iter_project_files(root)``, with the walk's warnings added."""
+    """``scan_files`` over ``iter_project_files(root)``, with the walk's warnings added. A build context's
+    ``.dockerignore`` is honoured: what it excludes never reaches the image, so it is no evidence (an
+    unreadable one is ignored, and everything is scanned)."""
     files, warnings = iter_project_files(root)
+    if (root / ".dockerignore").is_file():
+        try:
+            matcher = IgnoreMatcher.from_file(root / ".dockerignore")
+        except DeadweightError:
+            matcher = IgnoreMatcher.empty()
+        files = [f for f in files if not matcher.excluded(f.relative_to(root).as_posix())]
     result = scan_files(files, root=root, known_modules=known_modules, max_bytes=max_bytes)
     return ScanResult(result.evidence, tuple(sorted(set(result.warnings) | {
         ScanWarning(_shown(Path(w.path), root), w.message, w.incomplete) for w in warnings

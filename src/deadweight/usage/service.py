@@ -20,7 +20,14 @@ from deadweight.usage.commands import command_evidence
 from deadweight.usage.device import GPU_FRAMEWORKS, GUI_CALLS
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
-from deadweight.usage.scan import ScanResult, iter_project_files, scan_contents, scan_directory, scan_files
+from deadweight.usage.scan import (
+    ScanResult,
+    is_ci_definition,
+    iter_project_files,
+    scan_contents,
+    scan_directory,
+    scan_files,
+)
 from deadweight.usage.strings import env_assignment_evidence
 from deadweight.usage.verdicts import decide
 
@@ -178,7 +185,8 @@ def collect_usage(
     if context is not None and shipped:
         # Files a builder stage copied from the context and the final stage took with COPY --from ship too:
         # ``shipped`` already follows the copies (any number of hops), so they are scanned like direct ones.
-        paths = sorted({f.context_path for f in shipped if _is_code(f.context_path)})
+        paths = sorted({f.context_path for f in shipped if _is_code(f.context_path)
+                        and not is_ci_definition(f.context_path)})
         python_sources += sum(1 for path in paths if path.endswith(".py"))
         results.append(scan_files([context / path for path in paths], root=context, known_modules=known))
     elif context is not None and context.is_dir():
