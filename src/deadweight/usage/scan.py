@@ -204,11 +204,9 @@ def _result(acc: _Acc) -> ScanResult:
     return ScanResult(tuple(evidence), tuple(warnings), acc.scanned)
 
 
-def scan_directory(root: Path, *, known_modules: Iterable[str] = (),
-                   max_bytes: int = MAX_BYTES) -> ScanResult:
-    """``scan_files`` over ``iter_project_files(root)``, with the walk's warnings added. A build context's
-    ``.dockerignore`` is honoured: what it excludes never reaches the image, so it is no evidence (an
-    unreadable one is ignored, and everything is scanned)."""
+def context_files(root: Path) -> tuple[list[Path], list[ScanWarning]]:
+    """``iter_project_files(root)`` less what the build context's ``.dockerignore`` excludes: that never
+    reaches the image, so it is no evidence (an unreadable ``.dockerignore`` is ignored: everything counts)."""
     files, warnings = iter_project_files(root)
     if (root / ".dockerignore").is_file():
         try:
@@ -216,6 +214,13 @@ def scan_directory(root: Path, *, known_modules: Iterable[str] = (),
         except DeadweightError:
             matcher = IgnoreMatcher.empty()
         files = [f for f in files if not matcher.excluded(f.relative_to(root).as_posix())]
+    return files, warnings
+
+
+def scan_directory(root: Path, *, known_modules: Iterable[str] = (),
+                   max_bytes: int = MAX_BYTES) -> ScanResult:
+    """``scan_files`` over ``context_files(root)``, with the walk's warnings added."""
+    files, warnings = context_files(root)
     result = scan_files(files, root=root, known_modules=known_modules, max_bytes=max_bytes)
     return ScanResult(result.evidence, tuple(sorted(set(result.warnings) | {
         ScanWarning(_shown(Path(w.path), root), w.message, w.incomplete) for w in warnings

@@ -22,8 +22,8 @@ from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
 from deadweight.usage.scan import (
     ScanResult,
+    context_files,
     is_ci_definition,
-    iter_project_files,
     scan_contents,
     scan_directory,
     scan_files,
@@ -191,7 +191,7 @@ def collect_usage(
         results.append(scan_files([context / path for path in paths], root=context, known_modules=known))
     elif context is not None and context.is_dir():
         directory = scan_directory(context, known_modules=known)
-        python_sources += sum(1 for path in iter_project_files(context)[0] if path.suffix == ".py")
+        python_sources += sum(1 for path in context_files(context)[0] if path.suffix == ".py")
         results.append(directory)
     if tree is not None and image_config is not None:
         captured = list(_image_code(tree, image_config))

@@ -135,3 +135,17 @@ def test_unused_reason_names_the_services_sharing_the_image() -> None:
         "(judged over every service that runs this image: beat, web, worker)"
     )
     assert joined.verdicts["gunicorn"].status is VerdictStatus.USED
+
+
+def test_code_dockerignore_excludes_is_not_application_code(tmp_path: Path) -> None:
+    """No Dockerfile COPY list: the whole context is scanned, less what .dockerignore keeps out."""
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    (tmp_path / ".dockerignore").write_text("dev/\n")
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "notes.py").write_text("print('scratch')\n")
+    (service,) = load_project(str(tmp_path), environ={}).services
+    usage = collect_usage(service, (), image_config=None, tree=None, known_modules=["flask"])
+    assert usage.incomplete_reason == NO_APPLICATION_CODE
+    (tmp_path / "app.py").write_text("import os\n")
+    usage = collect_usage(service, (), image_config=None, tree=None, known_modules=["flask"])
+    assert usage.complete and usage.incomplete_reason is None
