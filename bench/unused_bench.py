@@ -8,7 +8,10 @@ the project alone; left out of the scores). For every tool we count, over all pr
   recall    = correct "unused" claims / all truly unused packages
 
 deadweight runs without an image here: declared names become stand-in distributions whose modules come
-from locally installed metadata or the alias table (``synthetic_distributions``).
+from locally installed metadata or the alias table (``synthetic_distributions``). A fixture whose
+expected.toml says ``path = "project"`` is judged the way ``audit --no-image`` judges it: load_project, then
+usage/service.collect_usage per service (what the Dockerfile ships, including via builder stages, and the
+commands that start it); a package claimed unused by any service counts as a claim.
 
 DW101 column: projects whose ``expected.toml`` has ``dw101 = "fires" | "silent"`` are loaded as the audit
 loads them and joined with a stand-in environment holding PyPI's Linux torch (the CUDA build, what a static
@@ -44,7 +47,7 @@ from deadweight.rules.dw101_cuda_torch import CudaTorchOnCpu
 from deadweight.usage import ModuleMapper, decide, iter_project_files, scan_files
 from deadweight.usage.gpu import service_device
 from deadweight.usage.mapping import synthetic_distributions
-from deadweight.usage.service import service_verdicts
+from deadweight.usage.service import collect_usage, image_groups, service_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "usage"
@@ -96,7 +99,24 @@ def run_fawltydeps(project: Path) -> set[str]:
     return {str(canonicalize_name(u["name"])) for u in data.get("unused_deps", [])}
 
 
+def run_deadweight_project(project: Path) -> set[str]:
+    claims: set[str] = set()
+    services = load_project(str(project), environ={}).services
+    groups = image_groups(services)
+    for service in services:
+        names = sorted({str(canonicalize_name(r.name)) for r in service.requirements})
+        dists = synthetic_distributions(names)
+        mapper = ModuleMapper(dists)
+        usage = collect_usage(service, service.shipped, image_config=None, tree=None,
+                              known_modules=mapper.known_top_levels(), sharing=groups[service.name])
+        verdicts = decide(dists, names, usage.evidence, mapper=mapper, complete=usage.complete)
+        claims |= {n for n, v in verdicts.items() if v.status.is_unused and n in names}
+    return claims
+
+
 def run_deadweight(project: Path) -> set[str]:
+    if tomllib.loads((project / "expected.toml").read_text()).get("path") == "project":
+        return run_deadweight_project(project)
     names = declared(project)
     dists = synthetic_distributions(names)
     mapper = ModuleMapper(dists)

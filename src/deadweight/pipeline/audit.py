@@ -40,7 +40,7 @@ from deadweight.rules.engine import evaluate_all
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
 from deadweight.usage.gpu import service_device
-from deadweight.usage.service import audit_capture, capture_key, service_verdicts
+from deadweight.usage.service import audit_capture, capture_key, image_groups, service_verdicts
 
 Progress = Callable[[str], None]
 
@@ -165,11 +165,14 @@ def run_audit(
     cache = LayerCache(cache_root / "layers.sqlite")
     engine = Engine()  # connects only when a service is built or run
     results = []
+    # Services that run one image (same build, or same image:) are judged on the union of their usage.
+    groups = image_groups(project.services)
     try:
         for service in project.services:
             if progress is not None:
                 progress(service.name)
-            results.append(_audit_service(service, config, options, store=store, cache=cache, engine=engine))
+            results.append(_audit_service(service, config, options, store=store, cache=cache, engine=engine,
+                                          sharing=groups[service.name]))
     finally:
         cache.close()
         engine.close()
@@ -201,7 +204,8 @@ def fleet_totals(results: list[ServiceResult]) -> AuditTotals:
 
 
 def _audit_service(
-    service: Service, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache, engine: Engine
+    service: Service, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache, engine: Engine,
+    sharing: Sequence[Service] = (),
 ) -> ServiceResult:
     if service.load_error:
         return ServiceResult(service.name, None, "static", None, 0, error=service.load_error, error_kind="input")
@@ -212,8 +216,9 @@ def _audit_service(
         else:
             ref = find_image(service, options.images)
         if ref is not None:
-            return _audit_image(service, ref, config, options, store=store, cache=cache, engine=engine)
-        return _audit_static(service, config, store)
+            return _audit_image(service, ref, config, options, store=store, cache=cache, engine=engine,
+                                sharing=sharing)
+        return _audit_static(service, config, store, sharing=sharing)
     except DeadweightError as exc:
         kind: Literal["usage", "input"] = "usage" if isinstance(exc, UsageError) else "input"
         return ServiceResult(service.name, ref, "image" if ref else "static", None, 0, error=str(exc), error_kind=kind)
@@ -221,7 +226,7 @@ def _audit_service(
 
 def _audit_image(
     service: Service, ref: str, config: Config, options: AuditOptions, *, store: JsonStore, cache: LayerCache,
-    engine: Engine,
+    engine: Engine, sharing: Sequence[Service] = (),
 ) -> ServiceResult:
     source_options = SourceOptions(platform=options.platform, verify=options.verify, fast_path=options.fast_path)
     with open_source(ref, source_options) as source:
@@ -236,7 +241,7 @@ def _audit_image(
                                              network=options.network or config.run.network)
     findings, skipped, warnings = _evaluate(
         service, config, store, analysis=analysis, inventory=inventory, estimated=False,
-        memory=(peak, peak_evidence) if options.run else None,
+        memory=(peak, peak_evidence) if options.run else None, sharing=sharing,
     )
     return ServiceResult(
         name=service.name,
@@ -251,10 +256,11 @@ def _audit_image(
     )
 
 
-def _audit_static(service: Service, config: Config, store: JsonStore) -> ServiceResult:
+def _audit_static(service: Service, config: Config, store: JsonStore, *, sharing: Sequence[Service] = ()
+                  ) -> ServiceResult:
     inventory, estimate_warnings = estimate_inventory(service, store, offline=config.offline)
     findings, skipped, warnings = _evaluate(service, config, store, analysis=None, inventory=inventory,
-                                            estimated=True, memory=None)
+                                            estimated=True, memory=None, sharing=sharing)
     packages = sum(d.size_bytes for d in inventory.distributions())
     parsed = python_base(service)
     base = BASE_SIZES.get(parsed[1], 0) if parsed else 0
@@ -282,10 +288,11 @@ def _evaluate(
     inventory: Inventory,
     estimated: bool,
     memory: tuple[int | None, str | None] | None,
+    sharing: Sequence[Service] = (),
 ) -> tuple[list[Finding], list[SkippedRule], list[str]]:
     dists = inventory.distributions()
     joined = service_verdicts(service, inventory=inventory, image_config=analysis.image_config if analysis else None,
-                              tree=analysis.tree if analysis else None)
+                              tree=analysis.tree if analysis else None, sharing=sharing)
     usage, verdicts, declared = joined.usage, joined.verdicts, joined.declared
     device = service_device(usage.evidence, verdicts, imports_framework=usage.uses_gpu_framework,
                             complete=usage.complete)

@@ -16,7 +16,7 @@ from deadweight.model.remedy import RemoveRequirement
 from deadweight.model.usage import VerdictStatus
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.rules.layers import layer_evidence
-from deadweight.rules.removal import freed_with, removal_finding
+from deadweight.rules.removal import freed_by_removing, freed_with, removal_finding
 
 MIN_BYTES = 100 * 1024
 _NAME_END = re.compile(r"[\s\[<>=!~;@(]")
@@ -54,7 +54,7 @@ class UndeclaredUnused(Rule):
             if any(dist.name in names and other not in frees[dist.name] for other, names in frees.items()
                    if other != dist.name):
                 continue  # it leaves with another unused distribution: that one's finding counts it
-            freed = freed_with(inventory, dist)
+            freed = freed_by_removing(ctx, dist.name)
             if sum(d.size_bytes for d in freed) < MIN_BYTES:
                 continue
             evidence = [Evidence("record", f"{dist.display_name} {dist.version} installed by "

@@ -41,9 +41,29 @@ def gpu_stack(inventory: Inventory, dist: Distribution) -> list[Distribution]:
 
 
 def freed_by_removing(ctx: RuleContext, package: str) -> list[Distribution]:
-    """What removing ``package`` frees in the service's inventory ([] when it is not installed, or no inventory)."""
+    """What removing ``package`` frees in the service's inventory ([] when it is not installed, or no inventory).
+
+    Only what the dependency graph says nothing else needs, less what stays anyway: a distribution the
+    project declares (the requirement keeps installing it), one whose verdict is not unused (used directly,
+    by tooling, or unknown; no verdict at all counts as unknown), and whatever those require.
+    """
     dist = ctx.distribution(package)
-    return freed_with(ctx.inventory, dist) if (ctx.inventory is not None and dist is not None) else []
+    if ctx.inventory is None or dist is None:
+        return []
+    freed = freed_with(ctx.inventory, dist)
+    by_name = {d.name: d for d in freed}
+    stays = [
+        name for name in by_name
+        if name != package and (name in ctx.declared or (v := ctx.verdicts.get(name)) is None or not v.status.is_unused)
+    ]
+    kept: set[str] = set()
+    while stays:
+        name = stays.pop()
+        if name in kept or name == package:
+            continue
+        kept.add(name)
+        stays.extend(r.name for r in by_name[name].requires if r.active and r.name in by_name)
+    return [d for d in freed if d.name not in kept]
 
 
 def removal_finding(

@@ -11,17 +11,20 @@ name (``-k``, ``-A``, app paths) is read in :mod:`deadweight.usage.tool_args`.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import shlex
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
+from importlib import resources
 
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 from deadweight.usage.imports import import_evidence
 from deadweight.usage.tool_args import tool_arg_evidence
 
 # tool_arg_evidence lives in tool_args; usage.scan imports it from here too
-__all__ = ["command_evidence", "script_evidence", "split_shell", "tool_arg_evidence"]
+__all__ = ["command_evidence", "script_evidence", "split_shell", "subcommand_evidence", "tool_arg_evidence"]
 
 _PYTHON_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)?)?[a-z]?$")
 _ASSIGN_RE = re.compile(r"^[A-Za-z_]\w*=")
@@ -164,6 +167,51 @@ _NOT_PYTHON = frozenset(
 )
 
 
+@functools.cache
+def subcommand_table() -> Mapping[str, tuple[frozenset[str], Mapping[str, str]]]:
+    """tool -> (options that take a value, sub-command -> module it loads), from data/subcommands.toml."""
+    data = tomllib.loads(resources.files("deadweight.data").joinpath("subcommands.toml").read_text())
+    return {
+        tool: (frozenset(entry.get("value_options", ())), dict(entry.get("commands", {})))
+        for tool, entry in data.items()
+    }
+
+
+def _subcommand(args: Sequence[str], value_options: frozenset[str]) -> str | None:
+    """The first positional argument: the sub-command (``celery -A app flower`` -> ``flower``)."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return args[i + 1] if i + 1 < len(args) else None
+        if arg.startswith("-"):
+            i += 2 if arg in value_options else 1
+            continue
+        return arg
+    return None
+
+
+def subcommand_evidence(prog: str, args: Sequence[str], loc: str) -> list[UsageEvidence]:
+    """What ``prog <sub>`` loads: ``jupyter lab`` runs the ``jupyter-lab`` executable (resolved through the
+    image's console scripts), and the curated table names the module behind known sub-commands
+    (``celery flower`` -> flower, ``flask db`` -> flask_migrate, ``jupyter lab`` -> jupyterlab) for when no
+    entry points are at hand."""
+    entry = subcommand_table().get(prog)
+    if entry is None:
+        return []
+    value_options, commands = entry
+    sub = _subcommand(args, value_options)
+    if sub is None or not re.fullmatch(r"[A-Za-z][\w-]*", sub):
+        return []
+    found: list[UsageEvidence] = []
+    if prog == "jupyter":
+        found.append(_ev(EvidenceKind.COMMAND, f"jupyter {sub} runs jupyter-{sub}", loc, f"jupyter-{sub}"))
+    module = commands.get(sub)
+    if module is not None:
+        found.append(_ev(EvidenceKind.COMMAND_ARG, f"{prog} {sub} loads {module}", loc, module))
+    return found
+
+
 def _ev(
     kind: EvidenceKind, detail: str, loc: str, target: str, conf: Confidence = Confidence.HIGH
 ) -> UsageEvidence:
@@ -255,6 +303,7 @@ def _argv_evidence(argv: list[str], loc: str) -> list[UsageEvidence]:
         return _python_evidence(argv[1:], loc, prog)
     found = [_ev(EvidenceKind.COMMAND, f"runs {prog}", loc, prog)]
     found.extend(tool_arg_evidence(prog, argv[1:], loc))
+    found.extend(subcommand_evidence(prog, argv[1:], loc))
     return found
 
 
@@ -266,6 +315,7 @@ def _python_evidence(args: list[str], loc: str, prog: str) -> list[UsageEvidence
             module = args[i + 1]
             found = [_ev(EvidenceKind.PYTHON_M, f"{prog} -m {module}", loc, module)]
             found.extend(tool_arg_evidence(module.split(".")[0], args[i + 2 :], loc))
+            found.extend(subcommand_evidence(module.split(".")[0], args[i + 2 :], loc))
             return found
         if arg.startswith("-m") and len(arg) > 2:
             return [_ev(EvidenceKind.PYTHON_M, f"{prog} {arg}", loc, arg[2:])]

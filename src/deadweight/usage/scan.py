@@ -28,7 +28,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from deadweight.errors import DeadweightError
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
+from deadweight.project.dockerignore import IgnoreMatcher
 from deadweight.usage.commands import command_evidence, script_evidence, tool_arg_evidence
 from deadweight.usage.device import device_evidence
 from deadweight.usage.imports import import_evidence
@@ -47,6 +49,15 @@ MAX_BYTES = 5 * 1024 * 1024
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
                        ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "dist-packages",
                        ".eggs", ".idea", ".vscode"})
+#: CI definitions: what a CI runner does (``${{ github.sha }}``, ``pytest --cov``), never what the image runs.
+CI_DIRS = frozenset({".github", ".gitlab", ".circleci", ".buildkite"})
+CI_FILES = frozenset({".gitlab-ci.yml", ".travis.yml", "azure-pipelines.yml", "bitbucket-pipelines.yml"})
+
+
+def is_ci_definition(path: str) -> bool:
+    """Whether a context-relative posix path is a CI definition (no evidence of what the service runs)."""
+    parts = path.split("/")
+    return parts[-1] in CI_FILES or any(part in CI_DIRS for part in parts[:-1])
 _IMPORT_LINE = re.compile(r"^\s*(?:from\s+([A-Za-z_][\w.]*)\s+import|import\s+([A-Za-z_][\w.]*))", re.M)
 
 
@@ -96,13 +107,14 @@ def iter_project_files(root: Path) -> tuple[list[Path], list[ScanWarning]]:
             path = Path(entry.path)
             try:
                 if entry.is_dir():
-                    if entry.name in SKIP_DIRS or entry.name.endswith(".egg-info") or (
+                    if entry.name in SKIP_DIRS or entry.name in CI_DIRS or entry.name.endswith(".egg-info") or (
                         (path / "pyvenv.cfg").exists()
                     ):
                         continue
                     walk(path)
                 elif entry.is_file():
-                    files.append(path)
+                    if entry.name not in CI_FILES:
+                        files.append(path)
                 elif entry.is_symlink():
                     warnings.append(ScanWarning(str(path), "dangling symlink; skipped", False))
             except OSError as exc:
@@ -125,6 +137,8 @@ def file_kind(path: PurePath, head: bytes) -> str | None:
         return "compose" if lower.startswith(("docker-compose", "compose")) else "yaml"
     if lower.startswith("procfile") or suffix in {".sh", ".bash"}:
         return "script"
+    if lower in {"makefile", "gnumakefile"} or suffix == ".mk":
+        return "makefile"
     if lower == ".env" or lower.startswith(".env.") or suffix == ".env":
         return "env"
     if suffix in {".ini", ".cfg", ".conf"}:
@@ -190,10 +204,23 @@ def _result(acc: _Acc) -> ScanResult:
     return ScanResult(tuple(evidence), tuple(warnings), acc.scanned)
 
 
+def context_files(root: Path) -> tuple[list[Path], list[ScanWarning]]:
+    """``iter_project_files(root)`` less what the build context's ``.dockerignore`` excludes: that never
+    reaches the image, so it is no evidence (an unreadable ``.dockerignore`` is ignored: everything counts)."""
+    files, warnings = iter_project_files(root)
+    if (root / ".dockerignore").is_file():
+        try:
+            matcher = IgnoreMatcher.from_file(root / ".dockerignore")
+        except DeadweightError:
+            matcher = IgnoreMatcher.empty()
+        files = [f for f in files if not matcher.excluded(f.relative_to(root).as_posix())]
+    return files, warnings
+
+
 def scan_directory(root: Path, *, known_modules: Iterable[str] = (),
                    max_bytes: int = MAX_BYTES) -> ScanResult:
-    """``scan_files`` over ``iter_project_files(root)``, with the walk's warnings added."""
-    files, warnings = iter_project_files(root)
+    """``scan_files`` over ``context_files(root)``, with the walk's warnings added."""
+    files, warnings = context_files(root)
     result = scan_files(files, root=root, known_modules=known_modules, max_bytes=max_bytes)
     return ScanResult(result.evidence, tuple(sorted(set(result.warnings) | {
         ScanWarning(_shown(Path(w.path), root), w.message, w.incomplete) for w in warnings
@@ -248,8 +275,8 @@ def _scan_data(data: bytes, kind: str, shown: str, known: frozenset[str], acc: _
     if "\ufffd" in text:
         acc.warnings.append(ScanWarning(shown, "not valid UTF-8; undecodable bytes replaced", False))
     scanners = {"dockerfile": _scan_dockerfile, "compose": _scan_yaml, "yaml": _scan_yaml,
-                "script": _scan_script, "env": _scan_env, "ini": _scan_ini, "toml": _scan_toml,
-                "json": _scan_json}
+                "script": _scan_script, "makefile": _scan_makefile, "env": _scan_env, "ini": _scan_ini,
+                "toml": _scan_toml, "json": _scan_json}
     scanners[kind](text, shown, known, acc)
 
 
@@ -362,6 +389,19 @@ def _scan_dockerfile(text: str, shown: str, known: frozenset[str], acc: _Acc) ->
 
 
 # -------------------------------------------------------------------------------- scripts, env, ini
+def _scan_makefile(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
+    """Recipe lines only (tab-indented; ``@``, ``-`` and ``+`` prefixes dropped), each with its own line:
+    ``make serve`` in a CMD runs them, and target or variable lines are not commands."""
+    del known
+    joined = re.sub(r"\\\n", " ", text)
+    for lineno, line in enumerate(joined.splitlines(), start=1):
+        if not line.startswith("\t"):
+            continue
+        recipe = line.strip().lstrip("@-+").strip()
+        if recipe and not recipe.startswith("#"):
+            acc.evidence.extend(command_evidence(recipe, f"{shown}:{lineno}"))
+
+
 def _scan_script(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
     acc.evidence.extend(script_evidence(text, shown))
     acc.evidence.extend(optional_evidence(text, shown, "command"))

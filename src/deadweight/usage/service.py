@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deadweight.inventory.capture import for_config
@@ -20,16 +20,30 @@ from deadweight.usage.commands import command_evidence
 from deadweight.usage.device import GPU_FRAMEWORKS, GUI_CALLS
 from deadweight.usage.mapping import ModuleMapper
 from deadweight.usage.optional import optional_evidence
-from deadweight.usage.scan import ScanResult, scan_contents, scan_directory, scan_files
+from deadweight.usage.scan import (
+    ScanResult,
+    context_files,
+    is_ci_definition,
+    scan_contents,
+    scan_directory,
+    scan_files,
+)
 from deadweight.usage.strings import env_assignment_evidence
 from deadweight.usage.verdicts import decide
 
 #: Files worth scanning for evidence: code, scripts and configuration.
 CODE_SUFFIXES = (".py", ".sh", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".json", ".conf", ".env")
-CODE_NAMES = ("Procfile", "gunicorn.conf.py", "supervisord.conf", "entrypoint", "docker-entrypoint.sh", ".env")
+CODE_NAMES = (
+    "Procfile", "gunicorn.conf.py", "supervisord.conf", "entrypoint", "docker-entrypoint.sh", ".env", "Makefile",
+    "GNUmakefile",
+)
 _GUI_CALL = re.compile(r"\bcv2\.(" + "|".join(GUI_CALLS) + r")\b")
 #: Files bigger than this in the image are not application code worth capturing.
 MAX_CAPTURED_CODE = 2 << 20
+#: Why nothing is called unused when the scan found no Python source at all: absence of evidence from an
+#: empty scan is no evidence (the code may ship inside a wheel, a volume or a stage we could not follow).
+NO_APPLICATION_CODE = "no application code found in the final image's sources"
+_INCOMPLETE_SCAN = "the code scan was incomplete (a file could not be read or parsed)"
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,8 @@ class ServiceUsage:
     files_scanned: int
     gui_calls: tuple[str, ...]
     uses_gpu_framework: bool
+    #: Why the scan is not complete when no file failed: ``NO_APPLICATION_CODE``; None otherwise.
+    incomplete_reason: str | None = None
 
 
 def audit_capture(image_config: ImageConfig) -> Callable[[str], bool]:
@@ -128,6 +144,28 @@ def _image_code(tree: TreeView, image_config: ImageConfig) -> Iterator[tuple[str
         yield f"image:/{node.path}", data
 
 
+def image_groups(services: Sequence[Service]) -> dict[str, tuple[Service, ...]]:
+    """Per service name, the services that run the same image (itself included, in compose order).
+
+    Services built from the same context, Dockerfile and target (web, worker, beat with different
+    ``command:``), or that name the same ``image:`` without a build, are one image: a package any of them
+    uses must stay, so each is judged on the union of their commands and environments.
+    """
+    keyed: dict[tuple[str, ...], list[Service]] = {}
+    for service in services:
+        if service.load_error:
+            key: tuple[str, ...] = ("alone", service.name)
+        elif service.context_dir:
+            context = str(Path(service.context_dir).resolve())
+            key = ("build", context, service.dockerfile_path or "Dockerfile", service.build_target or "")
+        elif service.image:
+            key = ("image", service.image)
+        else:
+            key = ("alone", service.name)
+        keyed.setdefault(key, []).append(service)
+    return {s.name: tuple(group) for group in keyed.values() for s in group}
+
+
 def collect_usage(
     service: Service,
     shipped: Sequence[ShippedFile],
@@ -135,34 +173,52 @@ def collect_usage(
     image_config: ImageConfig | None,
     tree: TreeView | None,
     known_modules: Iterable[str],
+    sharing: Sequence[Service] = (),
 ) -> ServiceUsage:
     """Scan what ships (context files COPY/ADD put in the final image, or the context when that is unknown)
-    plus the image's own application code, and add commands and environment."""
+    plus the image's own application code, and add commands and environment: the service's own and those
+    of the other services in ``sharing`` that run the same image (``image_groups``)."""
     known = frozenset(known_modules)
     results: list[ScanResult] = []
     context = Path(service.context_dir) if service.context_dir else None
+    python_sources = 0
     if context is not None and shipped:
-        files = [context / f.context_path for f in shipped if f.from_stage is None and _is_code(f.context_path)]
-        results.append(scan_files(files, root=context, known_modules=known))
+        # Files a builder stage copied from the context and the final stage took with COPY --from ship too:
+        # ``shipped`` already follows the copies (any number of hops), so they are scanned like direct ones.
+        paths = sorted({f.context_path for f in shipped if _is_code(f.context_path)
+                        and not is_ci_definition(f.context_path)})
+        python_sources += sum(1 for path in paths if path.endswith(".py"))
+        results.append(scan_files([context / path for path in paths], root=context, known_modules=known))
     elif context is not None and context.is_dir():
-        results.append(scan_directory(context, known_modules=known))
+        directory = scan_directory(context, known_modules=known)
+        python_sources += sum(1 for path in context_files(context)[0] if path.suffix == ".py")
+        results.append(directory)
     if tree is not None and image_config is not None:
-        results.append(scan_contents(_image_code(tree, image_config), known_modules=known))
+        captured = list(_image_code(tree, image_config))
+        python_sources += sum(1 for path, _ in captured if path.endswith(".py"))
+        results.append(scan_contents(captured, known_modules=known))
     evidence: list[UsageEvidence] = [e for r in results for e in r.evidence]
+    others = [s for s in sharing if s.name != service.name]
     commands = _command_evidence(service, image_config)
+    for other in others:
+        commands += _command_evidence(other, image_config)
     evidence += commands
     for ev in commands:
         evidence += optional_evidence(ev.detail, ev.location.rsplit(":", 1)[0], "command")
     evidence += _env_evidence(service, image_config, known)
+    for other in others:
+        evidence += _env_evidence(other, image_config, known)
     uses_gpu_framework = any(
         e.target.split(".")[0] in GPU_FRAMEWORKS for e in evidence if e.kind is EvidenceKind.IMPORT
     )
+    no_code = python_sources == 0
     return ServiceUsage(
         evidence=tuple(sorted(set(evidence), key=UsageEvidence.sort_key)),
-        complete=all(r.complete for r in results),
+        complete=all(r.complete for r in results) and not no_code,
         files_scanned=sum(r.files_scanned for r in results),
         gui_calls=_gui_calls(service, shipped),
         uses_gpu_framework=uses_gpu_framework,
+        incomplete_reason=NO_APPLICATION_CODE if no_code else None,
     )
 
 
@@ -191,15 +247,34 @@ class ServiceVerdicts:
 
 
 def service_verdicts(
-    service: Service, *, inventory: Inventory, image_config: ImageConfig | None, tree: TreeView | None
+    service: Service,
+    *,
+    inventory: Inventory,
+    image_config: ImageConfig | None,
+    tree: TreeView | None,
+    sharing: Sequence[Service] = (),
 ) -> ServiceVerdicts:
     """Usage evidence for ``service`` joined with what the image (or the estimate) holds: one verdict per
-    distribution. Shared by ``audit`` and ``inspect --project`` so both say the same thing."""
+    distribution. Shared by ``audit`` and ``inspect --project`` so both say the same thing. ``sharing``:
+    the services that run the same image (``image_groups``); a verdict that something is unused says it
+    was judged over all of them."""
     dists = inventory.distributions()
     mapper = ModuleMapper(dists)
     usage = collect_usage(
-        service, service.shipped, image_config=image_config, tree=tree, known_modules=mapper.known_top_levels()
+        service, service.shipped, image_config=image_config, tree=tree, known_modules=mapper.known_top_levels(),
+        sharing=sharing,
     )
     declared = frozenset(r.name for r in service.requirements)
     verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete)
+    names = sorted({s.name for s in sharing} | {service.name})
+    if len(names) > 1:
+        shared = f" (judged over every service that runs this image: {', '.join(names)})"
+        verdicts = {
+            name: replace(v, reason=v.reason + shared) if v.status.is_unused else v for name, v in verdicts.items()
+        }
+    if usage.incomplete_reason is not None:
+        verdicts = {
+            name: replace(v, reason=usage.incomplete_reason) if v.reason == _INCOMPLETE_SCAN else v
+            for name, v in verdicts.items()
+        }
     return ServiceVerdicts(usage, verdicts, declared)

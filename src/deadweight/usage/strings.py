@@ -294,9 +294,19 @@ def setting_value_evidence(
     return found
 
 
+#: ``${{ github.sha }}`` (GitHub Actions), ``${{ env.X }}``: expressions of a CI or template engine, never a
+#: module; blanked (same length, so line numbers hold) before dotted paths are looked for.
+_EXPRESSION_RE = re.compile(r"\$\{\{.*?\}\}", re.S)
+#: Logger methods: their string arguments are messages and event names ("redis.connection.lost"), which
+#: load nothing.
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log",
+                          "msg"})
+
+
 def config_text_evidence(text: str, path: str, known_modules: Iterable[str], line: int = 1) -> list[UsageEvidence]:
     """Dotted paths whose first segment is a module the image provides, plus DB URLs, in free text."""
     known = set(known_modules)
+    text = _EXPRESSION_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
     found = db_url_evidence(text, path, line)
     for match in _DOTTED_RE.finditer(text):
         value = match.group(1)
@@ -345,6 +355,9 @@ def python_string_evidence(tree: ast.Module, path: str, known_modules: Iterable[
     found: list[UsageEvidence] = []
     claimed: set[int] = set()  # id() of constants already explained by a setting
     for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _LOG_METHODS):
+            claimed.update(id(arg) for arg in node.args if isinstance(arg, ast.Constant))
         for name, value_node in _settings_set_by(node):
             found.extend(_claim_setting(name, value_node, path, claimed))
             if name == "pytest_plugins":

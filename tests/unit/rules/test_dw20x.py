@@ -227,3 +227,29 @@ def test_dw202_remedy_only_where_the_project_names_the_install(tmp_path: Path) -
     assert isinstance(edit, RemoveRequirement)
     assert (edit.file, edit.line, edit.original) == (svc.dockerfile_path, named.line, "Boto3[crt]>=1.35")
     assert finding.fix == f"Remove boto3 from {svc.dockerfile_path}:{named.line}."
+
+
+def test_dw201_never_counts_what_the_code_uses_itself(tmp_path: Path) -> None:
+    """urllib3 is required only by requests, but the code imports it: removing requests leaves it."""
+    uses_urllib3 = UsageEvidence(EvidenceKind.IMPORT, "import urllib3", "app.py:9", "urllib3", Confidence.HIGH)
+    ctx = ctx_for(tmp_path, (uses_urllib3,))
+    assert ctx.verdicts["urllib3"].status is VerdictStatus.USED
+    [finding] = found(UnusedDeclared(), ctx)
+    expected = files_of(ctx.analysis, "requests")
+    assert finding.savings_bytes == sum(expected.values())
+    assert not any("urllib3" in e.detail for e in finding.evidence)
+
+
+def test_dw201_never_counts_a_declared_or_undecided_dependency(tmp_path: Path) -> None:
+    ctx = ctx_for(tmp_path)
+    # declared: the requirement keeps installing urllib3 whatever happens to requests
+    declared = context(ctx.service, ctx.analysis, ctx.inventory, verdicts=ctx.verdicts,
+                       declared=ctx.declared | {"urllib3"})
+    [finding] = found(UnusedDeclared(), declared)
+    assert finding.savings_bytes == sum(files_of(ctx.analysis, "requests").values())
+    # unknown: when in doubt it stays, and so does what it requires
+    unknown = {**ctx.verdicts, "urllib3": Verdict("urllib3", VerdictStatus.UNKNOWN)}
+    [finding] = found(UnusedDeclared(), context(ctx.service, ctx.analysis, ctx.inventory, verdicts=unknown,
+                                                declared=ctx.declared))
+    assert finding.savings_bytes == sum(files_of(ctx.analysis, "requests").values())
+

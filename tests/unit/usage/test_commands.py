@@ -61,3 +61,24 @@ def test_scripts_and_procfile_lines() -> None:
 
 def test_unbalanced_quotes_still_split() -> None:
     assert split_shell("gunicorn 'app:app") != []
+
+
+def test_subcommands_name_the_distribution_behind_them() -> None:
+    flower = _pairs(command_evidence(["celery", "-A", "shop.tasks", "flower", "--port=5555"], "c:1"))
+    assert ("command-arg", "flower") in flower
+    migrate = _pairs(command_evidence("flask --app shop:create_app db upgrade", "c:2"))
+    assert ("command-arg", "flask_migrate") in migrate
+    lab = _pairs(command_evidence("jupyter lab --ip 0.0.0.0", "c:3"))
+    assert {("command", "jupyter-lab"), ("command-arg", "jupyterlab")} <= lab
+    # python -m celery is the same program
+    assert ("command-arg", "flower") in _pairs(command_evidence(["python", "-m", "celery", "flower"], "c:4"))
+
+
+def test_an_option_value_is_not_a_subcommand() -> None:
+    # the app is called "flower" and the sub-command is worker: nothing says the flower project runs
+    got = _pairs(command_evidence(["celery", "--app", "flower", "worker"], "c:1"))
+    assert ("command-arg", "flower") not in got
+    assert not any(target == "flask_migrate" for _, target in _pairs(command_evidence("flask run", "c:2")))
+    # a jupyter sub-command not in the table still names its executable, resolved through console scripts
+    assert ("command", "jupyter-nbdime") in _pairs(command_evidence("jupyter nbdime", "c:3"))
+    assert ("command-arg", "nbdime") not in _pairs(command_evidence("jupyter nbdime", "c:3"))

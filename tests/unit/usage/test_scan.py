@@ -125,3 +125,32 @@ def test_scan_contents_skips_what_is_too_big_or_binary() -> None:
     result = scan_contents([("big.py", b"import alpha\n" * 100), ("blob.py", b"import a\0")], max_bytes=100)
     assert result.evidence and all(e.kind is EvidenceKind.SCAN_WARNING for e in result.evidence)
     assert {w.path for w in result.warnings} == {"big.py", "blob.py"} and not result.complete
+
+
+def test_makefile_recipes_are_commands_targets_and_variables_are_not(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(
+        "PY ?= python3\nserve: deps\n\t@gunicorn app:app\n\t-rq worker high\n# black: only a comment\n"
+        "lint:\n\t# ruff is a comment in a recipe\n"
+    )
+    got = {(e.kind, e.target, e.location) for e in scan_directory(tmp_path).evidence}
+    assert got == {
+        (EvidenceKind.COMMAND, "gunicorn", "Makefile:3"),
+        (EvidenceKind.APP_PATH, "app.app", "Makefile:3"),
+        (EvidenceKind.COMMAND, "rq", "Makefile:4"),
+    }
+
+
+def test_dockerignore_and_ci_definitions_are_not_evidence(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("scripts/\n")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "once.py").write_text("import pandas\n")
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    ci = "steps:\n  - run: pip install boto3 && python -m boto3\n"
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text(ci)
+    (tmp_path / ".gitlab-ci.yml").write_text("test:\n  script: python -m pytest\n")
+    (tmp_path / "app.py").write_text("import flask\n")
+    result = scan_directory(tmp_path)
+    assert {(e.kind, e.target) for e in result.evidence} == {(EvidenceKind.IMPORT, "flask")}
+    # without the .dockerignore the script counts: the exclusion, not the directory name, decides
+    (tmp_path / ".dockerignore").unlink()
+    assert (EvidenceKind.IMPORT, "pandas") in {(e.kind, e.target) for e in scan_directory(tmp_path).evidence}

@@ -89,3 +89,20 @@ def test_env_assignments() -> None:
     assert _targets(env_assignment_evidence("BACKEND", "pymemcache", "e", 1, {"pymemcache"})) == {"pymemcache"}
     cpu = env_assignment_evidence("CUDA_VISIBLE_DEVICES", "", "e", 1)
     assert [e.kind for e in cpu] == [EvidenceKind.DEVICE_CPU]
+
+
+def test_ci_expressions_are_not_modules() -> None:
+    text = "run: docker build -t shop:${{ github.sha }} .\nhandler: github.webhooks.Handler\n"
+    got = [(e.target, e.location) for e in config_text_evidence(text, "ci.yml", {"github"})]
+    # the expression is blanked; a real dotted path on the next line still counts, on its own line
+    assert got == [("github.webhooks.Handler", "ci.yml:2")]
+
+
+def test_log_event_names_are_not_modules_but_settings_still_are() -> None:
+    tree = ast.parse(
+        'log.info("redis.cache.disabled", reason="x")\n'
+        'logger.warning("redis.%s", "redis.client")\n'
+        'BACKEND = "redis.client.Redis"\n'
+    )
+    got = [(e.target, e.location) for e in python_string_evidence(tree, "m.py", {"redis"})]
+    assert got == [("redis.client.Redis", "m.py:3")]
