@@ -28,12 +28,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from childproc import measure
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Exit codes of `deadweight audit` that mean it ran: 0 nothing to fail on, 1 findings at the fail level.
@@ -53,18 +53,11 @@ def audit(fleet: str, output: Path, *, index: str, tmp: Path) -> Run:
            "--torch-cpu-index", index]
     env = {**os.environ, "DEADWEIGHT_CACHE_DIR": str(tmp / "cache"), "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in AUDIT_RAN:
-        sys.stderr.write(err.decode(errors="replace"))
-        raise SystemExit(f"audit_cache_bench: `{' '.join(cmd)}` exited {code}; are the example images built?")
-    return Run(wall, usage.ru_utime + usage.ru_stime, code)
+    run = measure(cmd, cwd=ROOT, env=env)
+    if run.exit_code not in AUDIT_RAN:
+        sys.stderr.write(run.stderr.decode(errors="replace"))
+        raise SystemExit(f"audit_cache_bench: `{' '.join(cmd)}` exited {run.exit_code}; are the example images built?")
+    return Run(run.wall_s, run.cpu_s, run.exit_code)
 
 
 def main() -> int:

@@ -27,10 +27,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from childproc import measure
 
 TARGETS = {"fast_s": 2.0, "fast_vs_dive": 0.2, "rss_mb": 150.0}
 
@@ -43,18 +44,13 @@ class Run:
 
 
 def run_child(cmd: Sequence[str]) -> Run:
-    start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):  # dive's CI rules failing is exit 1: it still did the work
-        raise SystemExit(f"bench: {' '.join(cmd)} exited {code}: {err.decode(errors='replace')[-500:]}")
+    run = measure(cmd)
+    err = run.stderr
+    if run.exit_code not in (0, 1):  # dive's CI rules failing is exit 1: it still did the work
+        raise SystemExit(f"bench: {' '.join(cmd)} exited {run.exit_code}: {err.decode(errors='replace')[-500:]}")
     if err.strip() and cmd[0] == sys.executable:  # a fallback note would make the "fast" figure a lie: show it
         print(f"bench: stderr of {' '.join(cmd)}: {err.decode(errors='replace').strip()}", file=sys.stderr)
-    return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
+    return Run(run.wall_s, run.max_rss_mb, run.cpu_s)
 
 
 def interleaved(cmds: Sequence[Sequence[str]], repeat: int) -> list[Run]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from childproc import measure
 from isal import igzip
 
 HERE = Path(__file__).resolve().parent
@@ -51,17 +51,11 @@ class Run:
 
 def run_child(cmd: Sequence[str]) -> Run:
     """Run cmd, output discarded: wall time and this child's own peak RSS (not its whole process tree's)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):  # 1: findings / dive's CI rules failed; both still did the work
-        tail = err.decode(errors="replace")[-500:]
-        raise SystemExit(f"bench: {' '.join(cmd)} exited {proc.returncode}: {tail}")
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode)
+    run = measure(cmd)
+    if run.exit_code not in (0, 1):  # 1: findings / dive's CI rules failed; both still did the work
+        tail = run.stderr.decode(errors="replace")[-500:]
+        raise SystemExit(f"bench: {' '.join(cmd)} exited {run.exit_code}: {tail}")
+    return Run(run.wall_s, run.max_rss_mb, run.exit_code)
 
 
 def best(runs: list[Run]) -> Run:

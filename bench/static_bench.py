@@ -33,12 +33,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from childproc import measure
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIT_RAN = (0, 1)  # 0 nothing at the fail level, 1 findings at it
@@ -108,18 +108,11 @@ def audit(path: Path, output: Path, *, cache: Path, pycache: Path, src: Path, in
            "DOCKER_HOST": f"unix://{cache.parent}/no-engine.sock", "PYTHONPATH": str(src)}
     for name in ("PYTHONDONTWRITEBYTECODE", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
         env.pop(name, None)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in AUDIT_RAN:
-        sys.stderr.write(err.decode(errors="replace"))
+    run = measure(cmd, cwd=ROOT, env=env)
+    if run.exit_code not in AUDIT_RAN:
+        sys.stderr.write(run.stderr.decode(errors="replace"))
         raise SystemExit(2)
-    return Run(wall, usage.ru_utime + usage.ru_stime)
+    return Run(run.wall_s, run.cpu_s)
 
 
 def main() -> int:
