@@ -6,6 +6,7 @@ Keys are written with dashes; underscores are accepted and mean the same.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Set
@@ -185,10 +186,19 @@ def _table(value: Any, key: str, where: str) -> Mapping[str, Any]:
     return value
 
 
+#: The largest number a setting takes (prices, pulls, seconds): past it, or not finite, it is a config error.
+MAX_SETTING_NUMBER = 1e12
+
+
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: expected a non-negative number, got {value!r}")
-    return float(value)
+    if isinstance(value, int) and value.bit_length() > 64:  # float() of a 400-digit int overflows
+        raise ConfigError(f"{where}: number too large (at most {MAX_SETTING_NUMBER:g})")
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or number > MAX_SETTING_NUMBER:
+        raise ConfigError(f"{where}: expected a finite number from 0 to {MAX_SETTING_NUMBER:g}, got {value!r}")
+    return number
 
 
 def find_config_file(start: Path) -> Path | None:

@@ -7,6 +7,7 @@ survive; values are interpolated as Compose does (``${VAR:-default}`` from the e
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -64,20 +65,26 @@ def find_compose_file(directory: str | Path) -> Path | None:
     return None
 
 
+#: The largest memory figure taken from a compose file (1 EiB); past it, or not finite, the value is invalid.
+MAX_MEMORY_BYTES = 1 << 60
+
+
 def parse_memory(value: object) -> int | None:
-    """Docker's RAMInBytes: ``512m``, ``1g``, ``1.5GiB``, ``1024`` binary; None if invalid."""
+    """Docker's RAMInBytes: ``512m``, ``1g``, ``1.5GiB``, ``1024`` binary; None if invalid, including
+    ``.inf``, ``.nan``, ``1e999``, negative figures and anything over ``MAX_MEMORY_BYTES``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if 0 <= value <= MAX_MEMORY_BYTES else None
     if isinstance(value, float):
-        return int(value)
-    if not isinstance(value, str):
+        return int(value) if math.isfinite(value) and 0 <= value <= MAX_MEMORY_BYTES else None
+    if not isinstance(value, str) or len(value) > 64:
         return None
     m = _MEM_RE.match(value)
     if not m:
         return None
-    return int(float(m.group(1)) * _MULT[(m.group(2) or "").lower()])
+    size = float(m.group(1)) * _MULT[(m.group(2) or "").lower()]
+    return int(size) if math.isfinite(size) and 0 <= size <= MAX_MEMORY_BYTES else None
 
 
 def read_dotenv(path: str | Path) -> dict[str, str]:

@@ -26,7 +26,9 @@ BASE_SIZES = {"full": 1_020_000_000, "slim": 131_000_000, "alpine": 57_000_000}
 _PYTHON_BASE = re.compile(
     r"^(?:docker\.io/)?(?:library/)?python(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]*))?(?:@sha256:[0-9a-f]+)?$"
 )
-_VERSION_TAG = re.compile(r"^(?P<ver>\d+(?:\.\d+)*)(?:-(?P<variant>.+))?$")
+# Bounded: a version of the official image has at most three short parts (``3.11.7``); a tag such as
+# ``3.99999999999999999999999`` is no Python version (computing wheel tags for it would never end).
+_VERSION_TAG = re.compile(r"^(?P<ver>\d{1,2}(?:\.\d{1,2})?(?:\.\d{1,3})?)(?:-(?P<variant>.+))?$")
 
 
 def base_variant(base: str) -> tuple[str, str] | None:
