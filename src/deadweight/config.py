@@ -226,16 +226,25 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
-def load_config(start: Path | None = None, explicit: Path | None = None) -> Config:
-    """Load the configuration that applies to ``start`` (or the file named with ``--config``)."""
+def deadweight_table(start: Path | None = None, explicit: Path | None = None) -> tuple[Any, Path] | None:
+    """The ``[tool.deadweight]`` table that applies to ``start`` (or of the file named with ``--config``), and
+    the file it came from; None when no file applies. ``.deadweight.toml`` may hold the table at its top.
+    Shared by ``load_config`` and the guard table's reader, so both read the same file the same way."""
     path = explicit if explicit is not None else (find_config_file(start) if start is not None else None)
     if path is None:
-        return Config()
+        return None
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     doc = _read_toml(path)
     if path.name == ".deadweight.toml":
-        table = doc.get("tool", {}).get("deadweight", doc) if "tool" in doc else doc
-    else:
-        table = doc.get("tool", {}).get("deadweight", {})
+        return (doc.get("tool", {}).get("deadweight", doc) if "tool" in doc else doc), path
+    return doc.get("tool", {}).get("deadweight", {}), path
+
+
+def load_config(start: Path | None = None, explicit: Path | None = None) -> Config:
+    """Load the configuration that applies to ``start`` (or the file named with ``--config``)."""
+    found = deadweight_table(start, explicit)
+    if found is None:
+        return Config()
+    table, path = found
     return parse_config(table, str(path))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from deadweight.config import find_config_file, normalize_table
+from deadweight.config import Config, deadweight_table, normalize_table, parse_config
 from deadweight.errors import ConfigError
 from deadweight.guard.sizes import parse_count, parse_percent, parse_size
 from deadweight.model.finding import Severity
@@ -224,22 +223,20 @@ def parse_guard(table: Mapping[str, Any], where: str) -> GuardConfig:
     return GuardConfig(defaults=defaults, services=services, waivers=waivers, source=where)
 
 
-def load_guard_config(start: Path | None = None, explicit: Path | None = None) -> GuardConfig:
-    """The guard table of the file ``load_config`` would read (the same search, the same ``--config``)."""
-    path = explicit if explicit is not None else (find_config_file(start) if start is not None else None)
-    if path is None:
-        return GuardConfig()
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    if path.name == ".deadweight.toml":  # the same lookup as deadweight.config.load_config
-        table = doc.get("tool", {}).get("deadweight", doc) if "tool" in doc else doc
-    else:
-        table = doc.get("tool", {}).get("deadweight", {})
+def guarded_config(table: Any, path: Path) -> tuple[Config, GuardConfig]:
+    """``[tool.deadweight]`` of ``path`` (``deadweight_table``'s answer) as the tool's settings and its guard
+    table, from one read of the file."""
+    return parse_config(table, str(path)), _guard_table(table, path)
+
+
+def _guard_table(table: Any, path: Path) -> GuardConfig:
     guard = table.get("guard") if isinstance(table, Mapping) else None
     return GuardConfig(source=str(path)) if guard is None else parse_guard(guard, str(path))
+
+
+def load_guard_config(start: Path | None = None, explicit: Path | None = None) -> GuardConfig:
+    """The guard table of the file ``load_config`` would read (the same search, the same ``--config``)."""
+    found = deadweight_table(start, explicit)
+    if found is None:
+        return GuardConfig()
+    return _guard_table(*found)

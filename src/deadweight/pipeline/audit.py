@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from deadweight.cache import LayerCache
-from deadweight.config import Config, load_config, validate_fail_on, validate_rule_list
+from deadweight.config import Config, deadweight_table, validate_fail_on, validate_rule_list
 from deadweight.engine.client import Engine
 from deadweight.engine.memory import observe_memory
 from deadweight.errors import DeadweightError, UsageError
-from deadweight.guard.config import load_guard_config
+from deadweight.guard.config import GuardConfig, guarded_config
 from deadweight.inventory.build import build_inventory
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, SkippedRule
@@ -76,14 +76,33 @@ def audit_config(
     """Defaults < [tool.deadweight] / .deadweight.toml (or ``config_file``, or ``config``) < these options.
 
     Rule lists and severities may be comma-separated, as on the command line. Raises ``ConfigError`` /
-    ``UsageError`` for unknown keys or values.
+    ``UsageError`` for unknown keys or values, the guard table's included (see ``audit_settings``).
     """
+    return audit_settings(path, config=config, config_file=config_file, fail_on=fail_on, select=select,
+                          ignore=ignore, offline=offline, torch_cpu_index=torch_cpu_index,
+                          deployment_gpu=deployment_gpu)[0]
+
+
+def audit_settings(
+    path: str | Path = ".",
+    *,
+    config: Config | None = None,
+    config_file: str | Path | None = None,
+    fail_on: str | Sequence[str] = (),
+    select: str | Sequence[str] = (),
+    ignore: str | Sequence[str] = (),
+    offline: bool = False,
+    torch_cpu_index: str | None = None,
+    deployment_gpu: str | None = None,
+) -> tuple[Config, GuardConfig]:
+    """``audit_config``'s settings and the same file's guard table, each read once: a misspelt budget key is
+    an error for ``audit`` too, and ``guard`` uses the table it validated. With ``config`` given, no file is
+    read and the guard table is empty."""
+    budgets = GuardConfig()
     if config is None:
         start = Path(path)
-        explicit = Path(config_file) if config_file else None
-        config = load_config(start if start.exists() else None, explicit)
-        # the same file's guard table: a misspelt budget key is an error for audit too, not only for guard
-        load_guard_config(start if start.exists() else None, explicit)
+        found = deadweight_table(start if start.exists() else None, Path(config_file) if config_file else None)
+        config, budgets = (Config(), GuardConfig()) if found is None else guarded_config(*found)
     overrides: dict[str, Any] = {}
     if _split(fail_on):
         overrides["fail_on"] = validate_fail_on(_split(fail_on), "--fail-on")
@@ -97,7 +116,7 @@ def audit_config(
         overrides["torch_cpu_index"] = torch_cpu_index
     if deployment_gpu:
         overrides["deployment_gpu"] = deployment_gpu
-    return config.with_overrides(**overrides)
+    return config.with_overrides(**overrides), budgets
 
 
 def audit(

@@ -13,7 +13,6 @@ from deadweight.cache import LayerCache
 from deadweight.config import Config
 from deadweight.errors import DeadweightError, UsageError
 from deadweight.guard.baseline import load_baseline
-from deadweight.guard.config import GuardConfig, load_guard_config
 from deadweight.guard.evaluate import evaluate
 from deadweight.guard.model import Facts, GuardVerdict
 from deadweight.inventory.build import build_inventory
@@ -21,12 +20,12 @@ from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.inventory import Inventory
 from deadweight.model.project import Project
 from deadweight.pipeline.analyze import analyze_image
-from deadweight.pipeline.audit import AuditOptions, audit_config, run_audit
+from deadweight.pipeline.audit import AuditOptions, audit_settings, run_audit
 from deadweight.pipeline.images import choose_images
 from deadweight.pipeline.static import estimate_inventory
 from deadweight.project.loader import load_project
 from deadweight.pypi.store import JsonStore, default_cache_dir
-from deadweight.rules.registry import ALL_RULES
+from deadweight.rules.engine import selected_rules
 from deadweight.sources.base import SourceOptions
 from deadweight.sources.resolve import open_source
 from deadweight.usage.service import audit_capture, capture_key
@@ -145,9 +144,9 @@ def guard(
     """
     if not Path(path).exists():
         raise UsageError(f"{path}: no such file or directory")
-    settings = audit_config(path, config_file=config_file, select=select, ignore=ignore, offline=offline,
-                            torch_cpu_index=torch_cpu_index, deployment_gpu=deployment_gpu)
-    budgets: GuardConfig = load_guard_config(Path(path), Path(config_file) if config_file else None)
+    settings, budgets = audit_settings(path, config_file=config_file, select=select, ignore=ignore,
+                                       offline=offline, torch_cpu_index=torch_cpu_index,
+                                       deployment_gpu=deployment_gpu)
     previous = load_baseline(str(baseline)) if baseline is not None else None
     project = load_project(str(path))
     names = [s.name for s in project.services]
@@ -160,6 +159,6 @@ def guard(
                            fast_path=fast_path)
     report = run_audit(str(path), settings, options, project=project)
     facts = collect_facts(report, project, settings, platform=platform, fast_path=fast_path)
-    ran = frozenset(r.id for r in ALL_RULES if settings.rule_enabled(r.id, default_on=r.info.default_enabled))
+    ran = frozenset(rule.id for rule in selected_rules(settings))
     return evaluate(report, facts, budgets, baseline=previous, today=today or dt.datetime.now(dt.UTC).date(),
                     allow_unchecked=allow_unchecked, rules_run=ran)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from deadweight.config import Config
 from deadweight.model.audit import SkippedRule
 from deadweight.model.finding import Finding
 from deadweight.model.project import DeclaredRequirement
@@ -28,14 +29,17 @@ class Evaluation:
     suppressed: tuple[Finding, ...] = ()
 
 
+def selected_rules(config: Config, rules: Sequence[Rule] = ALL_RULES) -> list[Rule]:
+    """The rules of ``rules`` that ``config``'s select/ignore (and each rule's default) turn on."""
+    return [rule for rule in rules if config.rule_enabled(rule.id, default_on=rule.default_enabled)]
+
+
 def evaluate_all(ctx: RuleContext, rules: Sequence[Rule] = ALL_RULES, *, run: bool = False) -> Evaluation:
     """Every enabled rule of ``rules`` over ``ctx``; ``run`` says whether memory was to be observed (``--run``)."""
     findings: list[Finding] = []
     suppressed: list[Finding] = []
     skipped: list[SkippedRule] = []
-    for rule in rules:
-        if not ctx.config.rule_enabled(rule.id, default_on=rule.default_enabled):
-            continue
+    for rule in selected_rules(ctx.config, rules):
         reason = _missing(rule, ctx, run=run)
         if reason is not None:
             skipped.append(SkippedRule(rule.id, reason))
