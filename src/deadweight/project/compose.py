@@ -183,6 +183,8 @@ def parse_compose_file(path: str | Path, environ: Mapping[str, str] | None = Non
         raise ParseError(f"{p}:{line}: invalid YAML: {exc.problem}") from None
     except YAMLError as exc:
         raise ParseError(f"{p}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:  # ruamel's composer recurses per nesting level: a flow list 100,000 deep
+        raise ParseError(f"{p}: invalid YAML: nested too deeply") from None
     if not isinstance(doc, dict):
         raise ParseError(f"{p}:1: compose file is not a mapping")
     values = {**read_dotenv(p.parent / ".env"), **(environ if environ is not None else os.environ)}

@@ -20,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from deadweight.model.project import DeclaredRequirement, RequirementsOption
+from deadweight.project.files import unreadable_reason
 
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 _IGNORE_RE = re.compile(r"#\s*deadweight:\s*ignore(?:\[([^\]]*)\])?", re.IGNORECASE)
@@ -88,10 +89,14 @@ def _parse_into(
     if key in seen:
         return
     seen.add(key)
+    where = included_from or str(path)
+    refused = unreadable_reason(path)
+    if refused is not None:
+        result.warnings.append(f"{where}: cannot read requirements file {path}: {refused}")
+        return
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        where = included_from or str(path)
         result.warnings.append(f"{where}: cannot read requirements file {path}: {exc.strerror or exc}")
         return
     result.files.append(str(path))
