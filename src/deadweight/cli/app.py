@@ -14,6 +14,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
+EXIT_FIX = 4  # some fix could not be made (or, for verify, a rebuilt image failed its checks)
 EXIT_INTERRUPTED = 130
 
 

@@ -1,0 +1,120 @@
+"""From an audit to a plan: every finding's remedy made in one shared workspace, each finding all or nothing.
+
+Findings are fixed in the order of ``registry.ORDER`` (by the kind of their first edit), so the fixes that
+rewrite whole structures (the builder-stage split) see the text the single-line fixes left, and each
+fixer re-reads that text: the plan is made on the edited model, never on stale line numbers. A finding whose
+edit is refused leaves the workspace as it found it; the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from deadweight.fixes.base import FixContext, FixRefused, FixSettings
+from deadweight.fixes.registry import ORDER, apply_edit
+from deadweight.fixes.workspace import Workspace
+from deadweight.model.audit import AuditReport
+from deadweight.model.finding import Finding
+from deadweight.model.plan import FixPlan, PlannedFix
+from deadweight.model.project import Project, Service
+from deadweight.model.usage import Confidence
+
+__all__ = ["Selection", "plan_fixes"]
+
+# removing a package on a verdict that is not certain can break the service: only act on high confidence
+_REMOVALS = frozenset({"DW201", "DW202"})
+
+
+@dataclass(frozen=True)
+class Selection:
+    """``--only RULE[,PACKAGE]``: the fixes to make (empty: all)."""
+
+    only: tuple[tuple[str, str | None], ...] = ()
+
+    @classmethod
+    def parse(cls, values: Iterable[str]) -> Selection:
+        out: list[tuple[str, str | None]] = []
+        for value in values:
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            if not parts:
+                continue
+            rule, packages = parts[0].upper(), parts[1:]
+            if packages:
+                out.extend((rule, p.lower()) for p in packages)
+            else:
+                out.append((rule, None))
+        return cls(tuple(out))
+
+    def wants(self, finding: Finding) -> bool:
+        if not self.only:
+            return True
+        return any(rule == finding.rule and (package is None or package == (finding.package or "").lower())
+                   for rule, package in self.only)
+
+
+def _order(finding: Finding) -> tuple[int, str, str]:
+    first = min((ORDER.get(e.kind, 99) for e in finding.remedy), default=99)
+    return (first, finding.rule, finding.package or finding.path or "")
+
+
+def plan_fixes(
+    report: AuditReport,
+    project: Project,
+    settings: FixSettings,
+    selection: Selection = Selection(),
+    workspace: Workspace | None = None,
+) -> tuple[FixPlan, Workspace]:
+    """The plan for every finding of ``report`` (nothing written) and the workspace holding the edited text."""
+    workspace = workspace if workspace is not None else Workspace(project.root)
+    results: list[PlannedFix] = []
+    services = {s.name: s for s in project.services}
+    pending: list[tuple[Service, Finding]] = []
+    for result in report.services:
+        service = services.get(result.name)
+        for finding in result.findings:
+            if service is None:
+                results.append(_row(finding, "skipped", f"service {result.name} is not in the project"))
+            elif not selection.wants(finding):
+                results.append(_row(finding, "skipped", "not selected (--only)"))
+            elif not finding.remedy:
+                results.append(_row(finding, "manual", "no automatic fix: " + (finding.fix or "see the rule's page")))
+            elif finding.rule in _REMOVALS and finding.confidence is not Confidence.HIGH:
+                results.append(_row(finding, "skipped",
+                                    f"the verdict's confidence is {finding.confidence.value}: remove it by hand "
+                                    "after checking"))
+            else:
+                pending.append((service, finding))
+    for service, finding in sorted(pending, key=lambda pair: (_order(pair[1]), pair[0].name)):
+        results.append(_fix_one(service, finding, project, settings, workspace))
+    plan = FixPlan(root=project.root, fixes=tuple(results), files=workspace.changes())
+    return plan, workspace
+
+
+def _fix_one(service: Service, finding: Finding, project: Project, settings: FixSettings,
+             workspace: Workspace) -> PlannedFix:
+    snapshot = workspace.snapshot()
+    ctx = FixContext(service=service, project=project, finding=finding, settings=settings, workspace=workspace)
+    try:
+        for edit in finding.remedy:
+            apply_edit(edit, ctx)
+    except FixRefused as exc:
+        workspace.restore(snapshot)
+        return _row(finding, "refused", str(exc), commands=ctx.commands)
+    changes = workspace.changes_since(snapshot)
+    note = "; ".join(ctx.notes) if changes else "; ".join([*ctx.notes, "already made (by a fix above or before)"])
+    return PlannedFix(
+        service=finding.service, rule=finding.rule, title=finding.title, package=finding.package, path=finding.path,
+        hint=finding.fix, savings_bytes=finding.savings_bytes, estimated=finding.estimated, status="planned",
+        reason=note, changes=changes, commands=tuple(ctx.commands),
+    )
+
+
+def _row(finding: Finding, status: str, reason: str, commands: Sequence[str] = ()) -> PlannedFix:
+    assert status in ("planned", "refused", "manual", "skipped")
+    return PlannedFix(
+        service=finding.service, rule=finding.rule, title=finding.title, package=finding.package, path=finding.path,
+        hint=finding.fix, savings_bytes=finding.savings_bytes, estimated=finding.estimated,
+        status=status,  # type: ignore[arg-type]
+        reason=reason, commands=tuple(commands),
+    )

@@ -1,0 +1,134 @@
+"""The text of every file the fixes touch, as the fixes so far left it.
+
+A file is read once (bytes, decoded as UTF-8 exactly: no newline translation), so every later edit starts
+from what the previous fixes left and the transaction can check the disk still holds what was read. A file
+that is not UTF-8, or holds unresolved merge-conflict markers, is refused: no edit of it is safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from deadweight.fixes.refused import FixRefused
+from deadweight.model.plan import FileChange
+
+__all__ = ["Snapshot", "Workspace"]
+
+_CONFLICT_RE = re.compile(r"^(<{7}|>{7})( |$)|^={7}$", re.MULTILINE)
+_MAX_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class _Original:
+    text: str | None  # None: the file did not exist
+    digest: str | None  # sha256 of the bytes read, None when absent
+    mode: int | None
+
+
+Snapshot = dict[Path, str | None]
+
+
+class Workspace:
+    """Files by absolute path: the original read from disk and the current text."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self._originals: dict[Path, _Original] = {}
+        self._current: dict[Path, str | None] = {}
+
+    def key(self, path: str | Path) -> Path:
+        p = Path(path)
+        return (p if p.is_absolute() else self.root / p).resolve()
+
+    def _load(self, key: Path) -> None:
+        if key in self._originals:
+            return
+        if not key.exists():
+            self._originals[key] = _Original(None, None, None)
+            self._current[key] = None
+            return
+        if not key.is_file():
+            raise FixRefused(f"{self.display(key)} is not a regular file")
+        if key.stat().st_size > _MAX_BYTES:
+            raise FixRefused(f"{self.display(key)} is larger than 16 MiB")
+        try:
+            data = key.read_bytes()
+        except OSError as exc:
+            raise FixRefused(f"cannot read {self.display(key)}: {exc.strerror or exc}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FixRefused(f"{self.display(key)} is not UTF-8 text") from None
+        if _CONFLICT_RE.search(text):
+            raise FixRefused(f"{self.display(key)} has unresolved merge-conflict markers")
+        self._originals[key] = _Original(text, hashlib.sha256(data).hexdigest(), key.stat().st_mode & 0o7777)
+        self._current[key] = text
+
+    def exists(self, path: str | Path) -> bool:
+        key = self.key(path)
+        self._load(key)
+        return self._current[key] is not None
+
+    def text(self, path: str | Path) -> str:
+        """The current text; ``FixRefused`` when the file does not exist (or was refused)."""
+        key = self.key(path)
+        self._load(key)
+        current = self._current[key]
+        if current is None:
+            raise FixRefused(f"{self.display(key)} does not exist")
+        return current
+
+    def set(self, path: str | Path, text: str) -> None:
+        key = self.key(path)
+        self._load(key)
+        self._current[key] = text
+
+    def snapshot(self) -> Snapshot:
+        return dict(self._current)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        for key in list(self._current):
+            if key in snapshot:
+                self._current[key] = snapshot[key]
+            else:  # read after the snapshot: unchanged since its original
+                self._current[key] = self._originals[key].text
+
+    def changes_since(self, snapshot: Snapshot) -> tuple[FileChange, ...]:
+        """The files whose text changed since ``snapshot``, sorted by path."""
+        out = []
+        for key in sorted(self._current):
+            before = snapshot[key] if key in snapshot else self._originals[key].text
+            after = self._current[key]
+            if after is not None and after != before:
+                out.append(FileChange(self.display(key), before, after))
+        return tuple(out)
+
+    def changes(self) -> tuple[FileChange, ...]:
+        """Every changed file: original text and current text."""
+        return self.changes_since({})
+
+    def original_digest(self, key: Path) -> str | None:
+        return self._originals[key].digest
+
+    def original_mode(self, key: Path) -> int | None:
+        return self._originals[key].mode
+
+    def original_text(self, key: Path) -> str | None:
+        return self._originals[key].text
+
+    def changed_keys(self) -> list[Path]:
+        return [k for k in sorted(self._current)
+                if self._current[k] is not None and self._current[k] != self._originals[k].text]
+
+    def current(self, key: Path) -> str | None:
+        return self._current.get(key)
+
+    def display(self, key: Path) -> str:
+        """The path as the user would name it: relative to the root when inside it."""
+        try:
+            return str(key.relative_to(self.root))
+        except ValueError:
+            return str(key)

@@ -1,0 +1,73 @@
+"""``fix``: audit (or read an audit report), plan every finding's edits, and with ``write`` commit them.
+
+Nothing is written unless ``write=True``, and then all or nothing (``fixes/transaction.py``). The plan is
+returned either way: per finding, its changes (or why none was made), and per file its text before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from deadweight.config import Config
+from deadweight.errors import UsageError
+from deadweight.fixes.base import FixSettings
+from deadweight.fixes.planner import Selection, plan_fixes
+from deadweight.fixes.transaction import commit
+from deadweight.model.audit import AuditReport
+from deadweight.model.plan import FixPlan
+from deadweight.pipeline.audit import AuditOptions, audit_config, run_audit
+from deadweight.pipeline.images import choose_images
+from deadweight.project.loader import load_project
+
+__all__ = ["fix"]
+
+
+def fix(
+    path: str | Path = ".",
+    *,
+    images: str | Sequence[str] | Mapping[str, str] = (),
+    build: bool = False,
+    run: bool = False,
+    network: str | None = None,
+    platform: str | None = None,
+    fast_path: bool = True,
+    config: Config | None = None,
+    config_file: str | Path | None = None,
+    select: str | Sequence[str] = (),
+    ignore: str | Sequence[str] = (),
+    offline: bool = False,
+    torch_cpu_index: str | None = None,
+    deployment_gpu: str | None = None,
+    only: Sequence[str] = (),
+    report: AuditReport | None = None,
+    write: bool = False,
+    pin_pyproject: bool = False,
+    lock: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> FixPlan:
+    """The fixes for the service or fleet at ``path``, as ``deadweight fix PATH`` makes them.
+
+    The audit options mean what ``audit``'s do; ``report`` is an audit already made (``--from-report``)
+    instead of running one. ``only``: ``RULE`` or ``RULE,PACKAGE`` strings. ``write=True`` writes the
+    planned edits (all or nothing; ``FixError`` when a file changed on disk since it was read or cannot be
+    written, every file then left as it was).
+    """
+    if not Path(path).exists():
+        raise UsageError(f"{path}: no such file or directory")
+    settings = audit_config(path, config=config, config_file=config_file, select=select, ignore=ignore,
+                            offline=offline, torch_cpu_index=torch_cpu_index, deployment_gpu=deployment_gpu)
+    project = load_project(str(path))
+    if report is None:
+        chosen = choose_images(images, [s.name for s in project.services])
+        options = AuditOptions(images=chosen, build=build, run=run, network=network, platform=platform,
+                               fast_path=fast_path)
+        report = run_audit(str(path), settings, options, progress, project=project)
+    fix_settings = FixSettings(cpu_index_url=settings.torch_cpu_index, pin_pyproject=pin_pyproject, lock=lock,
+                               offline=settings.offline)
+    plan, workspace = plan_fixes(report, project, fix_settings, Selection.parse(only))
+    if write and plan.changed_files:
+        commit(workspace)
+        plan = replace(plan, written=True)
+    return plan

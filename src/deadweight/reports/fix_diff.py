@@ -1,0 +1,67 @@
+"""``deadweight fix``'s default output: a unified diff of every file it would change, grouped by finding.
+
+Each finding's block is headed by its rule, service, reason and the bytes it is expected to save; its hunks
+are relative to the text the fixes above it left, so the blocks apply in order (``git apply`` / ``patch``
+take them one after another). Findings that were refused, have no automatic fix or were skipped follow, each
+with its reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from deadweight.model.plan import FileChange, FixPlan, PlannedFix
+from deadweight.units import human_bytes
+
+__all__ = ["render", "unified_diff"]
+
+
+def unified_diff(change: FileChange) -> str:
+    before = (change.before or "").splitlines(keepends=True)
+    after = change.after.splitlines(keepends=True)
+    old = "/dev/null" if change.before is None else f"a/{change.path}"
+    lines = difflib.unified_diff(before, after, fromfile=old, tofile=f"b/{change.path}")
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _saving(fix: PlannedFix) -> str:
+    if not fix.savings_bytes:
+        return ""
+    return f", saves {'~' if fix.estimated else ''}{human_bytes(fix.savings_bytes)}"
+
+
+def _subject(fix: PlannedFix) -> str:
+    what = fix.package or fix.path
+    return f"{fix.rule} {fix.service}" + (f" {what}" if what else "")
+
+
+def render(plan: FixPlan) -> str:
+    out: list[str] = []
+    for fix in plan.fixes:
+        if fix.status != "planned" or not fix.changed:
+            continue
+        out.append(f"# {_subject(fix)}: {fix.title}{_saving(fix)}\n")
+        if fix.hint:
+            out.append(f"# fix: {fix.hint}\n")
+        if fix.reason:
+            out.append(f"# note: {fix.reason}\n")
+        for command in fix.commands:
+            out.append(f"# ran: {command}\n")
+        out.extend(unified_diff(change) for change in fix.changes)
+    others = [f for f in plan.fixes if f.status != "planned" or not f.changed]
+    if others:
+        out.append("\n" if out else "")
+        for fix in others:
+            label = "already fixed" if fix.status == "planned" else fix.status
+            out.append(f"# {label}: {_subject(fix)}: {fix.reason or fix.title}\n")
+    changed = plan.changed_files
+    verb = "wrote" if plan.written else "would change"
+    summary = f"{verb} {len(changed)} file(s)" + (f": {', '.join(changed)}" if changed else "")
+    refused = len(plan.refused)
+    if refused:
+        summary += f"; {refused} fix(es) could not be made"
+    out.append(f"# {summary}\n")
+    return "".join(out)
