@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from deadweight import safetoml
 from deadweight.errors import ConfigError
 from deadweight.model.cost import CostModel
 from deadweight.model.finding import Severity
@@ -219,7 +220,7 @@ def find_config_file(start: Path) -> Path | None:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return safetoml.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:

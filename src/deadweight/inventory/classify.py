@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from deadweight.model.inventory import DistClass
 
@@ -243,7 +243,7 @@ def is_tests_or_docs(rel_path: str) -> bool:
 def local_label(version: str) -> str | None:
     try:
         return Version(version).local
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number too long for int() (4300 digits)
         _, sep, label = version.partition("+")
         return label if sep else None
 

@@ -271,7 +271,7 @@ def _audit_image(
         findings=tuple(sorted(findings, key=Finding.sort_key)),
         skipped=tuple(skipped),
         layers=tuple((layer.diff_id or f"{ref}#{layer.index}", layer.size_bytes) for layer in analysis.layers),
-        warnings=tuple(list(inventory.warnings) + warnings),
+        warnings=tuple(dict.fromkeys([*service.warnings, *inventory.warnings, *warnings])),
     )
 
 
@@ -283,7 +283,7 @@ def _audit_static(service: Service, config: Config, store: JsonStore, *, sharing
     packages = sum(d.size_bytes for d in inventory.distributions())
     parsed = python_base(service)
     base = BASE_SIZES.get(parsed[1], 0) if parsed else 0
-    notes = [*estimate_warnings, *warnings]
+    notes = [*service.warnings, *estimate_warnings, *warnings]
     if config.offline:
         notes.append(f"{service.name}: offline, sizes come from the cache only")
     return ServiceResult(
@@ -294,7 +294,7 @@ def _audit_static(service: Service, config: Config, store: JsonStore, *, sharing
         dead_weight_bytes=deduplicated_savings(findings),
         findings=tuple(sorted(findings, key=Finding.sort_key)),
         skipped=tuple(skipped),
-        warnings=tuple(notes),
+        warnings=tuple(dict.fromkeys(notes)),
     )
 
 

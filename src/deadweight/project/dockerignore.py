@@ -27,6 +27,7 @@ class Pattern:
     line: int  # 1-based line in the ignore file (0 when built from a list)
     match_type: str = _EXACT
     regex: re.Pattern[str] | None = None
+    automaton: _Automaton | None = None  # set for patterns the regexp would match in exponential time
     _cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def matches(self, path: str) -> bool:
@@ -47,14 +48,22 @@ class Pattern:
             if path.endswith(suffix):
                 return True
             return suffix.startswith("/") and path == suffix[1:]
+        if self.automaton is not None:
+            return self.automaton.matches(path)
         assert self.regex is not None
         return self.regex.match(path) is not None
 
 
 def compile_pattern(pattern: Pattern) -> None:
-    """Translate the pattern to a regexp exactly as patternmatcher's ``compile`` does (separator "/")."""
+    """Translate the pattern to a regexp exactly as patternmatcher's ``compile`` does (separator "/").
+
+    Go matches that regexp with RE2, in linear time; Python's ``re`` backtracks, and ``*a*a*a…b`` against a
+    long name of ``a``s takes exponential time. So a pattern with two or more stars is matched by
+    ``_Automaton``, which simulates the same expression as a set of states (time: path length x pattern
+    length); the regexp is still compiled, to reject the patterns Docker rejects, and used for the rest.
+    """
     text = pattern.text
-    reg = "^"
+    pieces: list[tuple[str, str]] = []  # (kind, regexp text): the regexp is their concatenation
     kind = _EXACT
     i = 0
     n = len(text)
@@ -71,41 +80,138 @@ def compile_pattern(pattern: Pattern) -> None:
                     if kind == _EXACT:
                         kind = _PREFIX
                     else:
-                        reg += ".*"
+                        pieces.append(("any", ".*"))
                         kind = _REGEXP
                 else:
-                    reg += "(.*/)?"
+                    pieces.append(("dirs", "(.*/)?"))
                     kind = _REGEXP
                 if idx == 0:
                     kind = _SUFFIX
             else:
-                reg += "[^/]*"
+                pieces.append(("star", "[^/]*"))
                 kind = _REGEXP
         elif ch == "?":
-            reg += "[^/]"
+            pieces.append(("one", "[^/]"))
             kind = _REGEXP
         elif ch in _REGEX_SPECIAL:
-            reg += "\\" + ch
+            pieces.append(("lit", "\\" + ch))
         elif ch == "\\":
             if i < n:
-                reg += "\\" + text[i]
+                pieces.append(("escape", "\\" + text[i]))
                 i += 1
                 kind = _REGEXP
             else:
-                reg += "\\\\"
+                pieces.append(("lit", "\\\\"))
         elif ch in "[]":
-            reg += ch
+            pieces.append(("open" if ch == "[" else "close", ch))
             kind = _REGEXP
         else:
-            reg += ch
+            pieces.append(("raw", ch))
         idx += 1
-    reg += "$"
     pattern.match_type = kind
     if kind == _REGEXP:
+        reg = "^" + "".join(piece for _, piece in pieces) + "$"
         try:
             pattern.regex = re.compile(reg, re.DOTALL)
         except re.error as exc:
             raise ParseError(f"bad .dockerignore pattern {pattern.text!r}: {exc}") from None
+        if sum(1 for k, _ in pieces if k in _LOOPS) >= 2:
+            pattern.automaton = _Automaton.build(pieces)
+
+
+_LOOPS = frozenset({"star", "any", "dirs"})
+
+
+@dataclass(frozen=True)
+class _Automaton:
+    """The pattern's regexp as a sequence of steps, run as a set of states over the path (no backtracking).
+
+    Steps: ``lit`` (one given character), ``one`` (``[^/]``), ``star`` (``[^/]*``), ``any`` (``.*``), ``dirs``
+    (``(.*/)?``) and ``class`` (a bracket expression, matched on one character by its own regexp). A state
+    is a step index, or ``-(k + 1)`` for "inside the ``(.*/)?`` of step k".
+    """
+
+    steps: tuple[tuple[str, str, re.Pattern[str] | None], ...]
+
+    @classmethod
+    def build(cls, pieces: list[tuple[str, str]]) -> _Automaton | None:
+        """None when the regexp holds something the steps cannot say (then the regexp is used as it is)."""
+        steps: list[tuple[str, str, re.Pattern[str] | None]] = []
+        klass: list[str] | None = None
+        for kind, text in pieces:
+            if klass is not None:
+                if kind in ("star", "one", "any", "dirs", "open"):
+                    return None
+                klass.append(text)
+                if kind == "close":
+                    try:
+                        steps.append(("class", "", re.compile("".join(klass), re.DOTALL)))
+                    except re.error:
+                        return None
+                    klass = None
+            elif kind == "open":
+                klass = [text]
+            elif kind in ("star", "one", "any", "dirs"):
+                steps.append((kind, "", None))
+            elif kind == "lit":
+                steps.append(("lit", text[-1], None))
+            elif kind == "escape":
+                if text[1].isalnum():  # \d, \w ...: a regexp class, as Go's regexp reads it too
+                    return None
+                steps.append(("lit", text[1], None))
+            elif kind == "raw" and text != "^":  # a bare ^ is an anchor to the regexp
+                steps.append(("lit", text, None))
+            else:
+                return None
+        return None if klass is not None else cls(tuple(steps))
+
+    def _closure(self, states: set[int]) -> set[int]:
+        out: set[int] = set()
+        stack = list(states)
+        while stack:
+            k = stack.pop()
+            if k in out:
+                continue
+            out.add(k)
+            if 0 <= k < len(self.steps) and self.steps[k][0] in _LOOPS:
+                stack.append(k + 1)
+        return out
+
+    def matches(self, path: str) -> bool:
+        end = len(self.steps)
+        current = self._closure({0})
+        for char in path:
+            following: set[int] = set()
+            for k in current:
+                if k < 0:  # inside (.*/)? of step -k-1: any character stays, a "/" may also leave
+                    following.add(k)
+                    if char == "/":
+                        following.add(-k)
+                    continue
+                if k == end:
+                    continue
+                kind, literal, klass = self.steps[k]
+                if kind == "lit":
+                    if char == literal:
+                        following.add(k + 1)
+                elif kind == "one":
+                    if char != "/":
+                        following.add(k + 1)
+                elif kind == "star":
+                    if char != "/":
+                        following.add(k)
+                elif kind == "any":
+                    following.add(k)
+                elif kind == "dirs":
+                    following.add(-(k + 1))
+                    if char == "/":
+                        following.add(k + 1)
+                elif klass is not None and klass.fullmatch(char):
+                    following.add(k + 1)
+            current = self._closure(following)
+            if not current:
+                return False
+        return end in current
 
 
 def clean_path(path: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
 
+from deadweight import safetoml
 from deadweight.model.project import Service
 
 _CPU_PATH = re.compile(r"/cpu/(simple/)?$")
@@ -104,7 +105,7 @@ def _pyproject(service: Service) -> tuple[Path, dict[str, Any]] | None:
         return None
     path = Path(service.context_dir, "pyproject.toml")
     try:
-        return path, tomllib.loads(path.read_text(encoding="utf-8"))
+        return path, safetoml.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return None
 

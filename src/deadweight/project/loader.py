@@ -68,7 +68,7 @@ def load_project(
         root = p
         compose = find_compose_file(p)
         if compose is None:
-            dockerfile = next((p / n for n in _DOCKERFILE_NAMES if (p / n).is_file()), None)
+            dockerfile = next((p / n for n in _DOCKERFILE_NAMES if _present(p / n)), None)
     cache: dict[tuple[str, str | None], tuple[ContextIndex, IgnoreMatcher]] = {}
     services: list[Service] = []
     warnings: list[str] = []
@@ -98,6 +98,12 @@ def load_project(
         services, unmatched = _attach_deployments(services, signals)
         warnings.extend(unmatched)
     return Project(str(root), tuple(services), tuple(warnings), str(compose) if compose else None)
+
+
+def _present(path: Path) -> bool:
+    """A Dockerfile is there when anything has its name: a FIFO, a device, a dangling link or a directory named
+    Dockerfile is a Dockerfile that cannot be read (an error naming it), never "no Dockerfile"."""
+    return path.exists() or path.is_symlink()
 
 
 def _has_python_manifest(directory: Path) -> bool:
@@ -191,7 +197,7 @@ def _build_service(
         build_args=dict(build_args),
         dockerfile_path=str(dockerfile_path) if dockerfile_path else None,
     )
-    if dockerfile_path is None or not dockerfile_path.is_file():
+    if dockerfile_path is None or not _present(dockerfile_path):
         if missing_dockerfile_is_error or dockerfile_path is not None:
             return _replace(shell, load_error=f"{where or context_dir}: Dockerfile {dockerfile_path} not found")
         declared = fallback_to_root(context_dir, env, Declared())

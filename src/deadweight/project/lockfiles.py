@@ -12,6 +12,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from deadweight import safetoml
 from deadweight.errors import ParseError
 from deadweight.model.project import LockedPackage
 from deadweight.project.files import read_text
@@ -35,7 +36,7 @@ def parse_lock_file(path: str | Path) -> list[LockedPackage]:
 
 def parse_lock_text(text: str, path: str) -> list[LockedPackage]:
     try:
-        data = tomllib.loads(text)
+        data = safetoml.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ParseError(f"{path}:{getattr(exc, 'lineno', 1)}: invalid TOML lock file") from None
     # uv.lock / poetry.lock / pdm.lock use [[package]]; PEP 751 uses [[packages]]

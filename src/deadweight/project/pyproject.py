@@ -15,6 +15,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from deadweight import safetoml
 from deadweight.errors import ParseError
 from deadweight.model.project import DeclaredRequirement
 from deadweight.project.files import read_text
@@ -85,7 +86,7 @@ def parse_pyproject_file(path: str | Path) -> PyprojectResult:
 def parse_pyproject(text: str, path: str = "pyproject.toml") -> PyprojectResult:
     """Dependencies of every flavour; a malformed file raises ParseError naming file:line."""
     try:
-        data = tomllib.loads(text)
+        data = safetoml.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         raise ParseError(f"{path}:{line}: invalid TOML: {str(exc).split(' (at')[0]}") from None
@@ -230,6 +231,8 @@ def _poetry_table(
 
 def poetry_to_pep440(constraint: str) -> str:
     """Poetry's ``^``/``~``/wildcard/bare-version constraints as a PEP 440 specifier string."""
+    if re.search(r"\d{100}", constraint):
+        return constraint  # no version has a 100-digit number: kept as written, the requirement parser refuses it
     out: list[str] = []
     for piece in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", constraint.strip()):
         part = piece.strip()

@@ -19,15 +19,21 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from deadweight import safetoml
 from deadweight.model.project import DeclaredRequirement, RequirementsOption
 from deadweight.project.files import unreadable_reason
 
-_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 _IGNORE_RE = re.compile(r"#\s*deadweight:\s*ignore(?:\[([^\]]*)\])?", re.IGNORECASE)
 _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _EGG_RE = re.compile(r"[#&]egg=([^&\s]+)")
 _WHEEL_RE = re.compile(r"^([^-]+)-([^-]+)(-\d[^-]*)?-([^-]+)-([^-]+)-([^-]+)\.whl$")
 _SDIST_RE = re.compile(r"^(.+?)-(\d[^-]*)\.(tar\.gz|zip|tar\.bz2)$")
+
+#: Requirements files read for one top-level file (``-r``/``-c`` included): real projects have a handful; a
+#: chain of hundreds is hostile input, and following it would exhaust the stack.
+MAX_FILES = 100
+#: A version number with this many digits is no version (Python refuses to turn 4300 digits into an int).
+_ABSURD_NUMBER_RE = re.compile(r"\d{100}")
 
 _GLOBAL_VALUE_OPTS = {
     "-i": "--index-url",
@@ -88,8 +94,12 @@ def _parse_into(
     key = path.resolve()
     if key in seen:
         return
-    seen.add(key)
     where = included_from or str(path)
+    if len(seen) >= MAX_FILES:
+        result.warnings.append(f"{where}: more than {MAX_FILES} requirements files included: {path} and the files "
+                               "it includes are not read")
+        return
+    seen.add(key)
     refused = unreadable_reason(path)
     if refused is not None:
         result.warnings.append(f"{where}: cannot read requirements file {path}: {refused}")
@@ -119,10 +129,10 @@ def logical_lines(text: str, env: Mapping[str, str] | None = None) -> list[Logic
         while True:
             line = physical[i]
             ignores.extend(ignores_of(line))
-            if _COMMENT_RE.match(line) and line.strip().startswith("#") and parts:
+            if parts and line.lstrip().startswith("#"):
                 # a comment line inside a continuation ends the logical line (pip's join_lines)
                 break
-            stripped = _COMMENT_RE.sub("", line)
+            stripped = strip_comment(line)
             if stripped.endswith("\\") and i + 1 < len(physical):
                 parts.append(stripped[:-1])
                 i += 1
@@ -137,6 +147,23 @@ def logical_lines(text: str, env: Mapping[str, str] | None = None) -> list[Logic
         expanded = _ENV_RE.sub(lambda m: env.get(m.group(1), m.group(0)), raw)
         out.append(LogicalLine(expanded, raw, start + 1, end + 1, tuple(dict.fromkeys(ignores))))
     return out
+
+
+def _quoted(raw: str, limit: int = 80) -> str:
+    """A line for a warning: quoted, runs of whitespace shown as one space, cut at ``limit`` characters."""
+    text = " ".join(raw.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without its comment: pip's ``(^|\\s+)#.*$``, in linear time (that regex backtracks
+    quadratically on a line of 200,000 spaces that holds no ``#``)."""
+    idx = line.find("#")
+    while idx != -1:
+        if idx == 0 or line[idx - 1].isspace():
+            return line[:idx].rstrip()
+        idx = line.find("#", idx + 1)
+    return line
 
 
 def ignores_of(line: str) -> list[str]:
@@ -164,7 +191,7 @@ def _handle_line(
         try:
             words = shlex.split(text)
         except ValueError:
-            result.warnings.append(f"{where}: cannot parse option line {ll.raw!r}")
+            result.warnings.append(f"{where}: cannot parse option line {_quoted(ll.raw)}")
             return
         _handle_options(
             words, ll, path=path, env=env, origin=origin, result=result, seen=seen, where=where
@@ -176,7 +203,7 @@ def _handle_line(
         text = re.sub(r"^(-e|--editable)(=|\s+)?", "", text).strip()
     req = parse_requirement_text(text, str(path), ll, origin, editable=editable, base_dir=path.parent)
     if req is None:
-        result.warnings.append(f"{where}: cannot parse requirement {ll.raw!r}")
+        result.warnings.append(f"{where}: cannot parse requirement {_quoted(ll.raw)}")
         return
     (result.constraints if constraint else result.requirements).append(req)
 
@@ -255,7 +282,7 @@ def parse_requirement_text(
         if idx >= 0:
             spec = spec[:idx]
     spec = spec.strip()
-    if not spec:
+    if not spec or _ABSURD_NUMBER_RE.search(spec):
         return None
     line = ll.line if ll else 0
     raw = ll.raw if ll else text
@@ -344,7 +371,7 @@ def _local_project_name(directory: Path) -> str | None:
     if not pyproject.is_file():
         return None
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = safetoml.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return None
     project = data.get("project")

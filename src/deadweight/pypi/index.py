@@ -19,7 +19,7 @@ from urllib.parse import urldefrag, urljoin
 
 import httpx
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from deadweight.errors import SourceError
 from deadweight.pypi.store import JsonStore
@@ -44,7 +44,7 @@ class OfflineMiss(SourceError):
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number too long for int() (4300 digits)
         return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from deadweight.errors import SourceError
 from deadweight.model.image import Platform
@@ -36,7 +36,7 @@ def musl_gaps(
         for dist in sorted(dists, key=lambda d: d.name):
             try:
                 wanted = Version(dist.version.split("+", 1)[0])
-            except InvalidVersion:
+            except ValueError:  # InvalidVersion, or a number too long for int() (4300 digits)
                 return None
             found = False
             for client in clients:

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from deadweight.pypi.index import IndexFile
 from deadweight.pypi.tags import wheel_file_tags, wheel_rank
@@ -33,7 +33,7 @@ from deadweight.pypi.tags import wheel_file_tags, wheel_rank
 def _specifier(text: str) -> SpecifierSet | None:
     try:
         return SpecifierSet(text)
-    except InvalidSpecifier:
+    except ValueError:  # InvalidSpecifier, or a number too long for int()
         return None
 
 
@@ -48,7 +48,7 @@ def python_ok(requires_python: str | None, python: str) -> bool:
         return True
     try:
         return spec.contains(Version(python + (".0" if python.count(".") == 1 else "")), prereleases=True)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number too long for int() (4300 digits)
         return True
 
 

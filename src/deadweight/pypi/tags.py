@@ -8,8 +8,7 @@ from functools import lru_cache
 from threading import Lock
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import BuildTag, InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion
+from packaging.utils import BuildTag, parse_wheel_filename
 
 from deadweight.model.image import Platform
 
@@ -78,7 +77,7 @@ def wheel_file_tags(filename: str) -> tuple[frozenset[Tag], BuildTag] | None:
     """The tags and build tag a wheel's file name declares; None if it is not a valid wheel name."""
     try:
         _, _, build, file_tags = parse_wheel_filename(filename)
-    except (InvalidWheelFilename, InvalidVersion):
+    except ValueError:  # InvalidWheelFilename, InvalidVersion, or a number too long for int()
         return None
     return file_tags, build
 

@@ -16,6 +16,7 @@ from importlib import resources
 
 from packaging.utils import canonicalize_name
 
+from deadweight import safetoml
 from deadweight.errors import ParseError
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 
@@ -45,7 +46,7 @@ class OptionalTable:
 def parse_table(text: str, source: str) -> OptionalTable:
     """Parse and validate the table format (documented in docs/evidence.md)."""
     try:
-        raw = tomllib.loads(text)
+        raw = safetoml.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ParseError(f"{source}: {exc}") from exc
     entries: list[OptionalDep] = []

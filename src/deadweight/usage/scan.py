@@ -28,6 +28,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from deadweight import safetoml
 from deadweight.errors import DeadweightError
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 from deadweight.project.dockerignore import IgnoreMatcher
@@ -455,7 +456,7 @@ _SKIP_TOML = ("project", "build-system")
 
 def _scan_toml(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
     try:
-        data: dict[str, Any] = tomllib.loads(text)
+        data: dict[str, Any] = safetoml.loads(text)
     except tomllib.TOMLDecodeError as exc:
         acc.warnings.append(ScanWarning(shown, f"not valid TOML: {exc}", False))
         return
