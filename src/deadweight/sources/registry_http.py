@@ -68,6 +68,10 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
+#: The largest answer read into memory (a manifest, an index, a config, a token): registries cap manifests at
+#: 4 MiB; an endless body would otherwise fill memory.
+MAX_BODY_BYTES = 16 << 20
+
 
 class RegistryClient:
     """The registry's HTTP API for one repository: auth, retries and error messages in one place."""
@@ -224,6 +228,8 @@ class RegistryClient:
                     ) from None
                 self.sleep(self.retry.delay(attempt))
                 continue
+            except httpx.TooManyRedirects:
+                raise RegistryError(f"{where}: redirected in a loop ({what})") from None
             except httpx.TransportError as exc:
                 reason = transport_reason(exc)
                 if _is_tls_error(reason) and len(self._schemes) > 1 and self._schemes[0] == "https":
@@ -242,7 +248,7 @@ class RegistryClient:
                 continue
             if not stream:
                 try:
-                    response.read()
+                    response = _read_bounded(response, request, f"{where}: {what}")
                 except httpx.TimeoutException:
                     response.close()
                     if last:
@@ -257,6 +263,25 @@ class RegistryClient:
                     continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_bounded(response: httpx.Response, request: httpx.Request, where: str) -> httpx.Response:
+    """The response with its body read, at most ``MAX_BODY_BYTES`` once decoded (else ``RegistryError``, the
+    link closed): an endless manifest, or a gzip bomb, stops there instead of filling memory."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise RegistryError(f"{where}: the answer is larger than {MAX_BODY_BYTES >> 20} MiB")
+            chunks.append(chunk)
+    finally:
+        response.close()
+    # the body is decoded now: a new response without the encoding headers, so nothing decodes it twice
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=request)
 
 
 class _SchemeFallback(Exception):

@@ -593,3 +593,28 @@ def test_403_is_denied(registry: FakeRegistry, tmp_path: Path) -> None:
     with source(registry, "app:1") as src, pytest.raises(RegistryError) as err:
         src.config()
     assert "denied (HTTP 403)" in str(err.value)
+
+
+def test_a_redirect_loop_is_one_line(registry: FakeRegistry, tmp_path: Path) -> None:
+    push(registry, tmp_path)
+    registry.fault(match="/manifests/1", action="status", status=302, times=99,
+                   headers={"Location": "/v2/app/manifests/1"})
+    with source(registry, "app:1") as src, pytest.raises(RegistryError) as err:
+        src.config()
+    assert str(err.value) == f"registry {registry.host}/app:1: redirected in a loop (manifest 1)"
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip"])
+def test_an_endless_manifest_stops_at_16_mib(registry: FakeRegistry, tmp_path: Path, encoding: str) -> None:
+    import gzip
+
+    push(registry, tmp_path)
+    body = b"{" + b" " * (17 << 20)
+    headers = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+    if encoding:  # a gzip bomb: small on the wire, 17 MiB once decoded
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = encoding
+    registry.fault(match="/manifests/1", action="status", status=200, body=body, headers=headers)
+    with source(registry, "app:1") as src, pytest.raises(RegistryError) as err:
+        src.config()
+    assert str(err.value).endswith("manifest 1: the answer is larger than 16 MiB")
