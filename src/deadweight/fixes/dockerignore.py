@@ -11,7 +11,8 @@ it meant. Nothing above the block changes.
 A pattern is skipped when the file already has it or already excludes what it would (idempotent), and dropped
 with a note when it would exclude something needed (``dockerignore_needs``): a COPY/ADD source named in any
 stage of any service built with this ignore file, the Dockerfile, the ignore files, requirements, pyproject or
-lock files, or a path the shipped code and settings name. Every pattern dropped: refused. The result is
+lock files, or a path the shipped code and settings name. Every pattern dropped (and none there from an
+earlier run): refused. The result is
 re-read with deadweight's own matcher (``project/dockerignore.IgnoreMatcher``) and checked: each needed path
 and each path a ``!`` rule keeps stays as it was, and the clutter the patterns name is excluded.
 """
@@ -153,6 +154,8 @@ def add_patterns(edit: AddDockerignore, ctx: FixContext) -> None:
             ctx.notes.append(f"not adding {pattern}: it would exclude {why}")
             kept.remove(pattern)
     if not kept:
+        if len(todo) < len(wanted):
+            return  # the others are there already (a run before): what is left is needed, and noted
         raise FixRefused("every pattern would exclude something the image needs: " + "; ".join(ctx.notes))
     new_text = _with_block(text, kept, at)
     _verify(text, new_text, at=at, old=old, kept=kept, display=display,
