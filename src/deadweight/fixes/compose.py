@@ -222,9 +222,10 @@ def _insert(text: str, physical: list[str], doc: Any, name: str, target: int) ->
         chain.append((mapping, key))
         mapping = child
         missing.pop(0)
-    for _parent, key in chain[1:]:
-        if _is_flow(_parent[key]):
-            raise FixRefused(f"service {name} is written in flow style ({{...}}): add the limit by hand")
+    for parent, key in chain[1:]:
+        if _is_flow(parent[key]):
+            what = f"service {name}" if key == name else f"the {key} of service {name}"
+            raise FixRefused(f"{what} is written in flow style ({{...}}): add the limit by hand")
     keys = own_keys(mapping)
     if not keys:
         raise FixRefused(f"service {name} has an empty mapping where the limit would go")

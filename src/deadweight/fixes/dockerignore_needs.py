@@ -41,6 +41,7 @@ class Needs:
     shipped: list[ShippedFile] = field(default_factory=list)
     workdirs: set[str] = field(default_factory=set)
     words: dict[str, str] = field(default_factory=dict)
+    literals: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # per code file, read once
 
     def add(self, path: str, why: str) -> None:
         path = posixpath.normpath(path).removeprefix("./")
@@ -142,6 +143,6 @@ def runtime_needs(needs: Needs, context: Path, index: ContextIndex, kept: Ignore
     listing = [*index.files, *index.dirs]
     for workdir in sorted(needs.workdirs) or ["/"]:
         for ref in references(context_dir=context, files=files, listing=listing, shipped=needs.shipped,
-                              workdir=workdir, words=needs.words):
+                              workdir=workdir, words=needs.words, cache=needs.literals):
             out.setdefault(ref.path, f"{ref.where} names {ref.text}")
     return out

@@ -27,6 +27,7 @@ __all__ = ["Reference", "references"]
 _SETTINGS_SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".ini", ".cfg", ".conf", ".env", ".properties")
 _WORD_RE = re.compile(r"/?[\w.@+~-]+(?:/[\w.@+~-]+)*/?")
 _MAX_SCAN_BYTES = 2 << 20
+_THIRD_PARTY = frozenset({"site-packages", "dist-packages", "node_modules"})
 
 
 @dataclass(frozen=True)
@@ -90,29 +91,39 @@ def references(
     shipped: Iterable[ShippedFile],
     workdir: str,
     words: Mapping[str, str],
+    cache: dict[str, list[tuple[int, str]]] | None = None,
 ) -> list[Reference]:
-    """References from the code and settings ``files`` (context paths) and from ``words`` (where -> text)."""
+    """References from the code and settings ``files`` (context paths) and from ``words`` (where -> text).
+
+    Third-party code (``site-packages``, ``dist-packages``, ``node_modules``) is not read: what it opens is
+    not the project's. ``cache`` keeps each file's literals between calls.
+    """
     resolver = _Resolver(listing, shipped, workdir)
+    cache = {} if cache is None else cache
     out: list[Reference] = []
     for where, text in words.items():
         for word in _WORD_RE.findall(text):
             out.extend(Reference(p, where, word) for p in sorted(resolver.resolve(word)))
     for rel in files:
         lower = rel.lower()
-        if not (lower.endswith(".py") or lower.endswith(_SETTINGS_SUFFIXES)):
+        if not (lower.endswith(".py") or lower.endswith(_SETTINGS_SUFFIXES)) or _THIRD_PARTY & set(rel.split("/")):
             continue
-        path = context_dir / rel
-        try:
-            if not path.is_file() or path.stat().st_size > _MAX_SCAN_BYTES:
-                continue
-            text = read_text(path, "file")
-        except (OSError, ParseError):
-            continue
+        if rel not in cache:
+            cache[rel] = _literals(context_dir / rel, python=lower.endswith(".py"))
         base = posixpath.dirname(rel)
-        literals = _python_literals(text) if lower.endswith(".py") else _words(text)
-        for line, literal in literals:
+        for line, literal in cache[rel]:
             out.extend(Reference(p, f"{rel}:{line}", literal) for p in sorted(resolver.resolve(literal, base)))
     return out
+
+
+def _literals(path: Path, *, python: bool) -> list[tuple[int, str]]:
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_SCAN_BYTES:
+            return []
+        text = read_text(path, "file")
+    except (OSError, ParseError):
+        return []
+    return list(_python_literals(text) if python else _words(text))
 
 
 def _words(text: str) -> Iterator[tuple[int, str]]:

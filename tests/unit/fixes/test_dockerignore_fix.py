@@ -246,3 +246,36 @@ def test_fix_only_dw401_write_then_audit_reports_no_dw401(tmp_path: Path) -> Non
     again = subprocess.run([sys.executable, "-m", "deadweight", "fix", str(fleet), "--only", "DW401", "--offline"],
                            capture_output=True, text=True, env=env, check=False, timeout=300)
     assert "would change 0 file(s)" in again.stdout
+
+
+# ---------------------------------------------------------------- the paths code and settings name
+
+
+def test_references_read_literals_joins_and_image_paths(tmp_path: Path) -> None:
+    from deadweight.fixes.dockerignore_refs import references
+    from deadweight.model.project import ShippedFile
+
+    (tmp_path / "app.py").write_text(
+        '"""Reads data/ at start-up."""\n'
+        'import os\nfrom pathlib import Path\n'
+        'CFG = {"data": 1}\n'  # a dict key: not a path
+        'A = os.path.join(BASE, "models", "m.pkl")\n'
+        'B = Path(__file__).parent / "assets" / "logo.png"\n'
+        'C = f"reports/{NAME}.csv"\n'
+        'D = open("/srv/app/static/x.css")\n'
+        'E = row["notebooks"]\n'  # a subscript: not a path
+    )
+    (tmp_path / "lib" / "site-packages").mkdir(parents=True)
+    (tmp_path / "lib" / "site-packages" / "dep.py").write_text('open("data/x")\n')
+    (tmp_path / "conf.yaml").write_text("model: models/other.pkl\n")
+    listing = ["app.py", "conf.yaml", "models", "models/m.pkl", "assets", "reports", "static", "static/x.css",
+               "data", "notebooks", "lib", "lib/site-packages", "lib/site-packages/dep.py"]
+    shipped = [ShippedFile("static/x.css", "/srv/app/static/x.css", 1, 5)]
+    refs = references(context_dir=tmp_path, files=["app.py", "conf.yaml", "lib/site-packages/dep.py"],
+                      listing=listing, shipped=shipped, workdir="/srv/app",
+                      words={"environment MODEL": "--model=models/env.pkl"})
+    found = {(r.path, r.where) for r in refs}
+    assert ("models/m.pkl", "app.py:5") in found and ("assets/logo.png", "app.py:6") in found
+    assert ("reports", "app.py:7") in found and ("static/x.css", "app.py:8") in found
+    assert ("models/other.pkl", "conf.yaml:1") in found and ("models/env.pkl", "environment MODEL") in found
+    assert not {p for p, _ in found} & {"data", "notebooks", "data/x"}
