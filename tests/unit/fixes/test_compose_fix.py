@@ -265,3 +265,35 @@ def test_setting_the_limit_changes_only_the_limit_lines(case: tuple[str, str, bo
         assert reparsed[service] == steps * 64 * MIB
         again_before, again, _ = run_fix(root, "compose.yaml", service, steps * 64 * MIB)
         assert again == again_before == after
+
+
+def test_a_limit_other_services_extend_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FixRefused, match="change the limit of service child"):
+        run_fix(copy(tmp_path, "extends.yaml"), "extends.yaml", "common", 2048 * MIB)
+
+
+def test_rule_to_plan_on_the_example_fleet(tmp_path: Path) -> None:
+    """DW702's own remedy through the planner: the rule's figure, the registry, the fixer, one line changed."""
+    from deadweight.config import Config
+    from deadweight.fixes.planner import plan_fixes
+    from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult
+    from deadweight.rules.base import RuleContext
+    from deadweight.rules.dw70x_memory import LooseMemoryLimit, TightMemoryLimit
+
+    repo = Path(__file__).resolve().parents[3]
+    shutil.copytree(repo / "examples", tmp_path / "examples")
+    project = load_project(str(tmp_path / "examples"), scan_deployments=False)
+    legacy, lean = project.service("legacy-api"), project.service("lean-svc")
+    assert legacy is not None and lean is not None
+    loose = list(LooseMemoryLimit().evaluate(RuleContext(legacy, Config(), memory_peak_bytes=200 * MIB)))
+    tight = list(TightMemoryLimit().evaluate(RuleContext(lean, Config(), memory_peak_bytes=125 * MIB)))
+    assert loose and tight
+    results = (ServiceResult("legacy-api", None, "static", None, 0, tuple(loose)),
+               ServiceResult("lean-svc", None, "static", None, 0, tuple(tight)))
+    report = AuditReport(str(tmp_path / "examples"), results, AuditTotals(0, 0, 0))
+    plan, _workspace = plan_fixes(report, project, FixSettings())
+    assert [f.status for f in plan.fixes] == ["planned", "planned"], [f.reason for f in plan.fixes]
+    (change,) = plan.files
+    assert change.before is not None
+    changed = [(a, b) for a, b in zip(change.before.splitlines(), change.after.splitlines(), strict=True) if a != b]
+    assert changed == [("    mem_limit: 1g", "    mem_limit: 320m"), ("          memory: 128m", "          memory: 192m")]
