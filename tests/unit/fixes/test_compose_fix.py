@@ -205,7 +205,7 @@ def _service_block(draw: st.DrawFn, name: str) -> tuple[list[str], bool]:
         elif key == "deploy":
             limit = draw(st.one_of(st.none(), _LIMIT))
             lines += ["    deploy:", "      resources:", "        limits:", '          cpus: "1"']
-            if limit is not None and not has_limit:
+            if limit is not None:  # with mem_limit too: both change, or they disagree (refused)
                 lines.append(f"          memory: {limit}{draw(_COMMENT)}")
                 has_limit = True
         elif key == "command":
@@ -296,4 +296,5 @@ def test_rule_to_plan_on_the_example_fleet(tmp_path: Path) -> None:
     (change,) = plan.files
     assert change.before is not None
     changed = [(a, b) for a, b in zip(change.before.splitlines(), change.after.splitlines(), strict=True) if a != b]
-    assert changed == [("    mem_limit: 1g", "    mem_limit: 320m"), ("          memory: 128m", "          memory: 192m")]
+    assert changed == [("    mem_limit: 1g", "    mem_limit: 320m"),
+                       ("          memory: 128m", "          memory: 192m")]
