@@ -16,12 +16,13 @@ from deadweight.units import human_bytes
 TIGHT_FRACTION = 0.9  # peak above 90% of the limit: one traffic spike from an OOM kill
 LOOSE_FACTOR = 4.0  # limit above 4x the peak (and 256 MB more): capacity paid for and never used
 LOOSE_MIN_GAP = 256 << 20
-HEADROOM = 1.5  # suggested limit = peak x 1.5, rounded up to 64 MB
+HEADROOM = 1.5  # suggested limit = peak x 1.5, rounded up to 64 MiB (``fix`` takes FixSettings.memory_headroom)
+LIMIT_STEP = 64 << 20
 
 
-def suggested_limit(peak: int) -> int:
-    step = 64 << 20
-    return -(-int(peak * HEADROOM) // step) * step
+def suggested_limit(peak: int, headroom: float = HEADROOM) -> int:
+    """The one headroom rule, for the hint and for ``fix``: ``peak x headroom`` rounded up to 64 MiB."""
+    return -(-int(peak * headroom) // LIMIT_STEP) * LIMIT_STEP
 
 
 def _set_limit(ctx: RuleContext, new: int) -> SetMemoryLimit:
