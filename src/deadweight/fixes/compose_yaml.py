@@ -166,7 +166,7 @@ def parse_services(doc: Any, path: Path, values: Mapping[str, str]) -> dict[str,
     out: dict[str, ComposeService] = {}
     for name in services:
         try:
-            out[str(name)] = compose_parser._service(path, str(name), services, values)
+            out[str(name)] = compose_parser.parse_service(path, str(name), services, values)
         except ParseError as exc:  # pragma: no cover - _service keeps its errors per service
             raise FixRefused(str(exc)) from None
     return out

@@ -195,7 +195,7 @@ def parse_compose_file(path: str | Path, environ: Mapping[str, str] | None = Non
         raise ParseError(f"{p}:{_line(doc, 'services')}: services must be a mapping")
     out: list[ComposeService] = []
     for name in services:
-        out.append(_service(p, str(name), services, values))
+        out.append(parse_service(p, str(name), services, values))
     return ComposeFile(str(p), out)
 
 
@@ -256,7 +256,8 @@ def _merged(
     return base
 
 
-def _service(path: Path, name: str, services: Any, values: Mapping[str, str]) -> ComposeService:
+def parse_service(path: Path, name: str, services: Any, values: Mapping[str, str]) -> ComposeService:
+    """One service of a document already read (the fixers re-read their edited text with it)."""
     svc = ComposeService(name=name, line=_line(services, name))
     try:
         data = _merged(name, services, values, path, {name})
