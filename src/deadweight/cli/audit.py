@@ -18,10 +18,11 @@ FORMATS = ("text", "json", "markdown", "sarif")
 
 def exit_code(report: AuditReport, config: Config) -> int:
     """2 or 3 when some service could not be audited (by the error's kind: a usage error, such as a malformed
-    ``--image`` reference, wins over unreadable input); else 1 when a finding reaches the fail level; else 0."""
+    ``--image`` reference, wins over unreadable input) or, statically, some package could not be resolved
+    (3); else 1 when a finding reaches the fail level; else 0."""
     if any(s.error and s.error_kind == "usage" for s in report.services):
         return EXIT_USAGE
-    if any(s.error for s in report.services):
+    if any(s.error or s.unresolved for s in report.services):  # could not check is never clean
         return EXIT_INPUT
     level = config.fail_severity()
     rules = config.fail_rules()

@@ -47,6 +47,14 @@ class ServiceResult:
     error_kind: Literal["usage", "input"] | None = None  # the error's kind: exit 2 or 3, as docs/exit-codes.md says
     layers: tuple[tuple[str, int], ...] = ()  # (diff id, bytes) for fleet de-duplication
     warnings: tuple[str, ...] = ()
+    # static mode: packages the estimate could not resolve (why in ``warnings``). Their sizes and verdicts are
+    # missing, so "no findings" would claim a check that was not made: the service counts as not checked
+    unresolved: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> bool:
+        """Audited, and nothing it holds escaped the audit."""
+        return self.error is None and not self.unresolved
 
     @property
     def top_cause(self) -> Finding | None:

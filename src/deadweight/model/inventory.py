@@ -136,6 +136,9 @@ class Inventory:
     os_packages: tuple[OsPackage, ...] = ()
     breakdown: dict[str, int] = field(default_factory=dict)  # class -> bytes; sums to the image size
     warnings: tuple[str, ...] = ()
+    # static estimates only: package -> why it could not be resolved (no wheel, index unreachable, offline miss);
+    # what the estimate says about the image is then incomplete
+    unresolved: dict[str, str] = field(default_factory=dict)
 
     def distributions(self) -> list[Distribution]:
         return [d for env in self.environments for d in env.distributions]

@@ -295,6 +295,7 @@ def _audit_static(service: Service, config: Config, store: JsonStore, *, sharing
         findings=tuple(sorted(findings, key=Finding.sort_key)),
         skipped=tuple(skipped),
         warnings=tuple(dict.fromkeys(notes)),
+        unresolved=tuple(sorted(inventory.unresolved)),
     )
 
 

@@ -106,7 +106,7 @@ def estimate_inventory(
     dists = [_distribution(w, list(closure.wheels)) for w in closure.wheels.values()]
     env = PythonEnvironment(path=STATIC_ENV, kind="estimated", python_version=target.python,
                             distributions=tuple(sorted(dists, key=lambda d: d.name)))
-    return Inventory(environments=(env,), warnings=tuple(warnings)), warnings
+    return Inventory(environments=(env,), warnings=tuple(warnings), unresolved=dict(closure.unresolved)), warnings
 
 
 def _distribution(wheel: ResolvedWheel, installed: Sequence[str]) -> Distribution:

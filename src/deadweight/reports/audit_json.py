@@ -72,6 +72,7 @@ def _service(service: ServiceResult) -> dict[str, Any]:
         "findings": [_finding(f) for f in service.ordered_findings],
         "skipped": [_skipped(s) for s in sorted(service.skipped, key=lambda s: (s.rule, s.reason))],
         "warnings": sorted(service.warnings),
+        "unresolved": list(service.unresolved),
     }
 
 

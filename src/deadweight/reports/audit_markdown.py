@@ -95,10 +95,13 @@ def _services_section(report: AuditReport, services: list[ServiceResult]) -> str
             rows.append([md_escape(s.name), image, "–", "–", "–", f"**error:** {md_escape(s.error)}"])
             continue
         top = s.top_cause
-        cause = (
-            "no findings" if top is None
-            else f"{_rule_link(top.rule)} {md_escape(rule_title(top.rule, top.title))}"
-        )
+        if top is None and s.unresolved:
+            cause = f"**not checked:** {md_escape(', '.join(s.unresolved))} could not be resolved"
+        else:
+            cause = (
+                "no findings" if top is None
+                else f"{_rule_link(top.rule)} {md_escape(rule_title(top.rule, top.title))}"
+            )
         rows.append([
             md_escape(s.name), image, human_bytes(s.size_bytes), human_bytes(s.dead_weight_bytes),
             percent(s.dead_weight_bytes, s.size_bytes), cause,

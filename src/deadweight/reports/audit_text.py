@@ -67,9 +67,12 @@ def _fleet_table(services: list[ServiceResult]) -> Table:
             )
             continue
         top = service.top_cause
-        cause = Text("no findings", style="green") if top is None else Text.assemble(
-            (top.rule, _SEVERITY_STYLE[top.severity]), " ", rule_title(top.rule, top.title)
-        )
+        if top is None and service.unresolved:
+            cause = Text(f"not checked: {_unresolved(service)}", style="yellow")
+        else:
+            cause = Text("no findings", style="green") if top is None else Text.assemble(
+                (top.rule, _SEVERITY_STYLE[top.severity]), " ", rule_title(top.rule, top.title)
+            )
         dead = human_bytes(service.dead_weight_bytes)
         if service.all_estimated:
             dead = "~" + dead
@@ -81,6 +84,12 @@ def _fleet_table(services: list[ServiceResult]) -> Table:
             cause,
         )
     return table
+
+
+def _unresolved(service: ServiceResult) -> str:
+    names = service.unresolved
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{shown} could not be resolved"
 
 
 def _print_skipped(console: Console, report: AuditReport) -> None:
@@ -102,6 +111,9 @@ def _print_service(console: Console, service: ServiceResult) -> None:
         f"({percent(service.dead_weight_bytes, service.size_bytes)})"
     )
     console.print(head)
+    if service.unresolved:
+        console.print(Text(f"  not checked: {_unresolved(service)}: their sizes and verdicts are missing (see the "
+                           "warnings)", style="yellow"))
     for finding in service.ordered_findings:
         console.print(_finding_line(finding))
         for evidence in finding.evidence:
