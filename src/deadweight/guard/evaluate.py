@@ -267,9 +267,10 @@ def evaluate(
         refs = tuple(sorted((finding_ref(f) for f in result.findings),
                             key=lambda r: (-r.savings_bytes, r.rule, r.subject or "")))
         service_facts = facts.get(result.name)
-        if result.error or service_facts is None:
-            verdicts.append(ServiceVerdict(result.name, result.image, result.mode,
-                                           result.error or "no figures for this service", None, findings=refs))
+        if result.error or result.unresolved or service_facts is None:
+            why = result.error or (f"could not resolve {', '.join(result.unresolved)}" if result.unresolved
+                                   else "no figures for this service")
+            verdicts.append(ServiceVerdict(result.name, result.image, result.mode, why, None, findings=refs))
             continue
         budgets = config.budgets_for(result.name)
         base = baseline.services.get(result.name) if baseline is not None else None
