@@ -1,17 +1,361 @@
 """Editor for requirements files (pip's format): remove or replace one requirement at the line the parser
-recorded, keeping comments, continuations, hashes, markers, extras and line endings."""
+recorded, keeping comments, continuations, hashes, markers, extras and line endings.
+
+Every edit is made on the workspace's current text and verified by reading the result again with
+deadweight's parser (``fixes/reqline.py``): the requirements, options and includes of the file must be
+those before the edit, less the requirement removed or with exactly the one requirement replaced;
+anything else is refused and the text left as it was. An edit already made (the package gone, the pin
+already there) changes nothing.
+
+A pin of a requirement with ``--hash`` options gets the hashes of the new version, read from the index pip
+would use (the file's ``--index-url``/``--extra-index-url``, the service's, ``PIP_INDEX_URL``, else PyPI);
+a lean variant (DW102) of a pinned requirement is checked to exist at that version. Offline, or with the
+index unreachable, such edits are refused.
+
+A ``requirements.in`` with its pip-compile output ``requirements.txt`` beside it: the same edit is made to
+the ``.txt`` (removing also what pip-compile's ``# via`` annotations show only the removed package needed)
+and a note says to run pip-compile again.
+"""
 
 from __future__ import annotations
 
-from deadweight.fixes.base import FixContext, FixRefused
-from deadweight.model.remedy import RemoveRequirement, ReplaceRequirement
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path, PurePath
 
-__all__ = ["remove", "replace"]
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from deadweight.errors import SourceError
+from deadweight.fixes import reqline
+from deadweight.fixes.base import FixContext, FixRefused
+from deadweight.fixes.reqline import Entry
+from deadweight.fixes.text import line_ending, lines
+from deadweight.model.remedy import RemoveRequirement, ReplaceRequirement
+from deadweight.pypi.index import IndexClient, IndexFile
+from deadweight.pypi.store import JsonStore
+
+__all__ = ["PYPI_SIMPLE", "remove", "replace"]
+
+PYPI_SIMPLE = "https://pypi.org/simple/"
+_VIA_RE = re.compile(r"#\s*via\b(.*)", re.DOTALL)
+
+
+# --- remove -------------------------------------------------------------------------------------------------
 
 
 def remove(edit: RemoveRequirement, ctx: FixContext) -> None:
-    raise FixRefused("removing a requirement from a requirements file is not implemented yet")
+    """Delete the logical line declaring ``edit.package`` from ``edit.file`` (with its continuation lines,
+    its trailing comment and the ``# via`` annotation below it); a comment line above it stays."""
+    assert edit.file is not None
+    removed = _remove_in(edit.file, edit.package, edit.line, edit.original, ctx)
+    if removed is None:
+        return
+    compiled = _compiled_beside(edit.file, ctx)
+    if compiled is not None:
+        _remove_compiled(compiled, edit.file, edit.package, ctx)
+
+
+def _remove_in(path: str, package: str, line: int, original: str, ctx: FixContext) -> Entry | None:
+    text = ctx.workspace.text(path)
+    before = reqline.entries(text, path)
+    entry = reqline.locate(before, package, line, original)
+    if entry is None:
+        return None  # already gone
+    return _delete(path, text, before, [entry], ctx)
+
+
+def _delete(path: str, text: str, before: Sequence[Entry], doomed: Sequence[Entry], ctx: FixContext) -> Entry:
+    physical = lines(text)
+    spans = sorted(reqline.removal_span(physical, entry) for entry in doomed)
+    keep = [True] * len(physical)
+    for start, end in spans:
+        for i in range(start - 1, end):
+            keep[i] = False
+    new = "".join(p for p, k in zip(physical, keep, strict=True) if k)
+    expected = reqline.keys(before)
+    expected.subtract(entry.key for entry in doomed)
+    _verify(path, new, +expected, ctx)
+    ctx.workspace.set(path, new)
+    names = {e.requirement.name for e in doomed if e.requirement is not None}
+    for entry in reqline.entries(new, path):
+        if entry.requirement is not None and entry.requirement.name in names:
+            ctx.notes.append(f"{entry.requirement.name} is still declared at "
+                             f"{ctx.workspace.display(ctx.workspace.key(path))}:{entry.logical.line}")
+    return doomed[0]
+
+
+def _verify(path: str, new: str, expected: Counter[reqline.Key], ctx: FixContext) -> None:
+    after = reqline.keys(reqline.entries(new, path))
+    if after != expected:
+        lost = sorted(map(str, (expected - after).keys()))
+        gained = sorted(map(str, (after - expected).keys()))
+        raise FixRefused(f"editing {ctx.workspace.display(ctx.workspace.key(path))} would change more than the "
+                         f"one requirement (lost {lost or 'nothing'}, gained {gained or 'nothing'}): not made")
+
+
+# --- replace ------------------------------------------------------------------------------------------------
 
 
 def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
-    raise FixRefused("replacing a requirement in a requirements file is not implemented yet")
+    """Rewrite the requirement token of ``edit.package``: the name (``edit.name``) and/or the specifier
+    (``edit.specifier``); extras, marker, options, comment and layout stay, ``--hash`` options are
+    refreshed for the new version."""
+    assert edit.file is not None
+    if not edit.name and edit.specifier is None:
+        raise FixRefused("the edit names neither a new project nor a new specifier")
+    made = _replace_in(edit.file, edit, edit.line, edit.original, ctx)
+    compiled = _compiled_beside(edit.file, ctx) if made else None
+    if compiled is not None and _replace_in(compiled, edit, 0, "", ctx):
+        ctx.notes.append(f"{_show(compiled, ctx)}: made the same change; run pip-compile to check "
+                         f"what {edit.name or edit.package} needs")
+
+
+def _replace_in(path: str, edit: ReplaceRequirement, line: int, original: str, ctx: FixContext) -> bool:
+    text = ctx.workspace.text(path)
+    before = reqline.entries(text, path)
+    entry = reqline.locate(before, edit.package, line, original)
+    if entry is None:
+        return False  # gone (removed, or already renamed to the lean variant)
+    req = entry.requirement
+    assert req is not None
+    if req.url or req.editable:
+        raise FixRefused(f"{edit.package} is declared by URL or as editable: not rewritten")
+    name = edit.name if edit.name and canonicalize_name(edit.name) != req.name else None
+    specifier = edit.specifier
+    if specifier is not None and reqline.normalized_specifier(specifier) == req.specifier:
+        specifier = None
+    if name is None and specifier is None:
+        return False  # already pinned / already that name
+    if name is not None and specifier is None and req.specifier:
+        specifier = _lean_specifier(name, req.specifier, before, ctx)
+    final_spec = reqline.normalized_specifier(specifier) if specifier is not None else req.specifier
+    hashes: list[str] | None = None
+    if entry.hashes:
+        version = _exact(final_spec)
+        if version is None:
+            raise FixRefused(f"{edit.package} has --hash options but {final_spec or 'no version'} is not an exact "
+                             "pin: the hashes cannot be refreshed")
+        hashes = _hashes_of(name or req.name, version, before, ctx)
+    physical = lines(text)
+    start, end = entry.logical.line, entry.logical.end_line
+    first = reqline.spec_rewrite(physical[start - 1].rstrip("\r\n"), edit.package, name=name, specifier=specifier)
+    if hashes is not None:
+        block = reqline.hash_rewrite([*physical[:start - 1], first + "\n", *physical[start:]], start, end, hashes)
+    else:
+        block = [first, *(p.rstrip("\r\n") for p in physical[start:end])]
+    new = _splice(text, physical, start, end, block)
+    expected = reqline.keys(before)
+    expected[entry.key] -= 1
+    expected[reqline.expected_key(entry, name=name, specifier=specifier, hashes=hashes)] += 1
+    _verify(path, new, +expected, ctx)
+    ctx.workspace.set(path, new)
+    return True
+
+
+def _splice(text: str, physical: Sequence[str], start: int, end: int, block: Sequence[str]) -> str:
+    """Lines ``start``..``end`` replaced by ``block``, each new line keeping the ending of the old line it
+    replaces (the last the last's, so a missing final newline stays missing)."""
+    endings = [p[len(p.rstrip("\r\n")):] for p in physical[start - 1:end]]
+    default = endings[0] if len(endings) > 1 else line_ending(text)
+    out = []
+    for i, content in enumerate(block):
+        ending = endings[-1] if i == len(block) - 1 else endings[i] if i < len(endings) - 1 else default
+        out.append(content + ending)
+    return "".join([*physical[:start - 1], *out, *physical[end:]])
+
+
+def _exact(specifier: str) -> str | None:
+    if specifier.startswith("==") and "," not in specifier and "*" not in specifier:
+        return specifier[2:].strip()
+    if specifier.startswith("===") and "," not in specifier:
+        return specifier[3:].strip()
+    return None
+
+
+def _lean_specifier(name: str, specifier: str, items: Sequence[Entry], ctx: FixContext) -> str | None:
+    """The specifier the lean variant ``name`` gets for the old requirement's ``specifier``: the same when
+    the index has a version it allows; for an exact pin it does not have, the nearest lower version (with a
+    note). None: keep the specifier as it is."""
+    files = _index_files(name, items, ctx)
+    versions = sorted({v for f in files if not f.yanked and (v := f.version()) is not None})
+    try:
+        allowed = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        raise FixRefused(f"{specifier!r} is not a valid specifier") from None
+    pinned = _exact(specifier)
+    if pinned is None:
+        if any(allowed.contains(v, prereleases=True) for v in versions):
+            return None
+        raise FixRefused(f"the index has no {name} release that {specifier} allows")
+    try:
+        wanted = Version(pinned)
+    except InvalidVersion:
+        raise FixRefused(f"{pinned!r} is not a version") from None
+    if wanted in versions:
+        return None
+    lower = [v for v in versions if v < wanted and (wanted.is_prerelease or not v.is_prerelease)]
+    if not lower:
+        raise FixRefused(f"the index has no {name} {pinned} and no release below it")
+    chosen = lower[-1]
+    ctx.notes.append(f"{name} has no release {pinned} on the index: pinned the nearest lower one, {chosen}")
+    return f"=={chosen}"
+
+
+def _hashes_of(name: str, version: str, items: Sequence[Entry], ctx: FixContext) -> list[str]:
+    """``sha256:...`` of every file of ``name`` ``version`` on the indexes (sorted, as pip-compile writes)."""
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        raise FixRefused(f"{version!r} is not a version: the hashes cannot be refreshed") from None
+    files = [f for f in _index_files(name, items, ctx) if f.version() == wanted]
+    if not files:
+        raise FixRefused(f"the index has no file of {name} {version}: the hashes cannot be refreshed")
+    missing = [f.filename for f in files if not f.sha256]
+    if missing:
+        raise FixRefused(f"the index gives no sha256 for {', '.join(missing)}: the hashes cannot be refreshed")
+    return sorted({f"sha256:{f.sha256}" for f in files})
+
+
+def _index_urls(items: Sequence[Entry], ctx: FixContext) -> list[str]:
+    """The indexes pip would read for this file: its own options, the service's, the environment, PyPI."""
+    primary: str | None = None
+    extra: list[str] = []
+    no_index = False
+    for option in ctx.service.requirement_options:
+        if option.name == "--index-url":
+            primary = option.value
+        elif option.name == "--extra-index-url":
+            extra.append(option.value)
+        elif option.name == "--no-index":
+            no_index = True
+    for entry in items:
+        if entry.key[0] != "option":
+            continue
+        words = [str(w) for w in entry.key[1:]]
+        i = 0
+        while i < len(words):
+            word = words[i]
+            name, eq, value = word.partition("=")
+            if not eq and word.startswith("-i") and len(word) > 2:
+                name, value, eq = "-i", word[2:], "="
+            if name in ("-i", "--index-url", "--extra-index-url") and not eq and i + 1 < len(words):
+                value = words[i + 1]
+                i += 1
+            if name in ("-i", "--index-url"):
+                primary = value
+            elif name == "--extra-index-url":
+                extra.append(value)
+            elif name == "--no-index":
+                no_index = True
+            i += 1
+    if no_index:
+        raise FixRefused("the requirements say --no-index: there is no index to read versions and hashes from")
+    primary = primary or os.environ.get("PIP_INDEX_URL") or PYPI_SIMPLE
+    extra += os.environ.get("PIP_EXTRA_INDEX_URL", "").split()
+    return list(dict.fromkeys([primary, *extra]))
+
+
+def _index_files(name: str, items: Sequence[Entry], ctx: FixContext) -> list[IndexFile]:
+    """Every file of ``name`` on every index, read now (a fresh page, not the audit's cache)."""
+    if ctx.settings.offline:
+        raise FixRefused(f"running offline: the index cannot be asked about {name}")
+    urls = _index_urls(items, ctx)
+    out: list[IndexFile] = []
+    with tempfile.TemporaryDirectory(prefix="deadweight-fix-") as scratch:
+        store = JsonStore(Path(scratch))
+        for url in urls:
+            if "${" in url:
+                raise FixRefused(f"the index URL {url} names an unset environment variable")
+            try:
+                out += IndexClient(url, store).project_files(name)
+            except SourceError as exc:
+                raise FixRefused(f"cannot read the index: {exc}") from None
+    return out
+
+
+# --- requirements.in and its compiled requirements.txt ------------------------------------------------------
+
+
+def _show(path: str, ctx: FixContext) -> str:
+    return ctx.workspace.display(ctx.workspace.key(path))
+
+
+def _compiled_beside(path: str, ctx: FixContext) -> str | None:
+    """The pip-compile output next to a ``.in`` file (``requirements.in`` -> ``requirements.txt``)."""
+    if not path.endswith(".in"):
+        return None
+    compiled = path[:-3] + ".txt"
+    return compiled if ctx.workspace.exists(compiled) else None
+
+
+def _sources(physical: Sequence[str], entry: Entry) -> tuple[set[str], set[str]] | None:
+    """What pip-compile's ``# via`` annotation of ``entry`` names: (packages, files: ``-r x.in``,
+    ``-c x.txt``, ``(pyproject.toml)``); None when the entry has no annotation."""
+    last = entry.logical.end_line
+    end = reqline.annotation_end(physical, last)
+    text = "".join(physical[entry.logical.line - 1:end])
+    m = _VIA_RE.search(text)
+    if not m:
+        return None
+    packages: set[str] = set()
+    files: set[str] = set()
+    for raw in re.split(r"[,\n]", m.group(1)):
+        item = raw.strip().lstrip("#").strip()
+        if not item:
+            continue
+        if item.startswith(("-r", "-c", "(")):
+            files.add(item)
+        else:
+            packages.add(canonicalize_name(item.split()[0]))
+    return packages, files
+
+
+def _remove_compiled(compiled: str, source: str, package: str, ctx: FixContext) -> None:
+    """Keep ``compiled`` (pip-compile's output of ``source``) in step with removing ``package`` from
+    ``source``: remove it, and what only it needed, when the ``# via`` annotations show nothing else needs
+    them."""
+    shown = _show(compiled, ctx)
+    package = canonicalize_name(package)
+    text = ctx.workspace.text(compiled)
+    items = reqline.entries(text, compiled)
+    physical = lines(text)
+    in_name = PurePath(source).name
+    target = next((e for e in items if e.requirement is not None and e.requirement.name == package), None)
+    if target is None:
+        ctx.notes.append(f"{shown} does not pin {package}; run pip-compile to regenerate it")
+        return
+    via = _sources(physical, target)
+    if via is None:
+        ctx.notes.append(f"{shown} has no '# via' annotations: {package} left in it; run pip-compile to "
+                         "regenerate it")
+        return
+    packages, files = via
+    if packages or any(PurePath(f.split()[-1]).name != in_name for f in files if f.startswith("-r")) or any(
+            not f.startswith("-r") for f in files):
+        others = sorted(packages) + sorted(files - {f"-r {in_name}"})
+        ctx.notes.append(f"{shown}: {package} stays, pip-compile says it is also needed via {', '.join(others)}")
+        return
+    doomed: dict[str, Entry] = {package: target}
+    changed = True
+    while changed:  # what only the removed packages needed
+        changed = False
+        for entry in items:
+            req = entry.requirement
+            if req is None or req.name in doomed:
+                continue
+            sources = _sources(physical, entry)
+            if sources is None:
+                continue
+            needers, needing_files = sources
+            if needers and not needing_files and needers <= doomed.keys():
+                doomed[req.name] = entry
+                changed = True
+    _delete(compiled, text, items, list(doomed.values()), ctx)
+    gone = ", ".join(sorted(doomed))
+    ctx.notes.append(f"{shown}: removed {gone} as pip-compile's annotations show nothing else needs "
+                     f"{'them' if len(doomed) > 1 else 'it'}; run pip-compile to check")
