@@ -16,7 +16,7 @@ import os
 import re
 import shlex
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,12 +145,15 @@ def expected_key(entry: Entry, *, name: str | None = None, specifier: str | None
             tuple(sorted(hashes)) if hashes is not None else old_hashes, others)
 
 
-def locate(items: Sequence[Entry], package: str, line: int, original: str) -> Entry | None:
+def locate(items: Sequence[Entry], package: str, line: int, original: str,
+           others: Collection[str] = ()) -> Entry | None:
     """The entry declaring ``package`` that the edit means; None when the file no longer declares it.
 
     The one at ``line`` still written as ``original``, else the only one written as ``original`` (earlier
-    edits moved it), else, when the text changed since the audit, the only declaration of the package;
-    several candidates and none as recorded: ``FixRefused`` (ambiguous).
+    edits moved it), else, when the text changed since the audit, the only declaration of the package,
+    unless it is written as one of ``others`` (the other declarations of the package the audit saw in this
+    file: that one is not this edit's, and this edit's is gone); several candidates and none as recorded:
+    ``FixRefused`` (ambiguous).
     """
     package = canonicalize_name(package)
     found = [e for e in items if e.requirement is not None and e.requirement.name == package]
@@ -166,7 +169,7 @@ def locate(items: Sequence[Entry], package: str, line: int, original: str) -> En
     if len(same) > 1:  # identical duplicates, all moved: the one nearest the recorded line
         return min(same, key=lambda e: abs(e.logical.line - line))
     if len(found) == 1:
-        return found[0]
+        return None if found[0].logical.raw.strip() in {o.strip() for o in others} else found[0]
     where = ", ".join(str(e.logical.line) for e in found)
     raise FixRefused(f"{package} is declared at lines {where} and none reads {original!r} any more: ambiguous")
 

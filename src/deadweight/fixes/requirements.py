@@ -63,10 +63,19 @@ def remove(edit: RemoveRequirement, ctx: FixContext) -> None:
 def _remove_in(path: str, package: str, line: int, original: str, ctx: FixContext) -> Entry | None:
     text = ctx.workspace.text(path)
     before = reqline.entries(text, path)
-    entry = reqline.locate(before, package, line, original)
+    entry = reqline.locate(before, package, line, original, _others(path, package, line, original, ctx))
     if entry is None:
         return None  # already gone
     return _delete(path, text, before, [entry], ctx)
+
+
+def _others(path: str, package: str, line: int, original: str, ctx: FixContext) -> list[str]:
+    """How the audit saw the other declarations of ``package`` in ``path`` written (not this edit's)."""
+    key = ctx.workspace.key(path)
+    package = canonicalize_name(package)
+    return [r.raw for r in ctx.service.requirements
+            if r.name == package and (r.line, r.raw.strip()) != (line, original.strip())
+            and ctx.workspace.key(r.source_file) == key]
 
 
 def _delete(path: str, text: str, before: Sequence[Entry], doomed: Sequence[Entry], ctx: FixContext) -> Entry:
@@ -118,7 +127,7 @@ def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
 def _replace_in(path: str, edit: ReplaceRequirement, line: int, original: str, ctx: FixContext) -> bool:
     text = ctx.workspace.text(path)
     before = reqline.entries(text, path)
-    entry = reqline.locate(before, edit.package, line, original)
+    entry = reqline.locate(before, edit.package, line, original, _others(path, edit.package, line, original, ctx))
     if entry is None:
         return False  # gone (removed, or already renamed to the lean variant)
     req = entry.requirement

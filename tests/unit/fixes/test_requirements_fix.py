@@ -1,0 +1,428 @@
+"""Removing and replacing requirements in real requirements files, checked byte for byte.
+
+Every golden case under ``tests/fixtures/fix/requirements/<case>/`` holds the files as a user has them,
+``<file>.expected`` for each file the fix changes, and ``edit.json`` naming the edit. The edit is made the
+way ``deadweight fix`` makes it: the requirement is read with deadweight's parser, the rule's span of it
+becomes the edit, and the fixer works on a workspace of the copied files. Index lookups (hash refresh,
+the lean variant's versions) go to a real PEP 503/691 index of real wheels served on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deadweight.fixes import requirements
+from deadweight.fixes.base import FixContext, FixRefused, FixSettings
+from deadweight.fixes.workspace import Workspace
+from deadweight.model.finding import Finding, Severity
+from deadweight.model.project import DeclaredRequirement, Project, Service
+from deadweight.model.remedy import RemoveRequirement, ReplaceRequirement
+from deadweight.project.requirements import parse_requirements_file
+from deadweight.rules.base import requirement_span
+from tests.support.wheels import build_wheel, serve_indexes, write_index
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fix" / "requirements"
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "edit.json").is_file())
+
+
+def _context(root: Path, *, offline: bool = False, rule: str = "DW201", package: str = "x") -> FixContext:
+    reqs: tuple[DeclaredRequirement, ...] = ()
+    options = ()
+    main = root / "requirements.txt"
+    if main.is_file():
+        parsed = parse_requirements_file(main)
+        reqs, options = tuple(parsed.requirements), tuple(parsed.options)
+    service = Service(name="svc", context_dir=str(root), dockerfile=None, image=None, requirements=reqs,
+                      requirement_options=options)
+    finding = Finding(rule=rule, title="t", service="svc", severity=Severity.LOW, package=package)
+    return FixContext(service=service, project=Project(root=str(root), services=(service,)), finding=finding,
+                      settings=FixSettings(offline=offline), workspace=Workspace(root))
+
+
+def _declared(path: Path, package: str, at: int | None = None) -> DeclaredRequirement:
+    found = [r for r in parse_requirements_file(path).requirements
+             if r.name == package and Path(r.source_file) == path and (at is None or r.line == at)]
+    assert found, f"{package} is not declared in {path}"
+    return found[0]
+
+
+def _edit(root: Path, spec: dict[str, object]) -> RemoveRequirement | ReplaceRequirement:
+    package = str(spec["package"])
+    path = root / str(spec.get("in", "requirements.txt"))
+    at = spec.get("at")
+    span = requirement_span(_declared(path, package, at if isinstance(at, int) else None))
+    if spec["kind"] == "remove":
+        return RemoveRequirement(package, **span)
+    return ReplaceRequirement(package, name=spec.get("name"), specifier=spec.get("specifier"),  # type: ignore[arg-type]
+                              **span)
+
+
+def _apply(edit: RemoveRequirement | ReplaceRequirement, ctx: FixContext) -> None:
+    if isinstance(edit, RemoveRequirement):
+        requirements.remove(edit, ctx)
+    else:
+        requirements.replace(edit, ctx)
+
+
+def _copy(case: str, tmp_path: Path) -> Path:
+    root = tmp_path / case
+    shutil.copytree(FIXTURES / case, root)
+    return root
+
+
+def _texts(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str, tmp_path: Path) -> None:
+    root = _copy(case, tmp_path)
+    on_disk = _texts(root)
+    spec = json.loads((root / "edit.json").read_text())
+    edit = _edit(root, spec)
+    ctx = _context(root)
+    _apply(edit, ctx)
+    for name, data in on_disk.items():
+        if name.endswith((".expected", ".json")) or name == ".gitattributes":
+            continue
+        expected_file = root / f"{name}.expected"
+        expected = expected_file.read_bytes() if expected_file.is_file() else data
+        got = ctx.workspace.text(root / name).encode("utf-8")
+        diff = "".join(difflib.unified_diff(expected.decode().splitlines(True), got.decode().splitlines(True)))
+        assert got == expected, f"{case}/{name}:\n{diff}"
+    assert _texts(root) == on_disk  # nothing written: the workspace holds the edit
+    changed = ctx.workspace.changes()
+    assert changed, "the golden case changes something"
+    # a second run on the edited text is no change and no error
+    again = Workspace(root)
+    for change in changed:
+        again.set(root / change.path, change.after)
+    before = again.snapshot()
+    ctx2 = _context(root)
+    ctx2.workspace = again
+    _apply(edit, ctx2)
+    assert again.changes_since(before) == ()
+
+
+def test_golden_diff_of_a_pip_compile_removal(tmp_path: Path) -> None:
+    root = _copy("hashes-remove", tmp_path)
+    ctx = _context(root)
+    requirements.remove(_edit(root, {"kind": "remove", "package": "idna"}), ctx)
+    (change,) = ctx.workspace.changes()
+    diff = list(difflib.unified_diff(change.before.splitlines(True), change.after.splitlines(True), n=0))  # type: ignore[union-attr]
+    assert [line for line in diff if line.startswith(("-", "+")) and not line.startswith(("---", "+++"))] == [
+        "-idna==3.6 \\\n",
+        "-    --hash=sha256:9ecdbbd083b06798ae1e86adcbfe8ab1479cf864e4ee30fe4e46a003d12491ca \\\n",
+        "-    --hash=sha256:c05567e9c24a6b9faaa835c4821bad0590fbb9d5779e7caa6e1cc4978e7eb24f\n",
+        "-    # via\n",
+        "-    #   -r requirements.in\n",
+        "-    #   requests\n",
+    ]
+
+
+def test_pip_tools_in_notes_that_the_txt_must_be_recompiled(tmp_path: Path) -> None:
+    root = _copy("pip-tools-in", tmp_path)
+    ctx = _context(root)
+    requirements.remove(_edit(root, {"kind": "remove", "package": "pandas", "in": "requirements.in"}), ctx)
+    assert any("removed pandas, python-dateutil, pytz, six, tzdata" in n and "pip-compile" in n for n in ctx.notes)
+
+
+def test_pip_tools_in_keeps_a_package_something_else_needs(tmp_path: Path) -> None:
+    root = _copy("pip-tools-in", tmp_path)
+    (root / "requirements.in").write_text("scipy\nnumpy\npandas\nflask\n")
+    txt = (root / "requirements.txt").read_text().replace("    # via\n    #   pandas\n    #   scipy\n",
+                                                          "    # via\n    #   -r requirements.in\n    #   pandas\n"
+                                                          "    #   scipy\n")
+    (root / "requirements.txt").write_text(txt)
+    ctx = _context(root)
+    requirements.remove(_edit(root, {"kind": "remove", "package": "numpy", "in": "requirements.in"}), ctx)
+    assert ctx.workspace.text(root / "requirements.txt") == txt
+    assert ctx.workspace.text(root / "requirements.in") == "scipy\npandas\nflask\n"
+    assert any("numpy stays" in n and "pandas" in n and "scipy" in n for n in ctx.notes)
+
+
+def test_duplicate_declaration_left_is_noted(tmp_path: Path) -> None:
+    root = _copy("duplicates", tmp_path)
+    ctx = _context(root)
+    requirements.remove(_edit(root, {"kind": "remove", "package": "foo", "at": 3}), ctx)
+    assert ctx.notes == ["foo is still declared at requirements.txt:1"]
+
+
+def test_the_line_moved_by_an_earlier_edit_is_still_found(tmp_path: Path) -> None:
+    root = _copy("trailing-comment", tmp_path)
+    ctx = _context(root)
+    edit = _edit(root, {"kind": "remove", "package": "urllib3"})
+    ctx.workspace.set(root / "requirements.txt", "# a line added above\n" + (root / "requirements.txt").read_text())
+    requirements.remove(edit, ctx)
+    assert "urllib3" not in ctx.workspace.text(root / "requirements.txt")
+    assert ctx.workspace.text(root / "requirements.txt").startswith("# a line added above\n# web stack\n")
+
+
+def test_changed_since_the_audit_and_declared_twice_is_ambiguous(tmp_path: Path) -> None:
+    root = _copy("duplicates", tmp_path)
+    ctx = _context(root)
+    edit = _edit(root, {"kind": "remove", "package": "foo", "at": 3})
+    ctx.workspace.set(root / "requirements.txt", "foo==1.0\nbar\nfoo==2.5\n")
+    with pytest.raises(FixRefused, match="ambiguous"):
+        requirements.remove(edit, ctx)
+
+
+def test_changed_since_the_audit_but_declared_once_is_edited(tmp_path: Path) -> None:
+    root = _copy("no-final-newline-remove", tmp_path)
+    ctx = _context(root)
+    edit = _edit(root, {"kind": "remove", "package": "pandas"})
+    ctx.workspace.set(root / "requirements.txt", "pandas>=2  # moved and changed\nnumpy==2.1.3")
+    requirements.remove(edit, ctx)
+    assert ctx.workspace.text(root / "requirements.txt") == "numpy==2.1.3"
+
+
+def test_already_gone_is_no_change(tmp_path: Path) -> None:
+    root = _copy("index-url", tmp_path)
+    ctx = _context(root)
+    requirements.remove(RemoveRequirement("not-declared", file=str(root / "requirements.txt"), line=2), ctx)
+    assert ctx.workspace.changes() == ()
+
+
+def test_a_specifier_split_over_lines_is_refused_not_half_rewritten(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("foo>=1, \\\n    <2\nbar\n")
+    ctx = _context(tmp_path)
+    edit = ReplaceRequirement("foo", specifier="==1.5", **requirement_span(_declared(tmp_path / "requirements.txt",
+                                                                                      "foo")))
+    with pytest.raises(FixRefused, match="more than the one requirement"):
+        requirements.replace(edit, ctx)
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == "foo>=1, \\\n    <2\nbar\n"
+
+
+def test_a_direct_reference_is_not_rewritten(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("opencv-python @ https://example.com/opencv_python-4.10-py3-none-any.whl\n")
+    ctx = _context(tmp_path)
+    edit = ReplaceRequirement("opencv-python", name="opencv-python-headless", file=str(tmp_path / "requirements.txt"),
+                              line=1, end_line=1)
+    with pytest.raises(FixRefused, match="URL"):
+        requirements.replace(edit, ctx)
+
+
+def test_hashes_without_an_exact_pin_cannot_be_refreshed(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("foo --hash=sha256:" + "a" * 64 + "\n")
+    ctx = _context(tmp_path, rule="DW102")
+    edit = ReplaceRequirement("foo", name="foo-lite", **requirement_span(_declared(tmp_path / "requirements.txt",
+                                                                                    "foo")))
+    with pytest.raises(FixRefused, match="not an exact pin"):
+        requirements.replace(edit, ctx)
+    assert ctx.workspace.changes() == ()
+
+
+# --- the index: hash refresh (DW501) and the lean variant's versions (DW102) --------------------------------
+
+
+@dataclass
+class Index:
+    url: str
+    sha: dict[str, list[str]]  # "name==version" -> sorted "sha256:..." of its files
+
+
+@pytest.fixture()
+def index(tmp_path: Path) -> Iterator[Index]:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    built = [
+        build_wheel(wheels, "fakepkg", "1.0", {"fakepkg/__init__.py": b"one"}),
+        build_wheel(wheels, "fakepkg", "1.1", {"fakepkg/__init__.py": b"one.one"}),
+        build_wheel(wheels, "fakepkg", "1.1", {"fakepkg/__init__.py": b"one.one linux"},
+                    tag="cp311-cp311-manylinux_2_17_x86_64"),
+        build_wheel(wheels, "fake-gui-headless", "2.0", {"fake_gui/__init__.py": b"headless 2.0"}),
+        build_wheel(wheels, "fake-gui-headless", "1.5", {"fake_gui/__init__.py": b"headless 1.5"}),
+        build_wheel(wheels, "fake-gui-headless", "2.1rc1", {"fake_gui/__init__.py": b"headless 2.1rc1"}),
+    ]
+    root = tmp_path / "simple"
+    write_index(root, built)
+    sha: dict[str, list[str]] = {}
+    for wheel in built:
+        name, version = wheel.name.split("-")[:2]
+        sha.setdefault(f"{name.replace('_', '-')}=={version}", []).append(
+            "sha256:" + hashlib.sha256(wheel.read_bytes()).hexdigest())
+    with serve_indexes(root) as (url,):
+        yield Index(url, {k: sorted(v) for k, v in sha.items()})
+
+
+OLD = ["sha256:" + "1" * 64, "sha256:" + "2" * 64]
+
+
+def test_pin_refreshes_the_hashes_one_per_line(index: Index, tmp_path: Path) -> None:
+    text = (f"--index-url {index.url}\r\n"
+            f"fakepkg>=1.0 \\\r\n    --hash={OLD[0]} \\\r\n    --hash={OLD[1]}  # ours\r\n"
+            "    # via -r requirements.in\r\nother==1\r\n")
+    (tmp_path / "requirements.txt").write_bytes(text.encode())
+    ctx = _context(tmp_path, rule="DW501")
+    edit = ReplaceRequirement("fakepkg", specifier="==1.1",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fakepkg")))
+    requirements.replace(edit, ctx)
+    new = index.sha["fakepkg==1.1"]
+    assert len(new) == 2
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == (
+        f"--index-url {index.url}\r\n"
+        f"fakepkg==1.1 \\\r\n    --hash={new[0]} \\\r\n    --hash={new[1]}  # ours\r\n"
+        "    # via -r requirements.in\r\nother==1\r\n")
+    requirements.replace(edit, ctx)  # already pinned: no change
+    assert ctx.workspace.text(tmp_path / "requirements.txt").count("fakepkg==1.1") == 1
+
+
+def test_pin_refreshes_hashes_written_on_one_line(index: Index, tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        f"-i {index.url}\nfakepkg --hash={OLD[0]} --hash={OLD[1]} # x\n")
+    ctx = _context(tmp_path, rule="DW501")
+    edit = ReplaceRequirement("fakepkg", specifier="==1.0",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fakepkg")))
+    requirements.replace(edit, ctx)
+    (new,) = index.sha["fakepkg==1.0"]
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == f"-i {index.url}\nfakepkg==1.0 --hash={new} # x\n"
+
+
+def test_lean_variant_without_the_pinned_version_gets_the_nearest_lower(index: Index, tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        f"--index-url={index.url}\nfake-gui[extra]==2.1 \\\n    --hash={OLD[0]}\n")
+    ctx = _context(tmp_path, rule="DW102")
+    edit = ReplaceRequirement("fake-gui", name="fake-gui-headless",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fake-gui")))
+    requirements.replace(edit, ctx)
+    (new,) = index.sha["fake-gui-headless==2.0"]
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == (
+        f"--index-url={index.url}\nfake-gui-headless[extra]==2.0 \\\n    --hash={new}\n")
+    assert ctx.notes == ["fake-gui-headless has no release 2.1 on the index: pinned the nearest lower one, 2.0"]
+
+
+def test_lean_variant_with_the_version_keeps_the_pin(index: Index, tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(f"--index-url {index.url}\nfake-gui>=1.5,<3\n")
+    ctx = _context(tmp_path, rule="DW102")
+    edit = ReplaceRequirement("fake-gui", name="fake-gui-headless",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fake-gui")))
+    requirements.replace(edit, ctx)
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == f"--index-url {index.url}\nfake-gui-headless>=1.5,<3\n"
+    assert ctx.notes == []
+
+
+def test_lean_variant_with_no_release_below_is_refused(index: Index, tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(f"--index-url {index.url}\nfake-gui==1.0\n")
+    edit = ReplaceRequirement("fake-gui", name="fake-gui-headless",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fake-gui")))
+    with pytest.raises(FixRefused, match=r"no fake-gui-headless 1\.0 and no release below it"):
+        requirements.replace(edit, _context(tmp_path, rule="DW102"))
+
+
+def test_version_not_on_the_index_is_refused(index: Index, tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(f"--index-url {index.url}\nfakepkg --hash={OLD[0]}\n")
+    edit = ReplaceRequirement("fakepkg", specifier="==9.9",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fakepkg")))
+    with pytest.raises(FixRefused, match=r"no file of fakepkg 9\.9"):
+        requirements.replace(edit, _context(tmp_path, rule="DW501"))
+
+
+def test_offline_or_unreachable_index_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(f"--index-url http://127.0.0.1:9/\nfakepkg --hash={OLD[0]}\n")
+    edit = ReplaceRequirement("fakepkg", specifier="==1.1",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fakepkg")))
+    with pytest.raises(FixRefused, match="offline"):
+        requirements.replace(edit, _context(tmp_path, rule="DW501", offline=True))
+    with pytest.raises(FixRefused, match="cannot read the index"):
+        requirements.replace(edit, _context(tmp_path, rule="DW501"))
+
+
+def test_no_index_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(f"--no-index\n--find-links ./wheels\nfakepkg --hash={OLD[0]}\n")
+    edit = ReplaceRequirement("fakepkg", specifier="==1.1",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fakepkg")))
+    with pytest.raises(FixRefused, match="--no-index"):
+        requirements.replace(edit, _context(tmp_path, rule="DW501"))
+
+
+# --- property: removing one package changes only its lines ---------------------------------------------------
+
+
+@st.composite
+def requirements_files(draw: st.DrawFn) -> tuple[list[list[str]], list[int | None], str]:
+    """Blocks of physical lines (without endings), the package number each declares (None: no package),
+    and the line ending."""
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    blocks: list[list[str]] = []
+    owners: list[int | None] = []
+    for i in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from(["plain", "comment-after", "comment-line", "blank", "continuation", "hashes",
+                                     "marker-extras", "index", "env", "include", "via", "spaces"]))
+        name = f"pkg{i}"
+        digest = "sha256:" + f"{i:x}" * 64
+        if kind == "plain":
+            blocks.append([f"{name}==1.{i}"]), owners.append(i)
+        elif kind == "comment-after":
+            blocks.append([f"{name}>=0.{i}  # why {name}"]), owners.append(i)
+        elif kind == "comment-line":
+            blocks.append([f"# about the next line {i}"]), owners.append(None)
+        elif kind == "blank":
+            blocks.append([""]), owners.append(None)
+        elif kind == "continuation":
+            blocks.append([f"{name} \\", "    >=1.0 \\", "    ; python_version >= '3.9'"]), owners.append(i)
+        elif kind == "hashes":
+            blocks.append([f"{name}==2.{i} \\", f"    --hash={digest} \\", f"    --hash={digest[:-1]}0",
+                           "    # via", "    #   -r requirements.in"]), owners.append(i)
+        elif kind == "marker-extras":
+            blocks.append([f'{name}[fast, extra] ~= 3.{i} ; sys_platform == "linux"']), owners.append(i)
+        elif kind == "index":
+            blocks.append([draw(st.sampled_from(["--index-url https://pypi.org/simple",
+                                                 "-i https://mirror.example/simple", "--pre",
+                                                 "--extra-index-url=https://x.example/simple"]))]), owners.append(None)
+        elif kind == "env":
+            blocks.append([f"--find-links https://${{HOST_{i}}}/wheels"]), owners.append(None)
+        elif kind == "include":
+            blocks.append([f"-r missing-{i}.txt"]), owners.append(None)
+        elif kind == "via":
+            blocks.append([f"{name}==4.{i}", f"    # via pkg{i + 100}"]), owners.append(i)
+        else:
+            blocks.append([f"  {name}  "]), owners.append(i)
+    if not any(o is not None for o in owners):
+        blocks.append(["last==1"]), owners.append(len(blocks) + 1000)
+    return blocks, owners, ending
+
+
+def _join(blocks: list[list[str]], ending: str, final_newline: bool) -> str:
+    text = "".join(line + ending for block in blocks for line in block)
+    return text if final_newline else text[: -len(ending)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=requirements_files(), pick=st.integers(0, 100), final_newline=st.booleans())
+def test_removing_one_package_changes_only_its_lines(data: tuple[list[list[str]], list[int | None], str],
+                                                     pick: int, final_newline: bool) -> None:
+    blocks, owners, ending = data
+    declared = [i for i, o in enumerate(owners) if o is not None]
+    chosen = declared[pick % len(declared)]
+    if not final_newline and blocks[-1][-1].endswith("\\"):
+        final_newline = True
+    text = _join(blocks, ending, final_newline)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        path = root / "requirements.txt"
+        path.write_bytes(text.encode())
+        package = "last" if owners[chosen] is not None and owners[chosen] >= 1000 else f"pkg{owners[chosen]}"  # type: ignore[operator]
+        ctx = _context(root)
+        span = requirement_span(_declared(path, package))
+        requirements.remove(RemoveRequirement(package, **span), ctx)
+        got = ctx.workspace.text(path)
+        kept = [b for i, b in enumerate(blocks) if i != chosen]
+        expected = _join(kept, ending, True) if kept else ""
+        if not final_newline and chosen != len(blocks) - 1:
+            expected = expected[: -len(ending)]
+        assert got == expected
+        snapshot = ctx.workspace.snapshot()
+        requirements.remove(RemoveRequirement(package, **span), ctx)  # a second removal: no change
+        assert ctx.workspace.changes_since(snapshot) == ()
+        assert path.read_bytes() == text.encode()
