@@ -38,6 +38,7 @@ from deadweight.fixes.text import line_ending, lines
 from deadweight.model.remedy import RemoveRequirement, ReplaceRequirement
 from deadweight.pypi.index import IndexClient, IndexFile
 from deadweight.pypi.store import JsonStore
+from deadweight.redact import redact
 
 __all__ = ["PYPI_SIMPLE", "remove", "replace"]
 
@@ -279,11 +280,11 @@ def _index_files(name: str, items: Sequence[Entry], ctx: FixContext) -> list[Ind
         store = JsonStore(Path(scratch))
         for url in urls:
             if "${" in url:
-                raise FixRefused(f"the index URL {url} names an unset environment variable")
+                raise FixRefused(f"the index URL {redact(url)} names an unset environment variable")
             try:
                 out += IndexClient(url, store).project_files(name)
             except SourceError as exc:
-                raise FixRefused(f"cannot read the index: {exc}") from None
+                raise FixRefused(redact(f"cannot read the index: {exc}")) from None
     return out
 
 
