@@ -141,6 +141,11 @@ def _replace_in(path: str, edit: ReplaceRequirement, line: int, original: str, c
         specifier = None
     if name is None and specifier is None:
         return False  # already pinned / already that name
+    if name is not None:
+        clash = [e for e in before if e.requirement is not None and e.requirement.name == canonicalize_name(name)]
+        if clash:
+            raise FixRefused(f"{name} is already declared at {_show(path, ctx)}:{clash[0].logical.line}: "
+                             f"remove {edit.package} by hand rather than declare {name} twice")
     if name is not None and specifier is None and req.specifier:
         specifier = _lean_specifier(name, req.specifier, before, ctx)
     final_spec = reqline.normalized_specifier(specifier) if specifier is not None else req.specifier

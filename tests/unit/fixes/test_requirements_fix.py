@@ -213,6 +213,14 @@ def test_a_direct_reference_is_not_rewritten(tmp_path: Path) -> None:
         requirements.replace(edit, ctx)
 
 
+def test_a_lean_variant_already_declared_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("opencv-python\nopencv-python-headless==4.10.0.84\n")
+    edit = ReplaceRequirement("opencv-python", name="opencv-python-headless",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "opencv-python")))
+    with pytest.raises(FixRefused, match=r"already declared at requirements\.txt:2"):
+        requirements.replace(edit, _context(tmp_path, rule="DW102"))
+
+
 def test_hashes_without_an_exact_pin_cannot_be_refreshed(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("foo --hash=sha256:" + "a" * 64 + "\n")
     ctx = _context(tmp_path, rule="DW102")
@@ -426,3 +434,42 @@ def test_removing_one_package_changes_only_its_lines(data: tuple[list[list[str]]
         requirements.remove(RemoveRequirement(package, **span), ctx)  # a second removal: no change
         assert ctx.workspace.changes_since(snapshot) == ()
         assert path.read_bytes() == text.encode()
+
+
+# --- through the planner: the project loader's paths, several fixes in one file, the transaction ------------
+
+
+def test_planner_removes_two_unused_and_pins_in_the_examples(tmp_path: Path) -> None:
+    from deadweight.fixes.planner import plan_fixes
+    from deadweight.fixes.transaction import commit
+    from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult
+    from deadweight.project.loader import load_project
+
+    examples = Path(__file__).resolve().parents[3] / "examples"
+    for name in ("report-worker", "legacy-api"):
+        shutil.copytree(examples / name, tmp_path / name, ignore=shutil.ignore_patterns("data", "notebooks", ".venv"))
+    results = []
+    for name, remove, pins in (("report-worker", ("scipy", "pandas"), {}),
+                               ("legacy-api", (), {"flask": "3.1.3", "gunicorn": "23.0.0"})):
+        project = load_project(str(tmp_path / name))
+        (service,) = project.services
+        findings = []
+        for req in service.requirements:
+            if req.name in remove:
+                remedy = (RemoveRequirement(req.name, **requirement_span(req)),)
+                findings.append(Finding(rule="DW201", title="unused", service=service.name, severity=Severity.MEDIUM,
+                                        package=req.name, remedy=remedy))
+            elif req.name in pins:
+                findings.append(Finding(rule="DW501", title="unpinned", service=service.name, severity=Severity.LOW,
+                                        package=req.name, remedy=(ReplaceRequirement(
+                                            req.name, specifier=f"=={pins[req.name]}", **requirement_span(req)),)))
+        results.append((project, ServiceResult(name=service.name, image=None, mode="static", size_bytes=None,
+                                               dead_weight_bytes=0, findings=tuple(findings))))
+    for project, result in results:
+        report = AuditReport(root=project.root, services=(result,), totals=AuditTotals(0, 0, 0))
+        plan, workspace = plan_fixes(report, project, FixSettings(offline=True))
+        assert {f.status for f in plan.fixes} == {"planned"}, [f.reason for f in plan.fixes]
+        commit(workspace)
+    assert (tmp_path / "report-worker" / "requirements.txt").read_text() == "numpy==2.1.3\n"
+    assert (tmp_path / "legacy-api" / "requirements.txt").read_text() == (
+        "flask==3.1.3\ngunicorn==23.0.0\nsqlalchemy>=2.0\npsycopg2>=2.9\n")
