@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
+import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -43,6 +46,7 @@ from deadweight.redact import redact
 __all__ = ["PYPI_SIMPLE", "remove", "replace"]
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
+_COMPILE_TIMEOUT = 600.0
 _VIA_RE = re.compile(r"#\s*via\b(.*)", re.DOTALL)
 
 
@@ -57,7 +61,7 @@ def remove(edit: RemoveRequirement, ctx: FixContext) -> None:
     if removed is None:
         return
     compiled = _compiled_beside(edit.file, ctx)
-    if compiled is not None:
+    if compiled is not None and not _recompile(edit.file, compiled, ctx):
         _remove_compiled(compiled, edit.file, edit.package, ctx)
 
 
@@ -120,9 +124,9 @@ def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
         raise FixRefused("the edit names neither a new project nor a new specifier")
     made = _replace_in(edit.file, edit, edit.line, edit.original, ctx)
     compiled = _compiled_beside(edit.file, ctx) if made else None
-    if compiled is not None and _replace_in(compiled, edit, 0, "", ctx):
-        ctx.notes.append(f"{_show(compiled, ctx)}: made the same change; run pip-compile to check "
-                         f"what {edit.name or edit.package} needs")
+    if compiled is not None and not _recompile(edit.file, compiled, ctx) and _replace_in(compiled, edit, 0, "", ctx):
+        ctx.notes.append(f"{_show(compiled, ctx)}: made the same change without pip-compile; run pip-compile to "
+                         f"check what {edit.name or edit.package} needs")
 
 
 def _replace_in(path: str, edit: ReplaceRequirement, line: int, original: str, ctx: FixContext) -> bool:
@@ -306,6 +310,121 @@ def _compiled_beside(path: str, ctx: FixContext) -> str | None:
         return None
     compiled = path[:-3] + ".txt"
     return compiled if ctx.workspace.exists(compiled) else None
+
+
+# pip-compile options that take a value as the next word (the rest are flags, or --name=value)
+_COMPILE_VALUE_OPTS = frozenset({
+    "--resolver", "--pip-args", "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
+    "--extra", "--unsafe-package", "--build-deps-for", "--max-rounds", "--annotation-style",
+    "--build-isolation-args",
+})
+# options naming other files: a scratch copy would not have them, so such a header is not re-run
+_COMPILE_FILES = frozenset({"-c", "--constraint", "--config", "--cache-dir"})
+# options that would change more than the edit (upgrades) or where the output goes: never passed on
+_COMPILE_DROPPED = frozenset({"-U", "--upgrade", "--dry-run", "-q", "--quiet", "-v", "--verbose"})
+_COMPILE_DROPPED_VALUE = frozenset({"-P", "--upgrade-package", "-o", "--output-file"})  # output: checked
+
+
+def _compile_command(compiled_text: str, source_name: str, output_name: str) -> list[str] | None:
+    """The pip-compile options recorded in the compiled file's header, when the header names exactly
+    ``source_name`` (and ``output_name``, if it names one): running it again then reproduces the header.
+    None: no header, or one naming other paths."""
+    header = next((line for line in compiled_text.splitlines()[:12]
+                   if re.match(r"^#\s+pip-compile(\s|$)", line)), None)
+    if header is None:
+        return None
+    try:
+        words = shlex.split(header.lstrip("#").strip())[1:]
+    except ValueError:
+        return None
+    options: list[str] = []
+    sources: list[str] = []
+    output: str | None = None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        name, eq, value = word.partition("=")
+        if not word.startswith("-"):
+            sources.append(word)
+        elif name in _COMPILE_DROPPED_VALUE:
+            start = i
+            if not eq:
+                value = words[i + 1] if i + 1 < len(words) else ""
+                i += 1
+            if name in ("-o", "--output-file"):  # kept as written: the header shows it only when given
+                output = value
+                options += words[start:i + 1]
+        elif name in _COMPILE_DROPPED:
+            pass
+        elif name in _COMPILE_FILES:
+            return None
+        elif not eq and name in _COMPILE_VALUE_OPTS:
+            options += words[i:i + 2]
+            i += 1
+        else:
+            options.append(word)
+        i += 1
+    if sources != [source_name] or output not in (None, output_name):
+        return None
+    return options
+
+
+def _recompile(source: str, compiled: str, ctx: FixContext) -> bool:
+    """Regenerate ``compiled`` from the edited ``source`` with pip-compile, in a scratch directory holding
+    the workspace's text of both (so pip-compile keeps every pin it need not change), and read the result
+    into the workspace. False when pip-compile is not installed, ``--no-lock`` or ``--offline`` was given,
+    or the compiled file's header does not say how it was made: the caller keeps it in step by hand."""
+    exe = shutil.which("pip-compile")
+    if exe is None or not ctx.settings.lock or ctx.settings.offline:
+        return False
+    source_key, compiled_key = ctx.workspace.key(source), ctx.workspace.key(compiled)
+    compiled_text = ctx.workspace.text(compiled)
+    options = _compile_command(compiled_text, source_key.name, compiled_key.name)
+    if options is None:
+        ctx.notes.append(f"{_show(compiled, ctx)}: its header does not say how pip-compile made it from "
+                         f"{source_key.name}, so it was not regenerated")
+        return False
+    source_text = ctx.workspace.text(source)
+    files = {source_key.name: source_text, compiled_key.name: compiled_text}
+    for entry in reqline.entries(source_text, source):
+        if entry.key[0] != "option":
+            continue
+        words = [str(w) for w in entry.key[1:]]
+        for i, word in enumerate(words):
+            name, eq, value = word.partition("=")
+            if name not in ("-r", "--requirement", "-c", "--constraint") and not re.match(r"^-[rc]\S", word):
+                continue
+            if not eq:
+                value = word[2:] if re.match(r"^-[rc]\S", word) else (words[i + 1] if i + 1 < len(words) else "")
+            rel = PurePath(value)
+            if not value or rel.is_absolute() or ".." in rel.parts or "://" in value or "$" in value:
+                ctx.notes.append(f"{source_key.name} includes {value}: pip-compile was not run on a copy")
+                return False
+            files[str(rel)] = ctx.workspace.text(source_key.parent / rel)
+    command = [*options, source_key.name]
+    with tempfile.TemporaryDirectory(prefix="deadweight-pip-compile-") as scratch:
+        for name, text in files.items():
+            target = Path(scratch) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(text.encode("utf-8"))
+        try:
+            done = subprocess.run([exe, "--quiet", *command], cwd=scratch, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=_COMPILE_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise FixRefused(f"pip-compile could not regenerate {_show(compiled, ctx)}: {exc}") from None
+        if done.returncode != 0:
+            last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
+            raise FixRefused(redact(f"pip-compile could not regenerate {_show(compiled, ctx)}: {last.strip()}"))
+        try:
+            new = (Path(scratch) / compiled_key.name).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FixRefused(f"cannot read what pip-compile wrote: {exc}") from None
+    unparsed = [e for e in reqline.entries(new, compiled) if e.key[0] == "unparsed"]
+    if unparsed:
+        raise FixRefused(f"pip-compile wrote a line deadweight cannot read: {unparsed[0].logical.raw!r}")
+    ctx.workspace.set(compiled, new)
+    ctx.commands.append(shlex.join(["pip-compile", *command]))
+    return True
 
 
 def _sources(physical: Sequence[str], entry: Entry) -> tuple[set[str], set[str]] | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +38,9 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fix" / "requireme
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "edit.json").is_file())
 
 
-def _context(root: Path, *, offline: bool = False, rule: str = "DW201", package: str = "x") -> FixContext:
+def _context(root: Path, *, offline: bool = False, rule: str = "DW201", package: str = "x",
+             lock: bool = False) -> FixContext:
+    """The context of one fix; ``lock=False`` (``--no-lock``) keeps pip-compile out unless a test asks."""
     reqs: tuple[DeclaredRequirement, ...] = ()
     options = ()
     main = root / "requirements.txt"
@@ -47,7 +51,7 @@ def _context(root: Path, *, offline: bool = False, rule: str = "DW201", package:
                       requirement_options=options)
     finding = Finding(rule=rule, title="t", service="svc", severity=Severity.LOW, package=package)
     return FixContext(service=service, project=Project(root=str(root), services=(service,)), finding=finding,
-                      settings=FixSettings(offline=offline), workspace=Workspace(root))
+                      settings=FixSettings(offline=offline, lock=lock), workspace=Workspace(root))
 
 
 def _declared(path: Path, package: str, at: int | None = None) -> DeclaredRequirement:
@@ -473,3 +477,86 @@ def test_planner_removes_two_unused_and_pins_in_the_examples(tmp_path: Path) -> 
     assert (tmp_path / "report-worker" / "requirements.txt").read_text() == "numpy==2.1.3\n"
     assert (tmp_path / "legacy-api" / "requirements.txt").read_text() == (
         "flask==3.1.3\ngunicorn==23.0.0\nsqlalchemy>=2.0\npsycopg2>=2.9\n")
+
+
+# --- pip-compile, when it is installed: requirements.txt regenerated in a scratch copy -----------------------
+
+
+@pytest.fixture()
+def compiled_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A requirements.in and the requirements.txt pip-compile made of it, against a loopback index."""
+    if shutil.which("pip-compile") is None:
+        pytest.skip("pip-compile is not installed")
+    for var in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CONSTRAINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    built = [
+        build_wheel(wheels, "alpha", "1.0", {"alpha/__init__.py": b"a"}, requires=("beta>=1",)),
+        build_wheel(wheels, "beta", "1.2", {"beta/__init__.py": b"b"}),
+        build_wheel(wheels, "gamma", "3.0", {"gamma/__init__.py": b"g"}, requires=("beta",)),
+        build_wheel(wheels, "delta", "0.4", {"delta/__init__.py": b"d"}, requires=("epsilon",)),
+        build_wheel(wheels, "epsilon", "5.0", {"epsilon/__init__.py": b"e"}),
+    ]
+    write_index(tmp_path / "simple", built)
+    with serve_indexes(tmp_path / "simple") as (url,):
+        project = tmp_path / "project"
+        project.mkdir()
+        (project / "requirements.in").write_text(f"--index-url {url}\nalpha\n# the exporter\ndelta\ngamma\n")
+        subprocess.run(["pip-compile", "--quiet", "--generate-hashes", "requirements.in"], cwd=project, check=True,
+                       capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
+        yield project
+
+
+def test_pip_compile_regenerates_the_txt_in_a_scratch_copy(compiled_project: Path) -> None:
+    project = compiled_project
+    txt_before = (project / "requirements.txt").read_text()
+    assert "delta==0.4" in txt_before and "epsilon==5.0" in txt_before
+    ctx = _context(project, lock=True)
+    requirements.remove(_edit(project, {"kind": "remove", "package": "delta", "in": "requirements.in"}), ctx)
+    assert ctx.workspace.text(project / "requirements.in") == (
+        (project / "requirements.in").read_text().replace("delta\n", ""))
+    txt = ctx.workspace.text(project / "requirements.txt")
+    assert "delta" not in txt and "epsilon" not in txt
+    assert txt.splitlines()[:6] == txt_before.splitlines()[:6]  # the header: the same command
+    by_hand = _context(project, lock=False)  # what the annotations say, without pip-compile: the same text
+    requirements.remove(_edit(project, {"kind": "remove", "package": "delta", "in": "requirements.in"}), by_hand)
+    assert by_hand.workspace.text(project / "requirements.txt") == txt
+    assert ctx.commands == ["pip-compile --generate-hashes requirements.in"]
+    assert (project / "requirements.txt").read_text() == txt_before  # the user's files untouched
+    assert sorted(p.name for p in project.iterdir()) == ["requirements.in", "requirements.txt"]
+
+
+def test_pip_compile_not_run_with_no_lock_keeps_the_txt_in_step_by_hand(compiled_project: Path) -> None:
+    project = compiled_project
+    ctx = _context(project, lock=False)
+    requirements.remove(_edit(project, {"kind": "remove", "package": "delta", "in": "requirements.in"}), ctx)
+    txt = ctx.workspace.text(project / "requirements.txt")
+    assert "delta" not in txt and "epsilon" not in txt and "beta==1.2" in txt
+    assert ctx.commands == []
+    assert any("removed delta, epsilon" in note for note in ctx.notes)
+
+
+def test_pip_compile_pin_in_the_in_file_regenerates_the_txt(compiled_project: Path) -> None:
+    project = compiled_project
+    txt_before = (project / "requirements.txt").read_text()
+    ctx = _context(project, rule="DW501", lock=True)
+    edit = ReplaceRequirement("gamma", specifier="==3.0",
+                              **requirement_span(_declared(project / "requirements.in", "gamma")))
+    requirements.replace(edit, ctx)
+    assert ctx.workspace.text(project / "requirements.in").endswith("delta\ngamma==3.0\n")
+    assert ctx.workspace.text(project / "requirements.txt") == txt_before  # already compiled to 3.0
+    assert ctx.commands == ["pip-compile --generate-hashes requirements.in"]
+
+
+def test_a_header_naming_other_paths_is_not_rerun(compiled_project: Path) -> None:
+    project = compiled_project
+    txt = (project / "requirements.txt").read_text().replace(
+        "pip-compile --generate-hashes requirements.in", "pip-compile --output-file=lock/prod.txt requirements.in")
+    (project / "requirements.txt").write_text(txt)
+    ctx = _context(project, lock=True)
+    requirements.remove(_edit(project, {"kind": "remove", "package": "delta", "in": "requirements.in"}), ctx)
+    assert ctx.commands == []
+    assert "header does not say how pip-compile made it" in ctx.notes[0]
+    assert "epsilon" not in ctx.workspace.text(project / "requirements.txt")
