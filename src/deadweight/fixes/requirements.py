@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path, PurePath
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -63,6 +63,32 @@ def remove(edit: RemoveRequirement, ctx: FixContext) -> None:
     compiled = _compiled_beside(edit.file, ctx)
     if compiled is not None and not _recompile(edit.file, compiled, ctx):
         _remove_compiled(compiled, edit.file, edit.package, ctx)
+    source = _source_of(edit.file, ctx)
+    if source is not None:
+        _remove_source(source, edit.file, edit.package, ctx)
+
+
+def _remove_source(source: str, compiled: str, package: str, ctx: FixContext) -> None:
+    """``package`` was removed from ``compiled``, pip-compile's output of ``source``: remove it from
+    ``source`` too (else the next pip-compile puts it back), then regenerate ``compiled`` or drop from it
+    what only the package needed."""
+    package = canonicalize_name(package)
+    shown, shown_source = _show(compiled, ctx), _show(source, ctx)
+    if _remove_in(source, package, 0, "", ctx) is None:
+        ctx.notes.append(f"{shown} is compiled from {shown_source}, which does not declare {package}: "
+                         "pip-compile pins it again while a requirement there needs it")
+        return
+    if _recompile(source, compiled, ctx):
+        ctx.notes.append(f"removed {package} from {shown_source} too, the source of {shown}")
+        return
+    text = ctx.workspace.text(compiled)
+    items = reqline.entries(text, compiled)
+    orphans = _orphans(items, lines(text), {package})
+    if orphans:
+        _delete(compiled, text, items, list(orphans.values()), ctx)
+    also = f", and from {shown} {', '.join(sorted(orphans))}, which only it needed" if orphans else ""
+    ctx.notes.append(f"removed {package} from {shown_source} too, the source of {shown}{also}; run pip-compile "
+                     "to check")
 
 
 def _remove_in(path: str, package: str, line: int, original: str, ctx: FixContext) -> Entry | None:
@@ -127,6 +153,17 @@ def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
     if compiled is not None and not _recompile(edit.file, compiled, ctx) and _replace_in(compiled, edit, 0, "", ctx):
         ctx.notes.append(f"{_show(compiled, ctx)}: made the same change without pip-compile; run pip-compile to "
                          f"check what {edit.name or edit.package} needs")
+    source = _source_of(edit.file, ctx) if made else None
+    if source is not None:
+        shown, shown_source = _show(edit.file, ctx), _show(source, ctx)
+        if not _replace_in(source, edit, 0, "", ctx):
+            ctx.notes.append(f"{shown} is compiled from {shown_source}, which does not declare {edit.package}: "
+                             "pip-compile undoes this change")
+        elif _recompile(source, edit.file, ctx):
+            ctx.notes.append(f"made the same change to {shown_source}, the source of {shown}")
+        else:
+            ctx.notes.append(f"made the same change to {shown_source}, the source of {shown}; run pip-compile to "
+                             "check")
 
 
 def _replace_in(path: str, edit: ReplaceRequirement, line: int, original: str, ctx: FixContext) -> bool:
@@ -427,6 +464,20 @@ def _recompile(source: str, compiled: str, ctx: FixContext) -> bool:
     return True
 
 
+def _source_of(path: str, ctx: FixContext) -> str | None:
+    """The ``.in`` that ``path`` was compiled from: beside it, and named by its pip-compile header."""
+    if not path.endswith(".txt"):
+        return None
+    source = path[:-4] + ".in"
+    if not ctx.workspace.exists(source):
+        return None
+    head = ctx.workspace.text(path).splitlines()[:12]
+    name = PurePath(source).name
+    if not any(re.match(r"^#\s+pip-compile(\s|$)", line) and name in line.split() for line in head):
+        return None
+    return source
+
+
 def _sources(physical: Sequence[str], entry: Entry) -> tuple[set[str], set[str]] | None:
     """What pip-compile's ``# via`` annotation of ``entry`` names: (packages, files: ``-r x.in``,
     ``-c x.txt``, ``(pyproject.toml)``); None when the entry has no annotation."""
@@ -447,6 +498,29 @@ def _sources(physical: Sequence[str], entry: Entry) -> tuple[set[str], set[str]]
         else:
             packages.add(canonicalize_name(item.split()[0]))
     return packages, files
+
+
+def _orphans(items: Sequence[Entry], physical: Sequence[str], removed: Collection[str]) -> dict[str, Entry]:
+    """The entries of a pip-compile output that only ``removed`` packages need, by the ``# via``
+    annotations (transitively): pip-compile would drop them with those."""
+    gone = set(removed)
+    out: dict[str, Entry] = {}
+    changed = True
+    while changed:
+        changed = False
+        for entry in items:
+            req = entry.requirement
+            if req is None or req.name in gone:
+                continue
+            sources = _sources(physical, entry)
+            if sources is None:
+                continue
+            needers, needing_files = sources
+            if needers and not needing_files and needers <= gone:
+                gone.add(req.name)
+                out[req.name] = entry
+                changed = True
+    return out
 
 
 def _remove_compiled(compiled: str, source: str, package: str, ctx: FixContext) -> None:
@@ -475,20 +549,7 @@ def _remove_compiled(compiled: str, source: str, package: str, ctx: FixContext) 
         ctx.notes.append(f"{shown}: {package} stays, pip-compile says it is also needed via {', '.join(others)}")
         return
     doomed: dict[str, Entry] = {package: target}
-    changed = True
-    while changed:  # what only the removed packages needed
-        changed = False
-        for entry in items:
-            req = entry.requirement
-            if req is None or req.name in doomed:
-                continue
-            sources = _sources(physical, entry)
-            if sources is None:
-                continue
-            needers, needing_files = sources
-            if needers and not needing_files and needers <= doomed.keys():
-                doomed[req.name] = entry
-                changed = True
+    doomed.update(_orphans(items, physical, doomed.keys()))
     _delete(compiled, text, items, list(doomed.values()), ctx)
     gone = ", ".join(sorted(doomed))
     ctx.notes.append(f"{shown}: removed {gone} as pip-compile's annotations show nothing else needs "

@@ -560,3 +560,57 @@ def test_a_header_naming_other_paths_is_not_rerun(compiled_project: Path) -> Non
     assert ctx.commands == []
     assert "header does not say how pip-compile made it" in ctx.notes[0]
     assert "epsilon" not in ctx.workspace.text(project / "requirements.txt")
+
+
+def test_removing_from_a_compiled_txt_removes_from_its_in_too(tmp_path: Path) -> None:
+    root = _copy("pip-tools-txt", tmp_path)
+    ctx = _context(root)
+    requirements.remove(_edit(root, {"kind": "remove", "package": "pandas"}), ctx)
+    assert ctx.notes == ["removed pandas from requirements.in too, the source of requirements.txt, and from "
+                         "requirements.txt python-dateutil, pytz, six, tzdata, which only it needed; run pip-compile "
+                         "to check"]
+
+
+def test_a_transitive_pin_removed_from_a_compiled_txt_is_noted(tmp_path: Path) -> None:
+    root = _copy("pip-tools-txt", tmp_path)
+    ctx = _context(root)
+    requirements.remove(_edit(root, {"kind": "remove", "package": "tzdata"}), ctx)
+    assert ctx.workspace.text(root / "requirements.in") == (root / "requirements.in").read_text()
+    assert "tzdata" not in ctx.workspace.text(root / "requirements.txt")
+    assert ctx.notes == ["requirements.txt is compiled from requirements.in, which does not declare tzdata: "
+                         "pip-compile pins it again while a requirement there needs it"]
+
+
+def test_renaming_in_a_compiled_txt_renames_in_its_in_too(tmp_path: Path) -> None:
+    (tmp_path / "requirements.in").write_text("opencv-python  # vision\n")
+    (tmp_path / "requirements.txt").write_text(
+        "#\n#    pip-compile requirements.in\n#\nnumpy==2.1.3\n    # via opencv-python\nopencv-python==4.10.0.84\n"
+        "    # via -r requirements.in\n")
+    ctx = _context(tmp_path, rule="DW102", offline=True)
+    edit = ReplaceRequirement("opencv-python", name="opencv-python-headless",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "opencv-python")))
+    with pytest.raises(FixRefused, match="offline"):  # the pin needs the lean variant's versions
+        requirements.replace(edit, ctx)
+    (tmp_path / "requirements.txt").write_text(
+        "#\n#    pip-compile requirements.in\n#\nnumpy==2.1.3\n    # via opencv-python\nopencv-python\n"
+        "    # via -r requirements.in\n")
+    ctx = _context(tmp_path, rule="DW102", offline=True)
+    edit = ReplaceRequirement("opencv-python", name="opencv-python-headless",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "opencv-python")))
+    requirements.replace(edit, ctx)
+    assert ctx.workspace.text(tmp_path / "requirements.in") == "opencv-python-headless  # vision\n"
+    txt = ctx.workspace.text(tmp_path / "requirements.txt")
+    assert "\nopencv-python-headless\n    # via -r requirements.in\n" in txt
+    assert ctx.notes == ["made the same change to requirements.in, the source of requirements.txt; run pip-compile "
+                         "to check"]
+
+
+def test_pip_compile_after_removing_from_the_compiled_txt(compiled_project: Path) -> None:
+    project = compiled_project
+    ctx = _context(project, lock=True)
+    requirements.remove(_edit(project, {"kind": "remove", "package": "delta"}), ctx)  # the .txt, as audited
+    assert "delta" not in ctx.workspace.text(project / "requirements.in")
+    txt = ctx.workspace.text(project / "requirements.txt")
+    assert "delta" not in txt and "epsilon" not in txt and "beta==1.2" in txt
+    assert ctx.commands == ["pip-compile --generate-hashes requirements.in"]
+    assert ctx.notes == ["removed delta from requirements.in too, the source of requirements.txt"]
