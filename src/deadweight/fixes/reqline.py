@@ -209,6 +209,8 @@ def spec_rewrite(line: str, package: str, *, name: str | None, specifier: str | 
     rest = line[m.end():]
     if rest.startswith(("@", " @")) or (not m.group("spec") and rest.lstrip().startswith("@")):
         raise FixRefused(f"{package} is a direct reference (name @ URL): not rewritten")
+    if specifier is not None and not m.group("spec") and rest.strip() == "\\":
+        raise FixRefused(f"the requirement {package} continues on the next line: its specifier is not rewritten")
     new_name = name if name else m.group("name")
     extras = m.group("extras") or ""
     gap = m.group("gap")

@@ -440,6 +440,57 @@ def test_removing_one_package_changes_only_its_lines(data: tuple[list[list[str]]
         assert path.read_bytes() == text.encode()
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=requirements_files(), pick=st.integers(0, 100), final_newline=st.booleans())
+def test_pinning_one_package_changes_only_its_lines(data: tuple[list[list[str]], list[int | None], str],
+                                                    pick: int, final_newline: bool) -> None:
+    """A pin rewrites the requirement's own lines and nothing else, or is refused leaving the text as it was
+    (offline: a hashed requirement is refused; a specifier continued on the next line is refused)."""
+    blocks, owners, ending = data
+    declared = [i for i, o in enumerate(owners) if o is not None]
+    chosen = declared[pick % len(declared)]
+    if not final_newline and blocks[-1][-1].endswith("\\"):
+        final_newline = True
+    text = _join(blocks, ending, final_newline)
+    one_line = len(blocks[chosen]) == 1 or "# via" in blocks[chosen][1]
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        path = root / "requirements.txt"
+        path.write_bytes(text.encode())
+        owner = owners[chosen]
+        assert owner is not None
+        package = "last" if owner >= 1000 else f"pkg{owner}"
+        declared_before = parse_requirements_file(path).requirements
+        ctx = _context(root, rule="DW501", offline=True)
+        edit = ReplaceRequirement(package, specifier="==9.9", **requirement_span(_declared(path, package)))
+        try:
+            requirements.replace(edit, ctx)
+        except FixRefused:
+            assert not one_line, "a requirement on one line is always pinned"
+            assert ctx.workspace.text(path) == text
+            return
+        got = ctx.workspace.text(path)
+        start = sum(len(b) for b in blocks[:chosen])
+        before_lines, got_lines = text.splitlines(True), got.splitlines(True)
+        assert len(got_lines) == len(before_lines)
+        changed = [i for i, (a, b) in enumerate(zip(before_lines, got_lines, strict=True)) if a != b]
+        assert changed == [start]  # only the requirement's first line
+        assert before_lines[start][len(before_lines[start].rstrip("\r\n")):] == \
+            got_lines[start][len(got_lines[start].rstrip("\r\n")):]  # its ending kept
+        (root / "after.txt").write_bytes(got.encode())
+        after = {(r.name, r.line): r for r in parse_requirements_file(root / "after.txt").requirements}
+        for req in declared_before:
+            new = after[(req.name, req.line)]
+            if req.name == package:
+                assert (new.specifier, new.extras, new.marker) == ("==9.9", req.extras, req.marker)
+            else:
+                assert (new.specifier, new.extras, new.marker, new.raw) == (req.specifier, req.extras, req.marker,
+                                                                            req.raw)
+        snapshot = ctx.workspace.snapshot()
+        requirements.replace(edit, ctx)  # already pinned: no change
+        assert ctx.workspace.changes_since(snapshot) == ()
+
+
 # --- through the planner: the project loader's paths, several fixes in one file, the transaction ------------
 
 
