@@ -410,7 +410,8 @@ def _recompile(source: str, compiled: str, ctx: FixContext) -> bool:
     """Regenerate ``compiled`` from the edited ``source`` with pip-compile, in a scratch directory holding
     the workspace's text of both (so pip-compile keeps every pin it need not change), and read the result
     into the workspace. False when pip-compile is not installed, ``--no-lock`` or ``--offline`` was given,
-    or the compiled file's header does not say how it was made: the caller keeps it in step by hand."""
+    the compiled file's header does not say how it was made, or pip-compile fails (a note says why): the
+    caller keeps it in step by hand."""
     exe = shutil.which("pip-compile")
     if exe is None or not ctx.settings.lock or ctx.settings.offline:
         return False
@@ -448,17 +449,17 @@ def _recompile(source: str, compiled: str, ctx: FixContext) -> bool:
             done = subprocess.run([exe, "--quiet", *command], cwd=scratch, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=_COMPILE_TIMEOUT, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise FixRefused(f"pip-compile could not regenerate {_show(compiled, ctx)}: {exc}") from None
+            return _compile_failed(compiled, str(exc), ctx)
         if done.returncode != 0:
             last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
-            raise FixRefused(redact(f"pip-compile could not regenerate {_show(compiled, ctx)}: {last.strip()}"))
+            return _compile_failed(compiled, last.strip(), ctx)
         try:
             new = (Path(scratch) / compiled_key.name).read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise FixRefused(f"cannot read what pip-compile wrote: {exc}") from None
+            return _compile_failed(compiled, f"cannot read what it wrote: {exc}", ctx)
     unparsed = [e for e in reqline.entries(new, compiled) if e.key[0] == "unparsed"]
     if unparsed:
-        raise FixRefused(f"pip-compile wrote a line deadweight cannot read: {unparsed[0].logical.raw!r}")
+        return _compile_failed(compiled, f"it wrote a line deadweight cannot read: {unparsed[0].logical.raw!r}", ctx)
     ctx.workspace.set(compiled, new)
     ctx.commands.append(shlex.join(["pip-compile", *command]))
     return True
@@ -476,6 +477,12 @@ def _source_of(path: str, ctx: FixContext) -> str | None:
     if not any(re.match(r"^#\s+pip-compile(\s|$)", line) and name in line.split() for line in head):
         return None
     return source
+
+
+def _compile_failed(compiled: str, reason: str, ctx: FixContext) -> bool:
+    """pip-compile did not give a usable file: say why; the caller keeps the file in step by hand."""
+    ctx.notes.append(redact(f"pip-compile could not regenerate {_show(compiled, ctx)} ({reason})"))
+    return False
 
 
 def _sources(physical: Sequence[str], entry: Entry) -> tuple[set[str], set[str]] | None:

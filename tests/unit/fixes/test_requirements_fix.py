@@ -665,3 +665,14 @@ def test_pip_compile_after_removing_from_the_compiled_txt(compiled_project: Path
     assert "delta" not in txt and "epsilon" not in txt and "beta==1.2" in txt
     assert ctx.commands == ["pip-compile --generate-hashes requirements.in"]
     assert ctx.notes == ["removed delta from requirements.in too, the source of requirements.txt"]
+
+
+def test_pip_compile_failing_falls_back_to_the_annotations(compiled_project: Path) -> None:
+    project = compiled_project
+    (project / "requirements.in").write_text((project / "requirements.in").read_text() + "zeta-not-on-the-index\n")
+    ctx = _context(project, lock=True)
+    requirements.remove(_edit(project, {"kind": "remove", "package": "delta", "in": "requirements.in"}), ctx)
+    txt = ctx.workspace.text(project / "requirements.txt")
+    assert "delta" not in txt and "epsilon" not in txt and "beta==1.2" in txt
+    assert ctx.commands == []
+    assert ctx.notes[0].startswith("pip-compile could not regenerate requirements.txt (")
