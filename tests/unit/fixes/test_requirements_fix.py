@@ -31,6 +31,7 @@ from deadweight.model.finding import Finding, Severity
 from deadweight.model.project import DeclaredRequirement, Project, Service
 from deadweight.model.remedy import RemoveRequirement, ReplaceRequirement
 from deadweight.project.requirements import parse_requirements_file
+from deadweight.reports.fix_diff import unified_diff
 from deadweight.rules.base import requirement_span
 from tests.support.wheels import build_wheel, serve_indexes, write_index
 
@@ -98,7 +99,7 @@ def test_golden(case: str, tmp_path: Path) -> None:
     ctx = _context(root)
     _apply(edit, ctx)
     for name, data in on_disk.items():
-        if name.endswith((".expected", ".json")) or name == ".gitattributes":
+        if name.endswith((".expected", ".json", ".diff")) or name == ".gitattributes":
             continue
         expected_file = root / f"{name}.expected"
         expected = expected_file.read_bytes() if expected_file.is_file() else data
@@ -108,6 +109,12 @@ def test_golden(case: str, tmp_path: Path) -> None:
     assert _texts(root) == on_disk  # nothing written: the workspace holds the edit
     changed = ctx.workspace.changes()
     assert changed, "the golden case changes something"
+    # the diff deadweight fix prints, as a golden file (DEADWEIGHT_REGEN_GOLDEN=1 rewrites it)
+    diff = "".join(unified_diff(change) for change in changed).encode("utf-8")
+    golden = FIXTURES / case / "changes.diff"
+    if os.environ.get("DEADWEIGHT_REGEN_GOLDEN"):
+        golden.write_bytes(diff)
+    assert diff == golden.read_bytes()
     # a second run on the edited text is no change and no error
     again = Workspace(root)
     for change in changed:
