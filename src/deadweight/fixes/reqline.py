@@ -16,7 +16,7 @@ import os
 import re
 import shlex
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,31 +146,37 @@ def expected_key(entry: Entry, *, name: str | None = None, specifier: str | None
 
 
 def locate(items: Sequence[Entry], package: str, line: int, original: str,
-           others: Collection[str] = ()) -> Entry | None:
+           others: Sequence[str] = ()) -> Entry | None:
     """The entry declaring ``package`` that the edit means; None when the file no longer declares it.
 
-    The one at ``line`` still written as ``original``, else the only one written as ``original`` (earlier
-    edits moved it), else, when the text changed since the audit, the only declaration of the package,
-    unless it is written as one of ``others`` (the other declarations of the package the audit saw in this
-    file: that one is not this edit's, and this edit's is gone); several candidates and none as recorded:
-    ``FixRefused`` (ambiguous).
+    ``others`` are the other declarations of the package the audit saw in this file (as written): they
+    are not this edit's. The edit's is the one at ``line`` still written as ``original``, else the one so
+    written nearest ``line`` (earlier edits moved it), as long as more are so written than ``others``
+    account for; else, when the text changed since the audit, the only declaration ``others`` do not
+    account for. None of them left: already gone. Several and none as recorded: ``FixRefused``
+    (ambiguous).
     """
     package = canonicalize_name(package)
     found = [e for e in items if e.requirement is not None and e.requirement.name == package]
-    if not found:
-        return None
     original = original.strip()
+    pool = Counter(o.strip() for o in others)
+    twins = pool[original] if original else 0
     same = [e for e in found if not original or e.logical.raw.strip() == original]
-    at_line = [e for e in same if e.logical.line == line]
-    if at_line:
-        return at_line[0]
-    if len(same) == 1:
-        return same[0]
-    if len(same) > 1:  # identical duplicates, all moved: the one nearest the recorded line
-        return min(same, key=lambda e: abs(e.logical.line - line))
-    if len(found) == 1:
-        return None if found[0].logical.raw.strip() in {o.strip() for o in others} else found[0]
-    where = ", ".join(str(e.logical.line) for e in found)
+    if len(same) > twins:
+        at_line = [e for e in same if e.logical.line == line]
+        return at_line[0] if at_line else min(same, key=lambda e: abs(e.logical.line - line))
+    unexplained = []
+    for entry in found:
+        raw = entry.logical.raw.strip()
+        if pool[raw] > 0:
+            pool[raw] -= 1  # one of the other declarations the audit saw
+        else:
+            unexplained.append(entry)
+    if not unexplained:
+        return None
+    if len(unexplained) == 1:
+        return unexplained[0]
+    where = ", ".join(str(e.logical.line) for e in unexplained)
     raise FixRefused(f"{package} is declared at lines {where} and none reads {original!r} any more: ambiguous")
 
 

@@ -124,8 +124,8 @@ def _delete(path: str, text: str, before: Sequence[Entry], doomed: Sequence[Entr
     names = {e.requirement.name for e in doomed if e.requirement is not None}
     for entry in reqline.entries(new, path):
         if entry.requirement is not None and entry.requirement.name in names:
-            ctx.notes.append(f"{entry.requirement.name} is still declared at "
-                             f"{ctx.workspace.display(ctx.workspace.key(path))}:{entry.logical.line}")
+            ctx.notes.append(f"{entry.requirement.name} is also declared at {_show(path, ctx)}:"
+                             f"{entry.logical.line}, which this fix leaves")
     return doomed[0]
 
 

@@ -167,7 +167,7 @@ def test_duplicate_declaration_left_is_noted(tmp_path: Path) -> None:
     root = _copy("duplicates", tmp_path)
     ctx = _context(root)
     requirements.remove(_edit(root, {"kind": "remove", "package": "foo", "at": 3}), ctx)
-    assert ctx.notes == ["foo is still declared at requirements.txt:1"]
+    assert ctx.notes == ["foo is also declared at requirements.txt:1, which this fix leaves"]
 
 
 def test_the_line_moved_by_an_earlier_edit_is_still_found(tmp_path: Path) -> None:
@@ -683,3 +683,27 @@ def test_pip_compile_failing_falls_back_to_the_annotations(compiled_project: Pat
     assert "delta" not in txt and "epsilon" not in txt and "beta==1.2" in txt
     assert ctx.commands == []
     assert ctx.notes[0].startswith("pip-compile could not regenerate requirements.txt (")
+
+
+def test_a_file_shared_by_two_services_is_fixed_once(tmp_path: Path) -> None:
+    """Two services read one file declaring foo twice: each service's finding for line 3 removes line 3
+    once; the declaration at line 1 (its own finding's business) is never taken for it."""
+    for text in ("foo\nbar\nfoo\n", "foo==1; python_version < '3.12'\nbar\nfoo==2; python_version >= '3.12'\n"):
+        (tmp_path / "requirements.txt").write_text(text)
+        edit = RemoveRequirement("foo", **requirement_span(_declared(tmp_path / "requirements.txt", "foo", 3)))
+        ctx = _context(tmp_path)
+        requirements.remove(edit, ctx)
+        first = text.splitlines(True)[0]
+        assert ctx.workspace.text(tmp_path / "requirements.txt") == first + "bar\n"
+        snapshot = ctx.workspace.snapshot()
+        requirements.remove(edit, ctx)  # the second service's finding
+        assert ctx.workspace.changes_since(snapshot) == ()
+
+
+def test_a_changed_line_is_not_confused_with_its_twin(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("foo\nbar\nfoo\n")
+    edit = RemoveRequirement("foo", **requirement_span(_declared(tmp_path / "requirements.txt", "foo", 3)))
+    ctx = _context(tmp_path)
+    ctx.workspace.set(tmp_path / "requirements.txt", "foo\nbar\nfoo>=2  # changed since the audit\n")
+    requirements.remove(edit, ctx)
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == "foo\nbar\n"
