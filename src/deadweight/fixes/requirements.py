@@ -12,9 +12,12 @@ would use (the file's ``--index-url``/``--extra-index-url``, the service's, ``PI
 a lean variant (DW102) of a pinned requirement is checked to exist at that version. Offline, or with the
 index unreachable, such edits are refused.
 
-A ``requirements.in`` with its pip-compile output ``requirements.txt`` beside it: the same edit is made to
-the ``.txt`` (removing also what pip-compile's ``# via`` annotations show only the removed package needed)
-and a note says to run pip-compile again.
+pip-tools: a ``requirements.in`` and its pip-compile output ``requirements.txt`` beside it (the header
+names the ``.in``) are edited together, whichever of them the audit read. With pip-compile installed the
+``.txt`` is regenerated in a scratch copy of both files with the options its header records; otherwise
+(or with ``--no-lock``/``--offline``, or when pip-compile fails) the same line edit is made to it,
+removing also what its ``# via`` annotations show only the removed package needed, and a note says to
+run pip-compile.
 """
 
 from __future__ import annotations
