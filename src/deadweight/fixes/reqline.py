@@ -205,18 +205,19 @@ def removal_span(physical: Sequence[str], entry: Entry) -> tuple[int, int]:
     return start, annotation_end(physical, end)
 
 
-def spec_rewrite(line: str, package: str, *, name: str | None, specifier: str | None) -> str:
+def spec_rewrite(line: str, package: str, *, name: str | None, specifier: str | None, next_line: str = "") -> str:
     """The physical line ``line`` (the first line of the requirement, without its ending) with the name
     replaced by ``name`` and/or the version specifier by ``specifier``; extras, spacing, marker, options and
-    comment stay as written."""
+    comment stay as written. ``next_line``: the physical line after it, when ``line`` continues there."""
     m = _SPEC_RE.match(line)
     if not m or canonicalize_name(m.group("name")) != canonicalize_name(package):
         raise FixRefused(f"the line does not start with the requirement {package}: {line.strip()!r}")
     rest = line[m.end():]
     if rest.startswith(("@", " @")) or (not m.group("spec") and rest.lstrip().startswith("@")):
         raise FixRefused(f"{package} is a direct reference (name @ URL): not rewritten")
-    if specifier is not None and not m.group("spec") and rest.strip() == "\\":
-        raise FixRefused(f"the requirement {package} continues on the next line: its specifier is not rewritten")
+    if specifier is not None and not m.group("spec") and rest.strip() == "\\" and \
+            next_line.lstrip().startswith(("<", ">", "=", "!", "~", "(", "[", ",")):
+        raise FixRefused(f"the version or extras of {package} continue on the next line: not rewritten")
     new_name = name if name else m.group("name")
     extras = m.group("extras") or ""
     gap = m.group("gap")
@@ -235,7 +236,10 @@ def hash_rewrite(physical: Sequence[str], start: int, end: int, hashes: Sequence
     ``--hash`` options replaced by ``hashes`` (``sha256:...``), in the layout the line uses: one option per
     continuation line (pip-compile's), or all on one line. A layout not understood: ``FixRefused``."""
     block = [p.rstrip("\r\n") for p in physical[start - 1:end]]
-    tokens = [f"--hash={h}" for h in hashes]
+    written = next((m.group(0) for text in block if (m := _HASH_TOKEN_RE.search(text))), "--hash=")
+    spaced = re.match(r"--hash(\s+)", written)
+    joint = spaced.group(1) if spaced else "="  # --hash=sha256:... or --hash sha256:..., as the line writes it
+    tokens = [f"--hash{joint}{h}" for h in hashes]
     if not tokens:
         raise FixRefused("no hashes to write")
     first, rest = block[0], block[1:]

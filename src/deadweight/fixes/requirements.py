@@ -202,7 +202,8 @@ def _replace_in(path: str, edit: ReplaceRequirement, line: int, original: str, c
         hashes = _hashes_of(name or req.name, version, before, ctx)
     physical = lines(text)
     start, end = entry.logical.line, entry.logical.end_line
-    first = reqline.spec_rewrite(physical[start - 1].rstrip("\r\n"), edit.package, name=name, specifier=specifier)
+    first = reqline.spec_rewrite(physical[start - 1].rstrip("\r\n"), edit.package, name=name, specifier=specifier,
+                                 next_line=physical[start] if start < end else "")
     if hashes is not None:
         block = reqline.hash_rewrite([*physical[:start - 1], first + "\n", *physical[start:]], start, end, hashes)
     else:

@@ -308,6 +308,28 @@ def test_pin_refreshes_hashes_written_on_one_line(index: Index, tmp_path: Path) 
     assert ctx.workspace.text(tmp_path / "requirements.txt") == f"-i {index.url}\nfakepkg==1.0 --hash={new} # x\n"
 
 
+def test_hashes_written_with_a_space_keep_the_space(index: Index, tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(f"-i {index.url}\nfakepkg \\\n  --hash {OLD[0]}\n")
+    edit = ReplaceRequirement("fakepkg", specifier="==1.1",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fakepkg")))
+    ctx = _context(tmp_path, rule="DW501")
+    requirements.replace(edit, ctx)
+    new = index.sha["fakepkg==1.1"]
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == (
+        f"-i {index.url}\nfakepkg==1.1 \\\n  --hash {new[0]} \\\n  --hash {new[1]}\n")
+
+
+def test_hashes_spread_in_another_layout_are_refused(index: Index, tmp_path: Path) -> None:
+    text = f"-i {index.url}\nfakepkg --hash={OLD[0]} \\\n    --hash={OLD[1]}\n"
+    (tmp_path / "requirements.txt").write_text(text)
+    edit = ReplaceRequirement("fakepkg", specifier="==1.1",
+                              **requirement_span(_declared(tmp_path / "requirements.txt", "fakepkg")))
+    ctx = _context(tmp_path, rule="DW501")
+    with pytest.raises(FixRefused, match="layout"):
+        requirements.replace(edit, ctx)
+    assert ctx.workspace.text(tmp_path / "requirements.txt") == text
+
+
 def test_lean_variant_without_the_pinned_version_gets_the_nearest_lower(index: Index, tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text(
         f"--index-url={index.url}\nfake-gui[extra]==2.1 \\\n    --hash={OLD[0]}\n")
@@ -377,7 +399,8 @@ def requirements_files(draw: st.DrawFn) -> tuple[list[list[str]], list[int | Non
     owners: list[int | None] = []
     for i in range(draw(st.integers(1, 12))):
         kind = draw(st.sampled_from(["plain", "comment-after", "comment-line", "blank", "continuation", "hashes",
-                                     "marker-extras", "index", "env", "include", "via", "spaces"]))
+                                     "marker-extras", "index", "env", "include", "via", "spaces",
+                                     "continued-marker"]))
         name = f"pkg{i}"
         digest = "sha256:" + f"{i:x}" * 64
         if kind == "plain":
@@ -405,6 +428,8 @@ def requirements_files(draw: st.DrawFn) -> tuple[list[list[str]], list[int | Non
             blocks.append([f"-r missing-{i}.txt"]), owners.append(None)
         elif kind == "via":
             blocks.append([f"{name}==4.{i}", f"    # via pkg{i + 100}"]), owners.append(i)
+        elif kind == "continued-marker":
+            blocks.append([f"{name}[x] \\", "    ; python_version >= '3.9'  # on the next line"]), owners.append(i)
         else:
             blocks.append([f"  {name}  "]), owners.append(i)
     if not any(o is not None for o in owners):
@@ -459,7 +484,8 @@ def test_pinning_one_package_changes_only_its_lines(data: tuple[list[list[str]],
     if not final_newline and blocks[-1][-1].endswith("\\"):
         final_newline = True
     text = _join(blocks, ending, final_newline)
-    one_line = len(blocks[chosen]) == 1 or "# via" in blocks[chosen][1]
+    # the specifier is on the first line and no hash needs the index: the pin is always made
+    must_pin = not any("--hash" in line or line.lstrip().startswith(">=") for line in blocks[chosen])
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         path = root / "requirements.txt"
@@ -473,7 +499,7 @@ def test_pinning_one_package_changes_only_its_lines(data: tuple[list[list[str]],
         try:
             requirements.replace(edit, ctx)
         except FixRefused:
-            assert not one_line, "a requirement on one line is always pinned"
+            assert not must_pin, "a requirement whose version is on its first line is always pinned"
             assert ctx.workspace.text(path) == text
             return
         got = ctx.workspace.text(path)
