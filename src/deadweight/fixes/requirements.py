@@ -64,7 +64,7 @@ def remove(edit: RemoveRequirement, ctx: FixContext) -> None:
     if removed is None:
         return
     compiled = _compiled_beside(edit.file, ctx)
-    if compiled is not None and not _recompile(edit.file, compiled, ctx):
+    if compiled is not None and not _recompile(edit.file, compiled, ctx, {edit.package}, adds=False):
         _remove_compiled(compiled, edit.file, edit.package, ctx)
     source = _source_of(edit.file, ctx)
     if source is not None:
@@ -81,7 +81,7 @@ def _remove_source(source: str, compiled: str, package: str, ctx: FixContext) ->
         ctx.notes.append(f"{shown} is compiled from {shown_source}, which does not declare {package}: "
                          "pip-compile pins it again while a requirement there needs it")
         return
-    if _recompile(source, compiled, ctx):
+    if _recompile(source, compiled, ctx, {package}, adds=False):
         ctx.notes.append(f"removed {package} from {shown_source} too, the source of {shown}")
         return
     text = ctx.workspace.text(compiled)
@@ -153,7 +153,9 @@ def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
         raise FixRefused("the edit names neither a new project nor a new specifier")
     made = _replace_in(edit.file, edit, edit.line, edit.original, ctx)
     compiled = _compiled_beside(edit.file, ctx) if made else None
-    if compiled is not None and not _recompile(edit.file, compiled, ctx) and _replace_in(compiled, edit, 0, "", ctx):
+    touched = {edit.package, *([edit.name] if edit.name else [])}
+    if compiled is not None and not _recompile(edit.file, compiled, ctx, touched, adds=bool(edit.name)) and \
+            _replace_in(compiled, edit, 0, "", ctx):
         ctx.notes.append(f"{_show(compiled, ctx)}: made the same change without pip-compile; run pip-compile to "
                          f"check what {edit.name or edit.package} needs")
     source = _source_of(edit.file, ctx) if made else None
@@ -162,7 +164,7 @@ def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
         if not _replace_in(source, edit, 0, "", ctx):
             ctx.notes.append(f"{shown} is compiled from {shown_source}, which does not declare {edit.package}: "
                              "pip-compile undoes this change")
-        elif _recompile(source, edit.file, ctx):
+        elif _recompile(source, edit.file, ctx, touched, adds=bool(edit.name)):
             ctx.notes.append(f"made the same change to {shown_source}, the source of {shown}")
         else:
             ctx.notes.append(f"made the same change to {shown_source}, the source of {shown}; run pip-compile to "
@@ -410,12 +412,14 @@ def _compile_command(compiled_text: str, source_name: str, output_name: str) -> 
     return options
 
 
-def _recompile(source: str, compiled: str, ctx: FixContext) -> bool:
+def _recompile(source: str, compiled: str, ctx: FixContext, touched: Collection[str], *, adds: bool) -> bool:
     """Regenerate ``compiled`` from the edited ``source`` with pip-compile, in a scratch directory holding
     the workspace's text of both (so pip-compile keeps every pin it need not change), and read the result
     into the workspace. False when pip-compile is not installed, ``--no-lock`` or ``--offline`` was given,
-    the compiled file's header does not say how it was made, or pip-compile fails (a note says why): the
-    caller keeps it in step by hand."""
+    the compiled file's header does not say how it was made, or pip-compile fails or changes more than the
+    edit explains (a note says why): the caller keeps it in step by hand. ``touched``: the packages the
+    edit is about, whose pins may change; ``adds``: whether new packages may appear (a lean variant's
+    dependencies), else pip-compile may only drop pins."""
     exe = shutil.which("pip-compile")
     if exe is None or not ctx.settings.lock or ctx.settings.offline:
         return False
@@ -461,9 +465,19 @@ def _recompile(source: str, compiled: str, ctx: FixContext) -> bool:
             new = (Path(scratch) / compiled_key.name).read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return _compile_failed(compiled, f"cannot read what it wrote: {exc}", ctx)
-    unparsed = [e for e in reqline.entries(new, compiled) if e.key[0] == "unparsed"]
+    after = reqline.entries(new, compiled)
+    unparsed = [e for e in after if e.key[0] == "unparsed"]
     if unparsed:
         return _compile_failed(compiled, f"it wrote a line deadweight cannot read: {unparsed[0].logical.raw!r}", ctx)
+    pins_before = _pins(reqline.entries(compiled_text, compiled))
+    pins_after = _pins(after)
+    skip = {canonicalize_name(t) for t in touched}
+    changed = sorted(n for n in pins_before.keys() & pins_after.keys() if pins_before[n] != pins_after[n]
+                     and n not in skip)
+    added = sorted(pins_after.keys() - pins_before.keys() - skip)
+    if changed or (added and not adds):
+        what = ", ".join([*(f"{n} {pins_before[n]} -> {pins_after[n]}" for n in changed), *(f"+{n}" for n in added)])
+        return _compile_failed(compiled, f"it would also change {what}", ctx)
     ctx.workspace.set(compiled, new)
     ctx.commands.append(shlex.join(["pip-compile", *command]))
     return True
@@ -481,6 +495,10 @@ def _source_of(path: str, ctx: FixContext) -> str | None:
     if not any(re.match(r"^#\s+pip-compile(\s|$)", line) and name in line.split() for line in head):
         return None
     return source
+
+
+def _pins(items: Sequence[Entry]) -> dict[str, str]:
+    return {e.requirement.name: e.requirement.specifier for e in items if e.requirement is not None}
 
 
 def _compile_failed(compiled: str, reason: str, ctx: FixContext) -> bool:

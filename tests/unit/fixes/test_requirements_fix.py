@@ -733,3 +733,16 @@ def test_a_changed_line_is_not_confused_with_its_twin(tmp_path: Path) -> None:
     ctx.workspace.set(tmp_path / "requirements.txt", "foo\nbar\nfoo>=2  # changed since the audit\n")
     requirements.remove(edit, ctx)
     assert ctx.workspace.text(tmp_path / "requirements.txt") == "foo\nbar\n"
+
+
+def test_pip_compile_changing_other_pins_falls_back(compiled_project: Path) -> None:
+    project = compiled_project
+    txt = (project / "requirements.txt").read_text().replace("beta==1.2", "beta==1.1")  # not on the index
+    (project / "requirements.txt").write_text(txt)
+    ctx = _context(project, lock=True)
+    requirements.remove(_edit(project, {"kind": "remove", "package": "delta", "in": "requirements.in"}), ctx)
+    assert ctx.notes[0] == ("pip-compile could not regenerate requirements.txt "
+                            "(it would also change beta ==1.1 -> ==1.2)")
+    new = ctx.workspace.text(project / "requirements.txt")
+    assert "beta==1.1" in new and "delta" not in new and "epsilon" not in new
+    assert ctx.commands == []
