@@ -70,14 +70,27 @@ def commit(workspace: Workspace) -> list[str]:
         for key in keys:
             text = workspace.current(key)
             assert text is not None
+            # checked again just before this file is replaced: an editor saving it while we wrote the others
+            if _digest(key) != workspace.original_digest(key):
+                raise _Changed
             _atomic_write(key, text.encode("utf-8"), workspace.original_mode(key))
             done.append(key)
-    except OSError as exc:
+    except (_Changed, FixError, OSError) as exc:
         failed = workspace.display(keys[len(done)])
+        if isinstance(exc, _Changed):
+            what = f"{failed} changed on disk since deadweight read it"
+        elif isinstance(exc, FixError):
+            what = str(exc)
+        else:
+            what = f"cannot write {failed}: {exc.strerror or exc}"
         problems = _roll_back(workspace, done)
-        extra = f"; could not restore {', '.join(problems)}" if problems else "; every file restored"
-        raise FixError(f"cannot write {failed}: {exc.strerror or exc}{extra}") from None
+        extra = f"; could not restore {', '.join(problems)}" if problems else "; every file left as it was"
+        raise FixError(what + extra) from None
     return [workspace.display(key) for key in keys]
+
+
+class _Changed(Exception):
+    """A file's bytes are no longer those read: stop, and put back what was written."""
 
 
 def _roll_back(workspace: Workspace, done: list[Path]) -> list[str]:

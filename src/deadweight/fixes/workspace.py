@@ -3,6 +3,11 @@
 A file is read once (bytes, decoded as UTF-8 exactly: no newline translation), so every later edit starts
 from what the previous fixes left and the transaction can check the disk still holds what was read. A file
 that is not UTF-8, or holds unresolved merge-conflict markers, is refused: no edit of it is safe.
+
+Only files inside the project root are ever read or written: a path is resolved (symlinks followed) before
+it is checked, so a symlinked requirements file is edited where it really is when that is inside the root,
+and refused when it points out of it. An audit report given with ``--from-report`` is data from outside,
+and nothing it names (``/etc/passwd``, ``../../elsewhere``) can make a fix touch a file the project does not own.
 """
 
 from __future__ import annotations
@@ -40,8 +45,17 @@ class Workspace:
         self._current: dict[Path, str | None] = {}
 
     def key(self, path: str | Path) -> Path:
+        """The file's resolved absolute path; ``FixRefused`` when that is not inside the project root."""
         p = Path(path)
-        return (p if p.is_absolute() else self.root / p).resolve()
+        try:
+            key = (p if p.is_absolute() else self.root / p).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise FixRefused(f"cannot resolve {path}: {exc}") from None
+        if key != self.root and not key.is_relative_to(self.root):
+            via = "" if Path(path) == key else f" (it resolves to {key})"
+            raise FixRefused(f"{path} is outside the project root {self.root}{via}: deadweight edits only "
+                             "the project's own files")
+        return key
 
     def _load(self, key: Path) -> None:
         if key in self._originals:
