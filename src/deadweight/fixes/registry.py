@@ -34,6 +34,7 @@ def apply_edit(edit: Edit, ctx: FixContext) -> None:
     kind = file_kind(edit.file)
     if edit.file is None:
         raise FixRefused("the project does not say where this is declared or installed")
+    ctx.workspace.key(edit.file)  # refuses a file outside the project root before any editor sees the edit
     match edit:
         case RemoveRequirement() | ReplaceRequirement():
             if kind == "requirements":
