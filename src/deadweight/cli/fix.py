@@ -22,8 +22,9 @@ from deadweight.model.plan import FixPlan, PlannedFix
 FORMATS = ("diff", "json")
 
 
-def exit_code(plan: FixPlan, config: Config) -> int:
-    """See the module docstring: unaudited services, then refusals, then what remains at the fail level."""
+def exit_code(plan: FixPlan, config: Config, *, write: bool) -> int:
+    """See the module docstring: unaudited services, then refusals, then what remains at the fail level.
+    ``write``: ``--write`` was given (and, the code being asked for, its transaction committed)."""
     if any(u.error_kind == "usage" for u in plan.unaudited):
         return EXIT_USAGE
     if plan.unaudited:
@@ -37,7 +38,7 @@ def exit_code(plan: FixPlan, config: Config) -> int:
         return row.rule in rules or (level is not None and row.severity >= level)
 
     # written: a planned fix is in the files now, so its finding is gone; not written, the files still hold it
-    remaining = [row for row in plan.fixes if not (plan.written and row.fixed)]
+    remaining = [row for row in plan.fixes if not (write and row.fixed)]
     return EXIT_FINDINGS if any(fails(row) for row in remaining) else EXIT_OK
 
 
@@ -84,7 +85,7 @@ def fix_command(**params: Any) -> None:
                only=params["only"], from_report=params["from_report"], write=params["write"],
                pin_pyproject=params["pin_pyproject"], lock=not params["no_lock"])
     write_output(render(plan, params["fmt"]), params["output"])
-    raise click.exceptions.Exit(exit_code(plan, config))
+    raise click.exceptions.Exit(exit_code(plan, config, write=params["write"]))
 
 
 __all__ = ["exit_code", "fix_command", "render"]

@@ -70,7 +70,7 @@ class FixPlan:
     root: str
     fixes: tuple[PlannedFix, ...]
     files: tuple[FileChange, ...]  # every changed file, original text and final text, sorted by path
-    written: bool = False  # ``--write`` was given and the transaction committed (zero files is a commit too)
+    written: bool = False  # ``--write`` wrote the changed files (False: a dry run, or nothing to change)
     warnings: tuple[str, ...] = ()
     unaudited: tuple[UnauditedService, ...] = ()
 

@@ -89,7 +89,7 @@ def fix(
         # the run is an input error (exit 2/3): it changes nothing, as a failed run should
         names = ", ".join(u.service for u in plan.unaudited)
         plan = replace(plan, warnings=(*plan.warnings, f"nothing written: {names} could not be audited"))
-    elif write:
-        commit(workspace)  # zero changed files: a commit that writes nothing
+    elif write and plan.changed_files:
+        commit(workspace)
         plan = replace(plan, written=True)
     return plan
