@@ -7,6 +7,7 @@ planning what the live audit plans, the JSON against its schema, and bad input a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,25 @@ def test_unaudited_exit_codes_follow_the_error_kind(tmp_path: Path) -> None:
     assert exit_code(usage, config, write=False) == 2
     inputs = FixPlan(str(tmp_path), refused, (), unaudited=(UnauditedService("b", "gone", "input"),))
     assert exit_code(inputs, config, write=False) == 3
+
+
+def test_every_option_status_and_json_field_is_documented() -> None:
+    from deadweight.cli.fix import fix_command
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    guide, cli, json_doc = ((docs / name).read_text(encoding="utf-8") for name in ("fix.md", "cli.md", "json.md"))
+    cli_section = cli[cli.index("## `deadweight fix [PATH]`"):cli.index("## Writing `--output`")]
+    options = [opt for param in fix_command.params for opt in getattr(param, "opts", []) if opt.startswith("--")]
+    assert "--fail-on" in options and "--from-report" in options
+    for opt in options:
+        assert f"`{opt}" in guide, opt
+        assert f"`{opt}" in cli_section, opt
+    for status in ("planned", "refused", "manual", "skipped"):
+        assert f"`{status}`" in guide, status
+    for code in range(5):
+        assert f"| {code} |" in guide, code
+    section = json_doc[json_doc.index("## `deadweight fix --format json`"):]
+    schema = fix_json.load_schema()
+    fields = [*schema["properties"], *schema["$defs"]["fix"]["properties"], *schema["$defs"]["change"]["properties"]]
+    for field in fields:
+        assert re.search(rf"[`.]{field}[`\[]", section), field
