@@ -225,6 +225,9 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert code == 2 and "--image, --build and --run do not apply" in err
     code, _, err = run(capsys, str(root), "--fail-on", "catastrophic")
     assert code == 2 and err.count("\n") == 1
+    code, out, err = run(capsys, str(root), "--only", "scipy")
+    assert (code, out) == (2, "")
+    assert err == "deadweight: error: --only 'scipy': 'scipy' is not a rule id (DW201, or DW201,PACKAGE)\n"
 
 
 def test_a_service_that_cannot_be_audited_is_exit_3_and_nothing_written(capsys: pytest.CaptureFixture[str],

@@ -10,10 +10,11 @@ changes and the note "already made": fixes are idempotent, so ``fix --write`` tw
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from deadweight.errors import DeadweightError
+from deadweight.errors import DeadweightError, UsageError
 from deadweight.fixes.base import FixContext, Fixer, FixRefused, FixSettings
 from deadweight.fixes.registry import ORDER, apply_edit
 from deadweight.fixes.workspace import Workspace
@@ -43,6 +44,8 @@ class Selection:
             if not parts:
                 continue
             rule, packages = parts[0].upper(), parts[1:]
+            if not re.fullmatch(r"DW\d{3}", rule):
+                raise UsageError(f"--only {value!r}: {parts[0]!r} is not a rule id (DW201, or DW201,PACKAGE)")
             if packages:
                 out.extend((rule, p.lower()) for p in packages)
             else:

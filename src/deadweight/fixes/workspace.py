@@ -31,6 +31,7 @@ class _Original:
     text: str | None  # None: the file did not exist
     digest: str | None  # sha256 of the bytes read, None when absent
     mode: int | None
+    owner: tuple[int, int] | None = None  # uid, gid: kept when the file is replaced
 
 
 Snapshot = dict[Path, str | None]
@@ -78,7 +79,9 @@ class Workspace:
             raise FixRefused(f"{self.display(key)} is not UTF-8 text") from None
         if _CONFLICT_RE.search(text):
             raise FixRefused(f"{self.display(key)} has unresolved merge-conflict markers")
-        self._originals[key] = _Original(text, hashlib.sha256(data).hexdigest(), key.stat().st_mode & 0o7777)
+        st = key.stat()
+        self._originals[key] = _Original(text, hashlib.sha256(data).hexdigest(), st.st_mode & 0o7777,
+                                         (st.st_uid, st.st_gid))
         self._current[key] = text
 
     def exists(self, path: str | Path) -> bool:
@@ -129,6 +132,9 @@ class Workspace:
 
     def original_mode(self, key: Path) -> int | None:
         return self._originals[key].mode
+
+    def original_owner(self, key: Path) -> tuple[int, int] | None:
+        return self._originals[key].owner
 
     def original_text(self, key: Path) -> str | None:
         return self._originals[key].text

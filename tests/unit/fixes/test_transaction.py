@@ -141,3 +141,15 @@ def test_directories_are_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(transaction, "_fsync_dir", spy)
     commit(ws)
     assert synced == [str(tmp_path.resolve())] * 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_the_owner_is_kept(tmp_path: Path) -> None:
+    """Root fixing a project mounted from a user's checkout must leave the user's files the user's."""
+    ws = _project(tmp_path)
+    os.chown(tmp_path / "a.txt", 1234, 2345)
+    ws = Workspace(tmp_path)
+    ws.set("a.txt", "changed\n")
+    commit(ws)
+    st = (tmp_path / "a.txt").stat()
+    assert (st.st_uid, st.st_gid) == (1234, 2345)
