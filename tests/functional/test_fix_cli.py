@@ -156,6 +156,12 @@ def test_from_report_plans_what_the_live_audit_plans(capsys: pytest.CaptureFixtu
     assert code == live_code
     assert from_report["fixes"] == live["fixes"] and from_report["files"] == live["files"]
     assert from_report["warnings"] == []
+    # --select / --ignore narrow the report's findings as they narrow a live audit
+    for option in (("--ignore", "DW201"), ("--select", "DW5")):
+        _, live = run_json(capsys, str(root), *option)
+        _, narrowed = run_json(capsys, str(root), "--from-report", str(report), *option)
+        assert narrowed["fixes"] == live["fixes"]
+        assert "DW201" not in {f["rule"] for f in narrowed["fixes"]}
 
 
 def test_a_report_naming_files_outside_the_project_edits_none(capsys: pytest.CaptureFixture[str],

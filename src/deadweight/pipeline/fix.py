@@ -43,7 +43,7 @@ def fix(
     offline: bool = False,
     torch_cpu_index: str | None = None,
     deployment_gpu: str | None = None,
-    only: Sequence[str] = (),
+    only: str | Sequence[str] = (),
     report: AuditReport | None = None,
     from_report: str | Path | None = None,
     write: bool = False,
@@ -69,10 +69,11 @@ def fix(
     settings = audit_config(path, config=config, config_file=config_file, fail_on=fail_on, select=select,
                             ignore=ignore, offline=offline, torch_cpu_index=torch_cpu_index,
                             deployment_gpu=deployment_gpu)
+    selection = Selection.parse((only,) if isinstance(only, str) else only)  # a bad --only before the audit
     project = load_project(str(path))
     warnings: list[str] = []
     if report is None and from_report is not None:
-        report = read_report(from_report)
+        report = _selected(read_report(from_report), settings)
         if Path(report.root).resolve() != Path(project.root).resolve():
             warnings.append(f"the report audited {report.root}, the project is {project.root}: files outside "
                             "the project are not edited")
@@ -83,7 +84,7 @@ def fix(
         report = run_audit(str(path), settings, options, progress, project=project)
     fix_settings = FixSettings(cpu_index_url=settings.torch_cpu_index, pin_pyproject=pin_pyproject, lock=lock,
                                offline=settings.offline)
-    plan, workspace = plan_fixes(report, project, fix_settings, Selection.parse(only))
+    plan, workspace = plan_fixes(report, project, fix_settings, selection)
     plan = replace(plan, warnings=(*plan.warnings, *warnings))
     if write and plan.unaudited:
         # the run is an input error (exit 2/3): it changes nothing, as a failed run should
@@ -93,3 +94,11 @@ def fix(
         commit(workspace)
         plan = replace(plan, written=True)
     return plan
+
+
+def _selected(report: AuditReport, settings: Config) -> AuditReport:
+    """The report's findings of the rules ``--select``/``--ignore`` (and the settings file) leave enabled, as
+    a live audit would have reported them."""
+    services = tuple(replace(s, findings=tuple(f for f in s.findings if settings.rule_enabled(f.rule)))
+                     for s in report.services)
+    return replace(report, services=services)
