@@ -1,7 +1,7 @@
 """deadweight: find the dead weight in Python container images, remove it, prove the result still works.
 
-Library use: ``from deadweight import audit, inspect`` (see docs/library.md). They return the model
-(``AuditReport``, ``InspectResult``) and raise ``deadweight.errors.DeadweightError`` subclasses; nothing
+Library use: ``from deadweight import audit, fix, inspect`` (see docs/library.md). They return the model
+(``AuditReport``, ``FixPlan``, ``InspectResult``) and raise ``deadweight.errors.DeadweightError`` subclasses; nothing
 prints or exits. They are loaded on first use, so ``import deadweight`` stays cheap.
 """
 
@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from deadweight._version import __version__
 
-__all__ = ["__version__", "audit", "inspect"]
+__all__ = ["__version__", "audit", "fix", "inspect"]
 
 if TYPE_CHECKING:
     from deadweight.pipeline.audit import audit
+    from deadweight.pipeline.fix import fix
     from deadweight.pipeline.inspect import inspect
 
 
@@ -23,6 +24,10 @@ def __getattr__(name: str) -> Any:
         from deadweight.pipeline.audit import audit  # noqa: PLC0415 - the pipeline pulls in everything
 
         return audit
+    if name == "fix":
+        from deadweight.pipeline.fix import fix  # noqa: PLC0415
+
+        return fix
     if name == "inspect":
         from deadweight.pipeline.inspect import inspect  # noqa: PLC0415
 

@@ -44,7 +44,10 @@ class OutputError(DeadweightError):
 
 
 class FixError(DeadweightError):
-    """An edit could not be applied safely; nothing was written."""
+    """``fix --write`` could not write the planned edits (a file changed on disk since it was read, a write or
+    rename failed); every file is left as it was (exit 4)."""
+
+    exit_code = 4
 
 
 class BuildError(DeadweightError):

@@ -3,20 +3,24 @@
 Findings are fixed in the order of ``registry.ORDER`` (by the kind of their first edit), so the fixes that
 rewrite whole structures (the builder-stage split) see the text the single-line fixes left, and each
 fixer re-reads that text: the plan is made on the edited model, never on stale line numbers. A finding whose
-edit is refused leaves the workspace as it found it; the others go on.
+edit is refused leaves the workspace as it found it; the others go on. A finding whose edits change nothing
+(two services sharing one requirements file, a second run over files already fixed) is planned with no
+changes and the note "already made": fixes are idempotent, so ``fix --write`` twice writes once.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from deadweight.fixes.base import FixContext, FixRefused, FixSettings
+from deadweight.errors import DeadweightError, UsageError
+from deadweight.fixes.base import FixContext, Fixer, FixRefused, FixSettings
 from deadweight.fixes.registry import ORDER, apply_edit
 from deadweight.fixes.workspace import Workspace
 from deadweight.model.audit import AuditReport
 from deadweight.model.finding import Finding
-from deadweight.model.plan import FixPlan, PlannedFix
+from deadweight.model.plan import FixPlan, FixStatus, PlannedFix, UnauditedService
 from deadweight.model.project import Project, Service
 from deadweight.model.usage import Confidence
 
@@ -40,6 +44,8 @@ class Selection:
             if not parts:
                 continue
             rule, packages = parts[0].upper(), parts[1:]
+            if not re.fullmatch(r"DW\d{3}", rule):
+                raise UsageError(f"--only {value!r}: {parts[0]!r} is not a rule id (DW201, or DW201,PACKAGE)")
             if packages:
                 out.extend((rule, p.lower()) for p in packages)
             else:
@@ -63,9 +69,15 @@ def plan_fixes(
     project: Project,
     settings: FixSettings,
     selection: Selection = Selection(),
+    *,
     workspace: Workspace | None = None,
+    apply: Fixer = apply_edit,
 ) -> tuple[FixPlan, Workspace]:
-    """The plan for every finding of ``report`` (nothing written) and the workspace holding the edited text."""
+    """The plan for every finding of ``report`` (nothing written) and the workspace holding the edited text.
+
+    ``apply`` makes one edit (``registry.apply_edit``, the editors; a test of the planner's own bookkeeping
+    passes a small editor of its own). Services the audit could not audit are carried into the plan as
+    ``unaudited``, for the exit code."""
     workspace = workspace if workspace is not None else Workspace(project.root)
     results: list[PlannedFix] = []
     services = {s.name: s for s in project.services}
@@ -86,35 +98,39 @@ def plan_fixes(
             else:
                 pending.append((service, finding))
     for service, finding in sorted(pending, key=lambda pair: (_order(pair[1]), pair[0].name)):
-        results.append(_fix_one(service, finding, project, settings, workspace))
-    plan = FixPlan(root=project.root, fixes=tuple(results), files=workspace.changes())
+        results.append(_fix_one(service, finding, project, settings, workspace, apply=apply))
+    unaudited = tuple(UnauditedService(r.name, r.error, r.error_kind) for r in report.services if r.error)
+    plan = FixPlan(root=project.root, fixes=tuple(results), files=workspace.changes(), unaudited=unaudited)
     return plan, workspace
 
 
 def _fix_one(service: Service, finding: Finding, project: Project, settings: FixSettings,
-             workspace: Workspace) -> PlannedFix:
+             workspace: Workspace, *, apply: Fixer) -> PlannedFix:
     snapshot = workspace.snapshot()
     ctx = FixContext(service=service, project=project, finding=finding, settings=settings, workspace=workspace)
     try:
         for edit in finding.remedy:
-            apply_edit(edit, ctx)
+            apply(edit, ctx)
     except FixRefused as exc:
         workspace.restore(snapshot)
         return _row(finding, "refused", str(exc), commands=ctx.commands)
+    except (DeadweightError, ValueError) as exc:
+        # a re-parse that failed (ParseError) or line numbers that no longer fit the text (text.replace_lines):
+        # the edit is not safe, whichever editor found out
+        workspace.restore(snapshot)
+        return _row(finding, "refused", f"the edited text did not check out: {exc}", commands=ctx.commands)
     changes = workspace.changes_since(snapshot)
     note = "; ".join(ctx.notes) if changes else "; ".join([*ctx.notes, "already made (by a fix above or before)"])
     return PlannedFix(
         service=finding.service, rule=finding.rule, title=finding.title, package=finding.package, path=finding.path,
-        hint=finding.fix, savings_bytes=finding.savings_bytes, estimated=finding.estimated, status="planned",
-        reason=note, changes=changes, commands=tuple(ctx.commands),
+        hint=finding.fix, savings_bytes=finding.savings_bytes, estimated=finding.estimated,
+        severity=finding.severity, status="planned", reason=note, changes=changes, commands=tuple(ctx.commands),
     )
 
 
-def _row(finding: Finding, status: str, reason: str, commands: Sequence[str] = ()) -> PlannedFix:
-    assert status in ("planned", "refused", "manual", "skipped")
+def _row(finding: Finding, status: FixStatus, reason: str, commands: Sequence[str] = ()) -> PlannedFix:
     return PlannedFix(
         service=finding.service, rule=finding.rule, title=finding.title, package=finding.package, path=finding.path,
         hint=finding.fix, savings_bytes=finding.savings_bytes, estimated=finding.estimated,
-        status=status,  # type: ignore[arg-type]
-        reason=reason, commands=tuple(commands),
+        severity=finding.severity, status=status, reason=reason, commands=tuple(commands),
     )

@@ -34,6 +34,9 @@ def apply_edit(edit: Edit, ctx: FixContext) -> None:
     kind = file_kind(edit.file)
     if edit.file is None:
         raise FixRefused("the project does not say where this is declared or installed")
+    # the workspace's refusals (outside the project root, not a regular file, not UTF-8, merge-conflict markers)
+    # hold for every editor: make them before any editor sees the edit
+    ctx.workspace.exists(edit.file)
     match edit:
         case RemoveRequirement() | ReplaceRequirement():
             if kind == "requirements":

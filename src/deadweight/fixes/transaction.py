@@ -1,7 +1,8 @@
 """All or nothing: write every changed file of a run, or leave every file as it was.
 
-Each file is written to a temporary file beside it (same directory, so the rename is atomic; same mode),
-flushed and fsynced, then renamed over the original. Before anything is written, every file is checked to
+Each file is written to a temporary file beside it (same directory, so the rename is atomic; same mode, and
+the same owner when we may set it: root fixing a mounted project must not leave root-owned files), flushed
+and fsynced, then renamed over the original. Before anything is written, every file is checked to
 still hold the bytes that were read (an editor or a ``git checkout`` may have changed it since): otherwise
 nothing is written. When a write or rename fails part way, the files already replaced get their original
 bytes back and files created are removed, the way pip-audit's fixer restores requirements files.
@@ -30,13 +31,17 @@ def _digest(path: Path) -> str | None:
         raise FixError(f"cannot re-read {path}: {exc.strerror or exc}") from None
 
 
-def _atomic_write(path: Path, data: bytes, mode: int | None) -> None:
+def _atomic_write(path: Path, data: bytes, mode: int | None, owner: tuple[int, int] | None = None) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".deadweight", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+            st = os.fstat(handle.fileno())
+            if owner is not None and owner != (st.st_uid, st.st_gid):
+                with contextlib.suppress(OSError):  # not ours to give away: the file becomes the writer's
+                    os.fchown(handle.fileno(), *owner)
         os.chmod(tmp, mode if mode is not None else 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -70,14 +75,27 @@ def commit(workspace: Workspace) -> list[str]:
         for key in keys:
             text = workspace.current(key)
             assert text is not None
-            _atomic_write(key, text.encode("utf-8"), workspace.original_mode(key))
+            # checked again just before this file is replaced: an editor saving it while we wrote the others
+            if _digest(key) != workspace.original_digest(key):
+                raise _Changed
+            _atomic_write(key, text.encode("utf-8"), workspace.original_mode(key), workspace.original_owner(key))
             done.append(key)
-    except OSError as exc:
+    except (_Changed, FixError, OSError) as exc:
         failed = workspace.display(keys[len(done)])
+        if isinstance(exc, _Changed):
+            what = f"{failed} changed on disk since deadweight read it"
+        elif isinstance(exc, FixError):
+            what = str(exc)
+        else:
+            what = f"cannot write {failed}: {exc.strerror or exc}"
         problems = _roll_back(workspace, done)
-        extra = f"; could not restore {', '.join(problems)}" if problems else "; every file restored"
-        raise FixError(f"cannot write {failed}: {exc.strerror or exc}{extra}") from None
+        extra = f"; could not restore {', '.join(problems)}" if problems else "; every file left as it was"
+        raise FixError(what + extra) from None
     return [workspace.display(key) for key in keys]
+
+
+class _Changed(Exception):
+    """A file's bytes are no longer those read: stop, and put back what was written."""
 
 
 def _roll_back(workspace: Workspace, done: list[Path]) -> list[str]:
@@ -88,7 +106,8 @@ def _roll_back(workspace: Workspace, done: list[Path]) -> list[str]:
             if original is None:
                 key.unlink()
             else:
-                _atomic_write(key, original.encode("utf-8"), workspace.original_mode(key))
+                _atomic_write(key, original.encode("utf-8"), workspace.original_mode(key),
+                              workspace.original_owner(key))
         except OSError:
             problems.append(workspace.display(key))
     return problems

@@ -3,6 +3,11 @@
 A file is read once (bytes, decoded as UTF-8 exactly: no newline translation), so every later edit starts
 from what the previous fixes left and the transaction can check the disk still holds what was read. A file
 that is not UTF-8, or holds unresolved merge-conflict markers, is refused: no edit of it is safe.
+
+Only files inside the project root are ever read or written: a path is resolved (symlinks followed) before
+it is checked, so a symlinked requirements file is edited where it really is when that is inside the root,
+and refused when it points out of it. An audit report given with ``--from-report`` is data from outside,
+and nothing it names (``/etc/passwd``, ``../../elsewhere``) can make a fix touch a file the project does not own.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ class _Original:
     text: str | None  # None: the file did not exist
     digest: str | None  # sha256 of the bytes read, None when absent
     mode: int | None
+    owner: tuple[int, int] | None = None  # uid, gid: kept when the file is replaced
 
 
 Snapshot = dict[Path, str | None]
@@ -40,8 +46,17 @@ class Workspace:
         self._current: dict[Path, str | None] = {}
 
     def key(self, path: str | Path) -> Path:
+        """The file's resolved absolute path; ``FixRefused`` when that is not inside the project root."""
         p = Path(path)
-        return (p if p.is_absolute() else self.root / p).resolve()
+        try:
+            key = (p if p.is_absolute() else self.root / p).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise FixRefused(f"cannot resolve {path}: {exc}") from None
+        if key != self.root and not key.is_relative_to(self.root):
+            via = "" if Path(path) == key else f" (it resolves to {key})"
+            raise FixRefused(f"{path} is outside the project root {self.root}{via}: deadweight edits only "
+                             "the project's own files")
+        return key
 
     def _load(self, key: Path) -> None:
         if key in self._originals:
@@ -64,7 +79,9 @@ class Workspace:
             raise FixRefused(f"{self.display(key)} is not UTF-8 text") from None
         if _CONFLICT_RE.search(text):
             raise FixRefused(f"{self.display(key)} has unresolved merge-conflict markers")
-        self._originals[key] = _Original(text, hashlib.sha256(data).hexdigest(), key.stat().st_mode & 0o7777)
+        st = key.stat()
+        self._originals[key] = _Original(text, hashlib.sha256(data).hexdigest(), st.st_mode & 0o7777,
+                                         (st.st_uid, st.st_gid))
         self._current[key] = text
 
     def exists(self, path: str | Path) -> bool:
@@ -115,6 +132,9 @@ class Workspace:
 
     def original_mode(self, key: Path) -> int | None:
         return self._originals[key].mode
+
+    def original_owner(self, key: Path) -> tuple[int, int] | None:
+        return self._originals[key].owner
 
     def original_text(self, key: Path) -> str | None:
         return self._originals[key].text

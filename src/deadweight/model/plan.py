@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FileChange", "FixPlan", "FixStatus", "PlannedFix"]
+from deadweight.model.finding import Severity
+
+__all__ = ["FileChange", "FixPlan", "FixStatus", "PlannedFix", "UnauditedService"]
 
 # planned: the edits are in the plan (and written, with --write); refused: an edit could not be made safely
 # (``reason`` says why; exit 4); manual: the finding has no automatic fix; skipped: not selected, or a verdict
@@ -38,6 +40,7 @@ class PlannedFix:
     hint: str  # the finding's fix hint (rendered from its remedy)
     savings_bytes: int
     estimated: bool
+    severity: Severity  # the finding's: the exit code asks whether findings at the fail level remain
     status: FixStatus
     reason: str = ""  # why refused / manual / skipped; for planned, a note ("already made by the fix above")
     changes: tuple[FileChange, ...] = ()
@@ -47,14 +50,29 @@ class PlannedFix:
     def changed(self) -> bool:
         return any(c.before != c.after for c in self.changes)
 
+    @property
+    def fixed(self) -> bool:
+        """Its edits are in the plan (made now, or already in the files): once written, the finding is gone."""
+        return self.status == "planned"
+
+
+@dataclass(frozen=True, slots=True)
+class UnauditedService:
+    """A service the audit could not audit, so nothing of it can be fixed: exit 2 or 3 as for ``audit``."""
+
+    service: str
+    error: str
+    error_kind: Literal["usage", "input"] | None
+
 
 @dataclass(frozen=True)
 class FixPlan:
     root: str
     fixes: tuple[PlannedFix, ...]
     files: tuple[FileChange, ...]  # every changed file, original text and final text, sorted by path
-    written: bool = False  # the files were written (``--write``)
+    written: bool = False  # ``--write`` wrote the changed files (False: a dry run, or nothing to change)
     warnings: tuple[str, ...] = ()
+    unaudited: tuple[UnauditedService, ...] = ()
 
     @property
     def refused(self) -> tuple[PlannedFix, ...]:

@@ -10,9 +10,10 @@ Frozen, no I/O, nothing of deadweight imported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
     "AddCleanup",
@@ -27,6 +28,7 @@ __all__ = [
     "SplitBuilderStage",
     "describe",
     "describe_remedy",
+    "edit_from_dict",
 ]
 
 _MIB = 1 << 20
@@ -211,3 +213,61 @@ def describe_remedy(edits: Iterable[Edit]) -> str:
     """The hint of a whole remedy: each edit's line once, in order (three RUN lines missing the same flag
     read as one sentence when the sentence does not name the line)."""
     return " ".join(dict.fromkeys(describe(edit) for edit in edits))
+
+
+_KINDS: dict[str, type[Edit]] = {
+    cls.kind: cls for cls in (RemoveRequirement, ReplaceRequirement, SetIndex, AddInstallFlag, AddCleanup,
+                              ReplaceBase, AddDockerignore, SplitBuilderStage, SetMemoryLimit)
+}
+
+
+def _value(kind: str, name: str, annotation: str, value: Any) -> Any:
+    """``value`` checked against the field's annotation (the few shapes edits use); lists become tuples."""
+    def wrong() -> ValueError:
+        return ValueError(f"{kind} edit: {name} must be {annotation}, not {type(value).__name__}")
+
+    if value is None:
+        if "None" in annotation:
+            return None
+        raise wrong()
+    base = annotation.replace(" | None", "")
+    if base == "str":
+        if not isinstance(value, str):
+            raise wrong()
+        return value
+    if base in ("int", "bool"):
+        # JSON true is not a line number, and 1 is not a flag
+        if type(value) is not (int if base == "int" else bool):
+            raise wrong()
+        return value
+    if base in ("tuple[str, ...]", "tuple[int, ...]"):
+        item = str if "str" in base else int
+        if not isinstance(value, list | tuple) or any(type(v) is not item for v in value):
+            raise wrong()
+        return tuple(value)
+    raise wrong()  # pragma: no cover - a field type this reader does not know: add it above
+
+
+def edit_from_dict(data: Mapping[str, Any]) -> Edit:
+    """The edit an ``audit --format json`` ``remedy`` entry describes (``{"kind": ..., <fields>}``).
+
+    The inverse of the JSON reporter's edit dict, for ``fix --from-report``. ``ValueError`` with a one-line
+    reason for an unknown kind, an unknown or missing field, or a value of the wrong type: a report from
+    another version or edited by hand is refused, never guessed at.
+    """
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise ValueError(f"unknown edit kind {kind!r} (known: {', '.join(sorted(_KINDS))})")
+    cls = _KINDS[kind]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields) - {"kind"})
+    if unknown:
+        raise ValueError(f"{kind} edit: unknown field(s) {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name not in data:
+            if f.default is dataclasses.MISSING:
+                raise ValueError(f"{kind} edit: {name} is missing")
+            continue
+        values[name] = _value(kind, name, str(f.type), data[name])
+    return cls(**values)

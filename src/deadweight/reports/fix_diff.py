@@ -3,7 +3,8 @@
 Each finding's block is headed by its rule, service, reason and the bytes it is expected to save; its hunks
 are relative to the text the fixes above it left, so the blocks apply in order (``git apply`` / ``patch``
 take them one after another). Findings that were refused, have no automatic fix or were skipped follow, each
-with its reason.
+with its reason, then the services that could not be audited, warnings, and one summary line. Every line
+that is not part of a diff starts with ``#``, so ``patch`` and ``git apply`` skip them.
 """
 
 from __future__ import annotations
@@ -52,11 +53,14 @@ def render(plan: FixPlan) -> str:
             out.append(f"# ran: {command}\n")
         out.extend(unified_diff(change) for change in fix.changes)
     others = [f for f in plan.fixes if f.status != "planned" or not f.changed]
-    if others:
+    notes = [f"# not audited: {u.service}: {u.error}\n" for u in plan.unaudited]
+    notes += [f"# warning: {w}\n" for w in plan.warnings]
+    if others or notes:
         out.append("\n" if out else "")
         for fix in others:
             label = "already fixed" if fix.status == "planned" else fix.status
             out.append(f"# {label}: {_subject(fix)}: {fix.reason or fix.title}\n")
+        out.extend(notes)
     changed = plan.changed_files
     verb = "wrote" if plan.written else "would change"
     summary = f"{verb} {len(changed)} file(s)" + (f": {', '.join(changed)}" if changed else "")
