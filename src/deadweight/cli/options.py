@@ -1,4 +1,4 @@
-"""The options every command that audits a project takes (``audit``, ``guard``, and later ``fix``/``verify``),
+"""The options every command that audits a project takes (``audit``, ``guard``, ``fix``, and later ``verify``),
 declared once so that a flag means the same thing, with the same help, wherever it appears."""
 
 from __future__ import annotations

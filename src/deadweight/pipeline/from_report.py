@@ -79,7 +79,11 @@ def _service(data: Any, where: str) -> ServiceResult:
     name = _get(data, "name", str, where)
     where = f"service {name}"
     error = _get(data, "error", (str, type(None)), where)
-    kind: Literal["usage", "input"] | None = "input" if error else None
+    recorded = data.get("error_kind") if isinstance(data, dict) else None
+    kind: Literal["usage", "input"] | None = None
+    if error:  # reports written before error_kind was added: an input error
+        kind = "usage" if recorded == "usage" else "input"
+    unresolved = data.get("unresolved") if isinstance(data, dict) else None
     findings = tuple(_finding(f, name, f"{where} findings[{i}]")
                      for i, f in enumerate(_get(data, "findings", list, where)))
     return ServiceResult(
@@ -91,6 +95,7 @@ def _service(data: Any, where: str) -> ServiceResult:
         findings=findings,
         error=error,
         error_kind=kind,
+        unresolved=tuple(u for u in unresolved if isinstance(u, str)) if isinstance(unresolved, list) else (),
     )
 
 

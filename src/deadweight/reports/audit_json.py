@@ -69,6 +69,7 @@ def _service(service: ServiceResult) -> dict[str, Any]:
         "dead_weight_bytes": service.dead_weight_bytes,
         "after_bytes": service.after_bytes,
         "error": service.error,
+        "error_kind": service.error_kind,
         "findings": [_finding(f) for f in service.ordered_findings],
         "skipped": [_skipped(s) for s in sorted(service.skipped, key=lambda s: (s.rule, s.reason))],
         "warnings": sorted(service.warnings),
