@@ -60,6 +60,8 @@ def render(plan: FixPlan, fmt: str) -> str:
               help="Plan from this `audit --format json` report instead of auditing again.")
 @click.option("--pin-pyproject", is_flag=True, help="DW501: pin >= ranges in pyproject.toml too.")
 @click.option("--no-lock", is_flag=True, help="Do not regenerate lock files (uv lock, poetry lock, pdm lock).")
+@click.option("--memory-headroom", type=float, default=1.5, show_default=True, metavar="FACTOR",
+              help="DW701/DW702: set the memory limit to the observed peak times FACTOR (1.0 to 10).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="diff", show_default=True,
               help="Output format.")
 @click.option("--output", "-o", metavar="FILE", help="Write the output to FILE instead of stdout.")
@@ -83,7 +85,8 @@ def fix_command(**params: Any) -> None:
                network=params["network"], platform=params["platform"], verify=params["verify"],
                fast_path=not params["no_fast_path"],
                only=params["only"], from_report=params["from_report"], write=params["write"],
-               pin_pyproject=params["pin_pyproject"], lock=not params["no_lock"])
+               pin_pyproject=params["pin_pyproject"], lock=not params["no_lock"],
+               memory_headroom=params["memory_headroom"])
     write_output(render(plan, params["fmt"]), params["output"])
     raise click.exceptions.Exit(exit_code(plan, config, write=params["write"]))
 

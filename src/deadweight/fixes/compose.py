@@ -87,7 +87,7 @@ def target_limit(edit: SetMemoryLimit, headroom: float) -> int:
     The rule's ``limit_bytes`` is that figure for the default headroom; a remedy that carries the peak
     (``peak_bytes``) is recomputed for another headroom, one that does not is refused for it.
     """
-    peak = getattr(edit, "peak_bytes", None)
+    peak = edit.peak_bytes
     if isinstance(peak, int) and not isinstance(peak, bool) and peak > 0:
         return suggested_limit(peak, headroom)
     if headroom != HEADROOM:

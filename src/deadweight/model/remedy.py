@@ -154,6 +154,7 @@ class SetMemoryLimit:
     service: str
     limit_bytes: int
     current_bytes: int | None = None
+    peak_bytes: int | None = None  # the observed peak the limit was computed from (peak x headroom)
     file: str | None = None
     line: int = 0
     end_line: int = 0

@@ -49,6 +49,7 @@ def fix(
     write: bool = False,
     pin_pyproject: bool = False,
     lock: bool = True,
+    memory_headroom: float = 1.5,
     progress: Callable[[str], None] | None = None,
 ) -> FixPlan:
     """The fixes for the service or fleet at ``path``, as ``deadweight fix PATH`` makes them.
@@ -57,13 +58,16 @@ def fix(
     path of one written by ``audit --format json`` (``--from-report``), instead of running one. ``only``:
     ``RULE`` or ``RULE,PACKAGE`` strings. ``write=True`` writes the planned edits (all or nothing;
     ``FixError`` when a file changed on disk since it was read or cannot be written, every file then left
-    as it was). ``pin_pyproject``/``lock`` are ``--pin-pyproject``/``--no-lock``.
+    as it was). ``pin_pyproject``/``lock``/``memory_headroom`` are ``--pin-pyproject``/``--no-lock``/
+    ``--memory-headroom`` (DW701/DW702: the new limit is the observed peak times this, 1.0 to 10).
 
     Raises what ``audit`` raises, and for ``from_report`` ``UsageError`` (no such file) or ``ParseError``
     (not an audit report of schema deadweight/1).
     """
     if not Path(path).exists():
         raise UsageError(f"{path}: no such file or directory")
+    if not 1.0 <= memory_headroom <= 10.0:  # also refuses nan
+        raise UsageError(f"--memory-headroom {memory_headroom:g}: must be between 1.0 and 10")
     if (report is not None or from_report is not None) and (images or build or run):
         raise UsageError("--from-report plans from the report's findings: --image, --build and --run do not apply")
     settings = audit_config(path, config=config, config_file=config_file, fail_on=fail_on, select=select,
@@ -83,6 +87,7 @@ def fix(
                                verify=verify, fast_path=fast_path)
         report = run_audit(str(path), settings, options, progress, project=project)
     fix_settings = FixSettings(cpu_index_url=settings.torch_cpu_index, pin_pyproject=pin_pyproject, lock=lock,
+                               memory_headroom=memory_headroom,
                                offline=settings.offline)
     plan, workspace = plan_fixes(report, project, fix_settings, selection)
     plan = replace(plan, warnings=(*plan.warnings, *warnings))

@@ -31,7 +31,8 @@ def _set_limit(ctx: RuleContext, new: int) -> SetMemoryLimit:
     where = ctx.service.mem_limit_evidence
     if where and (parts := where.rpartition(":"))[2].isdigit():
         file, line = parts[0], int(parts[2])
-    return SetMemoryLimit(ctx.service.name, new, ctx.service.memory_limit_bytes, file=file, line=line, end_line=line)
+    return SetMemoryLimit(ctx.service.name, new, ctx.service.memory_limit_bytes, peak_bytes=ctx.memory_peak_bytes,
+                          file=file, line=line, end_line=line)
 
 
 def _observed(ctx: RuleContext) -> list[Evidence]:

@@ -298,3 +298,14 @@ def test_rule_to_plan_on_the_example_fleet(tmp_path: Path) -> None:
     changed = [(a, b) for a, b in zip(change.before.splitlines(), change.after.splitlines(), strict=True) if a != b]
     assert changed == [("    mem_limit: 1g", "    mem_limit: 320m"),
                        ("          memory: 128m", "          memory: 192m")]
+
+
+def test_a_remedy_with_the_peak_takes_any_headroom() -> None:
+    from deadweight.fixes.compose import target_limit
+    from deadweight.model.remedy import SetMemoryLimit
+
+    mib = 1 << 20
+    edit = SetMemoryLimit("api", limit_bytes=1536 * mib, current_bytes=512 * mib, peak_bytes=1000 * mib)
+    assert target_limit(edit, 1.5) == 1536 * mib  # 1500 MiB rounded up to 64 MiB
+    assert target_limit(edit, 2.0) == 2048 * mib
+    assert target_limit(edit, 1.0) == 1024 * mib
