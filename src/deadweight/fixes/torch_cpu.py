@@ -475,10 +475,25 @@ def _route_pyproject(edit: SetIndex, ctx: FixContext, url: str) -> None:
     ctx.workspace.set(path, new_text)
     ctx.notes.append(f"{tool}: {', '.join(members)} from {url} ({INDEX_NAME})")
     locks.regenerate(path.parent, ctx)
-    if tool != "pdm" and not _pyproject_routed(ctx, path, new_text, tool):
-        raise FixRefused("after the edit deadweight's audit still does not see torch installed from the CPU index")
+    if not _pyproject_routed(ctx, path, new_text, tool):
+        gap = _detector_gap(tool, declared)
+        if gap is None:
+            raise FixRefused("after the edit deadweight's audit still does not see torch installed from the CPU "
+                             "index")
+        ctx.notes.append(gap)
+
+
+def _detector_gap(tool: str, declared: Sequence[DeclaredRequirement]) -> str | None:
+    """Why deadweight's audit cannot see this (correct) routing yet, for the routings project/indexes.py does
+    not read; None when it should have seen it."""
     if tool == "pdm":
-        ctx.notes.append("deadweight's audit reads [[tool.pdm.source]] only through pdm.lock's +cpu versions")
+        return ("deadweight's audit does not read [[tool.pdm.source]] yet: DW101 is reported again until "
+                "pdm.lock locks torch +cpu")
+    if tool == "poetry" and not any(r.name == "torch" and r.origin == "poetry" and r.group is None
+                                    for r in declared):
+        return ("deadweight's audit reads torch's source only in [tool.poetry.dependencies] yet: DW101 is reported "
+                "again until poetry.lock locks torch +cpu")
+    return None
 
 
 def _pyproject_routed(ctx: FixContext, path: Path, text: str, tool: str) -> bool:
@@ -740,24 +755,35 @@ def _verify_toml(ctx: FixContext, path: Path, old: str, new: str, *, expected: d
         raise FixRefused(f"the edited {ctx.workspace.display(path)} does not hold exactly the intended change")
 
     def deps(result: Any) -> list[tuple[str, str, str | None]]:
-        return sorted((r.name, r.specifier, r.group) for r in (*result.requirements, *result.optional))
+        # a source-only Poetry entry (``torch = { source = ... }`` next to a [project] dependency) is no new
+        # dependency: Poetry 2 merges it into the [project] one
+        rows = (*result.requirements, *result.optional)
+        return sorted((r.name, r.specifier, r.group) for r in rows
+                      if not (r.origin == "poetry" and r.name in FAMILY and not r.specifier
+                              and _poetry_source_only(data, r.name)))
 
     if deps(reparsed) != deps(parsed):
         raise FixRefused(f"the edit changed the dependencies deadweight reads from {ctx.workspace.display(path)}")
     _only_insertions(ctx, path, old, new)
 
 
+def _poetry_source_only(data: dict[str, Any], name: str) -> bool:
+    entry = _tables(data, "tool", "poetry", "dependencies", name)
+    return isinstance(entry, dict) and set(entry) == {"source"}
+
+
 _FAMILY_KEY = re.compile(r"""^\s*["']?(torch|torchvision|torchaudio)["']?\s*=""")
 
 
 def _only_insertions(ctx: FixContext, path: Path, old: str, new: str) -> None:
-    """Every old line is still there, byte for byte, except a family member's dependency line rewritten 1:1."""
+    """Every old line is still there, byte for byte, except a family member's dependency line rewritten (the
+    data check before makes sure into what)."""
     matcher = difflib.SequenceMatcher(a=lines(old), b=lines(new), autojunk=False)
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op in ("equal", "insert"):
             continue
         rewritten = lines(old)[a1:a2]
-        if op == "replace" and a2 - a1 == b2 - b1 and all(_FAMILY_KEY.match(line) for line in rewritten):
+        if op == "replace" and a2 - a1 <= b2 - b1 and all(_FAMILY_KEY.match(line) for line in rewritten):
             continue
         raise FixRefused(f"the edit changed lines {a1 + 1}..{a2} of {ctx.workspace.display(path)} it should have "
                          "kept")
