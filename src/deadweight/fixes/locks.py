@@ -8,9 +8,9 @@ The scratch copy is the project directory minus what no lock needs (.git, virtua
 node_modules), bounded in files and bytes: uv and PDM build a project that has a ``[build-system]`` to read
 its metadata, so its sources must be there. Each tool is run the way that keeps every other pin: ``uv lock``
 (keeps the locked versions it can), ``poetry lock`` (Poetry 2 no longer re-resolves unless ``--regenerate``),
-``pdm lock --update-reuse``. After the tool, the new lock must hold no CUDA build for Linux: no ``nvidia-*``,
-``cuda-*`` or ``triton`` package and no ``+cu`` version; otherwise the fix is refused (and the planner puts the
-workspace back).
+``pdm update --no-sync --update-eager <the changed packages>``. After the tool, the new lock must hold no
+CUDA build for Linux: no ``nvidia-*``, ``cuda-*`` or ``triton`` package and no ``+cu`` version; otherwise
+the fix is refused (and the planner puts the workspace back).
 """
 
 from __future__ import annotations
@@ -45,18 +45,24 @@ def lock_file_of(project_dir: Path) -> Path | None:
     return None
 
 
-def lock_command(lock_name: str, executable: str) -> list[str]:
-    """The command that regenerates ``lock_name`` keeping the other locked versions."""
+def lock_command(lock_name: str, executable: str, packages: Sequence[str] = ()) -> list[str]:
+    """The command that regenerates ``lock_name`` keeping the other locked versions. uv and Poetry re-resolve
+    a package whose source changed by themselves; PDM keeps a locked version that still satisfies the
+    specifier whatever its source, so the changed ``packages`` are updated by name (``--update-eager``: their
+    own dependencies too, so CUDA's wheels leave the lock with the CUDA torch)."""
     tool = _TOOLS[lock_name]
     if tool == "uv":
         return [executable, "lock"]
     if tool == "poetry":
         return [executable, "lock", "--no-interaction"]
+    if packages:
+        return [executable, "update", "--no-sync", "--update-eager", *packages]
     return [executable, "lock", "--update-reuse"]
 
 
-def regenerate(project_dir: Path, ctx: FixContext) -> None:
-    """Regenerate the lock of the project at ``project_dir`` from the workspace's pyproject text.
+def regenerate(project_dir: Path, ctx: FixContext, packages: Sequence[str] = ()) -> None:
+    """Regenerate the lock of the project at ``project_dir`` from the workspace's pyproject text; ``packages``
+    are the ones whose declaration changed.
 
     No lock file: nothing to do. ``ctx.settings.lock`` False (--no-lock): a note that the lock must be
     regenerated. The tool missing or failing: ``FixRefused`` naming it.
@@ -69,8 +75,9 @@ def regenerate(project_dir: Path, ctx: FixContext) -> None:
         ctx.notes.append(f"{ctx.workspace.display(lock)} must be regenerated ({tool} lock)")
         return
     if ctx.settings.offline:
+        command = " ".join(lock_command(lock.name, tool, packages))
         raise FixRefused(f"{lock.name} must be regenerated and {tool} needs the index for it: run without "
-                         "--offline, or pass --no-lock and run `" + " ".join(lock_command(lock.name, tool)) + "`")
+                         f"--offline, or pass --no-lock and run `{command}`")
     executable = shutil.which(tool)
     if executable is None:
         raise FixRefused(f"{tool} is not installed: the lock must be regenerated (or pass --no-lock)")
@@ -80,7 +87,7 @@ def regenerate(project_dir: Path, ctx: FixContext) -> None:
         _copy_project(project_dir, scratch)
         (scratch / "pyproject.toml").write_bytes(ctx.workspace.text(pyproject).encode("utf-8"))
         (scratch / lock.name).write_bytes(ctx.workspace.text(lock).encode("utf-8"))
-        command = lock_command(lock.name, executable)
+        command = lock_command(lock.name, executable, packages)
         shown = " ".join([tool, *command[1:]])
         started = time.monotonic()
         output = _run(command, scratch, shown)

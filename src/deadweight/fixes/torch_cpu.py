@@ -474,7 +474,7 @@ def _route_pyproject(edit: SetIndex, ctx: FixContext, url: str) -> None:
     _verify_toml(ctx, path, text, new_text, expected=expected, parsed=parsed)
     ctx.workspace.set(path, new_text)
     ctx.notes.append(f"{tool}: {', '.join(members)} from {url} ({INDEX_NAME})")
-    locks.regenerate(path.parent, ctx)
+    locks.regenerate(path.parent, ctx, members)
     if not _pyproject_routed(ctx, path, new_text, tool):
         gap = _detector_gap(tool, declared)
         if gap is None:
@@ -487,8 +487,8 @@ def _detector_gap(tool: str, declared: Sequence[DeclaredRequirement]) -> str | N
     """Why deadweight's audit cannot see this (correct) routing yet, for the routings project/indexes.py does
     not read; None when it should have seen it."""
     if tool == "pdm":
-        return ("deadweight's audit does not read [[tool.pdm.source]] yet: DW101 is reported again until "
-                "pdm.lock locks torch +cpu")
+        return ("deadweight's audit does not read [[tool.pdm.source]] yet (pdm.lock records torch without its "
+                "+cpu label): DW101 is reported again until project/indexes.py does")
     if tool == "poetry" and not any(r.name == "torch" and r.origin == "poetry" and r.group is None
                                     for r in declared):
         return ("deadweight's audit reads torch's source only in [tool.poetry.dependencies] yet: DW101 is reported "

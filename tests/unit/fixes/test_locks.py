@@ -42,6 +42,8 @@ def test_lock_file_of_and_the_commands(tmp_path: Path) -> None:
     assert locks.lock_command("uv.lock", "/x/uv") == ["/x/uv", "lock"]
     assert locks.lock_command("poetry.lock", "poetry") == ["poetry", "lock", "--no-interaction"]
     assert locks.lock_command("pdm.lock", "pdm") == ["pdm", "lock", "--update-reuse"]
+    assert locks.lock_command("pdm.lock", "pdm", ["torch"]) == ["pdm", "update", "--no-sync", "--update-eager",
+                                                              "torch"]
 
 
 def test_no_lock_is_nothing_to_do(tmp_path: Path) -> None:
