@@ -75,9 +75,9 @@ def regenerate(project_dir: Path, ctx: FixContext, packages: Sequence[str] = ())
         ctx.notes.append(f"{ctx.workspace.display(lock)} must be regenerated ({tool} lock)")
         return
     if ctx.settings.offline:
-        command = " ".join(lock_command(lock.name, tool, packages))
+        shown = " ".join(lock_command(lock.name, tool, packages))
         raise FixRefused(f"{lock.name} must be regenerated and {tool} needs the index for it: run without "
-                         f"--offline, or pass --no-lock and run `{command}`")
+                         f"--offline, or pass --no-lock and run `{shown}`")
     executable = shutil.which(tool)
     if executable is None:
         raise FixRefused(f"{tool} is not installed: the lock must be regenerated (or pass --no-lock)")
