@@ -84,6 +84,7 @@ def _fix_and_check(root: Path, lock_name: str, index: str) -> float:
     row = next(f for f in plan.fixes if f.rule == "DW101")
     assert row.status == "planned", row.reason
     assert plan.written
+    print(f"{lock_name}: {row.commands} (fix {elapsed:.1f}s)")
     after = lock.read_text()
     assert cuda_entries(after) == []
     assert any(str(p["version"]).endswith("+cpu") for p in _locked_torch(lock))
@@ -119,6 +120,27 @@ def test_poetry_project_fixed_and_relocked(tmp_path: Path, torch_cpu_index: str)
     sources = [p.get("source") for p in _locked_torch(root / "poetry.lock")]
     assert sources == [{"type": "legacy", "url": torch_cpu_index.rstrip("/"), "reference": "pytorch-cpu"}], sources
     assert 'torch = { version = ">=2.1", source = "pytorch-cpu" }\n' in (root / "pyproject.toml").read_text()
+
+
+def test_pdm_project_fixed_and_relocked(tmp_path: Path, torch_cpu_index: str) -> None:
+    """PDM: the family bound to the CPU source; pdm.lock records the version without its +cpu label, and
+    deadweight's audit does not read [[tool.pdm.source]] yet (docs/fix-torch.md), so only the lock is checked."""
+    pdm = _tool("pdm")
+    root = _project(tmp_path / "pdmsvc", '[project]\nname = "pdmsvc"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+                                         'dependencies = ["torch>=2.1", "six"]\n\n[tool.pdm]\ndistribution = false\n')
+    subprocess.run([pdm, "lock"], cwd=root, check=True, capture_output=True, timeout=900)
+    assert cuda_entries((root / "pdm.lock").read_text())
+    plan = fix(str(root), torch_cpu_index=torch_cpu_index, only=["DW101"], write=True)
+    row = next(f for f in plan.fixes if f.rule == "DW101")
+    assert row.status == "planned", row.reason
+    assert row.commands and row.commands[0].startswith("pdm update --no-sync --update-eager torch")
+    print(f"pdm.lock: {row.commands}")
+    lock = (root / "pdm.lock").read_text()
+    assert cuda_entries(lock) == []
+    torch = _locked_torch(root / "pdm.lock")
+    files = [f["file"] for p in torch for f in p["files"]]  # type: ignore[attr-defined]
+    assert files and all("+cpu-" in name for name in files), files
+    assert 'exclude_packages = ["*"]' in (root / "pyproject.toml").read_text()
 
 
 def test_pip_example_builds_a_cpu_only_image(tmp_path: Path, torch_cpu_index: str, docker_client: object) -> None:

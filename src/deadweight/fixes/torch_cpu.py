@@ -314,13 +314,16 @@ def _check_run(dockerfile: Dockerfile, stage: Stage, ins: Instruction, cmd: Inst
                          "installed before it")
     before = []
     for argv in split_commands(ins.args if not ins.heredocs else "\n".join(h.body for h in ins.heredocs)):
-        text = shlex.join(argv)
-        if text == cmd.command:
+        if shlex.join(argv) == cmd.command:
             break
-        before.append(text)
-    if any(_MAKES_PIP.search(text) for text in before):
+        before.append(argv)
+    if any(_MAKES_PIP.search(shlex.join(argv)) for argv in before):
         raise FixRefused(f"the RUN at line {cmd.line} creates the environment it installs into: a step before it "
                          "cannot install torch there")
+    program = _program(cmd)[0].rsplit("/", 1)[-1]
+    if any(argv and argv[0].rsplit("/", 1)[-1] != program and program in argv[1:] for argv in before):
+        raise FixRefused(f"the RUN at line {cmd.line} installs {program} before it installs torch: a step before "
+                         "it cannot run it")
     for name in (ARG_NAME,):
         if name in dockerfile.global_args or any(
                 i.keyword == "ARG" and re.match(rf"\s*{name}(=|\s|$)", i.args) for s in dockerfile.stages

@@ -109,6 +109,15 @@ def test_pip_pins_the_family_from_the_table_and_keeps_the_invocation(tmp_path: P
     assert "not checked" in " ".join(ctx.notes)
 
 
+def test_uv_pip_gets_no_cache_and_its_system_flag(tmp_path: Path) -> None:
+    project_dir = _copy("pip-installs-uv-first", tmp_path)
+    (project_dir / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY requirements.txt .\n"
+                                            "RUN uv pip install --system -r requirements.txt\n")
+    workspace, _ = _fix(project_dir)
+    assert ('RUN uv pip install --no-cache --no-deps --index-url "$TORCH_INDEX_URL" --system torch==2.5.1\n'
+            in workspace.changes()[0].after)
+
+
 def test_pip_run_keeps_the_cache_mount_and_the_install_place(tmp_path: Path) -> None:
     workspace, _ = _fix(_copy("pip-run", tmp_path))
     after = workspace.changes()[0].after
@@ -120,6 +129,7 @@ def test_pip_run_keeps_the_cache_mount_and_the_install_place(tmp_path: Path) -> 
 @pytest.mark.parametrize(("case", "reason"), [
     ("pip-upgrade", "passes -U"),
     ("pip-venv", "creates the environment"),
+    ("pip-installs-uv-first", "installs uv before it installs torch"),
 ])
 def test_pip_refusals(case: str, reason: str, tmp_path: Path) -> None:
     with pytest.raises(FixRefused, match=reason):
