@@ -38,8 +38,9 @@ _MAX_FILES = 2000
 _MAX_BYTES = 1 << 20
 
 
-def check_runtime(kept: Iterable[Instruction], ctx: FixContext) -> None:
-    """``FixRefused`` when anything that stays in the runtime image needs the toolchain or the system site."""
+def check_runtime(kept: Iterable[Instruction], ctx: FixContext, *, venv: bool = True) -> None:
+    """``FixRefused`` when anything that stays in the runtime image needs the toolchain, or (``venv``: the
+    packages move to a venv) names the system interpreter's paths."""
     for ins in kept:
         if ins.keyword not in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK"):
             continue
@@ -48,7 +49,7 @@ def check_runtime(kept: Iterable[Instruction], ctx: FixContext) -> None:
         if used:
             raise FixRefused(f"the {ins.keyword} at line {ins.start_line} runs {used[0]}, which needs the "
                              "toolchain in the image that runs")
-        paths = site_paths(scripts)
+        paths = site_paths(scripts) if venv else []
         if paths:
             raise FixRefused(f"the {ins.keyword} at line {ins.start_line} names {paths[0]}, which the venv "
                              "moves: split it by hand")
@@ -59,7 +60,7 @@ def check_runtime(kept: Iterable[Instruction], ctx: FixContext) -> None:
         used = compiler_words([script])
         if used:
             raise FixRefused(f"the compose {label} runs {used[0]}, which needs the toolchain at runtime")
-        if site_paths([script]):
+        if venv and site_paths([script]):
             raise FixRefused(f"the compose {label} names {site_paths([script])[0]}, which the venv moves")
     names = {r.name for r in ctx.service.requirements} | {p.name for p in ctx.service.locked}
     compiling = sorted(names & RUNTIME_COMPILERS)

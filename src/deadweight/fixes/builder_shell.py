@@ -11,7 +11,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Literal
 
 from deadweight.model.project import Instruction
@@ -172,8 +171,8 @@ def compiler_words(scripts: Iterable[str]) -> list[str]:
             found.append(prog)
         elif re.fullmatch(r"python[0-9.]*", prog) and len(words) > 1 and posixpath.basename(words[1]) == "setup.py":
             found.append("python setup.py")
-        elif re.fullmatch(r"python[0-9.]*", prog) and words[1:3] == ["-m", "pip"] or re.fullmatch(r"pip[0-9.]*",
-                                                                                                  prog):
+        elif (re.fullmatch(r"python[0-9.]*", prog) and words[1:3] == ["-m", "pip"]) or re.fullmatch(r"pip[0-9.]*",
+                                                                                                    prog):
             plain = [w for w in words[1:] if not w.startswith("-") and w != "pip"]
             if plain[:1] in (["install"], ["wheel"]):
                 found.append("pip " + plain[0])
@@ -189,9 +188,3 @@ def site_paths(scripts: Iterable[str]) -> list[str]:
     for argv in _argvs(scripts):
         out.extend(w for w in argv if _SITE_RE.search(w))
     return out
-
-
-@dataclass(frozen=True)
-class Segmented:
-    build: tuple[str, ...]  # segments that move to the builder stage
-    runtime: tuple[str, ...]  # segments that stay (as a RUN of their own)

@@ -71,14 +71,20 @@ def split(edit: SplitBuilderStage, ctx: FixContext) -> None:
         raise FixRefused("the final stage sets SHELL: the RUN lines the fix writes assume /bin/sh")
     family = stage.family()
     libs = _runtime_packages(stage, family, ctx)
-    check_runtime(stage.kept_instructions(), ctx)
-    if not stage.pip_runs:
-        raise FixRefused("the final stage installs the toolchain but no pip install in it uses it: it may be "
-                         "needed at runtime; split it by hand")
     install = _runtime_install(libs, family, stage.upgrades())
+    if not stage.pip_runs:
+        builder = _builder_of(dockerfile, final, family)
+        check_runtime(stage.kept_instructions(), ctx, venv=False)
+        new_text = _move_to_builder(text, dockerfile, final=final, view=stage, builder=builder, install=install)
+        _verify_moved(text, new_text, old=dockerfile, final=final, view=stage, builder=builder, install=install,
+                      path=edit.file, ctx=ctx)
+        ctx.notes.append(f"the toolchain install moved to the existing builder stage {builder.name or builder.index}")
+        ctx.workspace.set(edit.file, new_text)
+        return
+    check_runtime(stage.kept_instructions(), ctx)
     new_block = _split_venv(text, dockerfile, final, stage, install)
     new_text = _splice(text, final, new_block)
-    _verify(text, new_text, dockerfile, final, stage, install, edit.file, ctx)
+    _verify(text, new_text, old=dockerfile, final=final, view=stage, install=install, path=edit.file, ctx=ctx)
     ctx.workspace.set(edit.file, new_text)
 
 
@@ -180,7 +186,7 @@ def _check_moved_run(view: _StageView, idx: int) -> None:
             _check_pip(argv, ins)
     if "other" not in parts:
         return
-    form = parse_exec_or_shell_text(ins)
+    form = _shell_text(ins)
     segments = and_segments(form) if form is not None else None
     if segments is None or ins.heredocs:
         raise FixRefused(f"the RUN at line {ins.start_line} mixes the toolchain or pip install with other work "
@@ -204,7 +210,7 @@ def _check_moved_run(view: _StageView, idx: int) -> None:
     view.split_runs[idx] = ("RUN " + " && ".join(build), "RUN " + " && ".join(runtime))
 
 
-def parse_exec_or_shell_text(ins: Instruction) -> str | None:
+def _shell_text(ins: Instruction) -> str | None:
     text = ins.args.strip()
     return None if text.startswith("[") else text
 
@@ -299,7 +305,7 @@ def _runtime_install(packages: Sequence[str], family: Family, upgrade: bool) -> 
         steps.append("apt-get upgrade -y")
     if packages:
         steps.append(f"apt-get install -y --no-install-recommends {' '.join(packages)}")
-    steps.append("rm -rf /var/lib/apt/lists/*")
+    steps += ["apt-get clean", "rm -rf /var/lib/apt/lists/*"]  # clean: apt's *.bin caches, tens of MB
     return "RUN " + " && ".join(steps)
 
 
@@ -394,10 +400,10 @@ def _needed_copies(view: _StageView, last_pip: int, escape: str) -> set[int]:
     workdirs = _workdirs(view.stage, escape)
     moved = set(view.moved)
     for i, ins in enumerate(instrs[:last_pip]):
-        if ins.keyword == "RUN" and i not in moved:
-            if not all(classify(argv) in ("os", "cleanup", "neutral")
-                       for s in instruction_scripts(ins) for argv in split_commands(s)):
-                return candidates
+        if ins.keyword == "RUN" and i not in moved and not all(
+                classify(argv) in ("os", "cleanup", "neutral")
+                for s in instruction_scripts(ins) for argv in split_commands(s)):
+            return candidates
     paths: list[str] = []
     for i in view.pip_runs:
         if any(argv and argv[0] == "cd" for s in instruction_scripts(instrs[i]) for argv in split_commands(s)):
@@ -450,8 +456,8 @@ def _splice(text: str, final: Stage, block: str) -> str:
     return "".join(all_lines[: start - 1]) + block + "".join(all_lines[end:])
 
 
-def _verify(old_text: str, new_text: str, old: Dockerfile, final: Stage, view: _StageView, install: str | None,
-            path: str, ctx: FixContext) -> None:
+def _verify(old_text: str, new_text: str, *, old: Dockerfile, final: Stage, view: _StageView,
+            install: str | None, path: str, ctx: FixContext) -> None:
     """Re-parse the result and check the intended structure; ``FixRefused`` when anything else changed."""
     new = _parse(new_text, path, ctx)
     if len(new.stages) != len(old.stages) + 1:
@@ -494,3 +500,118 @@ def _verify(old_text: str, new_text: str, old: Dockerfile, final: Stage, view: _
         extra = [p for p in cmd.packages if is_toolchain(_bare(p)) and not p.endswith(("-dev", "-headers"))]
         if cmd.tool in ("apt-get", "apt", "apk") and extra:
             raise FixRefused(f"internal check failed: the runtime stage still installs {', '.join(extra)}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the final stage already copies its packages from a builder stage
+
+
+def _python_runs(dockerfile: Dockerfile, stage: Stage) -> list[int]:
+    out = []
+    for idx, ins in enumerate(stage.instructions):
+        if ins.keyword == "RUN" and any(
+                c.tool in ("pip", "uv", "poetry", "pdm") and c.action in ("install", "wheel", "sync", "add")
+                for c in run_installs(ins, dict(stage.args), stage.env, stage.index, dockerfile.escape)):
+            out.append(idx)
+    return out
+
+
+def _builder_of(dockerfile: Dockerfile, final: Stage, family: Family) -> Stage:
+    """The one earlier stage the final stage COPYs from that installs Python packages."""
+    refs = {(ins.flag("from") or "").lower() for ins in final.instructions if ins.keyword in ("COPY", "ADD")}
+    found = [s for s in dockerfile.stages[: final.index]
+             if (s.name in refs or str(s.index) in refs) and _python_runs(dockerfile, s)]
+    if len(found) != 1:
+        raise FixRefused("the final stage installs the toolchain but no pip install in it uses it, and it copies "
+                         "from no single builder stage that installs Python packages: split it by hand")
+    builder = found[0]
+    root = dockerfile.chain(builder)[-1]
+    tools = {c.tool for s in dockerfile.chain(builder) for c in _stage_os_installs(dockerfile, s)}
+    same = root.base == final.base or (tools and (tools == {"apk"}) == (family == "alpine"))
+    if not same:
+        raise FixRefused(f"the builder stage is FROM {root.base}, the final stage FROM {final.base}: the toolchain "
+                         "install may not work there; move it by hand")
+    return builder
+
+
+def _stage_os_installs(dockerfile: Dockerfile, stage: Stage) -> list[InstallCommand]:
+    return [c for ins in stage.instructions if ins.keyword == "RUN"
+            for c in run_installs(ins, dict(stage.args), stage.env, stage.index, dockerfile.escape)
+            if c.tool in ("apt-get", "apt", "apk")]
+
+
+def _move_to_builder(text: str, dockerfile: Dockerfile, *, final: Stage, view: _StageView, builder: Stage,
+                     install: str | None) -> str:
+    """The toolchain install RUN(s) inserted into ``builder`` before its first Python install; the final stage
+    keeps everything else, with the runtime OS packages where the toolchain install was."""
+    all_lines = lines(text)
+    nl = line_ending(text)
+    have = {_bare(p) for c in _stage_os_installs(dockerfile, builder) for p in c.packages}
+    wanted = {_bare(p) for p in view.os_packages()}
+    moved_text = ""
+    if not wanted <= have:
+        parts = _Out(nl)
+        for i in view.toolchain_runs:
+            built = view.split_runs.get(i)
+            parts.raw(_leading(all_lines, final, i).lstrip("\r\n"))
+            parts.raw(_ensure_ending(final.instructions[i].original, nl) if built is None else built[0] + nl)
+        moved_text = parts.text()
+    out = _Out(nl)
+    out.raw(final.from_instruction.original)
+    anchor = min(view.toolchain_runs)
+    for i, ins in enumerate(final.instructions):
+        lead = _leading(all_lines, final, i)
+        if i == anchor:
+            if lead[:1] in ("\n", "\r"):
+                out.line("")
+            if install:
+                out.line(install)
+        if i in view.toolchain_runs:
+            built = view.split_runs.get(i)
+            if built is not None and built[1] != "RUN ":
+                out.line(built[1])
+            continue
+        out.raw(lead)
+        out.raw(_ensure_ending(ins.original, nl))
+    new_text = _splice(text, final, out.text())
+    if not moved_text:
+        return new_text
+    first = _python_runs(dockerfile, builder)[0]
+    at = builder.instructions[first - 1].end_line if first else builder.from_instruction.end_line
+    new_lines = lines(new_text)
+    return "".join(new_lines[:at]) + moved_text + "".join(new_lines[at:])
+
+
+def _verify_moved(old_text: str, new_text: str, *, old: Dockerfile, final: Stage, view: _StageView,
+                  builder: Stage, install: str | None, path: str, ctx: FixContext) -> None:
+    new = _parse(new_text, path, ctx)
+    if len(new.stages) != len(old.stages):
+        raise FixRefused("internal check failed: the number of stages changed")
+    for a, b in zip(old.stages, new.stages, strict=True):
+        if a.index in (builder.index, final.index):
+            continue
+        if [i.original for i in a.instructions] != [i.original for i in b.instructions]:
+            raise FixRefused("internal check failed: a stage other than the builder and the final one changed")
+    moved = {final.instructions[i].original.strip() if i not in view.split_runs else view.split_runs[i][0]
+             for i in view.toolchain_runs}
+    new_builder = [i.original.strip() for i in new.stages[builder.index].instructions]
+    old_builder = [i.original.strip() for i in builder.instructions]
+    if [t for t in new_builder if t not in moved] != old_builder:
+        raise FixRefused("internal check failed: the builder stage lost or changed an instruction")
+    expected: list[str] = []
+    for idx, ins in enumerate(final.instructions):
+        if idx == min(view.toolchain_runs) and install:
+            expected.append(install)
+        if idx not in view.toolchain_runs:
+            expected.append(ins.original.strip())
+        elif idx in view.split_runs and view.split_runs[idx][1] != "RUN ":
+            expected.append(view.split_runs[idx][1])
+    if [i.original.strip() for i in new.stages[final.index].instructions] != expected:
+        raise FixRefused("internal check failed: the final stage does not keep its other instructions")
+    old_lines, new_lines = lines(old_text), lines(new_text)
+    head = (builder.instructions[_python_runs(old, builder)[0] - 1].end_line if _python_runs(old, builder)[0]
+            else builder.from_instruction.end_line)
+    end = final.instructions[-1].end_line
+    tail = len(old_lines) - end
+    if old_lines[:head] != new_lines[:head] or (tail and old_lines[-tail:] != new_lines[-tail:]):
+        raise FixRefused("internal check failed: text outside the builder and final stages changed")
