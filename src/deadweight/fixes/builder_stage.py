@@ -73,8 +73,8 @@ def split(edit: SplitBuilderStage, ctx: FixContext) -> None:
     libs = _runtime_packages(stage, family, ctx)
     install = _runtime_install(libs, family, stage.upgrades())
     if not stage.pip_runs:
-        builder = _builder_of(dockerfile, final, family)
         check_runtime(stage.kept_instructions(), ctx, venv=False)
+        builder = _builder_of(dockerfile, final, family)
         new_text = _move_to_builder(text, dockerfile, final=final, view=stage, builder=builder, install=install)
         _verify_moved(text, new_text, old=dockerfile, final=final, view=stage, builder=builder, install=install,
                       path=edit.file, ctx=ctx)
