@@ -69,6 +69,12 @@ def test_legacy_api_split_builds_runs_and_is_smaller(lab: dict[str, str], docker
         assert missing.stdout.strip() == ""
 
         assert after < before
+
+        audit = subprocess.run([sys.executable, "-m", "deadweight", "audit", str(work), "--image",
+                                f"docker:{tags[1]}", "--offline", "--select", "DW301", "--format", "json"],
+                               capture_output=True, text=True, env=env, timeout=600, check=False)
+        assert '"DW301"' not in audit.stdout, audit.stdout[-3000:] + audit.stderr[-3000:]
+        assert '"mode": "image"' in audit.stdout, audit.stdout[-3000:] + audit.stderr[-3000:]
     finally:
         for tag in tags:
             _docker("image", "rm", "-f", tag)
