@@ -9,6 +9,7 @@ pyximport, cffi's runtime compilation, torch.compile and compilers run through s
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -41,7 +42,12 @@ _MAX_BYTES = 1 << 20
 def check_runtime(kept: Iterable[Instruction], ctx: FixContext, *, venv: bool = True) -> None:
     """``FixRefused`` when anything that stays in the runtime image needs the toolchain, or (``venv``: the
     packages move to a venv) names the system interpreter's paths."""
+    kept = list(kept)
+    copied = _copied_scripts(kept)
     for ins in kept:
+        if venv and ins.keyword in ("COPY", "ADD") and _SITE_DIR.search(ins.args):
+            raise FixRefused(f"the {ins.keyword} at line {ins.start_line} puts files in the system site-packages, "
+                             "which the venv's Python does not read first: split it by hand")
         if ins.keyword not in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK"):
             continue
         scripts = instruction_scripts(ins)
@@ -49,7 +55,7 @@ def check_runtime(kept: Iterable[Instruction], ctx: FixContext, *, venv: bool = 
         if used:
             raise FixRefused(f"the {ins.keyword} at line {ins.start_line} runs {used[0]}, which needs the "
                              "toolchain in the image that runs")
-        paths = site_paths(scripts) if venv else []
+        paths = [p for p in site_paths(scripts) if p not in copied] if venv else []
         if paths:
             raise FixRefused(f"the {ins.keyword} at line {ins.start_line} names {paths[0]}, which the venv "
                              "moves: split it by hand")
@@ -59,9 +65,10 @@ def check_runtime(kept: Iterable[Instruction], ctx: FixContext, *, venv: bool = 
         script = value if isinstance(value, str) else " ".join(value)
         used = compiler_words([script])
         if used:
-            raise FixRefused(f"the compose {label} runs {used[0]}, which needs the toolchain at runtime")
-        if venv and site_paths([script]):
-            raise FixRefused(f"the compose {label} names {site_paths([script])[0]}, which the venv moves")
+            raise FixRefused(f"the service's {label} runs {used[0]}, which needs the toolchain at runtime")
+        paths = [p for p in site_paths([script]) if p not in copied] if venv else []
+        if paths:
+            raise FixRefused(f"the service's {label} names {paths[0]}, which the venv moves")
     names = {r.name for r in ctx.service.requirements} | {p.name for p in ctx.service.locked}
     compiling = sorted(names & RUNTIME_COMPILERS)
     if compiling:
@@ -71,6 +78,25 @@ def check_runtime(kept: Iterable[Instruction], ctx: FixContext, *, venv: bool = 
     if found:
         where, what = found
         raise FixRefused(f"{where} uses {what}: it needs the toolchain in the image that runs")
+
+
+_SITE_DIR = re.compile(r"site-packages|dist-packages|/usr/local/lib/python|/usr/lib/python")
+
+
+def _copied_scripts(kept: list[Instruction]) -> set[str]:
+    """``/usr/local/bin/X`` paths the stage itself COPYs in (an entrypoint script): not the venv's business."""
+    out: set[str] = set()
+    for ins in kept:
+        if ins.keyword not in ("COPY", "ADD"):
+            continue
+        words = [w for w in ins.args.split() if not w.startswith("--")]
+        if len(words) < 2 or not words[-1].startswith("/usr/local/bin/"):
+            continue
+        dest = words[-1]
+        names = [posixpath.basename(w.rstrip("/")) for w in words[:-1]] if dest.endswith("/") else [
+            posixpath.basename(dest)]
+        out.update(f"/usr/local/bin/{n}" for n in names if not re.match(r"(python|pip)", n))
+    return out
 
 
 def _files(root: Path) -> Iterator[Path]:

@@ -4,7 +4,8 @@ the result, installing there exactly the OS packages the compiled extensions loa
 Two shapes. A final stage that installs the toolchain and pip-installs its requirements becomes::
 
     FROM base AS build              the toolchain install, the WORKDIR/COPY the pip install reads,
-                                    RUN python3 -m venv /opt/venv, ENV PATH, the pip install(s) as written
+                                    RUN python3 -m venv --system-site-packages /opt/venv, ENV PATH,
+                                    the pip install(s) as written
     FROM base [AS name]             the runtime OS packages (libpq5 for libpq-dev), COPY --from=build /opt/venv,
                                     ENV PATH, then every other instruction of the old final stage, in order
 
@@ -67,11 +68,15 @@ def split(edit: SplitBuilderStage, ctx: FixContext) -> None:
         if other.index != final.index and _references(other, final, dockerfile.escape):
             raise FixRefused(f"stage {other.name or other.index} builds on the final stage; splitting it would "
                              "change that stage")
+    for later in dockerfile.stages[final.index + 1:]:
+        if any(ins.keyword in ("COPY", "ADD") and (ins.flag("from") or "").isdigit() for ins in later.instructions):
+            raise FixRefused(f"stage {later.name or later.index} copies from a stage by number, which the new "
+                             "builder stage would shift")
     if any(ins.keyword == "SHELL" for ins in final.instructions):
         raise FixRefused("the final stage sets SHELL: the RUN lines the fix writes assume /bin/sh")
     family = stage.family()
     libs = _runtime_packages(stage, family, ctx)
-    install = _runtime_install(libs, family, stage.upgrades())
+    install = _runtime_install(libs, family, upgrade=stage.upgrades(), recommends=stage.user_recommends())
     if not stage.pip_runs:
         check_runtime(stage.kept_instructions(), ctx, venv=False)
         builder = _builder_of(dockerfile, final, family)
@@ -160,6 +165,12 @@ class _StageView:
                     out.extend(p for p in c.packages if p not in out)
         return out
 
+    def user_recommends(self) -> bool:
+        """Whether packages the user named (not toolchain) were installed with their Recommends."""
+        return any(c.tool in ("apt-get", "apt") and not c.no_install_recommends
+                   and any(not is_toolchain(_bare(p)) for p in c.packages)
+                   for i in self.toolchain_runs for c in self.installs[i])
+
     def upgrades(self) -> bool:
         return any(classify(argv) == "os" and any(w in ("upgrade", "dist-upgrade") for w in argv)
                    for i in self.toolchain_runs
@@ -207,7 +218,8 @@ def _check_moved_run(view: _StageView, idx: int) -> None:
                 raise FixRefused(f"the RUN at line {ins.start_line} runs {compiler_words([seg])[0]} with the "
                                  "toolchain: it is needed where that work happens")
             runtime.append(seg)
-    view.split_runs[idx] = ("RUN " + " && ".join(build), "RUN " + " && ".join(runtime))
+    flags = "".join(f"--{k}={v} " if v else f"--{k} " for k, v in ins.flags)
+    view.split_runs[idx] = (f"RUN {flags}" + " && ".join(build), "RUN " + " && ".join(runtime))
 
 
 def _shell_text(ins: Instruction) -> str | None:
@@ -216,6 +228,13 @@ def _shell_text(ins: Instruction) -> str | None:
 
 
 def _check_pip(argv: list[str], ins: Instruction) -> None:
+    words = [w for w in argv if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w)]
+    if words and words[0] == "sudo":
+        raise FixRefused(f"the pip install at line {ins.start_line} runs through sudo, which resets PATH: the venv "
+                         "would not be used")
+    if words and "/" in words[0] and not words[0].startswith(VENV + "/"):
+        raise FixRefused(f"the pip install at line {ins.start_line} runs {words[0]}, not the venv's: split it by "
+                         "hand")
     for word in argv:
         name = word.split("=", 1)[0]
         if name in _BAD_PIP_FLAGS:
@@ -294,17 +313,21 @@ def _from_line(stage: Stage, name: str) -> str:
     return " ".join(p for p in ("FROM", flags, image, "AS", name) if p)
 
 
-def _runtime_install(packages: Sequence[str], family: Family, upgrade: bool) -> str | None:
+def _runtime_install(packages: Sequence[str], family: Family, *, upgrade: bool, recommends: bool) -> str | None:
+    """The RUN that installs the runtime packages. ``recommends``: the user's own packages came with their
+    Recommends before (curl's ca-certificates), so they still do."""
     if not packages and not upgrade:
         return None
     if family == "alpine":
-        return ("RUN apk upgrade --no-cache && " if upgrade else "RUN ") + (
-            f"apk add --no-cache {' '.join(packages)}" if packages else "true").removesuffix(" && true")
+        steps = [*(["apk upgrade --no-cache"] if upgrade else []),
+                 *([f"apk add --no-cache {' '.join(packages)}"] if packages else [])]
+        return "RUN " + " && ".join(steps)
     steps = ["apt-get update"]
     if upgrade:
         steps.append("apt-get upgrade -y")
     if packages:
-        steps.append(f"apt-get install -y --no-install-recommends {' '.join(packages)}")
+        flag = "" if recommends else " --no-install-recommends"
+        steps.append(f"apt-get install -y{flag} {' '.join(packages)}")
     steps += ["apt-get clean", "rm -rf /var/lib/apt/lists/*"]  # clean: apt's *.bin caches, tens of MB
     return "RUN " + " && ".join(steps)
 
@@ -331,7 +354,7 @@ def _split_venv(text: str, dockerfile: Dockerfile, final: Stage, view: _StageVie
     out.line(_from_line(final, name))
     for i, ins in enumerate(instrs[: last_pip + 1]):
         if i == first_pip:
-            out.line(f"RUN python3 -m venv {VENV}")
+            out.line(f"RUN python3 -m venv --system-site-packages {VENV}")
             out.line(_PATH_ENV)
         if i in moved:
             out.raw(_leading(all_lines, final, i))

@@ -188,6 +188,12 @@ def test_an_unknown_dev_package_stays_with_a_note(tmp_path: Path) -> None:
     ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nRUN python -m venv /v\nRUN pip install x\n",
      "already makes a virtual environment"),
     ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nRUN pip install -e .\n", "uses -e"),
+    ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nRUN sudo pip install x\n", "through sudo"),
+    ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nRUN /usr/local/bin/pip install x\n",
+     "runs /usr/local/bin/pip, not the venv's"),
+    ("FROM python:3.11-slim AS b\nRUN true\nFROM python:3.11-slim\nRUN apt-get install -y gcc\n"
+     "RUN pip install x\nCOPY --from=b /usr/local/lib/python3.11/site-packages/ /usr/local/lib/python3.11/\n",
+     "system site-packages"),
 ])  # fmt: skip
 def test_refusals(tmp_path: Path, dockerfile: str, reason: str) -> None:
     edit, ctx = context_for(_project(tmp_path, dockerfile))
@@ -202,6 +208,19 @@ def test_independent_work_in_a_pip_run_is_split_off(tmp_path: Path) -> None:
     build, runtime = text.split("\nFROM python:3.11-slim\n")
     assert "RUN pip install x\n" in build
     assert runtime.endswith('ENV PATH="/opt/venv/bin:$PATH"\nRUN python -m x.init\nCMD ["x"]\n')
+
+
+def test_an_entrypoint_script_copied_to_usr_local_bin_is_fine(tmp_path: Path) -> None:
+    df = ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nRUN pip install x\n"
+          "COPY entrypoint.sh /usr/local/bin/\nENTRYPOINT [\"/usr/local/bin/entrypoint.sh\"]\n")
+    text, _ = run_split(_project(tmp_path, df))
+    assert text.endswith('COPY entrypoint.sh /usr/local/bin/\nENTRYPOINT ["/usr/local/bin/entrypoint.sh"]\n')
+
+
+def test_packages_the_user_named_keep_their_recommends(tmp_path: Path) -> None:
+    df = "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y gcc curl\nRUN pip install x\n"
+    text, _ = run_split(_project(tmp_path, df))
+    assert "RUN apt-get update && apt-get install -y curl && apt-get clean && rm -rf /var/lib/apt/lists/*\n" in text
 
 
 def test_refused_when_a_package_compiles_at_runtime(tmp_path: Path) -> None:
