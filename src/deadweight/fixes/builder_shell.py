@@ -60,7 +60,10 @@ def instruction_scripts(ins: Instruction) -> list[str]:
             return [argv[2]]
         return [" ".join(_quote(w) for w in argv)]
     if ins.heredocs:
-        return [doc.body for doc in ins.heredocs] + [form.shell or ""]
+        head = re.sub(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1", " ", form.shell or "").strip()
+        if not head or posixpath.basename(head.split()[0]) in _SHELLS:
+            return [doc.body for doc in ins.heredocs]
+        return [head]
     return [form.shell or ""]
 
 

@@ -340,10 +340,13 @@ def _split_venv(text: str, dockerfile: Dockerfile, final: Stage, view: _StageVie
     name = _build_name(dockerfile)
     moved = set(view.moved)
     first_pip, last_pip = min(view.pip_runs), max(view.pip_runs)
-    for ins in instrs[:last_pip]:
-        if ins.keyword == "USER" and ins.args.strip().split(":")[0] not in ("root", "0"):
-            raise FixRefused(f"the pip install runs as USER {ins.args.strip()} (line {ins.start_line}): "
-                             "split it by hand")
+    user: Instruction | None = None
+    for i, ins in enumerate(instrs[:last_pip + 1]):
+        if ins.keyword == "USER":
+            user = None if ins.args.strip().split(":")[0] in ("root", "0") else ins
+        if i in view.pip_runs and user is not None:
+            raise FixRefused(f"the pip install at line {ins.start_line} runs as USER {user.args.strip()} "
+                             f"(line {user.start_line}): split it by hand")
         if ins.keyword == "RUN" and re.search(r"-m\s+venv\b|\bvirtualenv\b", ins.args):
             raise FixRefused(f"the final stage already makes a virtual environment (line {ins.start_line}): "
                              "split it by hand")
@@ -352,7 +355,9 @@ def _split_venv(text: str, dockerfile: Dockerfile, final: Stage, view: _StageVie
     copies = _needed_copies(view, last_pip, dockerfile.escape)
     out = _Out(nl)
     out.line(_from_line(final, name))
-    for i, ins in enumerate(instrs[: last_pip + 1]):
+    for i, ins in enumerate(instrs[: max(moved) + 1]):
+        if i > last_pip and i not in moved:
+            continue  # after the last pip install only the toolchain installs matter here
         if i == first_pip:
             out.line(f"RUN python3 -m venv --system-site-packages {VENV}")
             out.line(_PATH_ENV)

@@ -171,6 +171,8 @@ def test_an_unknown_dev_package_stays_with_a_note(tmp_path: Path) -> None:
     ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nENV PATH=/usr/local/bin:/usr/bin:/bin\n"
      "RUN pip install x\n", "sets PATH without $PATH"),
     ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nUSER app\nRUN pip install x\n", "runs as USER app"),
+    ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nUSER app\nRUN pip install x\nUSER root\nRUN pip install y\n",
+     "line 4 runs as USER app"),
     ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nRUN uv pip install --system x\n", "with uv"),
     ("FROM python:3.11-slim AS base\nRUN apt-get install -y gcc\nRUN pip install x\nFROM base\nCMD [\"x\"]\n",
      "built FROM"),
@@ -221,6 +223,20 @@ def test_packages_the_user_named_keep_their_recommends(tmp_path: Path) -> None:
     df = "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y gcc curl\nRUN pip install x\n"
     text, _ = run_split(_project(tmp_path, df))
     assert "RUN apt-get update && apt-get install -y curl && apt-get clean && rm -rf /var/lib/apt/lists/*\n" in text
+
+
+def test_a_user_switched_back_to_root_before_the_pip_install_is_fine(tmp_path: Path) -> None:
+    df = "FROM python:3.11-slim\nRUN apt-get install -y gcc\nUSER app\nRUN id\nUSER root\nRUN pip install x\n"
+    text, _ = run_split(_project(tmp_path, df))
+    build = text.split("\n\nFROM python:3.11-slim\n")[0]
+    assert build.endswith("USER app\nRUN id\nUSER root\nRUN python3 -m venv --system-site-packages /opt/venv\n"
+                          'ENV PATH="/opt/venv/bin:$PATH"\nRUN pip install x')
+
+
+def test_a_heredoc_pip_install_moves(tmp_path: Path) -> None:
+    df = "FROM python:3.11-slim\nRUN apt-get install -y gcc\nRUN <<EOF\npip install y\nEOF\nCMD [\"y\"]\n"
+    text, _ = run_split(_project(tmp_path, df))
+    assert "RUN <<EOF\npip install y\nEOF\n\nFROM python:3.11-slim\n" in text
 
 
 def test_refused_when_a_package_compiles_at_runtime(tmp_path: Path) -> None:
