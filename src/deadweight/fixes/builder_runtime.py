@@ -2,8 +2,9 @@
 
 Looked at: what stays in the runtime stage (RUN, CMD, ENTRYPOINT, HEALTHCHECK) and the compose command and
 entrypoint, for compilers and for the system interpreter's paths the venv moves away from; the declared and
-locked packages, for those known to compile C at runtime; the service's Python and shell code, for
-pyximport, cffi's runtime compilation, torch.compile and compilers run through subprocess.
+locked packages, for those known to compile C at runtime; the service's Python code, for pyximport, cffi's
+runtime compilation, torch.compile and compilers run through subprocess; the shell scripts CMD or ENTRYPOINT
+start, for compilers.
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ def check_runtime(kept: Iterable[Instruction], ctx: FixContext, *, venv: bool = 
     if compiling:
         raise FixRefused(f"{compiling[0]} compiles C/C++ while the service runs: it needs the toolchain in the "
                          "image that runs")
-    found = _code_use(ctx.service.context_dir)
+    started = {posixpath.basename(w) for ins in kept if ins.keyword in ("CMD", "ENTRYPOINT")
+               for script in instruction_scripts(ins) for w in script.split()}
+    for value in (ctx.service.command, ctx.service.entrypoint):
+        if value is not None:
+            started.update(posixpath.basename(w) for w in (value.split() if isinstance(value, str) else value))
+    found = _code_use(ctx.service.context_dir, started)
     if found:
         where, what = found
         raise FixRefused(f"{where} uses {what}: it needs the toolchain in the image that runs")
@@ -111,12 +117,15 @@ def _files(root: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def _code_use(context_dir: str | None) -> tuple[str, str] | None:
-    """The first file of the build context that compiles at runtime, and how (read only, never written)."""
+def _code_use(context_dir: str | None, started: set[str]) -> tuple[str, str] | None:
+    """The first file of the build context that compiles at runtime, and how (read only, never written): Python
+    code anywhere, shell scripts only when CMD or ENTRYPOINT names them (``started``)."""
     if not context_dir or not Path(context_dir).is_dir():
         return None
     root = Path(context_dir)
     for path in _files(root):
+        if path.suffix == ".sh" and path.name not in started:
+            continue
         try:
             if path.stat().st_size > _MAX_BYTES or not path.is_file():
                 continue

@@ -239,6 +239,20 @@ def test_a_heredoc_pip_install_moves(tmp_path: Path) -> None:
     assert "RUN <<EOF\npip install y\nEOF\n\nFROM python:3.11-slim\n" in text
 
 
+def test_an_entrypoint_script_that_compiles_is_refused_and_other_scripts_are_not_read(tmp_path: Path) -> None:
+    df = ("FROM python:3.11-slim\nRUN apt-get install -y gcc\nCOPY . /app\nRUN pip install x\n"
+          "ENTRYPOINT [\"/app/start.sh\"]\n")
+    root = _project(tmp_path, df, {"start.sh": "#!/bin/sh\n# make sure\nmake -C native\nexec x\n",
+                                   "scripts/release.sh": "make dist\n"})
+    edit, ctx = context_for(root)
+    with pytest.raises(FixRefused, match=r"start\.sh uses make"):
+        split(edit, ctx)
+    (root / "start.sh").write_text("#!/bin/sh\nexec x\n")
+    edit, ctx = context_for(root)
+    split(edit, ctx)
+    assert ctx.workspace.changes()
+
+
 def test_refused_when_a_package_compiles_at_runtime(tmp_path: Path) -> None:
     root = _project(tmp_path, "FROM python:3.11-slim\nRUN apt-get install -y g++\nCOPY requirements.txt .\n"
                               "RUN pip install -r requirements.txt\n", {"requirements.txt": "pystan==3.10\n"})
