@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from deadweight.errors import DeadweightError, UsageError
 from deadweight.fixes.base import FixContext, Fixer, FixRefused, FixSettings
 from deadweight.fixes.registry import ORDER, apply_edit
+from deadweight.fixes.torch_family import FAMILY
 from deadweight.fixes.workspace import Workspace
 from deadweight.model.audit import AuditReport
 from deadweight.model.finding import Finding
@@ -97,6 +98,14 @@ def plan_fixes(
                                     "after checking"))
             else:
                 pending.append((service, finding))
+    # one owner per version: where DW101 moves the torch family to the CPU index, its fix pins the versions it
+    # installs; a DW501 pin of the same package (the image's CUDA release) could name one the CPU index lacks
+    routed = {service.name for service, finding in pending if finding.rule == "DW101"}
+    for service, finding in list(pending):
+        if finding.rule == "DW501" and service.name in routed and finding.package in FAMILY:
+            pending.remove((service, finding))
+            results.append(_row(finding, "skipped", "DW101's fix installs the torch family at pinned versions "
+                                                    "from the CPU index"))
     for service, finding in sorted(pending, key=lambda pair: (_order(pair[1]), pair[0].name)):
         results.append(_fix_one(service, finding, project, settings, workspace, apply=apply))
     unaudited = tuple(UnauditedService(r.name, r.error, r.error_kind) for r in report.services if r.error)

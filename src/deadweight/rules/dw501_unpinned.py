@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from packaging.version import InvalidVersion, Version
+
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.model.remedy import ReplaceRequirement
 from deadweight.rules.base import Rule, RuleContext, requirement_span
@@ -45,9 +47,19 @@ class UnpinnedRequirement(Rule):
                     savings_bytes=0,
                     estimated=False,
                     evidence=evidence,
-                    remedy=[ReplaceRequirement(req.name, specifier=f"=={version}", **requirement_span(req))]
+                    remedy=[ReplaceRequirement(req.name, specifier=f"=={_public(version)}", **requirement_span(req))]
                     if version else (),
                     fix=None if version else "Pin it to the version you test with (==).",
                 )
             )
         return findings
+
+
+def _public(version: str) -> str:
+    """The version without its local label: ``2.5.1+cu121`` pins as ``==2.5.1``. The label names a build
+    (CUDA, CPU), which the index decides; ``==2.5.1`` accepts every build of that release, so the pin never
+    fights DW101's move to the CPU index."""
+    try:
+        return Version(version).public
+    except InvalidVersion:
+        return version
