@@ -21,11 +21,13 @@ from deadweight.model.remedy import (
 __all__ = ["ORDER", "apply_edit"]
 
 # the order a plan makes edits in: requirements before the Dockerfile installs that read them, single-line
-# Dockerfile edits before the builder-stage split that moves those lines, .dockerignore after the Dockerfile
+# Dockerfile edits before the builder-stage split that moves those lines, the split before the base change
+# (the split keeps the final FROM's text for the runtime stage, where replace-base then finds it; the other way
+# round the split would find its FROM changed and refuse), .dockerignore after the Dockerfile
 # (it is checked against the COPY sources), compose last
 ORDER = {
     "remove-requirement": 0, "replace-requirement": 1, "set-index": 2, "add-install-flag": 3, "add-cleanup": 4,
-    "replace-base": 5, "split-builder-stage": 6, "add-dockerignore": 7, "set-memory-limit": 8,
+    "split-builder-stage": 5, "replace-base": 6, "add-dockerignore": 7, "set-memory-limit": 8,
 }  # fmt: skip
 
 
