@@ -8,7 +8,8 @@ first. Only what the build really reads counts, in the order pip/uv give it prec
 - a lock file entry for torch (``+cpu`` local version, or a source URL on a ``.../cpu`` index);
 - a declared ``torch==X+cpu``;
 - ``[tool.uv.sources] torch = { index = NAME }`` with the matching ``[[tool.uv.index]]`` url;
-- ``[[tool.poetry.source]]`` named by torch's ``source =`` in ``[tool.poetry.dependencies]``;
+- ``[[tool.poetry.source]]`` named by torch's ``source =`` in ``[tool.poetry.dependencies]`` or a group's;
+- a ``[[tool.pdm.source]]`` on a CPU index whose ``include_packages`` names torch;
 - ``--index-url``/``--extra-index-url``/``--find-links`` on the RUN line or inside requirements files;
 - ``PIP_INDEX_URL``/``PIP_EXTRA_INDEX_URL``/``UV_INDEX_URL``/``UV_EXTRA_INDEX_URL``/``UV_TORCH_BACKEND`` in the
   ENV/ARG of any stage (compose build args included; the runtime environment is not the build's);
@@ -21,6 +22,7 @@ index's ``+cpu`` local version wins over PyPI's plain one for the same release.
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import re
 import tomllib
 from dataclasses import dataclass
@@ -133,15 +135,39 @@ def _from_pyproject(service: Service) -> TorchIndex | None:
     poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
     assert isinstance(poetry, dict)
     named = {s.get("name"): s.get("url") for s in (poetry.get("source") or []) if isinstance(s, dict)}
-    deps = poetry.get("dependencies") if isinstance(poetry.get("dependencies"), dict) else {}
-    assert isinstance(deps, dict)
-    spec = deps.get("torch")
-    if isinstance(spec, dict) and isinstance(spec.get("source"), str):
-        url = named.get(spec["source"])
-        if isinstance(url, str) and is_cpu_index(url):
-            return TorchIndex(url, True, f"[tool.poetry] installs torch from source {spec['source']!r} ({url})",
+    for table, deps in _poetry_dependency_tables(poetry):
+        spec = deps.get("torch")
+        if isinstance(spec, dict) and isinstance(spec.get("source"), str):
+            url = named.get(spec["source"])
+            if isinstance(url, str) and is_cpu_index(url):
+                return TorchIndex(url, True, f"[{table}] installs torch from source {spec['source']!r} ({url})",
+                                  f"{path.name}:{_line_of(path, url)}")
+    pdm = tool.get("pdm") if isinstance(tool.get("pdm"), dict) else {}
+    assert isinstance(pdm, dict)
+    for source in pdm.get("source") or []:
+        if not isinstance(source, dict) or not isinstance(source.get("url"), str) or not is_cpu_index(source["url"]):
+            continue
+        included = source.get("include_packages")
+        if isinstance(included, list) and any(isinstance(p, str) and fnmatch.fnmatchcase("torch", p.lower())
+                                              for p in included):
+            url = source["url"]
+            return TorchIndex(url, True, f"[[tool.pdm.source]] {source.get('name', '')!r} serves torch ({url})",
                               f"{path.name}:{_line_of(path, url)}")
     return None
+
+
+def _poetry_dependency_tables(poetry: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``[tool.poetry.dependencies]`` and every ``[tool.poetry.group.NAME.dependencies]``."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    deps = poetry.get("dependencies")
+    if isinstance(deps, dict):
+        out.append(("tool.poetry.dependencies", deps))
+    groups = poetry.get("group")
+    if isinstance(groups, dict):
+        for name, group in groups.items():
+            if isinstance(group, dict) and isinstance(group.get("dependencies"), dict):
+                out.append((f"tool.poetry.group.{name}.dependencies", group["dependencies"]))
+    return out
 
 
 def _applies_on_linux(marker: object) -> bool:

@@ -48,15 +48,34 @@ def parse_lock_text(text: str, path: str) -> list[LockedPackage]:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
         version = entry.get("version")
+        version_text = str(version) if version is not None else ""
         out.append(
             LockedPackage(
                 name=canonicalize_name(entry["name"]),
-                version=str(version) if version is not None else "",
+                version=version_text + _local_label(entry, version_text),
                 source_file=path,
                 source=_source_of(entry),
             )
         )
     return sorted(out, key=lambda p: (p.name, p.version))
+
+
+def _local_label(entry: dict[str, Any], version: str) -> str:
+    """pdm.lock writes ``version = "2.13.0"`` for ``2.13.0+cpu`` and keeps the label only in the file names:
+    the label every one of the entry's wheels carries (``torch-2.13.0+cpu-cp311-...whl``), or ""."""
+    files = entry.get("files")
+    if "+" in version or not version or not isinstance(files, list) or not files:
+        return ""
+    labels = set()
+    for item in files:
+        name = item.get("file") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name.endswith(".whl"):
+            return ""
+        parts = name.split("-")
+        if len(parts) < 5 or not parts[1].startswith(version + "+"):
+            return ""
+        labels.add(parts[1][len(version):])
+    return labels.pop() if len(labels) == 1 else ""
 
 
 def _source_of(entry: dict[str, Any]) -> str | None:

@@ -160,3 +160,40 @@ def test_poetry_lock_with_the_cpu_source(tmp_path: Path) -> None:
     found = index_of(tmp_path, {"Dockerfile": dockerfile, "pyproject.toml": pyproject, "poetry.lock": lock})
     assert found is not None and found.url == "https://download.pytorch.org/whl/cpu"
     assert found.detail == "poetry.lock locks torch from https://download.pytorch.org/whl/cpu"
+
+
+PDM_DOCKERFILE = "FROM python:3.11-slim\nCOPY . .\nRUN pip install pdm && pdm install --prod\n"
+CPU = "https://download.pytorch.org/whl/cpu"
+
+
+def test_a_pdm_source_that_includes_torch(tmp_path: Path) -> None:
+    pyproject = ("[project]\nname = 'svc'\nversion = '1'\ndependencies = ['torch>=2.1']\n"
+                 f"[[tool.pdm.source]]\nname = 'pytorch-cpu'\nurl = '{CPU}'\n"
+                 "include_packages = ['torch', 'torchvision']\nexclude_packages = ['*']\n")
+    found = index_of(tmp_path, {"Dockerfile": PDM_DOCKERFILE, "pyproject.toml": pyproject})
+    assert found is not None and found.cpu and found.url == CPU
+
+
+def test_a_pdm_source_that_does_not_include_torch_is_not_its_index(tmp_path: Path) -> None:
+    pyproject = ("[project]\nname = 'svc'\nversion = '1'\ndependencies = ['torch>=2.1']\n"
+                 f"[[tool.pdm.source]]\nname = 'pytorch-cpu'\nurl = '{CPU}'\ninclude_packages = ['torchvision']\n")
+    assert index_of(tmp_path, {"Dockerfile": PDM_DOCKERFILE, "pyproject.toml": pyproject}) is None
+
+
+def test_pdm_lock_keeps_the_cpu_label_only_in_the_file_names(tmp_path: Path) -> None:
+    lock = ('[[package]]\nname = "torch"\nversion = "2.13.0"\nfiles = [\n'
+            '  {file = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl", hash = "sha256:00"},\n'
+            '  {file = "torch-2.13.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl", hash = "sha256:01"},\n]\n')
+    files = {"Dockerfile": PDM_DOCKERFILE, "pdm.lock": lock,
+             "pyproject.toml": "[project]\nname = 'svc'\nversion = '1'\ndependencies = ['torch>=2.1']\n"}
+    found = index_of(tmp_path, files)
+    assert found is not None and found.cpu and "2.13.0+cpu" in found.detail
+
+
+def test_a_poetry_group_routes_torch_to_its_source(tmp_path: Path) -> None:
+    pyproject = ("[tool.poetry]\nname = 'svc'\nversion = '1'\n[tool.poetry.dependencies]\npython = '^3.11'\n"
+                 "[tool.poetry.group.ml.dependencies]\ntorch = { version = '^2.1', source = 'pytorch-cpu' }\n"
+                 f"[[tool.poetry.source]]\nname = 'pytorch-cpu'\nurl = '{CPU}'\npriority = 'explicit'\n")
+    dockerfile = "FROM python:3.11-slim\nCOPY . .\nRUN pip install poetry && poetry install --with ml\n"
+    found = index_of(tmp_path, {"Dockerfile": dockerfile, "pyproject.toml": pyproject})
+    assert found is not None and found.cpu and "group.ml" in found.detail
