@@ -45,7 +45,8 @@ def write_output_file(path: str, data: bytes, *, option: str = "--output") -> No
             else:
                 info = followed
         if info is None or stat.S_ISREG(info.st_mode):
-            _replace_atomically(target, data, info)
+            replace_atomically(target, data, mode=stat.S_IMODE(info.st_mode) if info else None,
+                               owner=(info.st_uid, info.st_gid) if info else None)
         else:
             _write_through(target, data)
     except OSError as exc:
@@ -66,15 +67,21 @@ def _error(option: str, path: str, exc: OSError) -> UsageError | OutputError:
     return UsageError(f"{option} {path}: cannot write ({reason})")
 
 
-def _replace_atomically(target: Path, data: bytes, previous: os.stat_result | None) -> None:
-    """Temp file beside the target, fsync, rename: a reader sees the old report or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+def replace_atomically(target: Path, data: bytes, *, mode: int | None = None,
+                       owner: tuple[int, int] | None = None, suffix: str = ".tmp") -> None:
+    """Temp file beside the target, fsync, rename: a reader sees the old file or the new one, never half.
+
+    The new file gets ``mode`` and ``owner`` (the old file's, kept where we may give it away); without a
+    mode, the one ``open(..., "w")`` would give a new path. The one atomic replace of deadweight: reports
+    (``--output``) and the files ``fix --write`` edits.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-            _copy_ownership(handle.fileno(), previous)
+            _set_ownership(handle.fileno(), mode, owner)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -82,17 +89,16 @@ def _replace_atomically(target: Path, data: bytes, previous: os.stat_result | No
         raise
 
 
-def _copy_ownership(fd: int, previous: os.stat_result | None) -> None:
-    """The new file gets the old one's mode and owner; a new path the mode ``open(..., "w")`` would give it."""
-    if previous is None:
+def _set_ownership(fd: int, mode: int | None, owner: tuple[int, int] | None) -> None:
+    if mode is None:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        return
-    os.fchmod(fd, stat.S_IMODE(previous.st_mode))
-    if (previous.st_uid, previous.st_gid) != (os.geteuid(), os.getegid()):
+    else:
+        os.fchmod(fd, mode)
+    if owner is not None and owner != (os.geteuid(), os.getegid()):
         with contextlib.suppress(PermissionError):  # only root may give a file away; keep what we can
-            os.fchown(fd, previous.st_uid, previous.st_gid)
+            os.fchown(fd, *owner)
 
 
 def _write_through(target: Path, data: bytes) -> None:

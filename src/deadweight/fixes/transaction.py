@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from deadweight.errors import FixError
 from deadweight.fixes.workspace import Workspace
+from deadweight.outfile import replace_atomically
 
 __all__ = ["commit"]
 
@@ -32,23 +32,8 @@ def _digest(path: Path) -> str | None:
 
 
 def _atomic_write(path: Path, data: bytes, mode: int | None, owner: tuple[int, int] | None = None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".deadweight", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            st = os.fstat(handle.fileno())
-            if owner is not None and owner != (st.st_uid, st.st_gid):
-                with contextlib.suppress(OSError):  # not ours to give away: the file becomes the writer's
-                    os.fchown(handle.fileno(), *owner)
-        os.chmod(tmp, mode if mode is not None else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    replace_atomically(path, data, mode=mode, owner=owner, suffix=".deadweight")
+    _fsync_dir(path.parent)  # the rename itself survives a crash: every file of the run, or none
 
 
 def _fsync_dir(directory: Path) -> None:
