@@ -19,11 +19,11 @@ from pathlib import Path
 
 from deadweight.fixes.refused import FixRefused
 from deadweight.model.plan import FileChange
+from deadweight.project.files import unreadable_reason
 
 __all__ = ["Snapshot", "Workspace"]
 
 _CONFLICT_RE = re.compile(r"^(<{7}|>{7})( |$)|^={7}$", re.MULTILINE)
-_MAX_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,11 @@ class Workspace:
             self._originals[key] = _Original(None, None, None)
             self._current[key] = None
             return
+        refused = unreadable_reason(key)  # the project reader's own limits: a FIFO, a device, over 16 MiB
+        if refused is not None:
+            raise FixRefused(f"{self.display(key)}: {refused}")
         if not key.is_file():
             raise FixRefused(f"{self.display(key)} is not a regular file")
-        if key.stat().st_size > _MAX_BYTES:
-            raise FixRefused(f"{self.display(key)} is larger than 16 MiB")
         try:
             data = key.read_bytes()
         except OSError as exc:

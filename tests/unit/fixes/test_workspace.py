@@ -42,6 +42,14 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
         Workspace(tmp_path).text("requirements.txt")
 
 
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "requirements.txt")  # nobody writes to it: opening it for reading would wait forever
+    with pytest.raises(FixRefused, match="not a regular file \\(a FIFO\\)"):
+        Workspace(tmp_path).text("requirements.txt")
+
+
 @pytest.mark.parametrize("name", ["/etc/passwd", "../outside.txt"])
 def test_files_outside_the_root_refused(tmp_path: Path, name: str) -> None:
     root = tmp_path / "project"
