@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from deadweight.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
-from deadweight.cli.options import image_options, settings_options
+from deadweight.cli.options import config_from, image_options, settings_options
 from deadweight.cli.output import terminal_width, use_color, write_output
 from deadweight.config import Config
 from deadweight.model.audit import AuditReport
@@ -63,12 +63,10 @@ def audit_command(**params: Any) -> None:
     PATH is a service directory (Dockerfile + requirements), a compose file, or a directory holding
     one (default: the current directory).
     """
-    from deadweight.pipeline.audit import audit, audit_config  # noqa: PLC0415 - heavy imports on use
+    from deadweight.pipeline.audit import audit  # noqa: PLC0415 - heavy imports on use
 
     path = params["path"]
-    settings = {key: params[key] for key in ("config_file", "fail_on", "select", "ignore", "offline",
-                                             "torch_cpu_index", "deployment_gpu")}
-    config = audit_config(path, **settings)
+    config = config_from(params)
     report = audit(path, config=config, images=params["images"], build=params["build"], run=params["run_"],
                    network=params["network"], platform=params["platform"], verify=params["verify"],
                    fast_path=not params["no_fast_path"])

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from deadweight.cli.app import EXIT_FINDINGS, EXIT_FIX, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
-from deadweight.cli.options import image_options, settings_options
+from deadweight.cli.options import config_from, image_options, settings_options
 from deadweight.cli.output import write_output
 from deadweight.config import Config
 from deadweight.model.plan import FixPlan, PlannedFix
@@ -74,13 +74,10 @@ def fix_command(**params: Any) -> None:
 
     PATH is what `deadweight audit` takes: a service directory, a compose file, or a directory holding one.
     """
-    from deadweight.pipeline.audit import audit_config  # noqa: PLC0415 - heavy imports on use
     from deadweight.pipeline.fix import fix  # noqa: PLC0415
 
     path = params["path"]
-    settings = {key: params[key] for key in ("config_file", "fail_on", "select", "ignore", "offline",
-                                             "torch_cpu_index", "deployment_gpu")}
-    config = audit_config(path, **settings)
+    config = config_from(params)
     plan = fix(path, config=config, images=params["images"], build=params["build"], run=params["run_"],
                network=params["network"], platform=params["platform"], verify=params["verify"],
                fast_path=not params["no_fast_path"],

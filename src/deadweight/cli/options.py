@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from deadweight.config import Config
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -44,3 +46,13 @@ settings_options = _stack(
     click.option("--no-fast-path", is_flag=True,
                  help="docker: stream docker save instead of reading the engine's storage directly."),
 )
+
+
+def config_from(params: dict[str, Any]) -> Config:
+    """The settings a command's ``--config``, ``--fail-on`` and ``settings_options`` flags give, read once:
+    defaults < the settings file < these flags (``pipeline.audit.audit_config``)."""
+    from deadweight.pipeline.audit import audit_config  # noqa: PLC0415 - heavy imports on use
+
+    return audit_config(params["path"], config_file=params["config_file"], fail_on=params["fail_on"],
+                        select=params["select"], ignore=params["ignore"], offline=params["offline"],
+                        torch_cpu_index=params["torch_cpu_index"], deployment_gpu=params["deployment_gpu"])
