@@ -26,7 +26,7 @@ from pathlib import Path
 
 from deadweight.fixes.base import FixContext, FixRefused
 
-__all__ = ["LOCK_TIMEOUT_S", "cuda_entries", "lock_command", "lock_file_of", "regenerate"]
+__all__ = ["LOCK_TIMEOUT_S", "cuda_entries", "lock_command", "lock_file_of", "regenerate", "run_tool"]
 
 LOCK_TIMEOUT_S = 600.0
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__",
@@ -90,7 +90,7 @@ def regenerate(project_dir: Path, ctx: FixContext, packages: Sequence[str] = ())
         command = lock_command(lock.name, executable, packages)
         shown = " ".join([tool, *command[1:]])
         started = time.monotonic()
-        output = _run(command, scratch, shown)
+        output = run_tool(command, scratch, shown)
         elapsed = time.monotonic() - started
         ctx.commands.append(f"{shown}  (in a scratch copy, {elapsed:.1f}s)")
         try:
@@ -104,7 +104,9 @@ def regenerate(project_dir: Path, ctx: FixContext, packages: Sequence[str] = ())
     ctx.workspace.set(lock, new)
 
 
-def _run(command: Sequence[str], cwd: Path, shown: str) -> str:
+def run_tool(command: Sequence[str], cwd: Path, shown: str, timeout: float = LOCK_TIMEOUT_S) -> str:
+    """Run a locking tool (uv, poetry, pdm, pip-compile) in ``cwd``, a scratch copy: its output, or
+    ``FixRefused`` saying it could not run, did not finish in ``timeout`` seconds, or failed (its last lines)."""
     env = dict(os.environ)
     env.setdefault("UV_NO_PROGRESS", "1")
     env["POETRY_NO_INTERACTION"] = "1"
@@ -112,9 +114,9 @@ def _run(command: Sequence[str], cwd: Path, shown: str) -> str:
     env.pop("VIRTUAL_ENV", None)  # the tools must not take deadweight's own environment for the project's
     try:
         done = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=LOCK_TIMEOUT_S, check=False, stdin=subprocess.DEVNULL)
+                              timeout=timeout, check=False, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise FixRefused(f"{shown} did not finish within {LOCK_TIMEOUT_S:.0f}s") from None
+        raise FixRefused(f"{shown} did not finish within {timeout:.0f}s") from None
     except OSError as exc:
         raise FixRefused(f"cannot run {shown}: {exc.strerror or exc}") from None
     output = (done.stderr or done.stdout).strip()

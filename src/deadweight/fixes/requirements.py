@@ -22,11 +22,9 @@ run pip-compile.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -39,17 +37,16 @@ from packaging.version import InvalidVersion, Version
 from deadweight.errors import SourceError
 from deadweight.fixes import reqline
 from deadweight.fixes.base import FixContext, FixRefused
+from deadweight.fixes.locks import run_tool
 from deadweight.fixes.reqline import Entry
 from deadweight.fixes.text import line_ending, lines
 from deadweight.model.remedy import RemoveRequirement, ReplaceRequirement
-from deadweight.pypi.index import IndexClient, IndexFile
+from deadweight.pypi.index import IndexClient, IndexFile, pip_index_urls
 from deadweight.pypi.store import JsonStore
 from deadweight.redact import redact
 
-__all__ = ["PYPI_SIMPLE", "remove", "replace"]
+__all__ = ["remove", "replace"]
 
-PYPI_SIMPLE = "https://pypi.org/simple/"
-_COMPILE_TIMEOUT = 600.0
 _VIA_RE = re.compile(r"#\s*via\b(.*)", re.DOTALL)
 
 
@@ -285,16 +282,7 @@ def _hashes_of(name: str, version: str, items: Sequence[Entry], ctx: FixContext)
 
 def _index_urls(items: Sequence[Entry], ctx: FixContext) -> list[str]:
     """The indexes pip would read for this file: its own options, the service's, the environment, PyPI."""
-    primary: str | None = None
-    extra: list[str] = []
-    no_index = False
-    for option in ctx.service.requirement_options:
-        if option.name == "--index-url":
-            primary = option.value
-        elif option.name == "--extra-index-url":
-            extra.append(option.value)
-        elif option.name == "--no-index":
-            no_index = True
+    options = [(o.name, o.value) for o in ctx.service.requirement_options]
     for entry in items:
         if entry.key[0] != "option":
             continue
@@ -308,18 +296,12 @@ def _index_urls(items: Sequence[Entry], ctx: FixContext) -> list[str]:
             if name in ("-i", "--index-url", "--extra-index-url") and not eq and i + 1 < len(words):
                 value = words[i + 1]
                 i += 1
-            if name in ("-i", "--index-url"):
-                primary = value
-            elif name == "--extra-index-url":
-                extra.append(value)
-            elif name == "--no-index":
-                no_index = True
+            if name in ("-i", "--index-url", "--extra-index-url", "--no-index"):
+                options.append((name, value))
             i += 1
-    if no_index:
+    if any(name == "--no-index" for name, _ in options):
         raise FixRefused("the requirements say --no-index: there is no index to read versions and hashes from")
-    primary = primary or os.environ.get("PIP_INDEX_URL") or PYPI_SIMPLE
-    extra += os.environ.get("PIP_EXTRA_INDEX_URL", "").split()
-    return list(dict.fromkeys([primary, *extra]))
+    return pip_index_urls(options, ctx.service.installs)
 
 
 def _index_files(name: str, items: Sequence[Entry], ctx: FixContext) -> list[IndexFile]:
@@ -454,13 +436,9 @@ def _recompile(source: str, compiled: str, ctx: FixContext, touched: Collection[
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(text.encode("utf-8"))
         try:
-            done = subprocess.run([exe, "--quiet", *command], cwd=scratch, stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=_COMPILE_TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            run_tool([exe, "--quiet", *command], Path(scratch), "pip-compile")
+        except FixRefused as exc:
             return _compile_failed(compiled, str(exc), ctx)
-        if done.returncode != 0:
-            last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
-            return _compile_failed(compiled, last.strip(), ctx)
         try:
             new = (Path(scratch) / compiled_key.name).read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:

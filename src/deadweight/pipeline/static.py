@@ -7,7 +7,6 @@ measured one, with every byte marked estimated, so the same rules run on it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,12 +19,11 @@ from deadweight.model.inventory import Distribution, Inventory, PythonEnvironmen
 from deadweight.model.project import DeclaredRequirement, Service
 from deadweight.project.stages import final_chain
 from deadweight.pypi.closure import ClosureResolver, ResolvedWheel
-from deadweight.pypi.index import IndexClient
+from deadweight.pypi.index import IndexClient, pip_index_urls
 from deadweight.pypi.remote_wheel import WheelInspector
 from deadweight.pypi.store import JsonStore
 from deadweight.rules.dw601_base_image import base_variant
 
-PYPI_SIMPLE = "https://pypi.org/simple/"
 DEFAULT_PYTHON = "3.11"
 STATIC_ENV = "(estimated)/site-packages"
 
@@ -53,21 +51,8 @@ def target_of(service: Service) -> Target:
 
 
 def index_urls(service: Service) -> list[str]:
-    """Indexes pip would use: requirements/RUN options, then PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, then PyPI."""
-    primary: str | None = None
-    extra: list[str] = []
-    for option in service.requirement_options:
-        if option.name in ("--index-url", "-i"):
-            primary = option.value
-        elif option.name == "--extra-index-url":
-            extra.append(option.value)
-    for cmd in service.installs:
-        if cmd.index_urls:
-            primary = cmd.index_urls[-1]
-        extra += list(cmd.extra_index_urls)
-    primary = primary or os.environ.get("PIP_INDEX_URL") or PYPI_SIMPLE
-    extra += os.environ.get("PIP_EXTRA_INDEX_URL", "").split()
-    return list(dict.fromkeys([primary, *extra]))
+    """Indexes pip would use for the service: requirements/RUN options, PIP_INDEX_URL / PIP_EXTRA_INDEX_URL, PyPI."""
+    return pip_index_urls(((o.name, o.value) for o in service.requirement_options), service.installs)
 
 
 def _requirement_text(req: DeclaredRequirement) -> str:

@@ -7,9 +7,11 @@ this API, so one client covers them; ``--torch-cpu-index`` simply points it else
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import ssl
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -22,6 +24,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from deadweight.errors import SourceError
+from deadweight.model.project import InstallCommand
 from deadweight.pypi.store import JsonStore
 
 JSON_ACCEPT = (
@@ -38,6 +41,30 @@ MAX_CONNECTIONS = 8
 
 class OfflineMiss(SourceError):
     """The answer is not in the cache and the network may not be used."""
+
+
+PYPI_SIMPLE = "https://pypi.org/simple/"
+
+
+def pip_index_urls(options: Iterable[tuple[str, str]], installs: Iterable[InstallCommand] = ()) -> list[str]:
+    """The indexes pip reads, in its order: the last ``--index-url`` given (requirements-file options, then the
+    RUN lines' own), else ``PIP_INDEX_URL``, else PyPI; then every ``--extra-index-url`` and
+    ``PIP_EXTRA_INDEX_URL``. ``options`` are ``(name, value)`` pairs as the requirements parser records them.
+    The one reading for the static estimate, the musl check and ``fix``'s version and hash lookups."""
+    primary: str | None = None
+    extra: list[str] = []
+    for name, value in options:
+        if name in ("--index-url", "-i"):
+            primary = value
+        elif name == "--extra-index-url":
+            extra.append(value)
+    for cmd in installs:
+        if cmd.index_urls:
+            primary = cmd.index_urls[-1]
+        extra += list(cmd.extra_index_urls)
+    primary = primary or os.environ.get("PIP_INDEX_URL") or PYPI_SIMPLE
+    extra += os.environ.get("PIP_EXTRA_INDEX_URL", "").split()
+    return list(dict.fromkeys([primary, *extra]))
 
 
 @lru_cache(maxsize=1 << 14)

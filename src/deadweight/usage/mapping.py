@@ -22,12 +22,10 @@ from packaging.utils import canonicalize_name
 
 from deadweight.errors import SourceError
 from deadweight.model.inventory import Distribution, EntryPoint, Requirement
-from deadweight.pypi.index import IndexClient
+from deadweight.pypi.index import PYPI_SIMPLE, IndexClient
 from deadweight.pypi.remote_wheel import WheelInspector
 from deadweight.pypi.store import JsonStore, default_cache_dir
 from deadweight.usage.aliases import alias_for_module, command_aliases, module_aliases
-
-PYPI_SIMPLE = "https://pypi.org/simple/"
 
 
 @dataclass(frozen=True)
