@@ -211,7 +211,7 @@ def find_config_file(start: Path) -> Path | None:
         if dedicated.is_file():
             return dedicated
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "deadweight" in _read_toml(pyproject).get("tool", {}):
+        if pyproject.is_file() and "deadweight" in _tool_table(_read_toml(pyproject), pyproject):
             return pyproject
         if (directory / ".git").exists():
             break
@@ -227,6 +227,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
+def _tool_table(doc: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
+    """``doc["tool"]``, checked: a pyproject whose ``tool`` is a number is a config error, not a crash."""
+    tool = doc.get("tool", {})
+    if not isinstance(tool, Mapping):
+        raise ConfigError(f"{path}: tool must be a table, not {type(tool).__name__}")
+    return tool
+
+
+def _deadweight_of(doc: Mapping[str, Any], path: Path, default: Any) -> Mapping[str, Any]:
+    table = _tool_table(doc, path).get("deadweight", default)
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: tool.deadweight must be a table, not {type(table).__name__}")
+    return table
+
+
 def deadweight_table(start: Path | None = None, explicit: Path | None = None) -> tuple[Any, Path] | None:
     """The ``[tool.deadweight]`` table that applies to ``start`` (or of the file named with ``--config``), and
     the file it came from; None when no file applies. ``.deadweight.toml`` may hold the table at its top.
@@ -238,8 +253,8 @@ def deadweight_table(start: Path | None = None, explicit: Path | None = None) ->
         raise ConfigError(f"{path}: config file not found")
     doc = _read_toml(path)
     if path.name == ".deadweight.toml":
-        return (doc.get("tool", {}).get("deadweight", doc) if "tool" in doc else doc), path
-    return doc.get("tool", {}).get("deadweight", {}), path
+        return (_deadweight_of(doc, path, doc) if "tool" in doc else doc), path
+    return _deadweight_of(doc, path, {}), path
 
 
 def load_config(start: Path | None = None, explicit: Path | None = None) -> Config:

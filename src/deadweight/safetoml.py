@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-__all__ = ["loads"]
+__all__ = ["loads", "table_at"]
 
 
 def loads(text: str) -> dict[str, Any]:
@@ -18,3 +18,11 @@ def loads(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except RecursionError:
         raise tomllib.TOMLDecodeError("arrays or tables nested too deeply") from None
+
+
+def table_at(doc: Any, *keys: str) -> dict[str, Any]:
+    """``doc[k1][k2]...`` when every step is a table, else ``{}``: ``tool = 1`` or ``tool.pytest = 5`` in a
+    file deadweight only reads for evidence is no table, not a crash."""
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc if isinstance(doc, dict) else {}

@@ -32,9 +32,13 @@ class Outcome:
     crash: str | None = None  # the traceback of an exception that escaped main()
     timed_out: bool = False
     max_rss_kb: int | None = None
+    stdout: str = ""  # in process only
 
-    def problems(self) -> list[str]:
-        """What is wrong with this outcome; empty when it kept the contract."""
+    def problems(self, allowed: frozenset[int] = ALLOWED_CODES) -> list[str]:
+        """What is wrong with this outcome; empty when it kept the contract (exit codes in ``allowed``).
+
+        A failure with nothing on stdout must say why in exactly one stderr line; a report on stdout (an audit
+        that found something, or could not check a service) is its own explanation."""
         out = []
         if self.timed_out:
             out.append(f"timed out after {self.seconds:.1f} s")
@@ -42,9 +46,9 @@ class Outcome:
             out.append("crashed:\n" + self.crash)
         if "Traceback" in self.stderr:
             out.append("traceback on stderr:\n" + self.stderr[-3000:])
-        if self.code is not None and self.code not in ALLOWED_CODES:
+        if self.code is not None and self.code not in allowed:
             out.append(f"exit code {self.code}: {self.stderr[-500:]}")
-        if self.code and len(self.stderr.splitlines()) != 1:
+        if self.code and not self.stdout.strip() and len(self.stderr.splitlines()) != 1:
             out.append(f"exit {self.code} with {len(self.stderr.splitlines())} lines on stderr: {self.stderr[-500:]!r}")
         return out
 
@@ -71,7 +75,8 @@ def run_in_process(argv: Sequence[str], timeout: float = 20.0) -> Outcome:
     """``deadweight.cli.main.main(argv)`` with stdout a strict UTF-8 stream and stderr captured."""
     from deadweight.cli.main import main
 
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
     stderr = io.StringIO()
     start = time.monotonic()
     code: int | None = None
@@ -87,7 +92,10 @@ def run_in_process(argv: Sequence[str], timeout: float = 20.0) -> Outcome:
         crash = f"SystemExit({exc.code!r}) escaped main()"
     except BaseException:
         crash = traceback.format_exc()
-    return Outcome(code, stderr.getvalue(), time.monotonic() - start, crash, timed_out)
+    with contextlib.suppress(ValueError):
+        stdout.flush()
+    printed = raw.getvalue().decode("utf-8", "replace")
+    return Outcome(code, stderr.getvalue(), time.monotonic() - start, crash, timed_out, stdout=printed)
 
 
 def run_subprocess(argv: Sequence[str], timeout: float = 60.0, memory_limit: int | None = None) -> Outcome:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from packaging.utils import canonicalize_name
 from deadweight.fixes.refused import FixRefused
 from deadweight.model.project import DeclaredRequirement
 from deadweight.project.requirements import LogicalLine, logical_lines, parse_requirement_text
+from deadweight.project.shellwords import shell_split
 
 __all__ = [
     "Entry",
@@ -75,7 +75,7 @@ def _options(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     if not m:
         return (), ()
     try:
-        words = shlex.split(text[m.start():])
+        words = shell_split(text[m.start():])
     except ValueError:
         return (), (("unparsed", text[m.start():]),)
     hashes: list[str] = []
@@ -103,7 +103,7 @@ def entries(text: str, source_file: str, env: Mapping[str, str] | None = None) -
         line = ll.text
         if line.startswith("-") and not line.startswith(("-e", "--editable")):
             try:
-                words: tuple[str, ...] = tuple(shlex.split(line))
+                words: tuple[str, ...] = tuple(shell_split(line))
             except ValueError:
                 words = (line,)
             out.append(Entry(ll, None, (), ("option", *words)))

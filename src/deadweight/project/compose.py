@@ -20,8 +20,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from deadweight.errors import ParseError
 from deadweight.model.project import GpuRequest
-from deadweight.project.files import read_text
-from deadweight.project.shellwords import matching_brace
+from deadweight.project.files import read_text, unreadable_reason
+from deadweight.project.shellwords import MAX_VAR_NESTING, matching_brace
 
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp])?(i)?(b)?\s*$", re.IGNORECASE)
@@ -90,6 +90,9 @@ def parse_memory(value: object) -> int | None:
 def read_dotenv(path: str | Path) -> dict[str, str]:
     """KEY=VALUE lines (``export`` prefix, quotes, comments) as Compose reads ``.env`` and ``env_file``."""
     out: dict[str, str] = {}
+    refused = unreadable_reason(Path(path))  # /dev/zero, a FIFO, a 5 GB file: never read whole
+    if refused is not None:
+        raise ParseError(f"{path}: cannot read env file: {refused}")
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -119,8 +122,12 @@ def read_dotenv(path: str | Path) -> dict[str, str]:
     return out
 
 
-def interpolate(text: str, values: Mapping[str, str]) -> str:
-    """Compose interpolation: ``$VAR``, ``${VAR}``, ``${VAR:-d}``, ``${VAR-d}``, ``${VAR:+r}``, ``$$``."""
+def interpolate(text: str, values: Mapping[str, str], _depth: int = 0) -> str:
+    """Compose interpolation: ``$VAR``, ``${VAR}``, ``${VAR:-d}``, ``${VAR-d}``, ``${VAR:+r}``, ``$$``.
+
+    Defaults nested deeper than ``MAX_VAR_NESTING`` are left as written (a bounded walk, not a crash)."""
+    if _depth > MAX_VAR_NESTING:
+        return text
     out: list[str] = []
     i = 0
     n = len(text)
@@ -140,7 +147,7 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
             if close < 0:
                 out.append(text[i:])
                 break
-            out.append(_braced(text[i + 2 : close], values))
+            out.append(_braced(text[i + 2 : close], values, _depth))
             i = close + 1
             continue
         m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i + 1 :])
@@ -153,7 +160,7 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _braced(inner: str, values: Mapping[str, str]) -> str:
+def _braced(inner: str, values: Mapping[str, str], depth: int) -> str:
     m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?$", inner, re.DOTALL)
     if not m:
         return ""
@@ -163,18 +170,44 @@ def _braced(inner: str, values: Mapping[str, str]) -> str:
     if op is None:
         return value
     if op in (":-", ":?"):
-        return value if value else (interpolate(word, values) if op == ":-" else "")
+        return value if value else (interpolate(word, values, depth + 1) if op == ":-" else "")
     if op in ("-", "?"):
-        return value if present else (interpolate(word, values) if op == "-" else "")
+        return value if present else (interpolate(word, values, depth + 1) if op == "-" else "")
     if op == ":+":
-        return interpolate(word, values) if value else ""
-    return interpolate(word, values) if present else ""
+        return interpolate(word, values, depth + 1) if value else ""
+    return interpolate(word, values, depth + 1) if present else ""
+
+
+#: Flow collections (``[`` / ``{``) nested deeper than this are refused before parsing; compose files nest a few.
+MAX_FLOW_DEPTH = 100
+_FLOW_TOKEN = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|#[^\n]*|[\[\]{}\n]""")
+
+
+def _too_deep_line(text: str) -> int:
+    """The line where flow brackets (outside quotes and comments) first nest past ``MAX_FLOW_DEPTH``, or 0."""
+    depth, line = 0, 1
+    for m in _FLOW_TOKEN.finditer(text):
+        token = m.group()
+        if token == "\n":
+            line += 1
+        elif token in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return line
+        elif token in "]}":
+            depth = max(0, depth - 1)
+        else:
+            line += token.count("\n")
+    return 0
 
 
 def parse_compose_file(path: str | Path, environ: Mapping[str, str] | None = None) -> ComposeFile:
     """Parse a compose file; YAML errors raise ParseError (file:line), service problems stay per service."""
     p = Path(path)
     text = read_text(p, "compose file")
+    deep = _too_deep_line(text)
+    if deep:  # ruamel's parser slows down faster than the square of the flow depth: 1,000 deep took 20 s
+        raise ParseError(f"{p}:{deep}: invalid YAML: nested too deeply (over {MAX_FLOW_DEPTH} levels of [ or {{)")
     yaml = YAML(typ="rt")
     try:
         doc = yaml.load(text)
@@ -206,12 +239,24 @@ def _line(node: Any, key: Any) -> int:
         return 0
 
 
-def _plain(node: Any, values: Mapping[str, str]) -> Any:
-    """ruamel nodes to plain Python, strings interpolated."""
+#: Values one service may hold once YAML aliases are expanded: real services hold hundreds; nine levels of
+#: nine-fold aliases ("a billion laughs") would hold 387 million and never finish.
+MAX_SERVICE_VALUES = 200_000
+
+
+class _TooManyValues(Exception):
+    pass
+
+
+def _plain(node: Any, values: Mapping[str, str], budget: list[int]) -> Any:
+    """ruamel nodes to plain Python, strings interpolated; ``budget[0]`` values at most (aliases expanded)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooManyValues
     if isinstance(node, dict):
-        return {str(k): _plain(v, values) for k, v in node.items()}
+        return {str(k): _plain(v, values, budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v, values) for v in node]
+        return [_plain(v, values, budget) for v in node]
     if isinstance(node, str):
         return interpolate(str(node), values)
     return node
@@ -238,7 +283,11 @@ def _merged(
         body = {}
     if not isinstance(body, dict):
         raise ParseError(f"{path}:{_line(services, name)}: service {name!r} must be a mapping")
-    data: dict[str, Any] = _normalise(_plain(body, values))
+    try:
+        data: dict[str, Any] = _normalise(_plain(body, values, [MAX_SERVICE_VALUES]))
+    except _TooManyValues:
+        raise ParseError(f"{path}:{_line(services, name)}: service {name!r} holds over {MAX_SERVICE_VALUES:,} "
+                         "values once YAML aliases are expanded") from None
     ext = data.pop("extends", None)
     if ext is None:
         return data
@@ -377,7 +426,11 @@ def _gpu(data: dict[str, Any], env: Mapping[str, str], node: Any, path: Path, sv
     for dev in devices if isinstance(devices, list) else []:
         if not isinstance(dev, dict):
             continue
-        caps = [str(c).lower() for c in dev.get("capabilities", []) or []]
+        raw_caps = dev.get("capabilities") or []
+        if not isinstance(raw_caps, list):
+            line = _deep_line(node, ("deploy", "resources", "reservations", "devices"))
+            raise ParseError(f"{path}:{line}: deploy.resources.reservations.devices: capabilities must be a list")
+        caps = [str(c).lower() for c in raw_caps]
         if str(dev.get("driver", "")).lower() == "nvidia" or "gpu" in caps:
             line = _deep_line(node, ("deploy", "resources", "reservations", "devices"))
             evidence.append(f"{path}:{line}: deploy.resources.reservations.devices requests a GPU")

@@ -175,14 +175,22 @@ def split_flags(rest: str) -> tuple[tuple[tuple[str, str], ...], str]:
 def parse_exec_or_shell(args: str) -> ExecOrShell:
     """Exec form when the arguments are a JSON array of strings, else shell form (Docker's rule)."""
     text = args.strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ExecOrShell(tuple(value), None)
-    return ExecOrShell(None, text)
+    words = json_words(text)
+    return ExecOrShell(None, text) if words is None else ExecOrShell(tuple(words), None)
+
+
+def json_words(text: str) -> list[str] | None:
+    """The JSON array of strings ``text`` is (Docker's exec form), or None: not JSON, not such an array, or
+    nested too deeply to parse (100,000 brackets are shell form, as Docker would read them)."""
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
 
 
 def _original(lines: list[str], start: int, end: int) -> str:
@@ -370,14 +378,7 @@ def _join_workdir(current: str, new: str) -> str:
 def copy_sources_and_dest(ins: Instruction, escape: str, scope: Mapping[str, str]) -> tuple[list[str], str]:
     """COPY/ADD words (JSON or shell form) split into sources and destination, ARG/ENV expanded."""
     text = ins.args.strip()
-    words: list[str] | None = None
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                words = list(value)
-        except ValueError:
-            words = None
+    words = json_words(text)
     if words is None:
         words = split_words(text, escape)
     words = [expand_vars(w, scope, escape) for w in words]

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 
 from deadweight.model.project import Dockerfile, InstallCommand, Instruction, Stage
 from deadweight.project.dockerfile import parse_exec_or_shell
-from deadweight.project.shellwords import expand_vars, parse_key_values, split_words
+from deadweight.project.shellwords import expand_vars, parse_key_values, simple_commands, split_words
 
-_OPERATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")", "|&"})
 _PREFIX_WORDS = frozenset(
     {"sudo", "time", "exec", "command", "nohup", "then", "do", "else", "if", "while", "until", "!", "{", "}",
      "set", "env", "xargs"}
@@ -191,23 +190,10 @@ def split_commands(script: str) -> list[list[str]]:
     for line in _logical_script_lines(script):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
         try:
-            tokens = list(lexer)
+            out.extend(simple_commands(line))
         except ValueError:  # unbalanced quotes: fall back to whitespace words
-            tokens = line.split()
-        cur: list[str] = []
-        for tok in tokens:
-            if tok in _OPERATORS or (tok and set(tok) <= set(";&|()")):
-                if cur:
-                    out.append(cur)
-                cur = []
-            else:
-                cur.append(tok)
-        if cur:
-            out.append(cur)
+            out.append(line.split())
     return out
 
 

@@ -103,7 +103,13 @@ def load_project(
 def _present(path: Path) -> bool:
     """A Dockerfile is there when anything has its name: a FIFO, a device, a dangling link or a directory named
     Dockerfile is a Dockerfile that cannot be read (an error naming it), never "no Dockerfile"."""
-    return path.exists() or path.is_symlink()
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:  # a name too long to look up (ENAMETOOLONG) is still a name that was asked for
+        return True
+    return True
 
 
 def _has_python_manifest(directory: Path) -> bool:

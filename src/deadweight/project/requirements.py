@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from packaging.utils import canonicalize_name
 from deadweight import safetoml
 from deadweight.model.project import DeclaredRequirement, RequirementsOption
 from deadweight.project.files import unreadable_reason
+from deadweight.project.shellwords import shell_split
 
 _IGNORE_RE = re.compile(r"#\s*deadweight:\s*ignore(?:\[([^\]]*)\])?", re.IGNORECASE)
 _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -91,10 +91,14 @@ def _parse_into(
     constraint: bool,
     included_from: str | None = None,
 ) -> None:
-    key = path.resolve()
+    where = included_from or str(path)
+    try:
+        key = path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a link loop, a NUL byte, a name too long
+        result.warnings.append(f"{where}: cannot read requirements file {_quoted(str(path))}: {exc}")
+        return
     if key in seen:
         return
-    where = included_from or str(path)
     if len(seen) >= MAX_FILES:
         result.warnings.append(f"{where}: more than {MAX_FILES} requirements files included: {path} and the files "
                                "it includes are not read")
@@ -189,7 +193,7 @@ def _handle_line(
     text = ll.text
     if text.startswith("-") and not text.startswith(("-e", "--editable")):
         try:
-            words = shlex.split(text)
+            words = shell_split(text)
         except ValueError:
             result.warnings.append(f"{where}: cannot parse option line {_quoted(ll.raw)}")
             return
@@ -377,7 +381,7 @@ def _local_project_name(directory: Path) -> str | None:
     project = data.get("project")
     if isinstance(project, dict) and isinstance(project.get("name"), str):
         return str(project["name"])
-    poetry = data.get("tool", {}).get("poetry", {})
+    poetry = safetoml.table_at(data, "tool", "poetry")
     if isinstance(poetry, dict) and isinstance(poetry.get("name"), str):
         return str(poetry["name"])
     return None

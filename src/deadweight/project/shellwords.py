@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+#: ``${A:-${B:-...}}`` deeper than this is left as written (docs/limits.md): Docker's own lexer recurses too,
+#: and no real Dockerfile or compose file nests defaults more than a few levels.
+MAX_VAR_NESTING = 50
+
 
 def split_words(text: str, escape: str = "\\") -> list[str]:
     """Split like Docker's shell lexer for ENV/ARG/LABEL/COPY words: quotes removed, escape honoured."""
@@ -48,13 +52,16 @@ def split_words(text: str, escape: str = "\\") -> list[str]:
     return words
 
 
-def expand_vars(text: str, values: Mapping[str, str], escape: str = "\\", keep_unknown: bool = False) -> str:
+def expand_vars(text: str, values: Mapping[str, str], escape: str = "\\", keep_unknown: bool = False,
+                _depth: int = 0) -> str:
     """Expand ``$X``, ``${X}``, ``${X:-d}``, ``${X-d}``, ``${X:+a}``, ``${X+a}`` as Docker does.
 
     Unknown variables become "" (Docker's behaviour for instructions it substitutes); with ``keep_unknown``
     they are left as written, which is what a RUN line means (the shell may know them at build time).
     Single-quoted text is not expanded; ``escape$`` is a literal dollar.
     """
+    if _depth > MAX_VAR_NESTING:  # a default inside a default ... 500 deep: left as written, not a crash
+        return text
     out: list[str] = []
     i = 0
     n = len(text)
@@ -83,7 +90,7 @@ def expand_vars(text: str, values: Mapping[str, str], escape: str = "\\", keep_u
                 out.append(text[i:])
                 break
             inner = text[i + 2 : close]
-            out.append(_expand_braced(inner, values, escape, keep_unknown, text[i : close + 1]))
+            out.append(_expand_braced(inner, values, escape, keep_unknown, text[i : close + 1], depth=_depth))
             i = close + 1
             continue
         m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i + 1 :])
@@ -113,7 +120,7 @@ def matching_brace(text: str, open_idx: int) -> int:
     return -1
 
 
-def _expand_braced(inner: str, values: Mapping[str, str], escape: str, keep: bool, whole: str) -> str:
+def _expand_braced(inner: str, values: Mapping[str, str], escape: str, keep: bool, whole: str, *, depth: int) -> str:
     m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?$", inner, re.DOTALL)
     if not m:
         return whole if keep else ""
@@ -124,7 +131,7 @@ def _expand_braced(inner: str, values: Mapping[str, str], escape: str, keep: boo
         if present:
             return value
         return whole if keep else ""
-    word = expand_vars(word, values, escape, keep)
+    word = expand_vars(word, values, escape, keep, _depth=depth + 1)
     set_and_nonempty = present and value != ""
     if op == ":-":
         return value if set_and_nonempty else word
@@ -182,3 +189,93 @@ def raw_words(text: str) -> list[str]:
     if cur:
         words.append("".join(cur))
     return words
+
+
+# -- POSIX shell words (RUN lines, CMD strings, requirements option lines) ------------------------------------
+#
+# shlex builds every token one character at a time with ``self.token += c`` on an attribute, which CPython
+# cannot extend in place: a 2 MB word took minutes (issue 15, "slow paths"). This lexer is one regular
+# expression whose alternatives start with different characters, so it never backtracks: linear in the text.
+# It follows shlex in POSIX mode with ``whitespace_split`` (what deadweight used): single quotes literal,
+# double quotes with backslash escaping only ``\\``, ``"``, ``$`` and a backquote, a backslash outside quotes
+# escaping the next character; ``#`` starts a comment only at the start of a word, as in a shell.
+
+SEPARATORS = ";&|()"
+_SHELL_TOKEN = re.compile(
+    r"""(?P<space>[ \t\r]+)
+      | (?P<newline>\n)
+      | (?P<sep>[;&|()]+)
+      | (?P<single>'[^']*')
+      | (?P<double>"(?:[^"\\]|\\.)*")
+      | (?P<escaped>\\.)
+      | (?P<bare>[^ \t\r\n;&|()'"\\]+)""",
+    re.VERBOSE | re.DOTALL,
+)
+_DQ_ESCAPE = re.compile(r"\\([\\\"$`])")
+
+
+def shell_tokens(text: str, *, comments: bool = True, separators: bool = True) -> list[str]:
+    """The words of shell ``text``, quotes removed; with ``separators``, runs of ``;&|()`` and newlines are
+    tokens of their own (callers split commands there), else they are word characters and newlines space.
+
+    Raises ``ValueError`` for an unclosed quote or a trailing backslash, as shlex does.
+    """
+    words: list[str] = []
+    cur: list[str] = []
+    have = False  # a word has started (an empty quoted string is a word)
+    pos, end = 0, len(text)
+    while pos < end:
+        m = _SHELL_TOKEN.match(text, pos)
+        if m is None:
+            raise ValueError("No closing quotation" if text[pos] in "'\"" else "No escaped character")
+        kind = m.lastgroup
+        piece = m.group()
+        pos = m.end()
+        if comments and not have and piece[0] == "#" and kind == "bare":
+            newline = text.find("\n", pos)
+            pos = end if newline < 0 else newline
+            continue
+        if kind == "space" or (kind == "newline" and not separators):
+            if have:
+                words.append("".join(cur))
+                cur, have = [], False
+        elif kind in ("newline", "sep") and separators:
+            if have:
+                words.append("".join(cur))
+                cur, have = [], False
+            words.append(piece)
+        elif kind == "escaped" and piece[1] == "\n":
+            continue  # a line continuation: nothing, not even the start of a word
+        else:
+            have = True
+            if kind == "single":
+                cur.append(piece[1:-1])
+            elif kind == "double":
+                cur.append(_DQ_ESCAPE.sub(r"\1", piece[1:-1]))
+            elif kind == "escaped":
+                cur.append(piece[1])
+            else:
+                cur.append(piece)
+    if have:
+        words.append("".join(cur))
+    return words
+
+
+def shell_split(text: str, *, comments: bool = False) -> list[str]:
+    """``shlex.split`` in linear time: the words of ``text``, separators being plain characters."""
+    return shell_tokens(text, comments=comments, separators=False)
+
+
+def simple_commands(text: str) -> list[list[str]]:
+    """Shell ``text`` split into simple commands (argv lists) at ``; && || | & ( )`` and newlines.
+
+    Raises ``ValueError`` for unbalanced quotes (callers fall back to whitespace words).
+    """
+    commands: list[list[str]] = [[]]
+    for tok in shell_tokens(text):
+        if tok == "\n" or (tok[0] in SEPARATORS and set(tok) <= set(SEPARATORS)):
+            if commands[-1]:
+                commands.append([])
+        else:
+            commands[-1].append(tok)
+    return [cmd for cmd in commands if cmd]

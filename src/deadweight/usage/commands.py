@@ -14,12 +14,12 @@ import ast
 import functools
 import os
 import re
-import shlex
 import tomllib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
+from deadweight.project.shellwords import simple_commands
 from deadweight.usage.imports import import_evidence
 from deadweight.usage.tool_args import tool_arg_evidence
 
@@ -224,12 +224,8 @@ def split_shell(text: str) -> list[list[str]]:
     Unbalanced quotes fall back to whitespace splitting: a broken script should still yield evidence.
     """
     text = re.sub(r"\\\n", " ", text)
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()")
-    lexer.whitespace = " \t\r"
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
     try:
-        tokens = list(lexer)
+        return simple_commands(text)
     except ValueError:
         tokens = text.replace(";", " ; ").replace("&&", " && ").split()
     commands: list[list[str]] = [[]]

@@ -17,7 +17,6 @@ import io
 import json
 import os
 import re
-import shlex
 import tokenize
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -32,6 +31,7 @@ from deadweight import safetoml
 from deadweight.errors import DeadweightError
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 from deadweight.project.dockerignore import IgnoreMatcher
+from deadweight.project.shellwords import shell_split
 from deadweight.usage.commands import command_evidence, script_evidence, tool_arg_evidence
 from deadweight.usage.device import device_evidence
 from deadweight.usage.imports import import_evidence
@@ -358,7 +358,7 @@ def _exec_or_shell(args: str) -> list[str] | str:
 
 def _env_pairs(args: str) -> list[tuple[str, str]]:
     try:
-        tokens = shlex.split(args)
+        tokens = shell_split(args)
     except ValueError:
         tokens = args.split()
     if tokens and "=" not in tokens[0]:
@@ -438,7 +438,7 @@ def _scan_ini(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
             if key == "command":  # supervisord [program:x]
                 acc.evidence.extend(command_evidence(value, loc))
             elif key == "addopts":
-                acc.evidence.extend(tool_arg_evidence("pytest", shlex.split(value), loc))
+                acc.evidence.extend(tool_arg_evidence("pytest", shell_split(value), loc))
             elif key in CODE_KEYS or key in NAMED_SETTINGS or key == "DJANGO_SETTINGS_MODULE":
                 acc.evidence.extend(setting_value_evidence(value, shown, line, key))
             elif key == "required_plugins":
@@ -462,15 +462,15 @@ def _scan_toml(text: str, shown: str, known: frozenset[str], acc: _Acc) -> None:
         return
     for key in _SKIP_TOML:  # dependency declarations are not evidence of use
         data.pop(key, None)
-    poetry = data.get("tool", {}).get("poetry", {})
+    poetry = safetoml.table_at(data, "tool", "poetry")
     if isinstance(poetry, dict):
         for key in ("dependencies", "dev-dependencies", "group"):
             poetry.pop(key, None)
-    pytest_opts = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    pytest_opts = safetoml.table_at(data, "tool", "pytest", "ini_options")
     if isinstance(pytest_opts, dict):
         addopts = pytest_opts.get("addopts")
         if addopts:
-            args = addopts if isinstance(addopts, list) else shlex.split(str(addopts))
+            args = addopts if isinstance(addopts, list) else shell_split(str(addopts))
             acc.evidence.extend(tool_arg_evidence("pytest", [str(a) for a in args],
                                                   f"{shown}:{_line_of(text, 'addopts')}"))
     _walk_data(data, text, shown, known, acc)
