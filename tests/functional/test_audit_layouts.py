@@ -5,6 +5,7 @@ stage. Real files, a real index of real wheels on loopback; no engine (DOCKER_HO
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,9 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DEADWEIGHT_CACHE_DIR", str(tmp_path / "cache"))
     w = tmp_path / "wheels"
     w.mkdir()
-    wheels = [build_wheel(w, "numpy", "2.1.3", {"numpy/__init__.py": b"x" * 5000}),
-              build_wheel(w, "scipy", "1.14.1", {"scipy/__init__.py": b"y" * 9000})]
+    # incompressible payloads: the wheel files weigh about what they hold (DW302's static cache figure)
+    wheels = [build_wheel(w, "numpy", "2.1.3", {"numpy/__init__.py": b"", "numpy/core.so": os.urandom(200_000)}),
+              build_wheel(w, "scipy", "1.14.1", {"scipy/__init__.py": b"", "scipy/linalg.so": os.urandom(300_000)})]
     write_index(tmp_path / "simple", wheels)
     with serve_indexes(tmp_path / "simple") as (url,):
         monkeypatch.setenv("PIP_INDEX_URL", url)
@@ -160,3 +162,22 @@ def test_node_build_target_is_not_a_python_service(index: str, tmp_path: Path,
     assert rows["assets"]["mode"] == "none" and rows["assets"]["findings"] == []
     assert "build target 'assets' is not a Python stage (FROM node:20-slim" in rows["assets"]["not_audited"]
     assert unused(rows["api"]) == ["scipy"]
+
+
+def test_static_dw302_is_the_downloaded_wheels_size(index: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Statically, a pip install that keeps its cache bakes about the wheel files it downloaded (issue 9)."""
+    root = repo(tmp_path / "proj")
+    (root / "Dockerfile").write_text(DOCKERFILE.replace("--no-cache-dir ", "").replace(
+        "WORKDIR /srv\n", "WORKDIR /srv\nRUN apt-get update && apt-get install -y --no-install-recommends gcc\n"))
+    code, doc = run(capsys, str(root))
+    (service,) = doc["services"]
+    by_path = {f["path"]: f for f in service["findings"] if f["rule"] == "DW302"}
+    wheels = sum(p.stat().st_size for p in (tmp_path / "wheels").glob("*.whl"))
+    # the index's file size where it gives one, else the members' compressed bytes (the file less its headers)
+    assert 0.99 * wheels <= by_path[".cache/pip"]["savings_bytes"] <= wheels
+    assert by_path[".cache/pip"]["estimated"] is True
+    assert by_path["var/lib/apt/lists"]["savings_bytes"] == 19_000_000
+    (dw301,) = [f for f in service["findings"] if f["rule"] == "DW301"]
+    assert dw301["savings_bytes"] == 180_000_000 and dw301["estimated"] is True
+    assert "DW302" not in {s["rule"] for s in service["skipped"]}

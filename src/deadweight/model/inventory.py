@@ -78,6 +78,7 @@ class Distribution:
     pycache_bytes: int = 0  # part of size_bytes that is __pycache__
     missing_files: tuple[str, ...] = ()  # listed in RECORD but not in the final tree
     exclusive_bytes: int = 0  # bytes freed by removing it and everything only it needs
+    archive_bytes: int = 0  # static estimate: the wheel file's size, what pip downloads (and caches); 0 measured
     dist_class: DistClass = DistClass.OTHER
     build: str | None = None  # framework build: "cuda", "cpu", "rocm", "gpu", "headless", "gui" ...
     build_evidence: tuple[str, ...] = ()  # why ``build`` was decided: version label, requirements, libraries

@@ -107,6 +107,7 @@ def _distribution(wheel: ResolvedWheel, installed: Sequence[str]) -> Distributio
         requires=tuple(Requirement(r, "", (), None, True) for r in wheel.requires),
         size_bytes=wheel.installed_bytes,
         exclusive_bytes=wheel.installed_bytes,
+        archive_bytes=wheel.download_bytes,
         dist_class=dist_class(wheel.name),
         build=build,
     )

@@ -72,6 +72,7 @@ class ResolvedWheel:
     gpu_bytes: int
     top_level: tuple[str, ...]
     requires: list[str] = field(default_factory=list)  # canonical names of active requirements
+    download_bytes: int = 0  # the wheel file's size (the index's, else its members' compressed bytes)
     required_by: list[str] = field(default_factory=list)
 
 
@@ -270,6 +271,7 @@ class ClosureResolver:
                 gpu_bytes=facts.gpu_bytes,
                 top_level=facts.top_level,
                 required_by=[parent] if parent else [],
+                download_bytes=chosen.size or facts.archive_bytes,
             )
             wheels[name] = wheel
             facts_of[name] = facts
