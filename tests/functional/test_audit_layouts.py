@@ -170,7 +170,7 @@ def test_static_dw302_is_the_downloaded_wheels_size(index: str, tmp_path: Path,
     root = repo(tmp_path / "proj")
     (root / "Dockerfile").write_text(DOCKERFILE.replace("--no-cache-dir ", "").replace(
         "WORKDIR /srv\n", "WORKDIR /srv\nRUN apt-get update && apt-get install -y --no-install-recommends gcc\n"))
-    code, doc = run(capsys, str(root))
+    _code, doc = run(capsys, str(root))
     (service,) = doc["services"]
     by_path = {f["path"]: f for f in service["findings"] if f["rule"] == "DW302"}
     wheels = sum(p.stat().st_size for p in (tmp_path / "wheels").glob("*.whl"))

@@ -140,6 +140,11 @@ class Inventory:
     # static estimates only: package -> why it could not be resolved (no wheel, index unreachable, offline miss);
     # what the estimate says about the image is then incomplete
     unresolved: dict[str, str] = field(default_factory=dict)
+    # static estimates only: packages pip would build from an sdist (in ``distributions`` with 0 bytes and the
+    # requirements their metadata states), and those whose requirements could not be read, with why: what
+    # they might need is unknown, never unused
+    sdist_only: tuple[str, ...] = ()
+    needs_unknown: dict[str, str] = field(default_factory=dict)
 
     def distributions(self) -> list[Distribution]:
         return [d for env in self.environments for d in env.distributions]
