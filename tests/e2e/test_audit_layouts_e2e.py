@@ -23,7 +23,10 @@ def docker(*args: str) -> str:
 
 
 def test_image_only_service_is_audited_from_its_registry(
-    example_images: dict[str, Any], registry: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    example_images: dict[str, Any],
+    registry: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DEADWEIGHT_CACHE_DIR", str(tmp_path / "cache"))
@@ -41,7 +44,9 @@ def test_image_only_service_is_audited_from_its_registry(
 
 
 def test_build_a_dockerfile_outside_its_context(
-    example_images: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    example_images: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     docker_client: Any,
 ) -> None:
     root = tmp_path / "repo"
@@ -49,7 +54,8 @@ def test_build_a_dockerfile_outside_its_context(
     (root / "extra.txt").write_text("shipped from the context at the repository root\n")
     (root / "docker" / "Dockerfile").write_text(f"FROM {example_images['lean-svc'].tag}\nCOPY extra.txt /extra.txt\n")
     (root / "compose.yaml").write_text(
-        "services:\n  dw-issue9-outside:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n")
+        "services:\n  dw-issue9-outside:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n"
+    )
     other = tmp_path / "elsewhere"
     (other / "dw-issue9-ctx").mkdir(parents=True)
     (other / "dw-issue9-ctx" / "extra.txt").write_text("x\n")
@@ -60,8 +66,19 @@ def test_build_a_dockerfile_outside_its_context(
         doc = json.loads(capsys.readouterr().out)
         assert code == 0 and doc["services"][0]["mode"] == "image", doc["services"][0]
         # --dockerfile outside the context altogether: the SDK sends it by its absolute path
-        code = main(["audit", str(other / "dw-issue9-ctx"), "--dockerfile", str(other / "Dockerfile"), "--build",
-                     "--format", "json", "--fail-on", "none"])
+        code = main(
+            [
+                "audit",
+                str(other / "dw-issue9-ctx"),
+                "--dockerfile",
+                str(other / "Dockerfile"),
+                "--build",
+                "--format",
+                "json",
+                "--fail-on",
+                "none",
+            ]
+        )
         doc = json.loads(capsys.readouterr().out)
         (service,) = doc["services"]
         assert code == 0 and service["mode"] == "image" and service["error"] is None, service

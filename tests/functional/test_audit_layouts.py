@@ -17,8 +17,10 @@ from tests.support.wheels import build_wheel, serve_indexes, write_index
 from deadweight.cli.main import main
 from deadweight.reports import audit_json
 
-DOCKERFILE = ("FROM python:3.11-slim\nWORKDIR /srv\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r "
-              "requirements.txt\nCOPY app ./app\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+DOCKERFILE = (
+    "FROM python:3.11-slim\nWORKDIR /srv\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r "
+    'requirements.txt\nCOPY app ./app\nCMD ["python", "-m", "app.main"]\n'
+)
 #: a registry that refuses at once: an image: service the engine lacks is then "not audited", fast
 NO_REGISTRY = "127.0.0.1:9"
 
@@ -30,8 +32,10 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     w = tmp_path / "wheels"
     w.mkdir()
     # incompressible payloads: the wheel files weigh about what they hold (DW302's static cache figure)
-    wheels = [build_wheel(w, "numpy", "2.1.3", {"numpy/__init__.py": b"", "numpy/core.so": os.urandom(200_000)}),
-              build_wheel(w, "scipy", "1.14.1", {"scipy/__init__.py": b"", "scipy/linalg.so": os.urandom(300_000)})]
+    wheels = [
+        build_wheel(w, "numpy", "2.1.3", {"numpy/__init__.py": b"", "numpy/core.so": os.urandom(200_000)}),
+        build_wheel(w, "scipy", "1.14.1", {"scipy/__init__.py": b"", "scipy/linalg.so": os.urandom(300_000)}),
+    ]
     write_index(tmp_path / "simple", wheels)
     with serve_indexes(tmp_path / "simple") as (url,):
         monkeypatch.setenv("PIP_INDEX_URL", url)
@@ -60,8 +64,9 @@ def unused(service: dict[str, Any]) -> list[str]:
     return sorted(f["package"] for f in service["findings"] if f["rule"] == "DW201")
 
 
-def test_dockerfile_outside_its_context(index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dockerfile_outside_its_context(
+    index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = repo(tmp_path / "proj")
     # without the flag the repository root has no Dockerfile: a bare requirements directory, and the installs
     # the Dockerfile makes are unknown
@@ -86,12 +91,14 @@ def test_dockerfile_flag_errors(index: str, tmp_path: Path, capsys: pytest.Captu
     assert "compose file gives each service's build.dockerfile" in capsys.readouterr().err
 
 
-def test_compose_build_dockerfile_outside_the_context(index: str, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_compose_build_dockerfile_outside_the_context(
+    index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "fleet"
     repo(root / "svc")
     (root / "compose.yaml").write_text(
-        "services:\n  api:\n    build:\n      context: ./svc\n      dockerfile: ../svc/docker/Dockerfile\n")
+        "services:\n  api:\n    build:\n      context: ./svc\n      dockerfile: ../svc/docker/Dockerfile\n"
+    )
     code, doc = run(capsys, str(root))
     (service,) = doc["services"]
     assert code == 0 and service["error"] is None and unused(service) == ["scipy"]
@@ -100,8 +107,9 @@ def test_compose_build_dockerfile_outside_the_context(index: str, tmp_path: Path
 def test_image_only_services_nothing_audited(index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "images"
     root.mkdir()
-    (root / "compose.yaml").write_text(f"services:\n  cache:\n    image: {NO_REGISTRY}/redis:7\n"
-                                       f"  db:\n    image: {NO_REGISTRY}/postgres:16\n")
+    (root / "compose.yaml").write_text(
+        f"services:\n  cache:\n    image: {NO_REGISTRY}/redis:7\n  db:\n    image: {NO_REGISTRY}/postgres:16\n"
+    )
     code, doc = run(capsys, str(root))
     assert code == 3  # never "no findings"
     rows = {s["name"]: s for s in doc["services"]}
@@ -123,7 +131,8 @@ def test_image_only_beside_a_built_service(index: str, tmp_path: Path, capsys: p
     repo(root / "svc")
     (root / "compose.yaml").write_text(
         "services:\n  api:\n    build:\n      context: ./svc\n      dockerfile: docker/Dockerfile\n"
-        f"  cache:\n    image: {NO_REGISTRY}/redis:7\n")
+        f"  cache:\n    image: {NO_REGISTRY}/redis:7\n"
+    )
     code, doc = run(capsys, str(root))
     rows = {s["name"]: s for s in doc["services"]}
     assert code == 0 and doc["totals"]["nothing_audited"] is None
@@ -147,15 +156,16 @@ CMD ["python", "-m", "app.main"]
 """
 
 
-def test_node_build_target_is_not_a_python_service(index: str, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_node_build_target_is_not_a_python_service(
+    index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "fleet"
     svc = repo(root / "svc")
     (svc / "Dockerfile").write_text(NODE_AND_PYTHON)
     (svc / "package.json").write_text("{}\n")
     (root / "compose.yaml").write_text(
-        "services:\n  api:\n    build: ./svc\n"
-        "  assets:\n    build:\n      context: ./svc\n      target: assets\n")
+        "services:\n  api:\n    build: ./svc\n  assets:\n    build:\n      context: ./svc\n      target: assets\n"
+    )
     code, doc = run(capsys, str(root))
     rows = {s["name"]: s for s in doc["services"]}
     assert code == 0
@@ -164,12 +174,16 @@ def test_node_build_target_is_not_a_python_service(index: str, tmp_path: Path,
     assert unused(rows["api"]) == ["scipy"]
 
 
-def test_static_dw302_is_the_downloaded_wheels_size(index: str, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_static_dw302_is_the_downloaded_wheels_size(
+    index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Statically, a pip install that keeps its cache bakes about the wheel files it downloaded (issue 9)."""
     root = repo(tmp_path / "proj")
-    (root / "Dockerfile").write_text(DOCKERFILE.replace("--no-cache-dir ", "").replace(
-        "WORKDIR /srv\n", "WORKDIR /srv\nRUN apt-get update && apt-get install -y --no-install-recommends gcc\n"))
+    (root / "Dockerfile").write_text(
+        DOCKERFILE.replace("--no-cache-dir ", "").replace(
+            "WORKDIR /srv\n", "WORKDIR /srv\nRUN apt-get update && apt-get install -y --no-install-recommends gcc\n"
+        )
+    )
     _code, doc = run(capsys, str(root))
     (service,) = doc["services"]
     by_path = {f["path"]: f for f in service["findings"] if f["rule"] == "DW302"}

@@ -15,8 +15,10 @@ from tests.unit.pypi.test_sdist import serve, setuptools_sdist, tarball
 
 from deadweight.cli.main import main
 
-DOCKERFILE = ("FROM python:3.11-slim\nWORKDIR /srv\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r "
-              "requirements.txt\nCOPY app.py .\nCMD [\"python\", \"app.py\"]\n")
+DOCKERFILE = (
+    "FROM python:3.11-slim\nWORKDIR /srv\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r "
+    'requirements.txt\nCOPY app.py .\nCMD ["python", "app.py"]\n'
+)
 
 
 @pytest.fixture()
@@ -26,17 +28,32 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     work = tmp_path / "build"
     (work / "sdists").mkdir(parents=True)
     sdists = [
-        tarball(work / "sdists" / "newlib-1.0.tar.gz", "newlib-1.0",
-                {"newlib.py": b"", "PKG-INFO": b"Metadata-Version: 2.2\nName: newlib\nVersion: 1.0\n"
-                                               b"Requires-Dist: helper>=2\n"}),
-        setuptools_sdist(work, "dynlib", setup_py=(
-            "from setuptools import setup\nsetup(name='dynlib', version='1.0', py_modules=['dynlib'], "
-            "install_requires=['helper'])\n")),
+        tarball(
+            work / "sdists" / "newlib-1.0.tar.gz",
+            "newlib-1.0",
+            {
+                "newlib.py": b"",
+                "PKG-INFO": b"Metadata-Version: 2.2\nName: newlib\nVersion: 1.0\nRequires-Dist: helper>=2\n",
+            },
+        ),
+        setuptools_sdist(
+            work,
+            "dynlib",
+            setup_py=(
+                "from setuptools import setup\nsetup(name='dynlib', version='1.0', py_modules=['dynlib'], "
+                "install_requires=['helper'])\n"
+            ),
+        ),
     ]
     w = tmp_path / "wheels"
     w.mkdir()
-    write_index(tmp_path / "simple", [build_wheel(w, "helper", "2.1", {"helper/__init__.py": b"h" * 500}),
-                                      build_wheel(w, "spare", "1.0", {"spare/__init__.py": b"s" * 500})])
+    write_index(
+        tmp_path / "simple",
+        [
+            build_wheel(w, "helper", "2.1", {"helper/__init__.py": b"h" * 500}),
+            build_wheel(w, "spare", "1.0", {"spare/__init__.py": b"s" * 500}),
+        ],
+    )
     served = serve(tmp_path / "simple", sdists)
     url = next(served)
     monkeypatch.setenv("PIP_INDEX_URL", url)
@@ -64,8 +81,9 @@ def test_what_a_used_sdist_requires_is_used(index: str, tmp_path: Path, capsys: 
     assert unused(service) == {"spare"}  # helper is required by newlib (its PKG-INFO); spare really is unused
 
 
-def test_an_sdist_with_unknown_requirements_makes_nothing_unused(index: str, tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_sdist_with_unknown_requirements_makes_nothing_unused(
+    index: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rc, service = audit(capsys, tmp_path / "b", "dynlib==1.0\nhelper==2.1\nspare==1.0\n", "import dynlib\n")
     assert rc == 3 and unused(service) == set()
     assert any("what dynlib requires is unknown" in w for w in service["warnings"])

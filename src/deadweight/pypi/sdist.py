@@ -194,8 +194,9 @@ def read_sdist(client: httpx.Client, file: IndexFile) -> SdistFacts:
 class SdistInspector:
     """Cached ``read_sdist``: each URL is read once per cache directory."""
 
-    def __init__(self, store: JsonStore, *, offline: bool = False, timeout: float = 30.0,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, store: JsonStore, *, offline: bool = False, timeout: float = 30.0, client: httpx.Client | None = None
+    ) -> None:
         self.store = store
         self.offline = offline
         self.timeout = timeout
@@ -220,5 +221,9 @@ def _decode(raw: Any) -> SdistFacts:
     if not isinstance(raw, dict):
         raise TypeError("not an sdist record")
     requires = raw.get("requires")
-    return SdistFacts(str(raw["url"]), None if requires is None else tuple(str(r) for r in requires),
-                      str(raw.get("source", "")), str(raw.get("why", "")))
+    return SdistFacts(
+        str(raw["url"]),
+        None if requires is None else tuple(str(r) for r in requires),
+        str(raw.get("source", "")),
+        str(raw.get("why", "")),
+    )

@@ -41,8 +41,9 @@ def setuptools_sdist(root: Path, name: str, *, pyproject: str | None = None, set
     out = root / "sdists"
     out.mkdir(exist_ok=True)
     code = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
-    res = subprocess.run([sys.executable, "-c", code, str(out)], cwd=src, capture_output=True, text=True,
-                         check=False, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(out)], cwd=src, capture_output=True, text=True, check=False, timeout=120
+    )
     assert res.returncode == 0, res.stderr[-800:]
     return out / res.stdout.strip().splitlines()[-1]
 
@@ -67,10 +68,19 @@ def serve(root: Path, files: list[Path]) -> Iterator[str]:
         for item in items:
             (folder / item.name).write_bytes(item.read_bytes())
         (folder / "index.html").write_text(
-            "<html><body>" + "".join(f'<a href="{i.name}">{i.name}</a>' for i in items) + "</body></html>")
-        (folder / "index.json").write_text(json.dumps({
-            "meta": {"api-version": "1.1"}, "name": project,
-            "files": [{"filename": i.name, "url": i.name, "hashes": {}, "size": i.stat().st_size} for i in items]}))
+            "<html><body>" + "".join(f'<a href="{i.name}">{i.name}</a>' for i in items) + "</body></html>"
+        )
+        (folder / "index.json").write_text(
+            json.dumps(
+                {
+                    "meta": {"api-version": "1.1"},
+                    "name": project,
+                    "files": [
+                        {"filename": i.name, "url": i.name, "hashes": {}, "size": i.stat().st_size} for i in items
+                    ],
+                }
+            )
+        )
     server = load_static_server().start(str(root))
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -100,14 +110,27 @@ def sdists(tmp_path: Path) -> dict[str, Path]:
         # setuptools (this one writes Metadata 2.1): the requirements come from the sdist's pyproject.toml
         "static": setuptools_sdist(work, "staticlib", pyproject=PYPROJECT.format(name="staticlib")),
         # install_requires in setup.py: nothing in the sdist states them reliably
-        "dynamic": setuptools_sdist(work, "dynlib", setup_py=(
-            "from setuptools import setup\nsetup(name='dynlib', version='1.0', py_modules=['dynlib'], "
-            "install_requires=['helper'])\n")),
-        "meta22": tarball(work / "sdists" / "newlib-1.0.tar.gz", "newlib-1.0", {
-            "newlib.py": b"VALUE = 1\n",
-            "PKG-INFO": b"Metadata-Version: 2.2\nName: newlib\nVersion: 1.0\nRequires-Dist: helper>=2\n"}),
-        "dyn22": tarball(work / "sdists" / "dyn22-1.0.tar.gz", "dyn22-1.0", {
-            "PKG-INFO": b"Metadata-Version: 2.2\nName: dyn22\nVersion: 1.0\nDynamic: Requires-Dist\n"}),
+        "dynamic": setuptools_sdist(
+            work,
+            "dynlib",
+            setup_py=(
+                "from setuptools import setup\nsetup(name='dynlib', version='1.0', py_modules=['dynlib'], "
+                "install_requires=['helper'])\n"
+            ),
+        ),
+        "meta22": tarball(
+            work / "sdists" / "newlib-1.0.tar.gz",
+            "newlib-1.0",
+            {
+                "newlib.py": b"VALUE = 1\n",
+                "PKG-INFO": b"Metadata-Version: 2.2\nName: newlib\nVersion: 1.0\nRequires-Dist: helper>=2\n",
+            },
+        ),
+        "dyn22": tarball(
+            work / "sdists" / "dyn22-1.0.tar.gz",
+            "dyn22-1.0",
+            {"PKG-INFO": b"Metadata-Version: 2.2\nName: dyn22\nVersion: 1.0\nDynamic: Requires-Dist\n"},
+        ),
     }
     w = tmp_path / "wheels"
     w.mkdir()
@@ -122,8 +145,9 @@ def index(tmp_path: Path, sdists: dict[str, Path]) -> Iterator[str]:
 
 
 def index_file(url: str, path: Path) -> IndexFile:
-    return IndexFile(path.name, url + path.name.split("-")[0] + "/" + path.name, None, None, False, False,
-                     path.stat().st_size)
+    return IndexFile(
+        path.name, url + path.name.split("-")[0] + "/" + path.name, None, None, False, False, path.stat().st_size
+    )
 
 
 def test_pkg_info_rules() -> None:
@@ -133,7 +157,9 @@ def test_pkg_info_rules() -> None:
     assert requires_from_pkg_info("Metadata-Version: 2.3\nDynamic: requires-dist\nRequires-Dist: a\n")[0] is None
     assert requires_from_pyproject('[project]\ndynamic = ["dependencies"]\n')[0] is None
     assert requires_from_pyproject('[project]\ndependencies = ["a"]\n[project.optional-dependencies]\nx = ["b"]\n') == (
-        ("a", 'b; extra == "x"'), "")
+        ("a", 'b; extra == "x"'),
+        "",
+    )
 
 
 def test_reads_each_kind_of_sdist(index: str, sdists: dict[str, Path], tmp_path: Path) -> None:
@@ -154,8 +180,11 @@ def test_reads_each_kind_of_sdist(index: str, sdists: dict[str, Path], tmp_path:
 def test_the_download_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """PKG-INFO behind 400 kB of incompressible data, with a 100 kB bound: refused, not read to the end."""
     (tmp_path / "sdists").mkdir()
-    big = tarball(tmp_path / "sdists" / "biglib-1.0.tar.gz", "biglib-1.0",
-                  {"data.bin": os.urandom(400_000), "PKG-INFO": b"Metadata-Version: 2.2\n"})
+    big = tarball(
+        tmp_path / "sdists" / "biglib-1.0.tar.gz",
+        "biglib-1.0",
+        {"data.bin": os.urandom(400_000), "PKG-INFO": b"Metadata-Version: 2.2\n"},
+    )
     served = serve(tmp_path / "idx", [big])
     url = next(served)
     monkeypatch.setattr(sdist_module, "MAX_SDIST_BYTES", 100_000)
@@ -171,8 +200,9 @@ def test_the_download_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_closure_follows_what_an_sdist_requires(index: str, tmp_path: Path) -> None:
     store = JsonStore(tmp_path / "c")
-    resolver = ClosureResolver([IndexClient(index, store)], WheelInspector(store), python="3.11",
-                               platform=Platform("linux", "amd64"))
+    resolver = ClosureResolver(
+        [IndexClient(index, store)], WheelInspector(store), python="3.11", platform=Platform("linux", "amd64")
+    )
     closure = resolver.resolve(["newlib", "dynlib"])
     assert set(closure.sdists) == {"newlib", "dynlib"}
     assert "pip would build newlib-1.0.tar.gz from source" in closure.unresolved["newlib"]  # still not sized
@@ -197,13 +227,25 @@ def test_verdicts_never_call_unused_what_an_sdist_might_need(index: str, tmp_pat
         store = JsonStore(tmp_path / "c")
         imports = [UsageEvidence(EvidenceKind.IMPORT, "import newlib", "app.py:1", "newlib")]
         inv, _ = estimate_inventory(declared("newlib", "helper"), store, offline=False)
-        verdicts = decide(inv.distributions(), {"newlib", "helper"}, imports, complete=True,
-                          opaque=inv.sdist_only, needs_unknown=inv.needs_unknown)
+        verdicts = decide(
+            inv.distributions(),
+            {"newlib", "helper"},
+            imports,
+            complete=True,
+            opaque=inv.sdist_only,
+            needs_unknown=inv.needs_unknown,
+        )
         assert verdicts["newlib"].status is VerdictStatus.USED
         assert verdicts["helper"].status is VerdictStatus.USED_TRANSITIVELY
         inv, _ = estimate_inventory(declared("dynlib", "helper"), store, offline=False)
-        verdicts = decide(inv.distributions(), {"dynlib", "helper"}, [], complete=True,
-                          opaque=inv.sdist_only, needs_unknown=inv.needs_unknown)
+        verdicts = decide(
+            inv.distributions(),
+            {"dynlib", "helper"},
+            [],
+            complete=True,
+            opaque=inv.sdist_only,
+            needs_unknown=inv.needs_unknown,
+        )
         assert verdicts["helper"].status is VerdictStatus.UNKNOWN and "dynlib" in verdicts["helper"].reason
         assert verdicts["dynlib"].status is VerdictStatus.UNKNOWN  # its modules are unknown: never unused
     finally:

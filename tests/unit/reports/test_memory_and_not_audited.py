@@ -37,8 +37,12 @@ def test_every_service_shows_its_peak_in_every_format() -> None:
     data = json.loads(audit_json.render(doc))
     jsonschema.validate(data, audit_json.load_schema(), cls=jsonschema.Draft202012Validator)
     rows = {s["name"]: s for s in data["services"]}
-    assert rows["api"]["memory"] == {"peak_bytes": 372 * MIB, "limit_bytes": 512 * MIB, "fraction": 0.7266,
-                                     "evidence": "stats"}
+    assert rows["api"]["memory"] == {
+        "peak_bytes": 372 * MIB,
+        "limit_bytes": 512 * MIB,
+        "fraction": 0.7266,
+        "evidence": "stats",
+    }
     assert rows["worker"]["memory"]["fraction"] is None
     # without --run: no memory lines, JSON null
     plain = report(ServiceResult("api", "docker:api", "image", 100, 0))
