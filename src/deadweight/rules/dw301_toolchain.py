@@ -22,7 +22,8 @@ MIN_TOOLCHAIN_BYTES = 1 << 20
 
 #: Static estimate: about what ``apt-get install --no-install-recommends PKG`` adds to python:3.11-slim
 #: (Debian bookworm, linux/amd64), in bytes: the package with the toolchain packages it pulls in, as apt's
-#: "additional disk space" reports it (from the packages' Installed-Size). A compiler driver pulls the
+#: "additional disk space" reports it (from the packages' Installed-Size), rounded; approximations, not
+#: measured by deadweight, and they move between Debian point releases. A compiler driver pulls the
 #: others (build-essential holds gcc, g++, make, libc6-dev, dpkg-dev), so only the biggest of ``_COMPILERS``
 #: counts; the other rows add. A toolchain package not listed adds nothing to the figure and is named in
 #: the evidence. See docs/rules/DW301.md.

@@ -30,9 +30,10 @@ from deadweight.rules.layers import layer_evidence
 from deadweight.units import human_bytes
 
 MIN_CACHE_BYTES = 256 * 1024
-#: What ``apt-get update`` leaves in /var/lib/apt/lists on Debian bookworm, linux/amd64 (main, updates and
-#: security; the python:3.11-slim base, measured 2025: 18-20 MB as the mirrors' indexes grow). The static
-#: estimate's figure for DW302's apt lists; a measured audit counts the files themselves.
+#: About what ``apt-get update`` leaves in /var/lib/apt/lists on Debian bookworm, linux/amd64 (main, updates and
+#: security indexes; the figure grows and shrinks with the mirrors' indexes). An approximation, not measured
+#: by deadweight: the static estimate's figure for DW302's apt lists, marked estimated; a measured audit
+#: counts the files themselves.
 APT_LISTS_BYTES = 19_000_000
 _PYTHON_TOOLS = ("pip", "uv", "poetry")
 
