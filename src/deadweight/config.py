@@ -31,6 +31,9 @@ class RunSettings:
 
     timeout_seconds: float = 30.0
     network: str = "none"
+    # DW701 fires when the observed peak is at least this share of the limit. 0.8 leaves the headroom ``fix``
+    # adds: a limit below 1.25x the peak is tight (``[run] tight-fraction``, above 0 and at most 1)
+    tight_fraction: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ _TOP_KEYS = {
     "offline", "cost", "run", "guard",
 }
 _COST_KEYS = {"storage-per-gb-month", "transfer-per-gb", "pulls-per-month"}
-_RUN_KEYS = {"timeout", "network"}
+_RUN_KEYS = {"timeout", "network", "tight-fraction"}
 
 
 def normalize_table(table: Mapping[str, Any], allowed: Set[str], where: str) -> dict[str, Any]:
@@ -169,6 +172,8 @@ def parse_config(table: Mapping[str, Any], where: str) -> Config:
         changes["run"] = RunSettings(
             timeout_seconds=_number(run.get("timeout", RunSettings.timeout_seconds), where),
             network=str(run.get("network", RunSettings.network)),
+            tight_fraction=_fraction(run.get("tight-fraction", RunSettings.tight_fraction),
+                                     f"{where} [run] tight-fraction"),
         )
     return replace(cfg, **changes)
 
@@ -189,6 +194,14 @@ def _table(value: Any, key: str, where: str) -> Mapping[str, Any]:
 
 #: The largest number a setting takes (prices, pulls, seconds): past it, or not finite, it is a config error.
 MAX_SETTING_NUMBER = 1e12
+
+
+def _fraction(value: Any, where: str) -> float:
+    """A share above 0 and at most 1 (``0.8``)."""
+    number = _number(value, where)
+    if not 0 < number <= 1:
+        raise ConfigError(f"{where}: expected a fraction above 0 and at most 1, got {value!r}")
+    return number
 
 
 def _number(value: Any, where: str) -> float:

@@ -67,3 +67,15 @@ def money(amount: float) -> str:
 def gigabytes(size: int) -> float:
     """Bytes in decimal GB (the unit registries and clouds bill in)."""
     return size / GB
+
+
+def memory_bytes(size: int | None, *, unknown: str = "unknown") -> str:
+    """``390_070_272`` -> ``"372 MiB"``: memory in binary units, as compose limits are written (``512m`` is
+    512 MiB) and as ``docker stats`` shows it; three significant digits above 1 GiB."""
+    if size is None:
+        return unknown
+    if size < 1 << 20:
+        return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} B"
+    if size < 1 << 30:
+        return f"{size / (1 << 20):.0f} MiB"
+    return f"{_three_digits(size / (1 << 30))} GiB"

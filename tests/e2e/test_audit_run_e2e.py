@@ -42,6 +42,14 @@ def test_run_observes_memory_against_compose_limits(
     peak = next(e for e in tight["evidence"] if e["kind"] == "runtime")
     assert "network none" in peak["location"]
     assert "Raise mem_limit" in tight["fix"]
+    # every service's peak is reported against its limit, finding or not
+    for name, limit in (("loose", 1 << 30), ("tight", 36 << 20), ("unlimited", None)):
+        memory = services[name]["memory"]
+        assert memory["limit_bytes"] == limit and memory["peak_bytes"] and memory["evidence"]
+    assert services["tight"]["memory"]["fraction"] >= 0.8 > services["loose"]["memory"]["fraction"]
+    main(["audit", str(tmp_path), "--run", "--select", "DW7", "--fail-on", "none"])
+    text = capsys.readouterr().out
+    assert "memory loose: peak " in text and " of 1.00 GiB, " in text and "memory unlimited: peak " in text
 
     # without --run the memory rules are skipped, and the report says why
     main(["audit", str(tmp_path), "--select", "DW7", "--format", "json"])

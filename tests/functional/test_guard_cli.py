@@ -1,7 +1,7 @@
 """deadweight guard end to end through the CLI in static mode (no Docker engine): a baseline audit, a change
 that adds a CUDA torch, the ratchet naming exactly that cause with its bytes, waivers valid and expired,
-budgets, every format written with -o, and bad input with its exit code. DW302 (caches) needs an image, so
-the dropped --no-cache-dir half of the scenario is in tests/e2e/test_guard_e2e.py."""
+budgets, every format written with -o, and bad input with its exit code. DW302 (caches) is only estimated
+statically, so the dropped --no-cache-dir half (measured) of the scenario is in tests/e2e/test_guard_e2e.py."""
 
 from __future__ import annotations
 

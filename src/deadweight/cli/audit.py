@@ -19,10 +19,13 @@ FORMATS = ("text", "json", "markdown", "sarif")
 def exit_code(report: AuditReport, config: Config) -> int:
     """2 or 3 when some service could not be audited (by the error's kind: a usage error, such as a malformed
     ``--image`` reference, wins over unreadable input) or, statically, some package could not be resolved
-    (3); else 1 when a finding reaches the fail level; else 0."""
+    (3), or no service at all was audited (3: ``AuditReport.nothing_audited``); else 1 when a finding
+    reaches the fail level; else 0."""
     if any(s.error and s.error_kind == "usage" for s in report.services):
         return EXIT_USAGE
     if any(s.error or s.unresolved for s in report.services):  # could not check is never clean
+        return EXIT_INPUT
+    if report.nothing_audited is not None:  # "nothing audited" is never "no findings"
         return EXIT_INPUT
     level = config.fail_severity()
     rules = config.fail_rules()
@@ -51,6 +54,10 @@ def render(report: AuditReport, fmt: str, output: str | None) -> str:
 @cli.command("audit")
 @click.argument("path", default=".", required=False)
 @image_options
+@click.option("--dockerfile", metavar="PATH",
+              help="Audit the one service built from this Dockerfile, wherever it lies (docker build -f PATH).")
+@click.option("--context", metavar="DIR",
+              help="The build context for --dockerfile (default: PATH when a directory, else the Dockerfile's).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option("--fail-on", multiple=True, metavar="SEVERITY|RULE,...",
@@ -69,6 +76,7 @@ def audit_command(**params: Any) -> None:
     config = config_from(params)
     report = audit(path, config=config, images=params["images"], build=params["build"], run=params["run_"],
                    network=params["network"], platform=params["platform"], verify=params["verify"],
-                   fast_path=not params["no_fast_path"])
+                   fast_path=not params["no_fast_path"], dockerfile=params["dockerfile"],
+                   context=params["context"])
     write_output(render(report, params["fmt"], params["output"]), params["output"])
     raise click.exceptions.Exit(exit_code(report, config))

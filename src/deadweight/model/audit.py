@@ -34,11 +34,28 @@ class SkippedRule:
     reason: str  # e.g. "needs --run (observed memory)"
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryObservation:
+    """What ``--run`` measured for one service: its peak beside its limit, finding or not, so a report shows
+    what was observed ("peak 372 MiB of 512 MiB, 73%")."""
+
+    peak_bytes: int | None  # None: the service ran but no peak could be read (``evidence`` says why)
+    limit_bytes: int | None  # the compose/deploy memory limit, None when the service has none
+    evidence: str | None = None  # how the peak was observed (the engine's stats, the requests made)
+
+    @property
+    def fraction(self) -> float | None:
+        """Peak over limit (0.73 for 372 MiB of 512 MiB); None without both."""
+        if self.peak_bytes is None or not self.limit_bytes:
+            return None
+        return self.peak_bytes / self.limit_bytes
+
+
 @dataclass(frozen=True)
 class ServiceResult:
     name: str
     image: str | None  # the image reference that was audited, or None in static mode
-    mode: str  # "image" (measured on an image) or "static" (estimated from wheel metadata)
+    mode: str  # "image" (measured on an image), "static" (estimated from wheel metadata) or "none" (not audited)
     size_bytes: int | None  # image size as `docker image inspect` reports it; None when unknown
     dead_weight_bytes: int  # bytes the findings save, each byte counted once
     findings: tuple[Finding, ...] = ()
@@ -50,11 +67,15 @@ class ServiceResult:
     # static mode: packages the estimate could not resolve (why in ``warnings``). Their sizes and verdicts are
     # missing, so "no findings" would claim a check that was not made: the service counts as not checked
     unresolved: tuple[str, ...] = ()
+    # why nothing of this service was audited, though it is no error (an ``image:``-only service whose image
+    # neither the engine nor a registry has, a build target that is not a Python stage); mode is "none"
+    not_audited: str | None = None
+    memory: MemoryObservation | None = None  # ``--run``: the observed peak against the limit
 
     @property
     def checked(self) -> bool:
         """Audited, and nothing it holds escaped the audit."""
-        return self.error is None and not self.unresolved
+        return self.error is None and not self.unresolved and self.not_audited is None
 
     @property
     def top_cause(self) -> Finding | None:
@@ -169,6 +190,15 @@ class AuditReport:
     @property
     def failed_services(self) -> tuple[ServiceResult, ...]:
         return tuple(s for s in self.services if s.error)
+
+    @property
+    def nothing_audited(self) -> str | None:
+        """Why no service at all was audited ("redis: no image redis:7 in the engine or a registry; ..."), or
+        None when one was. Such a report says "nothing audited", never "no findings", and exits 3."""
+        if any(s.not_audited is None and s.error is None for s in self.services):
+            return None
+        reasons = [f"{s.name}: {s.not_audited or s.error}" for s in self.services]
+        return "; ".join(reasons) if reasons else "the project has no services"
 
     @property
     def skipped_groups(self) -> tuple[SkippedGroup, ...]:

@@ -78,6 +78,7 @@ class Distribution:
     pycache_bytes: int = 0  # part of size_bytes that is __pycache__
     missing_files: tuple[str, ...] = ()  # listed in RECORD but not in the final tree
     exclusive_bytes: int = 0  # bytes freed by removing it and everything only it needs
+    archive_bytes: int = 0  # static estimate: the wheel file's size, what pip downloads (and caches); 0 measured
     dist_class: DistClass = DistClass.OTHER
     build: str | None = None  # framework build: "cuda", "cpu", "rocm", "gpu", "headless", "gui" ...
     build_evidence: tuple[str, ...] = ()  # why ``build`` was decided: version label, requirements, libraries
@@ -139,6 +140,11 @@ class Inventory:
     # static estimates only: package -> why it could not be resolved (no wheel, index unreachable, offline miss);
     # what the estimate says about the image is then incomplete
     unresolved: dict[str, str] = field(default_factory=dict)
+    # static estimates only: packages pip would build from an sdist (in ``distributions`` with 0 bytes and the
+    # requirements their metadata states), and those whose requirements could not be read, with why: what
+    # they might need is unknown, never unused
+    sdist_only: tuple[str, ...] = ()
+    needs_unknown: dict[str, str] = field(default_factory=dict)
 
     def distributions(self) -> list[Distribution]:
         return [d for env in self.environments for d in env.distributions]

@@ -21,15 +21,16 @@ from deadweight.errors import DeadweightError, UsageError
 from deadweight.guard.config import GuardConfig, guarded_config
 from deadweight.inventory.build import build_inventory
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult, SkippedRule
+from deadweight.model.audit import AuditReport, AuditTotals, MemoryObservation, ServiceResult, SkippedRule
 from deadweight.model.finding import Finding, deduplicated_savings
 from deadweight.model.inventory import CpuBuild, Inventory
 from deadweight.model.project import Project, Service
 from deadweight.pipeline.analyze import analyze_image
-from deadweight.pipeline.images import build_image, choose_images, find_image
+from deadweight.pipeline.images import build_image, choose_images, find_image, image_only, registry_image
 from deadweight.pipeline.static import estimate_inventory, index_urls, target_of
 from deadweight.project.indexes import torch_index
 from deadweight.project.loader import load_project
+from deadweight.project.stages import non_python_target
 from deadweight.pypi.cpu_builds import torch_cpu_build
 from deadweight.pypi.musl import musl_gaps
 from deadweight.pypi.store import JsonStore, default_cache_dir
@@ -137,6 +138,8 @@ def audit(
     offline: bool = False,
     torch_cpu_index: str | None = None,
     deployment_gpu: str | None = None,
+    dockerfile: str | Path | None = None,
+    context: str | Path | None = None,
     progress: Progress | None = None,
 ) -> AuditReport:
     """Audit the service or compose fleet at ``path``, as ``deadweight audit PATH`` does.
@@ -146,7 +149,8 @@ def audit(
     compose name, else audited statically. ``fast_path=False`` streams ``docker save`` instead of reading a
     local engine's storage. ``build``/``run``/``network``/``platform``/``verify`` and the
     settings (``config_file`` or ``config``, then ``fail_on``, ``select``, ``ignore``, ``offline``,
-    ``torch_cpu_index``, ``deployment_gpu``) mean what the CLI's options of the same name mean.
+    ``torch_cpu_index``, ``deployment_gpu``) mean what the CLI's options of the same name mean; so do
+    ``dockerfile`` and ``context`` (one service built from that Dockerfile and context, ``load_project``).
     ``progress(service_name)`` is called as each service starts.
 
     Raises ``UsageError``/``ConfigError`` for bad arguments or settings and ``ParseError`` when the compose
@@ -157,7 +161,7 @@ def audit(
     settings = audit_config(path, config=config, config_file=config_file, fail_on=fail_on, select=select,
                             ignore=ignore, offline=offline, torch_cpu_index=torch_cpu_index,
                             deployment_gpu=deployment_gpu)
-    project = load_project(str(path))
+    project = load_project(str(path), dockerfile=dockerfile, context=context)
     chosen = choose_images(images, [s.name for s in project.services])
     options = AuditOptions(images=chosen, build=build, run=run, network=network, verify=verify, platform=platform,
                            fast_path=fast_path)
@@ -228,12 +232,18 @@ def _audit_service(
 ) -> ServiceResult:
     if service.load_error:
         return ServiceResult(service.name, None, "static", None, 0, error=service.load_error, error_kind="input")
+    if (why := non_python_target(service)) is not None:
+        return ServiceResult(service.name, None, "none", None, 0, not_audited=why)
     ref: str | None = None
     try:
-        if options.build:
+        if options.build and not image_only(service):
             ref = build_image(service, engine, network=options.network)
         else:
             ref = find_image(service, options.images)
+        if ref is None and image_only(service):
+            ref, why = registry_image(service, offline=config.offline, platform=options.platform)
+            if ref is None:
+                return ServiceResult(service.name, None, "none", None, 0, not_audited=why)
         if ref is not None:
             return _audit_image(service, ref, config, options, store=store, cache=cache, engine=engine,
                                 sharing=sharing)
@@ -270,6 +280,7 @@ def _audit_image(
         dead_weight_bytes=deduplicated_savings(findings),
         findings=tuple(sorted(findings, key=Finding.sort_key)),
         skipped=tuple(skipped),
+        memory=MemoryObservation(peak, service.memory_limit_bytes, peak_evidence) if options.run else None,
         layers=tuple((layer.diff_id or f"{ref}#{layer.index}", layer.size_bytes) for layer in analysis.layers),
         warnings=tuple(dict.fromkeys([*service.warnings, *inventory.warnings, *warnings])),
     )

@@ -96,6 +96,7 @@ def _service(data: Any, where: str) -> ServiceResult:
         error=error,
         error_kind=kind,
         unresolved=tuple(u for u in unresolved if isinstance(u, str)) if isinstance(unresolved, list) else (),
+        not_audited=_get(data, "not_audited", (str, type(None)), where) if "not_audited" in data else None,
     )
 
 

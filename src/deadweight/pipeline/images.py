@@ -8,8 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from deadweight.engine.client import Engine
-from deadweight.errors import BuildError, UsageError
+from deadweight.errors import BuildError, DeadweightError, UsageError
 from deadweight.model.project import Service
+from deadweight.sources.base import SourceOptions
+from deadweight.sources.resolve import open_source
 
 #: How long to wait for the engine when asking whether it has a service's image, in seconds.
 PROBE_TIMEOUT = 5.0
@@ -61,16 +63,37 @@ def find_image(service: Service, explicit: Mapping[str, str]) -> str | None:
     return None
 
 
+def image_only(service: Service) -> bool:
+    """A compose service with ``image:`` and nothing to build (a database, a cache, a published app)."""
+    return bool(service.image) and not service.context_dir and not service.dockerfile_path
+
+
+def registry_image(service: Service, *, offline: bool, platform: str | None = None) -> tuple[str | None, str]:
+    """``registry:IMAGE`` for an ``image:``-only service the local engine lacks, when the registry answers
+    with its manifest and config (read now, so that "not there" is told apart from a failed audit); else
+    None and why the service is not audited. Offline, no registry is asked."""
+    image = service.image or ""
+    if offline:
+        return None, f"image {image} is not in the local engine, and --offline asks no registry"
+    ref = f"registry:{image}"
+    try:
+        with open_source(ref, SourceOptions(platform=platform)) as source:
+            source.config()
+    except DeadweightError as exc:
+        return None, f"image {image} is neither in the local engine nor readable from its registry ({exc})"
+    return ref, ""
+
+
 def build_image(service: Service, engine: Engine, *, network: str | None = None) -> str:
     """Build the service with the local engine and return a ``docker:`` reference to the result."""
     if not service.context_dir or not service.dockerfile_path:
         raise BuildError(f"{service.name}: no build context or Dockerfile to build")
     tag = f"deadweight-audit/{re.sub(r'[^a-z0-9_.-]', '-', service.name.lower())}:latest"
-    try:
-        dockerfile = str(Path(service.dockerfile_path).resolve().relative_to(Path(service.context_dir).resolve()))
-    except ValueError:
-        raise BuildError(f"{service.name}: docker build failed: {service.dockerfile_path} is outside the build "
-                         f"context {service.context_dir}") from None
+    # a Dockerfile outside its context (``--dockerfile ../docker/Dockerfile``, compose's build.dockerfile) goes
+    # by its absolute path: the SDK sends it inside the context's tar, as ``docker build -f`` does
+    path = Path(service.dockerfile_path).resolve()
+    context = Path(service.context_dir).resolve()
+    dockerfile = str(path.relative_to(context)) if path.is_relative_to(context) else str(path)
     engine.build(context_dir=service.context_dir, dockerfile=dockerfile, tag=tag, label=service.name,
                  buildargs=service.build_args, target=service.build_target, network=network)
     return f"docker:{tag}"

@@ -8,7 +8,7 @@ measured one, with every byte marked estimated, so the same rules run on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
@@ -88,10 +88,20 @@ def estimate_inventory(
         inspector.close()
     for name, why in sorted(closure.unresolved.items()):
         warnings.append(f"{service.name}: {name} not sized ({why})")
-    dists = [_distribution(w, list(closure.wheels)) for w in closure.wheels.values()]
+    installed = [*closure.wheels, *closure.sdists]
+    dists = [_distribution(w, installed) for w in closure.wheels.values()]
+    # an sdist-only package: 0 bytes (not built, so not sized: it stays in ``unresolved``), the requirements its
+    # metadata states, and its import name guessed from its name only to let a use count
+    dists += [replace(_distribution(s, installed), import_names=(s.name.replace("-", "_"),), module_paths=())
+              for s in closure.sdists.values()]
+    for name, why in sorted(closure.sdist_unknown.items()):
+        warnings.append(f"{service.name}: what {name} requires is unknown ({why}): nothing it might need is "
+                        "called unused")
     env = PythonEnvironment(path=STATIC_ENV, kind="estimated", python_version=target.python,
                             distributions=tuple(sorted(dists, key=lambda d: d.name)))
-    return Inventory(environments=(env,), warnings=tuple(warnings), unresolved=dict(closure.unresolved)), warnings
+    inventory = Inventory(environments=(env,), warnings=tuple(warnings), unresolved=dict(closure.unresolved),
+                          sdist_only=tuple(sorted(closure.sdists)), needs_unknown=dict(closure.sdist_unknown))
+    return inventory, warnings
 
 
 def _distribution(wheel: ResolvedWheel, installed: Sequence[str]) -> Distribution:
@@ -107,6 +117,7 @@ def _distribution(wheel: ResolvedWheel, installed: Sequence[str]) -> Distributio
         requires=tuple(Requirement(r, "", (), None, True) for r in wheel.requires),
         size_bytes=wheel.installed_bytes,
         exclusive_bytes=wheel.installed_bytes,
+        archive_bytes=wheel.download_bytes,
         dist_class=dist_class(wheel.name),
         build=build,
     )

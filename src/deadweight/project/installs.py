@@ -511,3 +511,23 @@ _CLEANUP_FOR_TOOL = {
 def _cleans_for(tool: str, h: _Hygiene) -> bool:
     """The cleanup that matters for this tool's cache (apt: the lists; ``apt-get clean`` is not enough)."""
     return any(c in h.seen for c in _CLEANUP_FOR_TOOL.get(tool, ()))
+
+
+_APT_UPDATE = re.compile(r"(^|[\s;&|(])apt(-get)?\s+(-\S+\s+)*update(\s|$|[;&|)])")
+
+
+def leaves_apt_lists(ins: Instruction) -> bool:
+    """A RUN that runs ``apt-get update`` (or ``apt update``) and does not remove ``/var/lib/apt/lists`` in
+    the same RUN: the lists ship in its layer, whatever a later RUN deletes."""
+    if ins.keyword != "RUN" or any(
+            mount_type_cache(m, "/var/lib/apt") for m in ins.flag_values("mount")):
+        return False
+    scripts = [" ".join(_logical_script_lines(s)) for s in _scripts_of(ins)]
+    return any(_APT_UPDATE.search(s) for s in scripts) and not any(_APT_CLEAN.search(s) for s in scripts)
+
+
+def mount_type_cache(mount: str, target_prefix: str) -> bool:
+    """``--mount=type=cache,target=/var/lib/apt...``: a cache mount at or under ``target_prefix``."""
+    opts = dict(part.partition("=")[::2] for part in mount.split(","))
+    target = opts.get("target") or opts.get("dst") or opts.get("destination") or ""
+    return opts.get("type") == "cache" and target.rstrip("/").startswith(target_prefix)

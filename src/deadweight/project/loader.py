@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from deadweight.errors import DeadweightError, ParseError
+from deadweight.errors import DeadweightError, ParseError, UsageError
 from deadweight.model.project import (
     DeclaredRequirement,
     Dockerfile,
@@ -45,8 +45,14 @@ def load_project(
     environ: Mapping[str, str] | None = None,
     scan_context: bool = True,
     scan_deployments: bool = True,
+    dockerfile: str | Path | None = None,
+    context: str | Path | None = None,
 ) -> Project:
     """The project at ``path`` (compose file, directory with one, or a service directory).
+
+    ``dockerfile`` / ``context`` (``audit --dockerfile PATH --context DIR``): the one service is built from
+    that Dockerfile, wherever it lies, with that context (default: ``path`` when it is a directory, else the
+    Dockerfile's directory), as ``docker build -f PATH DIR`` would; ``path`` then names no compose file.
 
     Raises ParseError when the path holds nothing we can read or the compose file itself is broken; a broken
     Dockerfile only sets that service's ``load_error``.
@@ -56,19 +62,22 @@ def load_project(
     if not p.exists():
         raise ParseError(f"{path}: no such file or directory")
     p = p.resolve()
+    if dockerfile is not None or context is not None:
+        return _explicit_project(p, dockerfile, context, env, scan_context=scan_context,
+                                 scan_deployments=scan_deployments)
     compose: Path | None = None
-    dockerfile: Path | None = None
+    service_file: Path | None = None
     if p.is_file():
         if p.suffix.lower() in (".yaml", ".yml"):
             compose = p
         else:
-            dockerfile = p
+            service_file = p
         root = p.parent
     else:
         root = p
         compose = find_compose_file(p)
         if compose is None:
-            dockerfile = next((p / n for n in _DOCKERFILE_NAMES if _present(p / n)), None)
+            service_file = next((p / n for n in _DOCKERFILE_NAMES if _present(p / n)), None)
     cache: dict[tuple[str, str | None], tuple[ContextIndex, IgnoreMatcher]] = {}
     services: list[Service] = []
     warnings: list[str] = []
@@ -78,13 +87,13 @@ def load_project(
         for cs in parsed.services:
             services.append(_compose_service(cs, str(compose), env, cache, scan_context))
     else:
-        if dockerfile is None and not _has_python_manifest(root):
+        if service_file is None and not _has_python_manifest(root):
             raise ParseError(f"{p}: no compose file, Dockerfile, requirements.txt or pyproject.toml")
         services.append(
             _build_service(
                 name=root.name,
                 context_dir=root,
-                dockerfile_path=dockerfile,
+                dockerfile_path=service_file,
                 build_args={},
                 target=None,
                 env=env,
@@ -92,12 +101,47 @@ def load_project(
                 scan_context=scan_context,
             )
         )
-    if scan_deployments:
+    return _with_deployments(root, services, warnings, compose, scan_deployments)
+
+
+def _with_deployments(root: Path, services: list[Service], warnings: list[str], compose: Path | None,
+                      scan: bool) -> Project:
+    if scan:
         signals, dep_warnings = find_deployment_signals(root)
         warnings.extend(dep_warnings)
         services, unmatched = _attach_deployments(services, signals)
         warnings.extend(unmatched)
     return Project(str(root), tuple(services), tuple(warnings), str(compose) if compose else None)
+
+
+def _explicit_project(
+    p: Path, dockerfile: str | Path | None, context: str | Path | None, env: Mapping[str, str], *,
+    scan_context: bool, scan_deployments: bool,
+) -> Project:
+    """The one service ``--dockerfile`` / ``--context`` name (see ``load_project``)."""
+    if p.is_file() and p.suffix.lower() in (".yaml", ".yml"):
+        raise UsageError(f"{p}: --dockerfile and --context describe one service; a compose file gives each "
+                         "service's build.dockerfile and build.context")
+    file = Path(dockerfile).expanduser().resolve() if dockerfile is not None else None
+    if file is None and p.is_file():
+        file = p
+    elif file is None:
+        file = next((p / n for n in _DOCKERFILE_NAMES if _present(p / n)), None)
+    if file is not None and not _present(file):
+        raise UsageError(f"{dockerfile}: no such Dockerfile")
+    if context is not None:
+        ctx = Path(context).expanduser().resolve()
+    elif p.is_dir():
+        ctx = p
+    else:
+        ctx = file.parent if file is not None else p.parent
+    if not ctx.is_dir():
+        raise UsageError(f"{context}: the build context is not a directory")
+    if file is None:
+        raise UsageError(f"{p}: no Dockerfile; name one with --dockerfile")
+    service = _build_service(name=ctx.name, context_dir=ctx, dockerfile_path=file, build_args={}, target=None,
+                             env=env, cache={}, scan_context=scan_context)
+    return _with_deployments(ctx, [service], [], None, scan_deployments)
 
 
 def _present(path: Path) -> bool:

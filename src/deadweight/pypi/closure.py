@@ -31,6 +31,7 @@ from deadweight.errors import SourceError
 from deadweight.model.image import Platform
 from deadweight.pypi.index import MAX_CONNECTIONS, IndexClient, IndexFile
 from deadweight.pypi.remote_wheel import WheelFacts, WheelInspector
+from deadweight.pypi.sdist import SdistFacts, SdistInspector
 from deadweight.pypi.select import best_file
 from deadweight.pypi.tags import target_tags
 
@@ -72,6 +73,7 @@ class ResolvedWheel:
     gpu_bytes: int
     top_level: tuple[str, ...]
     requires: list[str] = field(default_factory=list)  # canonical names of active requirements
+    download_bytes: int = 0  # the wheel file's size (the index's, else its members' compressed bytes)
     required_by: list[str] = field(default_factory=list)
 
 
@@ -82,6 +84,7 @@ class _Choice:
     file: IndexFile | None = None
     facts: WheelFacts | None = None
     why: str | None = None
+    sdist: SdistFacts | None = None  # pip would build this sdist: what its metadata says it requires
 
 
 class _Inline(Executor):
@@ -108,6 +111,11 @@ class _LazyFuture(Future[T]):
 class Closure:
     wheels: dict[str, ResolvedWheel]
     unresolved: dict[str, str]  # name -> why (no compatible wheel, offline miss, index error)
+    # packages pip would build from an sdist (also in ``unresolved``: not sized): each as a ResolvedWheel of 0
+    # bytes whose ``requires`` come from the sdist's metadata (followed like a wheel's), and the names of
+    # those whose requirements could not be read (``sdist_unknown``: what they might need is unknown)
+    sdists: dict[str, ResolvedWheel] = field(default_factory=dict)
+    sdist_unknown: dict[str, str] = field(default_factory=dict)  # name -> why its requirements are unknown
 
 
 def requirement_active(req: Requirement, env: dict[str, str], extras: Iterable[str]) -> bool:
@@ -151,9 +159,11 @@ class ClosureResolver:
         libc: str = "glibc",
         prereleases: bool = False,
         workers: int | None = None,
+        sdists: SdistInspector | None = None,
     ) -> None:
         self.indexes = indexes
         self.inspector = inspector
+        self.sdists = sdists or SdistInspector(inspector.store, offline=inspector.offline)
         self.python = python
         self.env = marker_environment(python, platform)
         self.platform = platform
@@ -199,8 +209,13 @@ class ClosureResolver:
         if chosen is None or kind == "none":
             return _Choice(why=f"no wheel of {req} for CPython {self.python} on this platform")
         if kind == "sdist":
-            return _Choice(why=f"pip would build {chosen.filename} from source: no wheel of that version "
-                               f"for CPython {self.python} on this platform")
+            why = (f"pip would build {chosen.filename} from source: no wheel of that version for CPython "
+                   f"{self.python} on this platform")
+            try:
+                sdist = self.sdists.facts(chosen)
+            except SourceError as exc:
+                sdist = SdistFacts(chosen.url, None, "", f"its metadata could not be read ({exc})")
+            return _Choice(chosen, None, why, sdist)
         return _Choice(chosen, self.inspector.facts(chosen.url, chosen.size))
 
     def resolve(self, roots: Iterable[str | Requirement]) -> Closure:
@@ -221,6 +236,8 @@ class ClosureResolver:
         wheels: dict[str, ResolvedWheel] = {}
         facts_of: dict[str, WheelFacts] = {}
         unresolved: dict[str, str] = {}
+        sdists: dict[str, ResolvedWheel] = {}
+        sdist_unknown: dict[str, str] = {}
         queue: deque[tuple[Requirement, str | None]] = deque()
         # the first queued requirement of each name decides it (FIFO): its fetch starts when it is queued
         pending: dict[str, Future[_Choice]] = {}
@@ -256,6 +273,10 @@ class ClosureResolver:
             if name in unresolved:
                 continue
             choice = pending[name].result()
+            if choice.sdist is not None and choice.file is not None:
+                unresolved[name] = choice.why or "only a source distribution"
+                self._sdist(push, req, parent, (choice.file, choice.sdist), sdists=sdists, unknown=sdist_unknown)
+                continue
             if choice.file is None or choice.facts is None:
                 unresolved[name] = choice.why or "not found"
                 continue
@@ -270,12 +291,32 @@ class ClosureResolver:
                 gpu_bytes=facts.gpu_bytes,
                 top_level=facts.top_level,
                 required_by=[parent] if parent else [],
+                download_bytes=chosen.size or facts.archive_bytes,
             )
             wheels[name] = wheel
             facts_of[name] = facts
             extras_of[name] = set(req.extras)
             self._enqueue(push, wheel, metadata_requires(facts.metadata), set(req.extras), extras_only=False)
-        return Closure(wheels, unresolved)
+        return Closure(wheels, unresolved, sdists, sdist_unknown)
+
+    def _sdist(
+        self, push: Callable[[Requirement, str | None], None], req: Requirement, parent: str | None,
+        choice: tuple[IndexFile, SdistFacts], *, sdists: dict[str, ResolvedWheel], unknown: dict[str, str],
+    ) -> None:
+        """An sdist-only package: its stated requirements are followed like a wheel's; without them, it is
+        recorded as needing what nobody can tell."""
+        file, facts = choice
+        name = canonicalize_name(req.name)
+        version = file.version()
+        package = ResolvedWheel(name=name, version=str(version) if version else "", filename=file.filename,
+                                url=file.url, installed_bytes=0, gpu_bytes=0, top_level=(),
+                                required_by=[parent] if parent else [])
+        sdists[name] = package
+        if facts.requires is None:
+            unknown[name] = facts.why or "its requirements could not be read"
+            return
+        parsed = tuple(r for r in (_requirement(text) for text in facts.requires) if r is not None)
+        self._enqueue(push, package, parsed, set(req.extras), extras_only=False)
 
     def _enqueue(
         self,

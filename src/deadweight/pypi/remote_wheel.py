@@ -164,6 +164,9 @@ class WheelFacts:
     metadata: str | None  # the METADATA file
     top_level: tuple[str, ...]  # top-level importable names from the member list
     gpu_bytes: int  # bytes of CUDA libraries bundled inside (libcu*, libcudnn*, libnccl*, *_cuda*.so)
+    # compressed bytes of every member: about the wheel file's size, what pip downloads and keeps in its cache
+    # (0 in facts cached before it was recorded)
+    archive_bytes: int = 0
 
 
 def top_level_names(names: Iterable[str]) -> tuple[str, ...]:
@@ -213,6 +216,7 @@ def read_wheel(client: httpx.Client, url: str, size: int | None = None) -> Wheel
         metadata=metadata,
         top_level=top_level_names(names),
         gpu_bytes=sum(i.file_size for i in infos if _is_cuda_library(i.filename)),
+        archive_bytes=sum(i.compress_size for i in infos),
     )
 
 

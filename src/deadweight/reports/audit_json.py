@@ -44,6 +44,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
             "after_bytes": report.after_bytes,
             "services": len(report.services),
             "errors": len(report.failed_services),
+            "nothing_audited": report.nothing_audited,
             "findings": report.finding_count,
         },
         "cost": {
@@ -74,6 +75,13 @@ def _service(service: ServiceResult) -> dict[str, Any]:
         "skipped": [_skipped(s) for s in sorted(service.skipped, key=lambda s: (s.rule, s.reason))],
         "warnings": sorted(service.warnings),
         "unresolved": list(service.unresolved),
+        "not_audited": service.not_audited,
+        "memory": None if service.memory is None else {
+            "peak_bytes": service.memory.peak_bytes,
+            "limit_bytes": service.memory.limit_bytes,
+            "fraction": None if service.memory.fraction is None else round(service.memory.fraction, 4),
+            "evidence": service.memory.evidence,
+        },
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.cost import CostModel
 from deadweight.model.finding import Confidence, Finding
-from deadweight.reports.formatting import md_code, md_escape, md_table
+from deadweight.reports.formatting import md_code, md_escape, md_table, memory_summary
 from deadweight.rules import rule_help_uri, rule_title
 from deadweight.units import human_bytes, money, percent
 
@@ -24,6 +24,7 @@ def render(report: AuditReport) -> str:
     parts = [
         _summary(report),
         _services_section(report, services),
+        _memory_section(services),
         _root_causes(services),
         _savings_section(report),
         _actions(report),
@@ -52,7 +53,9 @@ def _summary(report: AuditReport) -> str:
     n = len(report.services)
     plural_n = f"{n} service{'s' if n != 1 else ''}"
     of = f"{len(measured)} of {n} services measured" if len(measured) != n else plural_n
-    if report.totals.dead_weight_bytes == 0:
+    if report.nothing_audited is not None:
+        lines.append(f"**Nothing audited** ({plural_n}): {md_escape(report.nothing_audited)}.")
+    elif report.totals.dead_weight_bytes == 0:
         lines.append(f"No dead weight found: the fleet ({of}) is **{human_bytes(size)}**.")
     elif size:
         lines.append(
@@ -94,6 +97,9 @@ def _services_section(report: AuditReport, services: list[ServiceResult]) -> str
         if s.error:
             rows.append([md_escape(s.name), image, "–", "–", "–", f"**error:** {md_escape(s.error)}"])
             continue
+        if s.not_audited is not None:
+            rows.append([md_escape(s.name), image, "–", "–", "–", f"**not audited:** {md_escape(s.not_audited)}"])
+            continue
         top = s.top_cause
         if top is None and s.unresolved:
             cause = f"**not checked:** {md_escape(', '.join(s.unresolved))} could not be resolved"
@@ -112,6 +118,15 @@ def _services_section(report: AuditReport, services: list[ServiceResult]) -> str
     if skipped:
         lines += ["", *skipped]
     return "\n".join(lines)
+
+
+def _memory_section(services: list[ServiceResult]) -> str:
+    """``--run``: every service's observed peak against its limit, finding or not."""
+    rows = [[md_escape(s.name), md_escape(memory_summary(s.memory)), md_escape(s.memory.evidence or "")]
+            for s in services if s.memory is not None]
+    if not rows:
+        return ""
+    return "\n".join(["## Observed memory", "", *md_table(["Service", "Observed", "How"], rows, "lll")])
 
 
 def _skipped_lines(report: AuditReport) -> list[str]:

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Confidence, Finding, Severity
-from deadweight.reports.formatting import render_console
+from deadweight.reports.formatting import memory_summary, render_console
 from deadweight.rules import rule_title
 from deadweight.units import human_bytes, percent
 
@@ -41,6 +41,10 @@ def _render(console: Console, report: AuditReport) -> None:
     console.print(Text(f"deadweight audit: {report.root}", style="bold"))
     console.print(_fleet_table(services))
     console.print()
+    if report.nothing_audited is not None:
+        console.print(Text("nothing audited: no service could be audited (each row says why); this is no clean "
+                           "bill", style="bold red"))
+    _print_memory(console, services)
     _print_skipped(console, report)
     for warning in sorted(report.warnings):
         console.print(Text(f"warning: {warning}", style="yellow"))
@@ -66,6 +70,10 @@ def _fleet_table(services: list[ServiceResult]) -> Table:
                 Text(f"error: {service.error}", style="red"),
             )
             continue
+        if service.not_audited is not None:
+            table.add_row(Text(service.name, style="bold"), "-", "-", "-",
+                          Text(f"not audited: {service.not_audited}", style="yellow"))
+            continue
         top = service.top_cause
         if top is None and service.unresolved:
             cause = Text(f"not checked: {_unresolved(service)}", style="yellow")
@@ -90,6 +98,16 @@ def _unresolved(service: ServiceResult) -> str:
     names = service.unresolved
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"{shown} could not be resolved"
+
+
+def _print_memory(console: Console, services: list[ServiceResult]) -> None:
+    """``--run``: every service's observed peak against its limit, finding or not."""
+    observed = [s for s in services if s.memory is not None]
+    for service in observed:
+        assert service.memory is not None
+        console.print(Text.assemble("memory ", (service.name, "bold"), f": {memory_summary(service.memory)}"))
+    if observed:
+        console.print()
 
 
 def _print_skipped(console: Console, report: AuditReport) -> None:

@@ -14,6 +14,9 @@ from io import StringIO
 
 from rich.console import Console
 
+from deadweight.model.audit import MemoryObservation
+from deadweight.units import memory_bytes, percent
+
 # ------------------------------------------------------------------------------------------- Markdown
 
 # Characters that start inline Markdown constructs (CommonMark + GFM tables, strikethrough, math). Escaping
@@ -77,3 +80,17 @@ def render_console(draw: Callable[[Console], None], *, color: bool = False, widt
         draw(console)
     # rich pads table rows to the full width; trailing blanks only make diffs and copy-paste noisy
     return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- memory
+
+
+def memory_summary(memory: MemoryObservation) -> str:
+    """``--run``'s observation in one phrase, finding or not: "peak 372 MiB of 512 MiB, 73%", "peak 372 MiB, no
+    limit", "no peak observed (why)"."""
+    if memory.peak_bytes is None:
+        return f"no peak observed ({memory.evidence})" if memory.evidence else "no peak observed"
+    peak = f"peak {memory_bytes(memory.peak_bytes)}"
+    if memory.limit_bytes is None:
+        return f"{peak}, no memory limit"
+    return f"{peak} of {memory_bytes(memory.limit_bytes)}, {percent(memory.peak_bytes, memory.limit_bytes)}"

@@ -13,7 +13,6 @@ from deadweight.model.remedy import SetMemoryLimit
 from deadweight.rules.base import Rule, RuleContext
 from deadweight.units import human_bytes
 
-TIGHT_FRACTION = 0.9  # peak above 90% of the limit: one traffic spike from an OOM kill
 LOOSE_FACTOR = 4.0  # limit above 4x the peak (and 256 MB more): capacity paid for and never used
 LOOSE_MIN_GAP = 256 << 20
 HEADROOM = 1.5  # suggested limit = peak x 1.5, rounded up to 64 MiB (``fix`` takes FixSettings.memory_headroom)
@@ -55,7 +54,9 @@ class TightMemoryLimit(Rule):
 
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         limit, peak = ctx.service.memory_limit_bytes, ctx.memory_peak_bytes
-        if limit is None or peak is None or peak < limit * TIGHT_FRACTION:
+        # the share is ``[run] tight-fraction`` (default 0.8: the peak leaves less than the 1.25x headroom that
+        # keeps a traffic spike from an OOM kill)
+        if limit is None or peak is None or peak < limit * ctx.config.run.tight_fraction:
             return []
         new = suggested_limit(peak)
         return [self.finding(ctx, title=f"Memory limit {human_bytes(limit)} is tight for a {human_bytes(peak)} peak",

@@ -265,7 +265,8 @@ def service_verdicts(
         sharing=sharing,
     )
     declared = frozenset(r.name for r in service.requirements)
-    verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete)
+    verdicts = decide(dists, declared, usage.evidence, mapper=mapper, complete=usage.complete,
+                      opaque=inventory.sdist_only, needs_unknown=inventory.needs_unknown)
     names = sorted({s.name for s in sharing} | {service.name})
     if len(names) > 1:
         shared = f" (judged over every service that runs this image: {', '.join(names)})"

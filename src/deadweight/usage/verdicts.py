@@ -8,7 +8,7 @@ dynamic import could reach it. Everything else that is not proven used is "unkno
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
@@ -151,11 +151,15 @@ class _Join:
 
 def decide(distributions: Sequence[Distribution], declared: Iterable[str], evidence: Sequence[UsageEvidence], *,
            mapper: ModuleMapper | None = None, complete: bool | None = None,
-           table: OptionalTable | None = None) -> dict[str, Verdict]:
+           table: OptionalTable | None = None, opaque: Iterable[str] = (),
+           needs_unknown: Mapping[str, str] | None = None) -> dict[str, Verdict]:
     """One verdict per installed distribution (keyed by canonical name).
 
     ``declared``: canonical names the project declares. ``complete``: whether the code scan read every
-    file (default: no ``scan-warning`` evidence present).
+    file (default: no ``scan-warning`` evidence present). ``opaque``: distributions whose modules are not
+    known (a static audit's sdist-only packages): unused is never said of them, only unknown, and so of
+    what they require. ``needs_unknown``: packages whose requirements could not be read (name -> why):
+    they might need anything, so nothing else is called unused either.
     """
     declared_set = {str(canonicalize_name(n)) for n in declared}
     if complete is None:
@@ -175,17 +179,26 @@ def decide(distributions: Sequence[Distribution], declared: Iterable[str], evide
         elif name in TOOLING:
             verdicts[name] = Verdict(name, VerdictStatus.USED_BY_TOOLING, tuple(join.direct.get(name, ())),
                                      Confidence.HIGH, (), "packaging tool: never reported unused")
-    _undecided(join, declared_set, complete, verdicts)
+    _undecided(join, declared_set, complete, verdicts, opaque=frozenset(opaque),
+               needs_unknown=dict(needs_unknown or {}))
     return verdicts
 
 
-def _undecided(join: _Join, declared: set[str], complete: bool, verdicts: dict[str, Verdict]) -> None:
+def _undecided(join: _Join, declared: set[str], complete: bool, verdicts: dict[str, Verdict], *,
+               opaque: frozenset[str] = frozenset(), needs_unknown: dict[str, str] | None = None) -> None:
     """Declared-unused / orphan when the evidence is strong that nothing uses it, else unknown."""
     unknown: dict[str, str] = {}
+    needs = sorted(needs_unknown or {})
     for name in join.dists:
         if name in verdicts:
             continue
-        if not complete:
+        if name in opaque:
+            unknown[name] = ("only a source distribution: which modules it installs is unknown until it is "
+                             "built, so it is never called unused")
+        elif needs and name not in needs:
+            unknown[name] = (f"{needs[0]} has only a source distribution whose requirements could not be read "
+                             f"({(needs_unknown or {})[needs[0]]}): it might need this")
+        elif not complete:
             unknown[name] = "the code scan was incomplete (a file could not be read or parsed)"
         elif join.unresolved:
             first = join.unresolved[0]

@@ -6,11 +6,17 @@ from pathlib import Path
 
 from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.finding import deduplicated_savings
+from deadweight.model.inventory import Distribution, Inventory, PythonEnvironment, Requirement
 from deadweight.model.project import Service
 from deadweight.model.remedy import AddCleanup, AddInstallFlag, SplitBuilderStage
 from deadweight.project.loader import load_project
-from deadweight.rules.dw301_toolchain import MIN_TOOLCHAIN_BYTES, BuildToolchain
-from deadweight.rules.dw302_caches import MIN_CACHE_BYTES, PackageManagerCache
+from deadweight.rules.dw301_toolchain import (
+    MIN_TOOLCHAIN_BYTES,
+    TOOLCHAIN_BYTES,
+    BuildToolchain,
+    estimated_toolchain_bytes,
+)
+from deadweight.rules.dw302_caches import APT_LISTS_BYTES, MIN_CACHE_BYTES, PackageManagerCache
 from deadweight.rules.dw303_shadowed import MIN_SHADOWED_BYTES, ShadowedBytes
 from deadweight.rules.dw304_recommends import AptRecommends
 from imagebuilder import F
@@ -83,11 +89,18 @@ def test_dw301_toolchain_removed_in_a_later_layer_is_not_dw301(tmp_path: Path) -
     assert list(BuildToolchain().evaluate(context(analysis=analysis, inventory=inventory))) == []
 
 
-def test_dw301_static_mode_cites_the_install_line_without_bytes(tmp_path: Path) -> None:
+def test_dw301_static_mode_sizes_the_toolchain_from_the_table(tmp_path: Path) -> None:
     svc = load(tmp_path)
     [finding] = BuildToolchain().evaluate(context(svc))
-    assert finding.savings_bytes == 0 and finding.estimated
+    assert finding.estimated
+    assert finding.savings_bytes == TOOLCHAIN_BYTES["gcc-12"] + TOOLCHAIN_BYTES["libc6-dev"] + TOOLCHAIN_BYTES["make"]
     assert finding.evidence[0].location == f"{svc.dockerfile_path}:2"
+    assert finding.evidence[-1].kind == "estimate" and "not in the table" not in finding.evidence[-1].detail
+    # a compiler driver pulls the others in: only the biggest counts; unlisted names are said, not guessed
+    assert estimated_toolchain_bytes(["build-essential", "gcc", "g++=4:12.2.0-3"]) == (
+        TOOLCHAIN_BYTES["build-essential"], [])
+    assert estimated_toolchain_bytes(["gcc", "libpq-dev", "libfoo-dev"]) == (
+        TOOLCHAIN_BYTES["gcc"] + TOOLCHAIN_BYTES["libpq-dev"], ["libfoo-dev"])
     clean = load(tmp_path, "FROM python:3.11-slim\nRUN apt-get install -y --no-install-recommends curl\n")
     assert list(BuildToolchain().evaluate(context(clean))) == []
 
@@ -152,7 +165,52 @@ def test_dw302_silent_below_threshold_and_without_an_image(tmp_path: Path) -> No
     assert MIN_CACHE_BYTES == 256 * KB
     analysis, _ = analyze(tmp_path, [[F("root/.cache/pip/http-v2/x", b"\0" * (255 * KB))]])
     assert list(PackageManagerCache().evaluate(context(analysis=analysis))) == []
-    assert list(PackageManagerCache().evaluate(context(load(tmp_path)))) == []
+    clean = load(tmp_path, "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y curl "
+                 "&& rm -rf /var/lib/apt/lists/*\nRUN pip install --no-cache-dir -r requirements.txt\n")
+    assert list(PackageManagerCache().evaluate(context(clean, inventory=estimated(("requests", 900 * KB))))) == []
+
+
+def estimated(*wheels: tuple[str, int], requires: dict[str, tuple[str, ...]] | None = None) -> Inventory:
+    """A static estimate's inventory: wheels with their file sizes (what pip downloads)."""
+    needs = requires or {}
+    dists = tuple(Distribution(name, name, "1.0", f"(estimated)/{name}.whl", "(estimated)", size_bytes=3 * size,
+                               archive_bytes=size,
+                               requires=tuple(Requirement(r, "", (), None, True) for r in needs.get(name, ())))
+                  for name, size in wheels)
+    return Inventory(environments=(PythonEnvironment("(estimated)", "estimated", "3.11", distributions=dists),))
+
+
+def test_dw302_static_pip_cache_is_about_the_downloaded_wheels(tmp_path: Path) -> None:
+    svc = load(tmp_path)
+    inventory = estimated(("requests", 300 * KB), ("urllib3", 200 * KB), requires={"requests": ("urllib3",)})
+    findings = {f.path: f for f in PackageManagerCache().evaluate(context(svc, inventory=inventory))}
+    pip = findings[".cache/pip"]
+    assert pip.estimated and pip.savings_bytes == 500 * KB  # archive bytes, not the 1.5 MB installed
+    assert pip.evidence[0].location == f"{svc.dockerfile_path}:5"
+    [edit] = pip.remedy
+    assert isinstance(edit, AddInstallFlag) and edit.flag == "--no-cache-dir" and edit.line == 5
+    # apt lists: RUN 2 and RUN 7 update without removing the lists (RUN 3 removes them): two layers of lists
+    lists = findings["var/lib/apt/lists"]
+    assert lists.estimated and lists.savings_bytes == 2 * APT_LISTS_BYTES
+    assert [e.location for e in lists.evidence if e.kind == "dockerfile"] == [
+        f"{svc.dockerfile_path}:2", f"{svc.dockerfile_path}:7"]
+    assert all(isinstance(e, AddCleanup) for e in lists.remedy) and [e.line for e in lists.remedy] == [2, 7]
+    # PIP_NO_CACHE_DIR, a cache mount or a cleanup in the same RUN keep the cache out
+    for run in ("ENV PIP_NO_CACHE_DIR=1\nRUN pip install -r requirements.txt",
+                "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt",
+                "RUN pip install -r requirements.txt && rm -rf /root/.cache/pip"):
+        quiet = load(tmp_path, f"FROM python:3.11-slim\nCOPY requirements.txt .\n{run}\n")
+        assert list(PackageManagerCache().evaluate(context(quiet, inventory=inventory))) == [], run
+
+
+def test_dw302_static_counts_only_what_the_uncached_install_downloads(tmp_path: Path) -> None:
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "extra.txt").write_text("urllib3==2.2.3\n")
+    svc = load(tmp_path, "FROM python:3.11-slim\nCOPY . .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+                         "RUN pip install -r extra.txt\n")
+    inventory = estimated(("requests", 300 * KB), ("urllib3", 400 * KB))
+    [finding] = PackageManagerCache().evaluate(context(svc, inventory=inventory))
+    assert finding.savings_bytes == 400 * KB and finding.evidence[0].location == f"{svc.dockerfile_path}:4"
 
 
 def test_dw303_counts_overwritten_files_and_stays_quiet_below_one_mib(tmp_path: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from deadweight.config import deadweight_table
+from deadweight.errors import ConfigError
+from deadweight.guard.config import guarded_config
 from deadweight.model.project import Service
 from deadweight.model.remedy import ReplaceBase, SetMemoryLimit
 from deadweight.model.usage import Confidence
@@ -90,13 +94,31 @@ def memory_ctx(limit: int | None, peak: int | None) -> RuleContext:
     return context(svc, memory_peak_bytes=peak, memory_evidence="docker stats (run 1)")
 
 
-def test_dw701_fires_from_90_percent_of_the_limit() -> None:
+def test_dw701_fires_from_80_percent_of_the_limit() -> None:
+    """The default leaves fix's headroom: a limit below 1.25x the peak (a peak of 80% or more) is tight."""
     limit = 1000 * MIB
-    assert list(TightMemoryLimit().evaluate(memory_ctx(limit, 899 * MIB))) == []
-    [finding] = TightMemoryLimit().evaluate(memory_ctx(limit, 900 * MIB))
-    assert finding.fix == "Raise mem_limit to 1408m."  # 900 MiB x 1.5 = 1350 MiB, rounded up to 64 MiB
+    assert list(TightMemoryLimit().evaluate(memory_ctx(limit, 799 * MIB))) == []
+    [finding] = TightMemoryLimit().evaluate(memory_ctx(limit, 800 * MIB))
+    assert finding.fix == "Raise mem_limit to 1216m."  # 800 MiB x 1.5 = 1200 MiB, rounded up to 64 MiB
     assert [e.location for e in finding.evidence] == ["docker stats (run 1)", "compose.yaml:7"]
     assert finding.savings_bytes == 0
+
+
+def test_dw701_threshold_is_the_run_tight_fraction_setting(tmp_path: Path) -> None:
+    (tmp_path / ".deadweight.toml").write_text("[run]\ntight-fraction = 0.95\n")
+    found = deadweight_table(tmp_path, None)
+    assert found is not None
+    config = guarded_config(*found)[0]
+    assert config.run.tight_fraction == 0.95
+    ctx = memory_ctx(1000 * MIB, 900 * MIB)
+    assert list(TightMemoryLimit().evaluate(dataclasses.replace(ctx, config=config))) == []
+    assert list(TightMemoryLimit().evaluate(dataclasses.replace(ctx, config=config, memory_peak_bytes=950 * MIB)))
+    for bad in ("0", "1.5", "\"high\""):
+        (tmp_path / ".deadweight.toml").write_text(f"[run]\ntight-fraction = {bad}\n")
+        found = deadweight_table(tmp_path, None)
+        assert found is not None
+        with pytest.raises(ConfigError, match="tight-fraction"):
+            guarded_config(*found)
 
 
 def test_dw702_fires_at_four_times_the_peak_and_256_mib_more() -> None:

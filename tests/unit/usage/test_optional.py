@@ -31,3 +31,31 @@ def test_bad_table_is_a_parse_error() -> None:
         parse_table('[[optional]]\nconsumer = "a"\nprovides = ["b"]\nwhen = "sometimes"\nwhy = "x"\n', "t.toml")
     with pytest.raises(ParseError, match=r"t\.toml"):
         parse_table("[[optional]\n", "t.toml")
+
+
+ML_AND_LLM = '''\
+from transformers import Trainer, TrainingArguments
+import datasets, evaluate
+from langchain_community.vectorstores import FAISS
+from langchain_openai import ChatOpenAI
+
+rouge = datasets.load_metric("rouge")
+bleu = evaluate.load('sacrebleu')
+args = TrainingArguments(output_dir="out")
+store = FAISS.from_texts(["a"], embedding=None)
+'''
+
+
+def test_calls_and_strings_trigger_what_a_library_imports_for_you() -> None:
+    """The issue-9 triggers: Trainer -> accelerate, load_metric("rouge") -> rouge_score, langchain's FAISS
+    wrapper -> faiss; each only through its consumer (the verdict counts it when the consumer is used)."""
+    found = {(e.target, e.consumer, e.location) for e in optional_evidence(ML_AND_LLM, "app.py", "python")}
+    assert ("accelerate", "transformers", "app.py:8") in found  # the call, not the import on line 1
+    assert ("accelerate", "transformers", "app.py:1") not in found
+    assert ("rouge-score", "datasets", "app.py:6") in found
+    assert ("sacrebleu", "evaluate", "app.py:7") in found
+    assert {("faiss-cpu", "langchain-community"), ("faiss-gpu", "langchain-community")} <= {
+        (t, c) for t, c, _ in found}
+    # another metric, or transformers without a Trainer, triggers nothing
+    assert optional_evidence("import datasets\nm = datasets.load_metric('accuracy')\n", "a.py", "python") == []
+    assert optional_evidence("from transformers import AutoModel\n", "a.py", "python") == []
