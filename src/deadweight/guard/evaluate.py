@@ -267,9 +267,10 @@ def evaluate(
         refs = tuple(sorted((finding_ref(f) for f in result.findings),
                             key=lambda r: (-r.savings_bytes, r.rule, r.subject or "")))
         service_facts = facts.get(result.name)
-        if result.error or result.unresolved or service_facts is None:
-            why = result.error or (f"could not resolve {', '.join(result.unresolved)}" if result.unresolved
-                                   else "no figures for this service")
+        if not result.checked or service_facts is None:
+            why = result.error or result.not_audited or (
+                f"could not resolve {', '.join(result.unresolved)}" if result.unresolved
+                else "no figures for this service")
             verdicts.append(ServiceVerdict(result.name, result.image, result.mode, why, None, findings=refs))
             continue
         budgets = config.budgets_for(result.name)
