@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 
 from deadweight import safetoml
 from deadweight.errors import ConfigError
+from deadweight.infile import read_bounded_text
 from deadweight.model.cost import CostModel
 from deadweight.model.finding import Severity
 
@@ -233,7 +234,7 @@ def find_config_file(start: Path) -> Path | None:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return safetoml.loads(path.read_text(encoding="utf-8"))
+        return safetoml.loads(read_bounded_text(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from deadweight.errors import SourceError, UsageError
+from deadweight.infile import read_bounded_text
 
 AUDIT_SCHEMA = "deadweight/1"
 GUARD_SCHEMA = "deadweight-guard/1"
@@ -88,6 +89,10 @@ def parse_baseline(doc: Any, where: str) -> Baseline:
     return Baseline(path=where, schema=str(schema), services=services)
 
 
+#: A baseline is a previous audit's JSON report: a 500-service fleet writes a few MiB.
+MAX_BASELINE_BYTES = 256 << 20
+
+
 def load_baseline(path: str) -> Baseline:
     """Read ``path``. A path that does not exist is a usage error (exit 2); a file that cannot be read or is
     not a deadweight audit/guard JSON report is ``BaselineError`` (exit 3)."""
@@ -95,7 +100,7 @@ def load_baseline(path: str) -> Baseline:
     if not file.exists():
         raise UsageError(f"--baseline {path}: no such file")
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
+        doc = json.loads(read_bounded_text(file, limit=MAX_BASELINE_BYTES))
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"{path}: cannot read the baseline: {exc}") from None
     except json.JSONDecodeError as exc:

@@ -58,10 +58,13 @@ class ComposeFile:
 
 
 def find_compose_file(directory: str | Path) -> Path | None:
+    """The compose file of ``directory``: anything by a compose file's name counts (a FIFO, a device, a
+    dangling link is a compose file that cannot be read, an error naming it, never "no compose file")."""
     d = Path(directory)
     for name in COMPOSE_FILE_NAMES:
-        if (d / name).is_file():
-            return d / name
+        candidate = d / name
+        if (candidate.is_symlink() or candidate.exists()) and not candidate.is_dir():
+            return candidate
     return None
 
 

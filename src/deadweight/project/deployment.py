@@ -18,6 +18,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from deadweight.infile import read_bounded_text
+
 _SKIP_DIRS = frozenset(
     {".git", "node_modules", ".venv", "venv", "__pycache__", "site-packages", ".tox", ".mypy_cache", ".cache"}
 )
@@ -102,7 +104,7 @@ def _candidate_files(root: Path) -> Iterator[Path]:
 
 def _k8s_file(path: Path, warnings: list[str]) -> list[DeploymentSignal]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded_text(path)
     except (OSError, UnicodeDecodeError):
         return []
     if "kind" not in text or "containers" not in text:
@@ -218,7 +220,7 @@ def _positive(value: object) -> bool:
 
 def _ecs_file(path: Path) -> list[DeploymentSignal]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded_text(path)
     except (OSError, UnicodeDecodeError):
         return []
     if "containerDefinitions" not in text:

@@ -224,6 +224,10 @@ def clean_path(path: str) -> str:
     return cleaned
 
 
+#: Patterns one ignore file may hold: real ones hold tens; each path of the context is matched against all.
+MAX_PATTERNS = 10_000
+
+
 class IgnoreMatcher:
     """Decides whether a context-relative path is excluded from the build context."""
 
@@ -254,6 +258,10 @@ class IgnoreMatcher:
             if invert and not line:
                 where = f"{source}:{number}" if source else f"line {number}"
                 raise ParseError(f"{where}: illegal exclusion pattern '!'")
+            if len(patterns) >= MAX_PATTERNS:
+                where = f"{source}:{number}" if source else f"line {number}"
+                raise ParseError(f"{where}: more than {MAX_PATTERNS:,} patterns (every path is matched against "
+                                 "each one)")
             pat = Pattern(clean_path(line), invert, number)
             compile_pattern(pat)
             patterns.append(pat)

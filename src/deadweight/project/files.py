@@ -6,33 +6,12 @@ file that cannot be read must say which file and why in one line, never a traceb
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from deadweight.errors import ParseError
+from deadweight.infile import MAX_PROJECT_FILE_BYTES, unreadable_reason
 
-#: The largest project file read (Dockerfile, requirements, compose, pyproject, lock files): 16 MiB.
-MAX_PROJECT_FILE_BYTES = 16 << 20
-
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISSOCK, "a socket"))
-
-
-def unreadable_reason(path: Path) -> str | None:
-    """Why ``path`` must not be opened as a project file, or None: a FIFO would block the read forever, a device
-    (a link to ``/dev/zero``) or an oversized file would be read without end. Directories and missing files are
-    left to ``open``, whose own error names them."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    for test, kind in _KINDS:
-        if test(info.st_mode):
-            return f"not a regular file ({kind})"
-    if stat.S_ISREG(info.st_mode) and info.st_size > MAX_PROJECT_FILE_BYTES:
-        return f"too large ({info.st_size} bytes; the limit is {MAX_PROJECT_FILE_BYTES})"
-    return None
+__all__ = ["MAX_PROJECT_FILE_BYTES", "read_text", "unreadable_reason"]
 
 
 def read_text(path: str | Path, what: str, *, exact: bool = False, os_words: bool = False) -> str:

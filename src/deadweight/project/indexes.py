@@ -32,6 +32,7 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 
 from deadweight import safetoml
+from deadweight.infile import read_bounded_text
 from deadweight.model.project import Service
 
 _CPU_PATH = re.compile(r"/cpu/(simple/)?$")
@@ -69,7 +70,7 @@ def torch_index(service: Service) -> TorchIndex | None:
 
 def _line_of(path: Path, needle: str) -> int:
     try:
-        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        for number, line in enumerate(read_bounded_text(path, errors="replace").splitlines(), 1):
             if needle in line:
                 return number
     except OSError:
@@ -107,8 +108,8 @@ def _pyproject(service: Service) -> tuple[Path, dict[str, Any]] | None:
         return None
     path = Path(service.context_dir, "pyproject.toml")
     try:
-        return path, safetoml.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        return path, safetoml.loads(read_bounded_text(path))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
 
 
@@ -258,8 +259,8 @@ def _from_pip_conf(service: Service) -> TorchIndex | None:
 def _read_pip_conf(path: Path, shown: str) -> tuple[str, int] | None:
     parser = configparser.ConfigParser()
     try:
-        parser.read_string(path.read_text(encoding="utf-8"), source=shown)
-    except (OSError, configparser.Error):
+        parser.read_string(read_bounded_text(path), source=shown)
+    except (OSError, UnicodeDecodeError, configparser.Error):
         return None
     for section in ("global", "install"):
         for key in ("index-url", "extra-index-url", "find-links"):

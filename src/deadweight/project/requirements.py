@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from deadweight import safetoml
+from deadweight.infile import read_bounded_text
 from deadweight.model.project import DeclaredRequirement, RequirementsOption
 from deadweight.project.files import unreadable_reason
 from deadweight.project.shellwords import shell_split
@@ -375,7 +376,7 @@ def _local_project_name(directory: Path) -> str | None:
     if not pyproject.is_file():
         return None
     try:
-        data = safetoml.loads(pyproject.read_text(encoding="utf-8"))
+        data = safetoml.loads(read_bounded_text(pyproject))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return None
     project = data.get("project")

@@ -31,6 +31,7 @@ from deadweight import safetoml
 from deadweight.errors import DeadweightError
 from deadweight.model.usage import Confidence, EvidenceKind, UsageEvidence
 from deadweight.project.dockerignore import IgnoreMatcher
+from deadweight.project.files import unreadable_reason
 from deadweight.project.shellwords import shell_split
 from deadweight.usage.commands import command_evidence, script_evidence, tool_arg_evidence
 from deadweight.usage.device import device_evidence
@@ -241,6 +242,10 @@ def _scan_one(path: Path, shown: str, known: frozenset[str], max_bytes: int, acc
     try:
         if path.is_symlink() and not path.exists():
             acc.warnings.append(ScanWarning(shown, "dangling symlink; skipped", False))
+            return
+        refused = unreadable_reason(path)  # a FIFO would block the scan forever, /dev/zero never end
+        if refused is not None:
+            acc.warnings.append(ScanWarning(shown, f"{refused}; skipped", path.suffix == ".py"))
             return
         size = path.stat().st_size
         with path.open("rb") as fh:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from deadweight.infile import read_bounded_text
 from deadweight.inventory.capture import for_config
 from deadweight.model.image import ImageConfig
 from deadweight.model.inventory import Inventory
@@ -230,7 +231,7 @@ def _gui_calls(service: Service, shipped: Sequence[ShippedFile]) -> tuple[str, .
     for item in shipped:
         if item.context_path.endswith(".py"):
             try:
-                text = (root / item.context_path).read_text(encoding="utf-8", errors="replace")
+                text = read_bounded_text(root / item.context_path, errors="replace")
             except OSError:
                 continue
             match = _GUI_CALL.search(text)
