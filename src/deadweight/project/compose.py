@@ -181,6 +181,9 @@ def _braced(inner: str, values: Mapping[str, str], depth: int) -> str:
     return interpolate(word, values, depth + 1) if present else ""
 
 
+#: Services one compose file may declare: real fleets declare tens; each is loaded and audited in turn.
+MAX_SERVICES = 250
+
 #: Flow collections (``[`` / ``{``) nested deeper than this are refused before parsing; compose files nest a few.
 MAX_FLOW_DEPTH = 100
 _FLOW_TOKEN = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|#[^\n]*|[\[\]{}\n]""")
@@ -229,6 +232,9 @@ def parse_compose_file(path: str | Path, environ: Mapping[str, str] | None = Non
         return ComposeFile(str(p), [], [f"{p}: no services"])
     if not isinstance(services, dict):
         raise ParseError(f"{p}:{_line(doc, 'services')}: services must be a mapping")
+    if len(services) > MAX_SERVICES:
+        raise ParseError(f"{p}:{_line(doc, 'services')}: {len(services):,} services, more than the limit of "
+                         f"{MAX_SERVICES:,} (split the file, or audit a service's directory)")
     out: list[ComposeService] = []
     for name in services:
         out.append(parse_service(p, str(name), services, values))

@@ -39,13 +39,14 @@ def evaluate_all(ctx: RuleContext, rules: Sequence[Rule] = ALL_RULES, *, run: bo
     findings: list[Finding] = []
     suppressed: list[Finding] = []
     skipped: list[SkippedRule] = []
+    inline = InlineIgnores(ctx.service.requirements)
     for rule in selected_rules(ctx.config, rules):
         reason = _missing(rule, ctx, run=run)
         if reason is not None:
             skipped.append(SkippedRule(rule.id, reason))
             continue
         for finding in rule.evaluate(ctx):
-            (suppressed if is_ignored(finding, ctx) else findings).append(finding)
+            (suppressed if is_ignored(finding, ctx, inline) else findings).append(finding)
     return Evaluation(tuple(findings), tuple(skipped), tuple(suppressed))
 
 
@@ -63,24 +64,43 @@ def _missing(rule: Rule, ctx: RuleContext, *, run: bool) -> str | None:
     return None
 
 
-def is_ignored(finding: Finding, ctx: RuleContext) -> bool:
-    """Whether a per-package ignore or an inline requirement ignore silences ``finding``."""
+class InlineIgnores:
+    """The ``# deadweight: ignore[...]`` comments of a service's declarations, indexed once, so judging every
+    finding costs a lookup (a Dockerfile of 10,000 ``RUN pip install`` lines made the scan quadratic)."""
+
+    def __init__(self, requirements: Iterable[DeclaredRequirement]) -> None:
+        self._by_name: dict[str, list[DeclaredRequirement]] = {}
+        self._by_line: dict[tuple[str, str | None, int], list[DeclaredRequirement]] = {}
+        for req in requirements:
+            self._by_name.setdefault(req.name, []).append(req)
+            self._by_line.setdefault((req.name, req.source_file, req.line), []).append(req)
+        self._any: dict[tuple[str, str], bool] = {}
+
+    def silence(self, finding: Finding) -> bool:
+        """Whether a declaration the finding is about ignores its rule: those of its package, narrowed to the
+        lines its remedy edits when it edits some (a DW201 about one of two declarations of a package is
+        silenced by that line's comment only)."""
+        name = finding.package
+        if name is None:
+            return False
+        located = [req for edit in {(e.file, e.line) for e in finding.remedy if e.file is not None}
+                   for req in self._by_line.get((name, edit[0], edit[1]), ())]
+        if located:
+            return any(ignores_rule(req, finding.rule) for req in located)
+        key = (name, finding.rule)
+        if key not in self._any:
+            self._any[key] = any(ignores_rule(req, finding.rule) for req in self._by_name.get(name, ()))
+        return self._any[key]
+
+
+def is_ignored(finding: Finding, ctx: RuleContext, inline: InlineIgnores | None = None) -> bool:
+    """Whether a per-package ignore or an inline requirement ignore silences ``finding``; ``inline`` is the
+    service's ``InlineIgnores`` when the caller judges many findings."""
     if ctx.config.package_ignored(finding.rule, finding.package):
         return True
-    return any(ignores_rule(req, finding.rule) for req in requirements_about(finding, ctx.service.requirements))
+    return (inline or InlineIgnores(ctx.service.requirements)).silence(finding)
 
 
 def ignores_rule(req: DeclaredRequirement, rule_id: str) -> bool:
     """``# deadweight: ignore[DW201]`` (a prefix such as ``ignore[DW2]``, or ``ignore[*]``) on the line."""
     return "*" in req.ignores or any(rule_id.startswith(i) for i in req.ignores)
-
-
-def requirements_about(finding: Finding, requirements: Iterable[DeclaredRequirement]) -> list[DeclaredRequirement]:
-    """The declarations a finding is about: those of its package, narrowed to the lines its remedy edits when
-    it edits some (a DW201 about one of two declarations of a package is silenced by that line's comment only)."""
-    if finding.package is None:
-        return []
-    declared = [req for req in requirements if req.name == finding.package]
-    edited = {(edit.file, edit.line) for edit in finding.remedy if edit.file is not None}
-    located = [req for req in declared if (req.source_file, req.line) in edited]
-    return located or declared
