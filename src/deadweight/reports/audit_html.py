@@ -428,7 +428,7 @@ def _service_treemap(s: ServiceResult, i: int) -> str:
     boxes = _service_boxes(s, i)
     if not boxes:
         return ""
-    caption = f"Where {_e(s.name)}'s bytes go: findings (colored by class) and what the fixes keep"
+    caption = f"Where {s.name}'s bytes go: findings (colored by class) and what the fixes keep"
     return _treemap(boxes, f"treemap-{i}", caption, SERVICE_RATIO)
 
 
@@ -440,7 +440,7 @@ def _layer_treemap(s: ServiceResult, i: int) -> str:
     )
     if not boxes:
         return ""
-    return _treemap(boxes, f"layers-{i}", f"{_e(s.name)} by layer", SERVICE_RATIO)
+    return _treemap(boxes, f"layers-{i}", f"{s.name} by layer", SERVICE_RATIO)
 
 
 def _fleet_treemap(report: AuditReport, services: list[ServiceResult], index: dict[int, int]) -> str:
@@ -473,14 +473,15 @@ def _pct(value: float, whole: float) -> str:
 
 
 def _treemap(boxes: Sequence[Box], element_id: str, caption: str, ratio: int) -> str:
-    """A treemap ``<figure>``: boxes positioned in percent of the map (children in percent of their parent),
-    so the browser lays it out without a script and areas stay proportional at any width."""
+    """A treemap ``<figure>`` (``caption`` is plain text, escaped here): boxes positioned in percent of the map
+    (children in percent of their parent), so the browser lays it out without a script and areas stay
+    proportional at any width."""
     total = sum(b.value for b in boxes)
     inner = _boxes(boxes, (0.0, 0.0, 100.0 * ratio, 100.0), depth=0)
     return (
         f'<figure class="treemap-figure"><div class="treemap" id="{element_id}" data-bytes="{total}" '
         f'style="aspect-ratio:{ratio}/1" '
-        f'role="img" aria-label="{_e(caption)}">{inner}</div><figcaption>{caption}</figcaption></figure>'
+        f'role="img" aria-label="{_e(caption)}">{inner}</div><figcaption>{_e(caption)}</figcaption></figure>'
     )
 
 

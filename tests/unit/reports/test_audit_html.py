@@ -231,6 +231,9 @@ def test_hostile_strings_are_text_never_markup() -> None:
     text = dom.text_content()
     assert HOSTILE in text and HOSTILE_ATTR in text
     assert page.count("<script>") == 1
+    assert "&amp;lt;" not in page and "&amp;#x27;" not in page  # escaped once: a reader sees the text as it is
+    labels = [n.attrs["aria-label"] for n in dom.find_all("div") if "treemap" in n.classes]
+    assert any(HOSTILE in label for label in labels)
     # in attributes too (the treemap tooltips carry finding titles)
     titles = [n.attrs["title"] for n in dom.find_all("div") if "box" in n.classes]
     assert any(HOSTILE in t for t in titles)
