@@ -538,7 +538,7 @@ tr[hidden]{display:none}
 .controls{position:sticky;top:0;z-index:2;background:var(--bg);padding:.5rem 0;border-bottom:1px solid var(--line)}
 .controls input{min-width:18rem}
 .treemap-figure{margin:.5rem 0}
-.treemap{position:relative;width:100%;border:1px solid var(--line);overflow:hidden}
+.treemap{position:relative;width:100%;outline:1px solid var(--line);overflow:hidden}
 .box{position:absolute;overflow:hidden;box-shadow:inset 0 0 0 1px var(--bg);cursor:default}
 .box>.label{position:relative;display:block;padding:1px 3px;font-size:11px;white-space:nowrap;color:#fff;
 text-shadow:0 0 2px #000;pointer-events:auto}
