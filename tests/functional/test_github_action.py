@@ -92,7 +92,7 @@ INSTALL = "Install deadweight"
 
 
 def run_action(action: dict[str, Any], workspace: Path, inputs: dict[str, str], bindir: Path,
-               runner: Path, *, install: bool = False) -> dict[str, Any]:
+               runner: Path, *, install: bool = False, base_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run the action's steps in order; return what happened: the outputs, the step summary, the uses:
     steps with their inputs, and the exit code of the last step that ran. The install step runs when
     ``install`` is true (the ``runner_env`` fixture runs it once; later runs reuse what it installed)."""
@@ -124,9 +124,10 @@ def run_action(action: dict[str, Any], workspace: Path, inputs: dict[str, str], 
         script.write_text(step["run"])
         output = runner / f"output-{n}"
         output.write_text("")
+        base = dict(os.environ if base_env is None else base_env)
         env = {
-            **os.environ,
-            "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+            **base,
+            "PATH": f"{bindir}{os.pathsep}{base['PATH']}",
             "GITHUB_OUTPUT": str(output),
             "GITHUB_STEP_SUMMARY": str(summary),
             "GITHUB_ACTION_PATH": str(REPO),
@@ -212,13 +213,13 @@ def test_run_scripts_take_inputs_from_the_environment_only(action: dict[str, Any
 
 
 def test_guard_over_budget_fails_after_writing_the_summary_and_the_sarif(
-    action: dict[str, Any], workspace: Path, runner_env: tuple[Path, Path]
+    action: dict[str, Any], workspace: Path, runner_env: tuple[Path, Path], examples_env: dict[str, str]
 ) -> None:
     bindir, root = runner_env
     (workspace / ".deadweight.toml").write_text('[guard]\nmax-dead-weight = "1GB"\n\n[guard.rules]\nDW101 = 0\n')
     result = run_action(action, workspace, {"path": ".", "args": "--offline", "format": "junit",
                                             "output": "guard.xml", "setup-python": "false",
-                                            "pip-args": "--no-deps"}, bindir, root)
+                                            "pip-args": "--no-deps"}, bindir, root, base_env=examples_env)
     assert result["rc"] == 1
     assert result["outputs"]["exit-code"] == "1"
     assert "deadweight guard" in result["summary"] and "torch-cpu-api" in result["summary"]
@@ -232,54 +233,56 @@ def test_guard_over_budget_fails_after_writing_the_summary_and_the_sarif(
 
 
 def test_guard_within_budget_and_fail_on_none(action: dict[str, Any], workspace: Path,
-                                              runner_env: tuple[Path, Path]) -> None:
+                                              runner_env: tuple[Path, Path], examples_env: dict[str, str]) -> None:
     bindir, root = runner_env
     common = {"args": "--offline", "setup-python": "false", "pip-args": "--no-deps", "upload-sarif": "false"}
-    ok = run_action(action, workspace, common, bindir, root)  # no budgets: within budget
+    ok = run_action(action, workspace, common, bindir, root, base_env=examples_env)  # no budgets: within budget
     assert ok["rc"] == 0 and ok["outputs"]["exit-code"] == "0" and ok["outputs"]["sarif"] == ""
     assert ok["used"] == []
     doc = json.loads((workspace / "deadweight-report.json").read_text())
     assert doc["command"] == "guard"
     (workspace / ".deadweight.toml").write_text("[guard.rules]\nDW101 = 0\n")
-    reported = run_action(action, workspace, {**common, "fail-on": "none", "summary": "false"}, bindir, root)
+    reported = run_action(action, workspace, {**common, "fail-on": "none", "summary": "false"}, bindir, root,
+                          base_env=examples_env)
     assert reported["rc"] == 0 and reported["outputs"]["exit-code"] == "1" and reported["summary"] == ""
 
 
 def test_audit_with_a_baseline_and_images_lines(action: dict[str, Any], workspace: Path,
-                                                runner_env: tuple[Path, Path]) -> None:
+                                                runner_env: tuple[Path, Path], examples_env: dict[str, str]) -> None:
     """command: audit, --fail-on passed through, an html report as the output file."""
     bindir, root = runner_env
     common = {"command": "audit", "args": "--offline", "setup-python": "false", "pip-args": "--no-deps",
               "upload-sarif": "false", "format": "html", "output": "audit.html"}
-    result = run_action(action, workspace, {**common, "fail-on": "high"}, bindir, root)
+    result = run_action(action, workspace, {**common, "fail-on": "high"}, bindir, root, base_env=examples_env)
     assert result["rc"] == 1  # DW101 is high
     assert (workspace / "audit.html").read_text().startswith("<!DOCTYPE html>")
     assert "# deadweight audit" in result["summary"]
-    relaxed = run_action(action, workspace, {**common, "fail-on": "none"}, bindir, root)
+    relaxed = run_action(action, workspace, {**common, "fail-on": "none"}, bindir, root, base_env=examples_env)
     assert relaxed["rc"] == 0
 
 
 def test_guard_ratchet_against_a_baseline(action: dict[str, Any], workspace: Path,
-                                          runner_env: tuple[Path, Path]) -> None:
+                                          runner_env: tuple[Path, Path], examples_env: dict[str, str]) -> None:
     """main's audit JSON as the baseline: the same fleet has no new findings; a new unused dependency is one."""
     bindir, root = runner_env
     common = {"args": "--offline", "setup-python": "false", "pip-args": "--no-deps", "upload-sarif": "false"}
     base = run_action(action, workspace, {**common, "command": "audit", "fail-on": "none", "format": "json",
-                                          "output": "baseline.json", "summary": "false"}, bindir, root)
+                                          "output": "baseline.json", "summary": "false"}, bindir, root,
+                      base_env=examples_env)
     assert base["rc"] == 0
-    same = run_action(action, workspace, {**common, "baseline": "baseline.json"}, bindir, root)
+    same = run_action(action, workspace, {**common, "baseline": "baseline.json"}, bindir, root, base_env=examples_env)
     assert same["rc"] == 0
     requirements = workspace / "lean-svc" / "requirements.txt"
     requirements.write_text(requirements.read_text() + "scipy==1.14.1\n")
-    grown = run_action(action, workspace, {**common, "baseline": "baseline.json"}, bindir, root)
+    grown = run_action(action, workspace, {**common, "baseline": "baseline.json"}, bindir, root, base_env=examples_env)
     assert grown["rc"] == 1 and "scipy" in grown["summary"]
 
 
 def test_a_wrong_command_is_a_usage_error(action: dict[str, Any], workspace: Path,
-                                         runner_env: tuple[Path, Path]) -> None:
+                                         runner_env: tuple[Path, Path], examples_env: dict[str, str]) -> None:
     bindir, root = runner_env
     result = run_action(action, workspace, {"command": "rm", "setup-python": "false", "pip-args": "--no-deps"},
-                        bindir, root)
+                        bindir, root, base_env=examples_env)
     assert result["rc"] == 2
 
 

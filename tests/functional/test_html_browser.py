@@ -60,8 +60,8 @@ def workdir() -> Iterator[Path]:
         yield Path(d)
 
 
-def deadweight(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+def deadweight(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**env, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "deadweight", *args], capture_output=True, text=True, env=env,
                           timeout=300, check=False)
 
@@ -79,15 +79,15 @@ def browse(chromium: str, page: Path, *extra: str, fragment: str = "") -> str:
 
 
 @pytest.fixture(scope="module")
-def example_report(workdir: Path) -> tuple[Path, dict[str, object]]:
+def example_report(workdir: Path, examples_env: dict[str, str]) -> tuple[Path, dict[str, object]]:
     """The example fleet's static audit as HTML and as JSON (the same model, to compare figures)."""
     out = workdir / "report.html"
-    proc = deadweight("audit", str(EXAMPLES), "--offline", "--format", "html", "-o", str(out))
+    proc = deadweight(examples_env, "audit", str(EXAMPLES), "--offline", "--format", "html", "-o", str(out))
     assert proc.returncode in (0, 1), proc.stderr
     again = workdir / "again.html"
-    deadweight("audit", str(EXAMPLES), "--offline", "--format", "html", "-o", str(again))
+    deadweight(examples_env, "audit", str(EXAMPLES), "--offline", "--format", "html", "-o", str(again))
     assert out.read_bytes() == again.read_bytes()  # deterministic through the CLI too
-    js = deadweight("audit", str(EXAMPLES), "--offline", "--format", "json")
+    js = deadweight(examples_env, "audit", str(EXAMPLES), "--offline", "--format", "json")
     return out, json.loads(js.stdout)
 
 
@@ -249,13 +249,14 @@ def test_no_request_leaves_the_page(chromium: str, example_report: tuple[Path, d
     assert sorted(_page_requests(log)) == ["http://127.0.0.1:9/x.png", "https://cdn.invalid/x.js"]
 
 
-def test_hostile_names_are_shown_as_text_and_never_run(chromium: str, workdir: Path) -> None:
+def test_hostile_names_are_shown_as_text_and_never_run(chromium: str, workdir: Path,
+                                                       examples_env: dict[str, str]) -> None:
     project = workdir / "hostile"
     shutil.copytree(EXAMPLES / "legacy-api", project / "svc")
     (project / "svc" / "data" / HOSTILE_FILE).write_text("x" * 50_000)  # the biggest data file: named as e.g.
     (project / "docker-compose.yml").write_text(f'services:\n  "{HOSTILE_SERVICE}":\n    build: ./svc\n')
     page = workdir / "hostile.html"
-    proc = deadweight("audit", str(project), "--offline", "--format", "html", "-o", str(page))
+    proc = deadweight(examples_env, "audit", str(project), "--offline", "--format", "html", "-o", str(page))
     assert proc.returncode in (0, 1), proc.stderr
     dom, tags = parse(browse(chromium, page, fragment="measure"))
     (body,) = dom.find_all("body")

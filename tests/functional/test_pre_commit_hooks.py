@@ -9,7 +9,6 @@ installed (it is not a test dependency yet: without it that test is skipped with
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -52,7 +51,8 @@ def fixture_repo(tmp_path: Path, services: list[str], compose: bool = True) -> P
     return repo
 
 
-def run_entry(hook: dict[str, Any], repo: Path, changed: list[str]) -> subprocess.CompletedProcess[str] | None:
+def run_entry(hook: dict[str, Any], repo: Path, changed: list[str],
+              base_env: dict[str, str]) -> subprocess.CompletedProcess[str] | None:
     """What pre-commit does for this hook when ``changed`` files are staged: nothing unless one matches
     ``files``; else the entry, without file names (pass_filenames: false), in the repository root."""
     assert hook["language"] == "python" and hook["pass_filenames"] is False
@@ -61,7 +61,7 @@ def run_entry(hook: dict[str, Any], repo: Path, changed: list[str]) -> subproces
         return None
     words = shlex.split(hook["entry"])
     assert words[0] == "deadweight"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    env = {**base_env, "PYTHONPATH": str(REPO / "src")}
     return subprocess.run([sys.executable, "-m", "deadweight", *words[1:]], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
@@ -82,32 +82,37 @@ def test_hook_manifest(hooks: dict[str, dict[str, Any]]) -> None:
         assert not files.search(name), name
 
 
-def test_audit_hook_fails_on_cuda_torch_and_passes_a_lean_service(hooks: dict[str, dict[str, Any]],
-                                                                   tmp_path: Path) -> None:
+def test_audit_hook_fails_on_cuda_torch_and_passes_a_lean_service(
+    hooks: dict[str, dict[str, Any]], tmp_path: Path, examples_env: dict[str, str]
+) -> None:
     hook = hooks["deadweight-audit"]
     fleet = fixture_repo(tmp_path / "fleet", ["torch-cpu-api", "lean-svc"])
-    assert run_entry(hook, fleet, ["README.md"]) is None  # nothing an image is built from changed
-    proc = run_entry(hook, fleet, ["torch-cpu-api/requirements.txt"])
+    assert run_entry(hook, fleet, ["README.md"], examples_env) is None  # nothing an image is built from changed
+    proc = run_entry(hook, fleet, ["torch-cpu-api/requirements.txt"], examples_env)
     assert proc is not None and proc.returncode == 1, proc.stderr
     assert "DW101" in proc.stdout and "torch-cpu-api" in proc.stdout
     assert "needs an image" in proc.stdout or "DW30" not in proc.stdout  # selected rules only
     lean = fixture_repo(tmp_path / "lean", ["lean-svc"])
-    proc = run_entry(hook, lean, ["docker-compose.yml"])
+    proc = run_entry(hook, lean, ["docker-compose.yml"], examples_env)
     assert proc is not None and proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_guard_hook_follows_the_budgets(hooks: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_guard_hook_follows_the_budgets(
+    hooks: dict[str, dict[str, Any]], tmp_path: Path, examples_env: dict[str, str]
+) -> None:
     hook = hooks["deadweight-guard"]
     repo = fixture_repo(tmp_path, ["report-worker"])
-    proc = run_entry(hook, repo, ["report-worker/Dockerfile"])
+    proc = run_entry(hook, repo, ["report-worker/Dockerfile"], examples_env)
     assert proc is not None and proc.returncode == 0, proc.stdout + proc.stderr  # no budgets
     (repo / ".deadweight.toml").write_text('[guard]\nmax-dead-weight = "100MB"\n')
-    proc = run_entry(hook, repo, ["report-worker/Dockerfile"])
+    proc = run_entry(hook, repo, ["report-worker/Dockerfile"], examples_env)
     assert proc is not None and proc.returncode == 1
     assert "report-worker" in proc.stdout and "(estimated)" in proc.stdout
 
 
-def test_fix_hook_writes_all_the_fixes_or_none(hooks: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_fix_hook_writes_all_the_fixes_or_none(
+    hooks: dict[str, dict[str, Any]], tmp_path: Path, examples_env: dict[str, str]
+) -> None:
     """The hook fails the commit unless every fix was made (exit 4: some could not be, and then nothing was
     written). Which editors exist is deadweight fix's business (docs/cli.md); the hook's contract is this."""
     hook = hooks["deadweight-fix"]
@@ -115,7 +120,7 @@ def test_fix_hook_writes_all_the_fixes_or_none(hooks: dict[str, dict[str, Any]],
     requirements = repo / "report-worker" / "requirements.txt"
     before = requirements.read_text()
     assert "scipy" in before
-    proc = run_entry(hook, repo, ["report-worker/requirements.txt"])
+    proc = run_entry(hook, repo, ["report-worker/requirements.txt"], examples_env)
     assert proc is not None and proc.returncode in (0, 4), proc.stdout + proc.stderr
     if proc.returncode == 4:
         assert "refused: DW201 report-worker scipy" in proc.stdout
@@ -124,13 +129,13 @@ def test_fix_hook_writes_all_the_fixes_or_none(hooks: dict[str, dict[str, Any]],
         assert "scipy" not in requirements.read_text()
 
 
-def test_pre_commit_try_repo(hooks: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_pre_commit_try_repo(hooks: dict[str, dict[str, Any]], tmp_path: Path, examples_env: dict[str, str]) -> None:
     """pre-commit itself: it clones this checkout (uncommitted changes included), installs it into a
     virtualenv of its own and runs the hooks on the fixture repository."""
     pre_commit = shutil.which("pre-commit")
     if pre_commit is None:
         pytest.skip("pre-commit is not installed (pip install pre-commit); the entry tests above still ran")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1"}
+    env = {**examples_env, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
     env.pop("PYTHONPATH", None)
 
     def try_repo(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
