@@ -545,7 +545,7 @@ text-shadow:0 0 2px #000;pointer-events:auto}
 .box.cls-kept>.label{color:var(--fg);text-shadow:none}
 .box.depth-0.cls-service::after{content:"";position:absolute;inset:0;border:2px solid var(--fg);pointer-events:none}
 .box.depth-1>.label{position:absolute;left:0;bottom:0}
-.box.depth-0.cls-service>.label{color:var(--fg);text-shadow:none;font-weight:600;z-index:1}
+.box.depth-0.cls-service>.label{color:var(--fg);text-shadow:none;font-weight:600;z-index:2}
 .box.selected{outline:3px solid var(--sel);outline-offset:-3px;z-index:1}
 .box[data-finding]{cursor:pointer}
 .cls-kept{background:var(--kept)}.cls-gpu{background:var(--gpu)}.cls-unused{background:var(--unused)}
