@@ -4,11 +4,12 @@ Two ways: the hook's ``entry`` run with pre-commit's semantics for ``language: p
 ``pass_filenames: false`` (the entry's words, no file names after them, in the repository's root, only when
 a changed file matches ``files``), which needs nothing but deadweight; and ``pre-commit try-repo`` for real
 (pre-commit clones this checkout, installs it into its own virtualenv and runs the hook), when pre-commit is
-installed (it is not a test dependency yet: without it that test is skipped with the reason).
+installed (it is in the test extras; without it that test is skipped with the reason, and fails under CI=true).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -134,6 +135,9 @@ def test_pre_commit_try_repo(hooks: dict[str, dict[str, Any]], tmp_path: Path, e
     virtualenv of its own and runs the hooks on the fixture repository."""
     pre_commit = shutil.which("pre-commit")
     if pre_commit is None:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail("CI=true but no pre-commit on PATH (it is in the test extras: pip install -e '.[test]')",
+                        pytrace=False)
         pytest.skip("pre-commit is not installed (pip install pre-commit); the entry tests above still ran")
     env = {**examples_env, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
     env.pop("PYTHONPATH", None)

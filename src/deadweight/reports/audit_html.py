@@ -14,7 +14,7 @@ images are hostile input. Identical reports render to identical bytes (no clock,
 
 Figures are the model's: sizes, dead weight, after-fix sizes, costs, savings. The treemap boxes of a service
 are its bytes kept after the fixes (``after_bytes``) and, per finding, the bytes it frees that no bigger
-finding already counts: the model's ``deduplicated_savings`` over the findings in its order, so overlapping
+finding already counts: the model's ``ServiceResult.finding_shares``, so overlapping
 findings (a pip cache also shadowed by a later layer) share their bytes once and the boxes add up to the
 service's ``dead_weight_bytes``. The audit model carries no per-distribution or per-path sizes, so the
 treemap shows findings against the rest, and the layers (``ServiceResult.layers``) when an image was read.
@@ -30,7 +30,7 @@ from html import escape
 
 from deadweight._version import __version__
 from deadweight.model.audit import AuditReport, ServiceResult
-from deadweight.model.finding import Finding, deduplicated_savings
+from deadweight.model.finding import Finding
 from deadweight.rules import rule_help_uri, rule_title
 from deadweight.units import human_bytes, money, percent
 
@@ -121,19 +121,6 @@ def _saving(finding: Finding) -> str:
 
 def _rule_link(rule: str) -> str:
     return f'<a class="rule" href="{_e(rule_help_uri(rule))}">{_e(rule)}</a>'
-
-
-def finding_shares(service: ServiceResult) -> list[tuple[Finding, int]]:
-    """Each finding with the bytes it frees that no finding before it (biggest first) already counts,
-    by the model's ``deduplicated_savings``; the shares add up to the service's dead weight."""
-    shares = []
-    counted = 0
-    ordered = service.ordered_findings
-    for i, finding in enumerate(ordered):
-        upto = deduplicated_savings(ordered[: i + 1])
-        shares.append((finding, upto - counted))
-        counted = upto
-    return shares
 
 
 # ------------------------------------------------------------------------------------------- sections
@@ -415,7 +402,7 @@ def _service_boxes(s: ServiceResult, i: int) -> list[Box]:
     boxes = [
         Box(share, f.package or f.rule, f"{f.rule} {f.title}: frees {_saving(f)}", rule_class(f.rule),
             finding=f"f-{i}-{j}")
-        for j, (f, share) in enumerate(finding_shares(s))
+        for j, (f, share) in enumerate(s.finding_shares)
         if share > 0
     ]
     kept = s.after_bytes

@@ -192,7 +192,8 @@ def test_squarify_tiles_the_rectangle_with_areas_in_proportion() -> None:
 
 def test_finding_shares_count_overlapping_bytes_once(report: AuditReport) -> None:
     api = service(report, "api")
-    shares = {f.rule: share for f, share in audit_html.finding_shares(api)}
+    assert [f for f, _ in api.finding_shares] == api.ordered_findings
+    shares = {f.rule: share for f, share in api.finding_shares}
     # DW302's pip cache claims the 95 MB DW303 shadows: DW303 adds nothing of its own
     assert shares == {"DW101": 4_490_000_000, "DW302": 180_000_000, "DW303": 0, "DW201": 70_000_000, "DW501": 0}
     assert sum(shares.values()) == api.dead_weight_bytes
