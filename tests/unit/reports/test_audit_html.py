@@ -12,7 +12,7 @@ import pytest
 
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Evidence, Finding, Severity
-from deadweight.reports import audit_html
+from deadweight.reports import audit_html, html_page
 from deadweight.rules import rule_help_uri
 from deadweight.units import human_bytes, money
 from tests.support.htmldom import Node, parse
@@ -177,7 +177,7 @@ def test_hostile_strings_are_text_never_markup() -> None:
 
 def test_squarify_tiles_the_rectangle_with_areas_in_proportion() -> None:
     values = [600, 300, 50, 30, 15, 5]
-    rects = audit_html.squarify(values, (0.0, 0.0, 300.0, 100.0))
+    rects = html_page.squarify(values, (0.0, 0.0, 300.0, 100.0))
     total = sum(values)
     for value, (x, y, w, h) in zip(values, rects, strict=True):
         assert w * h == pytest.approx(value / total * 300 * 100)
@@ -187,7 +187,7 @@ def test_squarify_tiles_the_rectangle_with_areas_in_proportion() -> None:
             overlap_w = min(ax + aw, bx + bw) - max(ax, bx)
             overlap_h = min(ay + ah, by + bh) - max(ay, by)
             assert overlap_w <= 1e-9 or overlap_h <= 1e-9
-    assert audit_html.squarify([0, 0], (0.0, 0.0, 10.0, 10.0)) == [(0.0, 0.0, 0.0, 0.0)] * 2
+    assert html_page.squarify([0, 0], (0.0, 0.0, 10.0, 10.0)) == [(0.0, 0.0, 0.0, 0.0)] * 2
 
 
 def test_finding_shares_count_overlapping_bytes_once(report: AuditReport) -> None:
