@@ -23,35 +23,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.browser import browse, page_requests, require_chromium
 from tests.support.htmldom import Node, parse
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-WINDOW = (1400, 1000)
 HOSTILE_SERVICE = "<script>document.body.dataset.pwned='2'</script>"
 HOSTILE_FILE = '<img src=x onerror="document.body.dataset.pwned=1">.csv'
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        if in_ci():
-            pytest.fail("CI=true but no chromium on PATH (scripts/lab up installs Debian's chromium)", pytrace=False)
-        pytest.skip("no chromium on PATH: apt-get install chromium")
-    return path
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +47,6 @@ def deadweight(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     env = {**env, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "deadweight", *args], capture_output=True, text=True, env=env,
                           timeout=300, check=False)
-
-
-def browse(chromium: str, page: Path, *extra: str, fragment: str = "") -> str:
-    """What chromium's ``--dump-dom`` prints for ``page`` (scripts run), in a fresh profile."""
-    with tempfile.TemporaryDirectory(prefix="dw-chromium-") as profile:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--no-first-run", f"--user-data-dir={profile}", f"--window-size={WINDOW[0]},{WINDOW[1]}", *extra]
-        url = page.resolve().as_uri() + (f"#{fragment}" if fragment else "")
-        proc = subprocess.run([*cmd, url] if "--screenshot" in " ".join(extra) else [*cmd, "--dump-dom", url],
-                              capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
 
 
 def expected_codes(doc: dict[str, object]) -> tuple[int, ...]:
@@ -233,21 +204,11 @@ def test_with_javascript_off_the_page_is_all_there(chromium: str, example_report
     assert len([n for n in dom.by_id("treemap-fleet").iter() if "box" in n.classes]) > len(doc["services"])
 
 
-def _page_requests(net_log: Path) -> list[str]:
-    """URLs the page asked for: requests with an initiator (the browser's own update and sync checks have
-    none, "not an origin")."""
-    log = json.loads(net_log.read_text())
-    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    return [e["params"]["url"] for e in log["events"]
-            if e["type"] == start and "url" in e.get("params", {})
-            and e["params"].get("initiator") != "not an origin"]
-
-
 def test_no_request_leaves_the_page(chromium: str, example_report: tuple[Path, dict], workdir: Path) -> None:
     page, _ = example_report
     log = workdir / "net.json"
     browse(chromium, page, f"--log-net-log={log}", fragment="select=f-0-0&measure")
-    assert _page_requests(log) == []
+    assert page_requests(log) == []
     # the control: the same page made to fetch two things (and without its CSP) shows both in the net log
     control = workdir / "control.html"
     text = page.read_text()
@@ -256,7 +217,7 @@ def test_no_request_leaves_the_page(chromium: str, example_report: tuple[Path, d
     control.write_text(text.replace("<body>", '<body><img src="http://127.0.0.1:9/x.png">'
                                               '<script src="https://cdn.invalid/x.js"></script>', 1))
     browse(chromium, control, f"--log-net-log={log}")
-    assert sorted(_page_requests(log)) == ["http://127.0.0.1:9/x.png", "https://cdn.invalid/x.js"]
+    assert sorted(page_requests(log)) == ["http://127.0.0.1:9/x.png", "https://cdn.invalid/x.js"]
 
 
 def test_hostile_names_are_shown_as_text_and_never_run(chromium: str, workdir: Path,
