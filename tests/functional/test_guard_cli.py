@@ -324,3 +324,26 @@ def test_fleet_totals_missing_a_service_are_not_checked(
     (check,) = doc["fleet"]["checks"]
     assert check["status"] == "not_checked" and "heavy" in check["reason"]
     assert doc["fleet"]["size_bytes"] is None
+
+
+def test_several_formats_in_one_run(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path,
+) -> None:
+    add_torch(service)
+    (service / ".deadweight.toml").write_text('[guard]\nmax-size = "5MB"\nmax-layers = 3\n')
+    args = [str(service), "--torch-cpu-index", env, "--today", "2026-12-01"]
+    outs = {fmt: tmp_path / f"all.{fmt}" for fmt in ("sarif", "markdown", "junit", "json")}
+    pairs = [word for fmt, out in outs.items() for word in ("--format", fmt, "-o", str(out))]
+    assert main(["guard", *args, *pairs]) == 1
+    assert capsys.readouterr().out == ""
+    for fmt, out in outs.items():  # each file is what a run with that format alone writes
+        assert main(["guard", *args, "--format", fmt]) == 1
+        assert out.read_text() == capsys.readouterr().out, fmt
+    for bad, message in (
+        (["--format", "sarif", "--format", "json", "-o", str(tmp_path / "x")], "2 --format and 1 --output"),
+        (["--format", "sarif", "-o", "x", "--format", "json", "-o", "x"], "as many different -o files"),
+        (["--format", "sarif", "-o", "-", "--format", "json", "-o", "y"], "as many different -o files"),
+    ):
+        assert main(["guard", *args, *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
