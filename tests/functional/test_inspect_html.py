@@ -88,6 +88,23 @@ def test_without_breakdown_no_class_map(tmp_path: Path) -> None:
     assert dom.by_id("treemap-layers")
 
 
+def test_environments_by_distribution() -> None:
+    dom, _ = parse(deadweight("inspect", TINY, "--format", "html", "--packages"))
+    doc = json.loads(deadweight("inspect", TINY, "--format", "json", "--packages"))
+    envs = doc["python"]["environments"]
+    envs_map = dom.by_id("treemap-envs")
+    assert int(envs_map.attrs["data-bytes"]) == sum(env["size_bytes"] for env in envs) > 0
+    by_path = {b.attrs["title"].rsplit(": ", 1)[0]: b for b in boxes(envs_map)}
+    for env in envs:
+        box = by_path[env["path"]]
+        assert int(box.attrs["data-bytes"]) == env["size_bytes"]
+        dists = {k.attrs["title"].rsplit(": ", 1)[0]: int(k.attrs["data-bytes"]) for k in boxes(box)}
+        expected = {f"{d['display_name']} {d['version']}": d["size_bytes"] for d in env["distributions"]}
+        if env["orphan_bytes"]:
+            expected["files no distribution owns"] = env["orphan_bytes"]
+        assert dists == expected
+
+
 def test_in_the_browser_boxes_zoom_and_sort(page: tuple[Path, dict[str, Any]]) -> None:
     chromium = require_chromium()
     path, doc = page

@@ -3,7 +3,8 @@
 The same page as ``audit --format html`` (``html_page``: CSP, style, script, treemaps), with inspect's
 sections: the totals, the layers table (sortable), a treemap by layer → path (each layer's visible files by
 directory, and what it stores that later layers hide, red), a treemap by class when the inventory was read with
-``--breakdown`` (the classes add up to the image size), and the largest files. The path tree is the model's
+``--breakdown`` (the classes add up to the image size), one by Python environment → distribution when the
+inventory was read (``--packages``, ``--breakdown``, ``--project``), and the largest files. The path tree is the model's
 ``ImageAnalysis.layer_tree``: bounded in boxes (small entries folded together) so a 5.6 GB image opens as fast
 as a small one; a directory's label zooms into it (``#zoom=ID``).
 """
@@ -44,6 +45,7 @@ def render(result: InspectResult, *, top: int = 10, breakdown: bool = False) -> 
         _layers_table(a),
         _layer_map(a),
         _class_map(result) if breakdown else "",
+        _env_map(result),
         _largest(a, top),
         '<footer>deadweight · sizes in decimal units (1 GB = 10<sup>9</sup> bytes) as <code>docker image '
         "inspect</code> counts them</footer>",
@@ -145,6 +147,48 @@ def _class_map(result: InspectResult) -> str:
         '<section id="by-class">\n<h2>By class</h2>\n'
         + treemap(boxes, "treemap-classes", "The image by class of bytes", RATIO)
         + f'\n<table class="sortable" id="classes-table">{head}<tbody>{rows}</tbody></table>\n</section>'
+    )
+
+
+DIST_CLASSES = {"gpu": "bd-gpu", "ml": "bd-ml", "scientific": "bd-scientific"}  # the rest: other Python
+
+
+def _env_map(result: InspectResult) -> str:
+    """Python environment → distribution, each distribution colored by its class (as in the breakdown)."""
+    inventory = result.inventory
+    if inventory is None or not inventory.environments:
+        return ""
+    envs = {env.path: env for env in inventory.environments}
+    boxes = []
+    for node in inventory.environment_tree(MAX_BOXES // 2):
+        if not node.size_bytes:
+            continue
+        env = envs[node.path]
+        kids = []
+        for child in node.children:
+            dist = env.find(child.path) if child.kind == "file" else None
+            if dist is not None:
+                label, title = dist.display_name, f"{dist.display_name} {dist.version}: {human_bytes(dist.size_bytes)}"
+                cls = DIST_CLASSES.get(dist.dist_class.value, "bd-other_python")
+            else:  # the files no distribution owns, or the smaller distributions folded together
+                label, title, cls = child.name, f"{child.name}: {human_bytes(child.size_bytes)}", "folded"
+            kids.append(Box(child.size_bytes, label, title, cls))
+        where = "/" + env.path.lstrip("/")
+        boxes.append(Box(node.size_bytes, f"{where} ({env.kind})", f"{where}: {human_bytes(node.size_bytes)}",
+                         "layer-group", children=tuple(kids)))
+    if not boxes:
+        return ""
+    boxes.sort(key=lambda b: -b.value)
+    legend = "".join(
+        f'<li><span class="swatch cls-{key}"></span>{e(label)}</li>'
+        for key, label in (("bd-gpu", "GPU / accelerator"), ("bd-ml", "ML framework"),
+                           ("bd-scientific", "scientific"), ("bd-other_python", "other Python"),
+                           ("folded", "files no distribution owns, smaller distributions together"))
+    )
+    return (
+        '<section id="by-distribution">\n<h2>Python environments by distribution</h2>\n'
+        + treemap(boxes, "treemap-envs", "Each Python environment by distribution", RATIO)
+        + f'\n<ul class="legend">{legend}</ul>\n</section>'
     )
 
 
