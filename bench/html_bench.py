@@ -38,9 +38,20 @@ def browse_s(chromium: str, page: Path, fragment: str, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="dw-bench-chromium-") as profile:
-            wall, proc = timed([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                "--disable-background-networking", f"--user-data-dir={profile}",
-                                "--window-size=1400,1000", "--dump-dom", page.resolve().as_uri() + fragment])
+            wall, proc = timed(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    f"--user-data-dir={profile}",
+                    "--window-size=1400,1000",
+                    "--dump-dom",
+                    page.resolve().as_uri() + fragment,
+                ]
+            )
         if proc.returncode != 0:
             raise SystemExit(f"bench: chromium failed on {page}: {proc.stderr[-500:]}")
         if fragment and "data-px=" not in proc.stdout:
@@ -64,9 +75,25 @@ def main() -> int:
         empty.write_text("<!DOCTYPE html><title>empty</title>")
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         start = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "deadweight", "inspect", args.image, "--format", "html",
-                               "--breakdown", "-o", str(page)], env=env, capture_output=True, text=True,
-                              check=False, timeout=1800)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "deadweight",
+                "inspect",
+                args.image,
+                "--format",
+                "html",
+                "--breakdown",
+                "-o",
+                str(page),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=1800,
+        )
         write_s = time.monotonic() - start
         if proc.returncode != 0:
             print(f"bench: inspect failed: {proc.stderr.strip()[-500:]}", file=sys.stderr)

@@ -36,8 +36,11 @@ CODE_QUALITY = {
                 "required": ["path", "lines"],
                 "properties": {
                     "path": {"type": "string", "minLength": 1, "not": {"pattern": r"^(/|\./|\.\./)"}},
-                    "lines": {"type": "object", "required": ["begin"],
-                              "properties": {"begin": {"type": "integer", "minimum": 1}}},
+                    "lines": {
+                        "type": "object",
+                        "required": ["begin"],
+                        "properties": {"begin": {"type": "integer", "minimum": 1}},
+                    },
                 },
             },
         },
@@ -46,8 +49,15 @@ CODE_QUALITY = {
 
 
 def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "deadweight", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**env, "PYTHONPATH": str(REPO / "src")}, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "deadweight", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(REPO / "src")},
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture()
@@ -61,13 +71,13 @@ def checkout(tmp_path: Path) -> Path:
 def report(env: dict[str, str], repo: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     proc = run(env, repo, "audit", "services", "--offline", "--format", "gitlab", "--fail-on", "none")
     doc = json.loads(run(env, repo, "audit", "services", "--offline", "--format", "json").stdout)
-    assert proc.returncode in ((3,) if any(s["unresolved"] or s["error"] for s in doc["services"]) else (0,)), \
+    assert proc.returncode in ((3,) if any(s["unresolved"] or s["error"] for s in doc["services"]) else (0,)), (
         proc.stderr
+    )
     return json.loads(proc.stdout), doc
 
 
-def test_the_report_is_gitlabs_format_with_repository_locations(examples_env: dict[str, str],
-                                                                checkout: Path) -> None:
+def test_the_report_is_gitlabs_format_with_repository_locations(examples_env: dict[str, str], checkout: Path) -> None:
     issues, doc = report(examples_env, checkout)
     jsonschema.validate(issues, CODE_QUALITY)
     findings = [f for s in doc["services"] for f in s["findings"]]
@@ -77,8 +87,10 @@ def test_the_report_is_gitlabs_format_with_repository_locations(examples_env: di
     for issue in issues:
         path = checkout / issue["location"]["path"]
         assert path.is_file(), issue["location"]  # a repository file, relative to the job's directory
-        assert issue["location"]["lines"]["begin"] <= len(path.read_text().splitlines()) or \
-            issue["location"]["lines"]["begin"] == 1
+        assert (
+            issue["location"]["lines"]["begin"] <= len(path.read_text().splitlines())
+            or issue["location"]["lines"]["begin"] == 1
+        )
     torch = next(i for i in issues if i["check_name"] == "DW101")
     assert torch["severity"] == "critical" and "torch-cpu-api" in torch["description"]
     assert torch["location"]["path"].startswith("services/torch-cpu-api/")

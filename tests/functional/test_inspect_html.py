@@ -21,8 +21,9 @@ TINY = f"oci:{REPO / 'examples' / 'tiny-image'}"
 
 def deadweight(*args: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
-    proc = subprocess.run([sys.executable, "-m", "deadweight", *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deadweight", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -74,8 +75,11 @@ def test_figures_are_inspects(page: tuple[Path, dict[str, Any]]) -> None:
     for box in boxes(layer_map):
         check(box)
     # the largest files are leaves of the path map at their size, under their own path
-    leaves = {b.attrs["title"].rsplit(": ", 1)[0]: int(b.attrs["data-bytes"])
-              for b in layer_map.iter() if "box" in b.classes and not boxes(b) and "cls-file" in b.classes}
+    leaves = {
+        b.attrs["title"].rsplit(": ", 1)[0]: int(b.attrs["data-bytes"])
+        for b in layer_map.iter()
+        if "box" in b.classes and not boxes(b) and "cls-file" in b.classes
+    }
     for entry in doc["largest_paths"]:
         assert leaves["/" + entry["path"].lstrip("/")] == entry["size_bytes"]
     classes = dom.by_id("treemap-classes")
@@ -123,8 +127,10 @@ def test_in_the_browser_boxes_zoom_and_sort(page: tuple[Path, dict[str, Any]]) -
     for box in boxes(layer_map):
         check(box, int(layer_map.attrs["data-bytes"]), mw * mh)
     # zoom into the deepest directory with children: it fills the map, its children keep their shares
-    deepest = max((n for n in layer_map.iter() if n.attrs.get("id", "").startswith("treemap-layers-")),
-                  key=lambda n: n.attrs["id"].count("-"))
+    deepest = max(
+        (n for n in layer_map.iter() if n.attrs.get("id", "").startswith("treemap-layers-")),
+        key=lambda n: n.attrs["id"].count("-"),
+    )
     zoomed, _ = parse(browse(chromium, path, fragment=f"zoom={deepest.attrs['id']}&measure"))
     target = zoomed.by_id(deepest.attrs["id"])
     assert "zoomed" in target.classes
@@ -135,13 +141,16 @@ def test_in_the_browser_boxes_zoom_and_sort(page: tuple[Path, dict[str, Any]]) -
     assert not [n for n in out.iter() if "zoomed" in n.classes]
     # the layers table sorts by size, biggest first
     dom, _ = parse(browse(chromium, path, fragment="sort=size:desc"))
-    sizes = [int(r.find_all("td")[1].attrs["data-sort"])
-             for r in dom.by_id("layers-table").find_all("tbody")[0].find_all("tr")]
+    sizes = [
+        int(r.find_all("td")[1].attrs["data-sort"])
+        for r in dom.by_id("layers-table").find_all("tbody")[0].find_all("tr")
+    ]
     assert sizes == sorted((layer["size_bytes"] for layer in doc["layers"]), reverse=True)
 
 
-def test_in_the_browser_nothing_leaves_and_no_script_is_needed(page: tuple[Path, dict[str, Any]],
-                                                               tmp_path: Path) -> None:
+def test_in_the_browser_nothing_leaves_and_no_script_is_needed(
+    page: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
     chromium = require_chromium()
     path, _ = page
     log = tmp_path / "net.json"

@@ -43,11 +43,25 @@ def require_chromium() -> str:
 def browse(chromium: str, page: Path, *extra: str, fragment: str = "") -> str:
     """What chromium's ``--dump-dom`` prints for ``page`` (scripts run), in a fresh profile."""
     with tempfile.TemporaryDirectory(prefix="dw-chromium-") as profile:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--no-first-run", f"--user-data-dir={profile}", f"--window-size={WINDOW[0]},{WINDOW[1]}", *extra]
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            *extra,
+        ]
         url = page.resolve().as_uri() + (f"#{fragment}" if fragment else "")
-        proc = subprocess.run([*cmd, url] if "--screenshot" in " ".join(extra) else [*cmd, "--dump-dom", url],
-                              capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run(
+            [*cmd, url] if "--screenshot" in " ".join(extra) else [*cmd, "--dump-dom", url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -57,6 +71,8 @@ def page_requests(net_log: Path) -> list[str]:
     none, "not an origin")."""
     log = json.loads(net_log.read_text())
     start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    return [e["params"]["url"] for e in log["events"]
-            if e["type"] == start and "url" in e.get("params", {})
-            and e["params"].get("initiator") != "not an origin"]
+    return [
+        e["params"]["url"]
+        for e in log["events"]
+        if e["type"] == start and "url" in e.get("params", {}) and e["params"].get("initiator") != "not an origin"
+    ]

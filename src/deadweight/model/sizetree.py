@@ -87,9 +87,11 @@ def bounded_trees(roots: Iterable[tuple[str, str, Iterable[tuple[str, int]]]], m
         if (room < 2 and len(kids) > 1) or room < 1:
             continue  # stays one node; a smaller one may still fit
         if len(kids) > room:
-            keep, rest = kids[: room - 1], kids[room - 1:]
-            kids = [*keep, _Open(f"{len(rest)} smaller entries", "", sum(k.size for k in rest), None, "folded",
-                                 folded=len(rest))]
+            keep, rest = kids[: room - 1], kids[room - 1 :]
+            kids = [
+                *keep,
+                _Open(f"{len(rest)} smaller entries", "", sum(k.size for k in rest), None, "folded", folded=len(rest)),
+            ]
         node.children = kids
         used += len(kids)
         for kid in kids:

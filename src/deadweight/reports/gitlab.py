@@ -49,13 +49,15 @@ def issues(report: AuditReport, base: str | None = None) -> list[dict[str, Any]]
             if n:
                 key += f"\0{n}"
             path, line = _location(finding, report.root)
-            out.append({
-                "description": _description(finding, service, finding.package or subject),
-                "check_name": finding.rule,
-                "fingerprint": hashlib.sha256(key.encode()).hexdigest(),
-                "severity": SEVERITIES[finding.severity],
-                "location": {"path": _relative(path, here), "lines": {"begin": line}},
-            })
+            out.append(
+                {
+                    "description": _description(finding, service, finding.package or subject),
+                    "check_name": finding.rule,
+                    "fingerprint": hashlib.sha256(key.encode()).hexdigest(),
+                    "severity": SEVERITIES[finding.severity],
+                    "location": {"path": _relative(path, here), "lines": {"begin": line}},
+                }
+            )
     return out
 
 

@@ -39,16 +39,18 @@ def page(title: str, body: Sequence[str]) -> str:
         "default-src 'none'; style-src 'unsafe-inline'; "
         f"script-src 'sha256-{script_hash}'; img-src 'none'; base-uri 'none'; form-action 'none'"
     )
-    return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-        '<meta name="color-scheme" content="light dark">\n',
-        f"<title>{e(title)}</title>\n",
-        f"<style>{CSS}</style>\n</head>\n<body>\n",
-        "\n".join(p for p in body if p),
-        f"\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
-    ])
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+            '<meta name="color-scheme" content="light dark">\n',
+            f"<title>{e(title)}</title>\n",
+            f"<style>{CSS}</style>\n</head>\n<body>\n",
+            "\n".join(p for p in body if p),
+            f"\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
+        ]
+    )
 
 
 def thead(columns: Sequence[tuple[str, str, bool]]) -> str:
@@ -94,7 +96,7 @@ def squarify(values: Sequence[int], rect: Rect) -> list[Rect]:
     while start < len(areas):
         side = min(w, h)
         end = start + 1
-        while end < len(areas) and _worst(areas[start:end + 1], side) <= _worst(areas[start:end], side):
+        while end < len(areas) and _worst(areas[start : end + 1], side) <= _worst(areas[start:end], side):
             end += 1
         row = areas[start:end]
         row_sum = sum(row)
@@ -151,12 +153,14 @@ def _boxes(boxes: Sequence[Box], rect: Rect, depth: int, prefix: str) -> str:
     _, _, w, h = rect
     out = []
     for n, (box, (bx, by, bw, bh)) in enumerate(zip(boxes, squarify([b.value for b in boxes], rect), strict=True)):
-        style = (
-            f"left:{_pct(bx - rect[0], w)};top:{_pct(by - rect[1], h)};width:{_pct(bw, w)};height:{_pct(bh, h)}"
-        )
+        style = f"left:{_pct(bx - rect[0], w)};top:{_pct(by - rect[1], h)};width:{_pct(bw, w)};height:{_pct(bh, h)}"
         box_id = f"{prefix}-{n}"
-        attrs = [f'class="box cls-{box.cls} depth-{depth}"', f'style="{style}"', f'data-bytes="{box.value}"',
-                 f'title="{e(box.title)}"']
+        attrs = [
+            f'class="box cls-{box.cls} depth-{depth}"',
+            f'style="{style}"',
+            f'data-bytes="{box.value}"',
+            f'title="{e(box.title)}"',
+        ]
         zoomable = bool(box.children) and not box.href
         if zoomable:
             attrs.insert(0, f'id="{box_id}"')

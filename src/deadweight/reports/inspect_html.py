@@ -47,7 +47,7 @@ def render(result: InspectResult, *, top: int = 10, breakdown: bool = False) -> 
         _class_map(result) if breakdown else "",
         _env_map(result),
         _largest(a, top),
-        '<footer>deadweight · sizes in decimal units (1 GB = 10<sup>9</sup> bytes) as <code>docker image '
+        "<footer>deadweight · sizes in decimal units (1 GB = 10<sup>9</sup> bytes) as <code>docker image "
         "inspect</code> counts them</footer>",
     ]
     return page(f"deadweight inspect: {a.ref}", body)
@@ -67,10 +67,7 @@ def _header(a: ImageAnalysis) -> str:
         f'<div class="stat" id="total-{key}"{attr("data-value", raw)}><dt>{e(label)}</dt><dd>{e(value)}</dd></div>'
         for key, label, value, raw in items
     )
-    return (
-        f"<header>\n<h1>deadweight inspect: <code>{e(a.ref)}</code></h1>\n"
-        f'<dl class="totals">{cells}</dl>\n</header>'
-    )
+    return f'<header>\n<h1>deadweight inspect: <code>{e(a.ref)}</code></h1>\n<dl class="totals">{cells}</dl>\n</header>'
 
 
 def _layers_table(a: ImageAnalysis) -> str:
@@ -86,11 +83,20 @@ def _layers_table(a: ImageAnalysis) -> str:
             f'<td class="num" data-sort="{layer.files_added}">{layer.files_added}</td>'
             f'<td class="num" data-sort="{layer.files_modified}">{layer.files_modified}</td>'
             f'<td class="num" data-sort="{layer.files_deleted}">{layer.files_deleted}</td>'
-            f'<td><code>{e(layer.created_by) or "–"}</code></td></tr>'
+            f"<td><code>{e(layer.created_by) or '–'}</code></td></tr>"
         )
-    head = thead([("index", "#", True), ("size", "Size", True), ("compressed", "Compressed", True),
-                  ("shadowed", "Hidden later", True), ("added", "Added", True), ("modified", "Modified", True),
-                  ("deleted", "Deleted", True), ("created", "Created by", False)])
+    head = thead(
+        [
+            ("index", "#", True),
+            ("size", "Size", True),
+            ("compressed", "Compressed", True),
+            ("shadowed", "Hidden later", True),
+            ("added", "Added", True),
+            ("modified", "Modified", True),
+            ("deleted", "Deleted", True),
+            ("created", "Created by", False),
+        ]
+    )
     return (
         '<section id="layers">\n<h2>Layers</h2>\n'
         f'<table class="sortable" id="layers-table">{head}<tbody>{"".join(rows)}</tbody></table>\n</section>'
@@ -105,8 +111,13 @@ def _node_box(node: SizeNode, cls: str | None = None) -> Box:
     title = f"{where}: {human_bytes(node.size_bytes)}"
     if node.folded:
         title = f"{node.name} of the directory above: {human_bytes(node.size_bytes)}"
-    return Box(node.size_bytes, node.name, title, own,
-               children=tuple(_node_box(c, below) for c in node.children if c.size_bytes))
+    return Box(
+        node.size_bytes,
+        node.name,
+        title,
+        own,
+        children=tuple(_node_box(c, below) for c in node.children if c.size_bytes),
+    )
 
 
 def _layer_map(a: ImageAnalysis) -> str:
@@ -115,8 +126,12 @@ def _layer_map(a: ImageAnalysis) -> str:
         return ""
     legend = "".join(
         f'<li><span class="swatch cls-{key}"></span>{e(label)}</li>'
-        for key, label in (("dir", "directory"), ("file", "file"), ("folded", "smaller entries together"),
-                           ("shadowed", "hidden by later layers (still shipped)"))
+        for key, label in (
+            ("dir", "directory"),
+            ("file", "file"),
+            ("folded", "smaller entries together"),
+            ("shadowed", "hidden by later layers (still shipped)"),
+        )
     )
     return (
         '<section id="by-layer">\n<h2>Where the bytes are, by layer and path</h2>\n'
@@ -130,9 +145,16 @@ def _class_map(result: InspectResult) -> str:
     if inventory is None or not inventory.breakdown:
         return ""
     boxes = sorted(
-        (Box(size, CLASS_LABELS.get(key, key), f"{CLASS_LABELS.get(key, key)}: {human_bytes(size)}",
-             f"bd-{key}" if key in CLASS_LABELS else "bd-other")
-         for key, size in inventory.ordered_breakdown().items() if size > 0),
+        (
+            Box(
+                size,
+                CLASS_LABELS.get(key, key),
+                f"{CLASS_LABELS.get(key, key)}: {human_bytes(size)}",
+                f"bd-{key}" if key in CLASS_LABELS else "bd-other",
+            )
+            for key, size in inventory.ordered_breakdown().items()
+            if size > 0
+        ),
         key=lambda b: -b.value,
     )
     rows = "".join(
@@ -174,16 +196,27 @@ def _env_map(result: InspectResult) -> str:
                 label, title, cls = child.name, f"{child.name}: {human_bytes(child.size_bytes)}", "folded"
             kids.append(Box(child.size_bytes, label, title, cls))
         where = "/" + env.path.lstrip("/")
-        boxes.append(Box(node.size_bytes, f"{where} ({env.kind})", f"{where}: {human_bytes(node.size_bytes)}",
-                         "layer-group", children=tuple(kids)))
+        boxes.append(
+            Box(
+                node.size_bytes,
+                f"{where} ({env.kind})",
+                f"{where}: {human_bytes(node.size_bytes)}",
+                "layer-group",
+                children=tuple(kids),
+            )
+        )
     if not boxes:
         return ""
     boxes.sort(key=lambda b: -b.value)
     legend = "".join(
         f'<li><span class="swatch cls-{key}"></span>{e(label)}</li>'
-        for key, label in (("bd-gpu", "GPU / accelerator"), ("bd-ml", "ML framework"),
-                           ("bd-scientific", "scientific"), ("bd-other_python", "other Python"),
-                           ("folded", "files no distribution owns, smaller distributions together"))
+        for key, label in (
+            ("bd-gpu", "GPU / accelerator"),
+            ("bd-ml", "ML framework"),
+            ("bd-scientific", "scientific"),
+            ("bd-other_python", "other Python"),
+            ("folded", "files no distribution owns, smaller distributions together"),
+        )
     )
     return (
         '<section id="by-distribution">\n<h2>Python environments by distribution</h2>\n'

@@ -17,13 +17,19 @@ def _sums_hold(node: SizeNode) -> None:
 
 
 def test_small_tree_is_opened_whole_with_lone_directory_chains_merged() -> None:
-    files = [("usr/lib/python3.11/site-packages/a.py", 10), ("usr/lib/python3.11/site-packages/b.py", 30),
-             ("etc/os-release", 5)]
+    files = [
+        ("usr/lib/python3.11/site-packages/a.py", 10),
+        ("usr/lib/python3.11/site-packages/b.py", 30),
+        ("etc/os-release", 5),
+    ]
     (root,) = bounded_trees([("layer 0", "layer", files)], 100)
     assert (root.name, root.kind, root.size_bytes) == ("layer 0", "layer", 45)
     usr, etc = root.children
-    assert (usr.name, usr.path, usr.kind) == ("usr/lib/python3.11/site-packages", "usr/lib/python3.11/site-packages",
-                                              "dir")
+    assert (usr.name, usr.path, usr.kind) == (
+        "usr/lib/python3.11/site-packages",
+        "usr/lib/python3.11/site-packages",
+        "dir",
+    )
     assert [(c.name, c.path, c.kind, c.size_bytes) for c in usr.children] == [
         ("b.py", "usr/lib/python3.11/site-packages/b.py", "file", 30),
         ("a.py", "usr/lib/python3.11/site-packages/a.py", "file", 10),
