@@ -247,3 +247,103 @@ def test_every_option_and_key_is_documented() -> None:
         assert f"`{key}" in guide or f"{key} =" in guide, key
     for status in ("pass", "fail", "waived", "not_checked"):
         assert f"`{status}`" in guide
+
+
+def fleet_of_two(service: Path, tmp_path: Path) -> Path:
+    """A compose fleet of the test service and a copy of it that adds a CUDA torch."""
+    import shutil
+
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    (fleet / ".git").mkdir()
+    shutil.copytree(service, fleet / "lean", ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(service, fleet / "heavy", ignore=shutil.ignore_patterns(".git"))
+    add_torch(fleet / "heavy")
+    (fleet / "compose.yaml").write_text("services:\n  lean:\n    build: ./lean\n  heavy:\n    build: ./heavy\n")
+    return fleet
+
+
+def test_fleet_budgets_total_size_and_dead_weight(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path,
+) -> None:
+    fleet = fleet_of_two(service, tmp_path)
+    assert main(["audit", str(fleet), "--format", "json", "--torch-cpu-index", env, "--fail-on", "none"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert totals["dead_weight_bytes"] > 1 * MB
+    config = fleet / ".deadweight.toml"
+    config.write_text('[guard.fleet]\nmax-size = "1GB"\nmax-dead-weight = "1MB"\nmax-dead-weight-percent = 99\n')
+    code, doc = guard(capsys, str(fleet), "--torch-cpu-index", env)
+    assert code == 1 and doc["status"] == "fail"
+    fleet_doc = doc["fleet"]
+    # the audit's totals: the size with shared layers once (a static estimate has no layers: each service's own)
+    assert fleet_doc["size_bytes"] == totals["unique_layer_bytes"] and fleet_doc["summed_bytes"] == totals["size_bytes"]
+    assert fleet_doc["dead_weight_bytes"] == totals["dead_weight_bytes"] and fleet_doc["estimated"] is True
+    assert fleet_doc["dead_weight_percent"] == pytest.approx(100 * totals["dead_weight_bytes"] / totals["size_bytes"])
+    got = {c["budget"]: c for c in fleet_doc["checks"]}
+    assert {k: c["status"] for k, c in got.items()} == {
+        "fleet.max-size": "pass", "fleet.max-dead-weight": "fail", "fleet.max-dead-weight-percent": "pass"}
+    assert got["fleet.max-dead-weight"]["actual"] == totals["dead_weight_bytes"]
+    assert got["fleet.max-dead-weight"]["limit"] == 1 * MB
+    assert all(not s["checks"] for s in doc["services"])  # fleet budgets are not per-service budgets
+    assert doc["summary"]["fail"] == 1 and doc["summary"]["checks"] == 3
+
+    # every format carries the fleet's checks
+    assert main(["guard", str(fleet), "--torch-cpu-index", env]) == 1
+    text = capsys.readouterr().out
+    assert "fleet: " in text and "with shared layers counted once" in text
+    assert "FAIL        fleet.max-dead-weight" in text
+    assert main(["guard", str(fleet), "--torch-cpu-index", env, "--format", "junit"]) == 1
+    suites = {s.get("name"): s for s in ET.fromstring(capsys.readouterr().out.split("\n", 1)[1])}
+    assert suites["(fleet)"].get("tests") == "3" and suites["(fleet)"].get("failures") == "1"
+    assert main(["guard", str(fleet), "--torch-cpu-index", env, "--format", "sarif"]) == 1
+    (result,) = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    assert result["ruleId"] == "guard/fleet.max-dead-weight" and result["message"]["text"].startswith("the fleet:")
+
+    # a waiver for the fleet's budget
+    config.write_text(config.read_text() + '[[guard.waivers]]\nbudget = "fleet.max-dead-weight"\nowner = "platform"\n'
+                      'reason = "torch moves to the CPU index next sprint"\nexpires = 2026-12-31\n')
+    code, doc = guard(capsys, str(fleet), "--torch-cpu-index", env, "--today", "2026-12-31")
+    assert code == 0 and {c["status"] for c in doc["fleet"]["checks"]} == {"pass", "waived"}
+    assert guard(capsys, str(fleet), "--torch-cpu-index", env, "--today", "2027-01-01")[0] == 1
+
+    # per-service keys are not fleet keys
+    config.write_text("[guard.fleet]\nmax-layers = 3\n")
+    assert main(["guard", str(fleet)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown key 'max-layers'" in err[0], err
+
+
+def test_fleet_totals_missing_a_service_are_not_checked(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path,
+) -> None:
+    fleet = fleet_of_two(service, tmp_path)
+    (fleet / "heavy" / "Dockerfile").write_text("FROM python:3.11-slim\nRUN <<EOF\necho never closed\n")
+    (fleet / ".deadweight.toml").write_text('[guard.fleet]\nmax-size = "1GB"\n')
+    code, doc = guard(capsys, str(fleet), "--torch-cpu-index", env, "--allow-unchecked")
+    assert code == 3  # a service not audited is exit 3 whatever --allow-unchecked says
+    (check,) = doc["fleet"]["checks"]
+    assert check["status"] == "not_checked" and "heavy" in check["reason"]
+    assert doc["fleet"]["size_bytes"] is None
+
+
+def test_several_formats_in_one_run(
+    capsys: pytest.CaptureFixture[str], env: str, service: Path, tmp_path: Path,
+) -> None:
+    add_torch(service)
+    (service / ".deadweight.toml").write_text('[guard]\nmax-size = "5MB"\nmax-layers = 3\n')
+    args = [str(service), "--torch-cpu-index", env, "--today", "2026-12-01"]
+    outs = {fmt: tmp_path / f"all.{fmt}" for fmt in ("sarif", "markdown", "junit", "json")}
+    pairs = [word for fmt, out in outs.items() for word in ("--format", fmt, "-o", str(out))]
+    assert main(["guard", *args, *pairs]) == 1
+    assert capsys.readouterr().out == ""
+    for fmt, out in outs.items():  # each file is what a run with that format alone writes
+        assert main(["guard", *args, "--format", fmt]) == 1
+        assert out.read_text() == capsys.readouterr().out, fmt
+    for bad, message in (
+        (["--format", "sarif", "--format", "json", "-o", str(tmp_path / "x")], "2 --format and 1 --output"),
+        (["--format", "sarif", "-o", "x", "--format", "json", "-o", "x"], "as many different -o files"),
+        (["--format", "sarif", "-o", "-", "--format", "json", "-o", "y"], "as many different -o files"),
+    ):
+        assert main(["guard", *args, *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err

@@ -3,6 +3,7 @@ render, exit code."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -13,7 +14,7 @@ from deadweight.cli.output import terminal_width, use_color, write_output
 from deadweight.config import Config
 from deadweight.model.audit import AuditReport
 
-FORMATS = ("text", "json", "markdown", "sarif")
+FORMATS = ("text", "json", "markdown", "sarif", "html", "gitlab")
 
 
 def exit_code(report: AuditReport, config: Config) -> int:
@@ -39,7 +40,7 @@ def exit_code(report: AuditReport, config: Config) -> int:
 def render(report: AuditReport, fmt: str, output: str | None) -> str:
     # the reporters name the rule catalog, which imports every rule: load them when a report is rendered,
     # not on every start of the CLI (``inspect`` needs none of them)
-    from deadweight.reports import audit_json, audit_markdown, audit_text, sarif  # noqa: PLC0415
+    from deadweight.reports import audit_html, audit_json, audit_markdown, audit_text, gitlab, sarif  # noqa: PLC0415
 
     if fmt == "json":
         return audit_json.render(report)
@@ -47,6 +48,10 @@ def render(report: AuditReport, fmt: str, output: str | None) -> str:
         return audit_markdown.render(report)
     if fmt == "sarif":
         return sarif.render(report)
+    if fmt == "html":
+        return audit_html.render(report)
+    if fmt == "gitlab":  # paths relative to where the job runs: GitLab's CI_PROJECT_DIR
+        return gitlab.render(report, base=os.getcwd())
     to_terminal = output in (None, "-")
     return audit_text.render(report, color=to_terminal and use_color(), width=terminal_width() if to_terminal else 120)
 

@@ -30,6 +30,20 @@ def render(verdict: GuardVerdict, fmt: str) -> str:
     return renderers.get(fmt, guard_text.render)(verdict)
 
 
+def reports(formats: tuple[str, ...], outputs: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """(format, output file or None for stdout) pairs: one format with at most one -o, as ``audit`` takes
+    them, or several formats each with its own -o, paired in order (two reports cannot share stdout)."""
+    formats = formats or ("text",)
+    if len(formats) == 1 and len(outputs) <= 1:
+        return [(formats[0], outputs[0] if outputs else None)]
+    if len(formats) != len(outputs):
+        raise UsageError(f"{len(formats)} --format and {len(outputs)} --output: with several formats give each "
+                         "its own -o FILE, in the same order")
+    if len(set(outputs)) != len(outputs) or "-" in outputs:
+        raise UsageError("several formats need as many different -o files (not -, which is stdout)")
+    return list(zip(formats, outputs, strict=True))
+
+
 def _today(value: str | None) -> dt.date:
     if value is None:
         return dt.datetime.now(dt.UTC).date()
@@ -44,8 +58,10 @@ def _today(value: str | None) -> dt.date:
 @image_options
 @click.option("--baseline", metavar="FILE",
               help="A previous audit or guard --format json report: check growth and new findings against it.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
-@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout (as audit -o).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), multiple=True, help="Report format (default: text). "
+              "Repeatable with one -o each, in the same order: --format sarif -o g.sarif --format markdown -o g.md.")
+@click.option("--output", "-o", metavar="FILE", multiple=True,
+              help="Write the report to FILE instead of stdout (as audit -o); one per --format.")
 @click.option("--allow-unchecked", is_flag=True,
               help="Budgets that could not be checked are listed but do not make the exit code 3.")
 @click.option("--today", metavar="YYYY-MM-DD", help="Judge waiver expiry as of this date (default: today, UTC).")
@@ -58,6 +74,7 @@ def guard_command(**params: Any) -> None:
     """
     from deadweight.pipeline.guard import guard  # noqa: PLC0415 - heavy imports on use
 
+    wanted = reports(params["fmt"], params["output"])
     verdict = guard(
         params["path"], images=params["images"], build=params["build"], run=params["run_"],
         network=params["network"], platform=params["platform"], verify=params["verify"],
@@ -66,5 +83,6 @@ def guard_command(**params: Any) -> None:
         ignore=params["ignore"], offline=params["offline"], torch_cpu_index=params["torch_cpu_index"],
         deployment_gpu=params["deployment_gpu"],
     )
-    write_output(render(verdict, params["fmt"]), params["output"])
+    for fmt, output in wanted:
+        write_output(render(verdict, fmt), output)
     raise click.exceptions.Exit(EXIT_CODES[verdict.status])

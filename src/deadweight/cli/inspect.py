@@ -14,13 +14,17 @@ import click
 from deadweight.cli.app import cli
 from deadweight.cli.output import layer_progress, progress_enabled, terminal_width, use_color, write_output
 from deadweight.model.inspect import InspectResult
-from deadweight.reports import inspect_json, inspect_text, packages
+from deadweight.reports import inspect_html, inspect_json, inspect_ncdu, inspect_text, packages
 
 
 def render(result: InspectResult, *, fmt: str, top: int, output: str | None, show_packages: bool,
            breakdown: bool) -> str:
     """The report for ``result`` in ``fmt``; ``show_packages``/``breakdown`` pick the package sections."""
     inventory, verdicts = result.inventory, result.verdicts
+    if fmt == "ncdu":
+        return inspect_ncdu.render(result.analysis)
+    if fmt == "html":
+        return inspect_html.render(result, top=top, breakdown=breakdown)
     if fmt == "json":
         extras: dict[str, Any] = {}
         if inventory is not None and show_packages:
@@ -41,8 +45,9 @@ def render(result: InspectResult, *, fmt: str, top: int, output: str | None, sho
 @cli.command("inspect")
 @click.argument("ref")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="Report format; json follows schemas/inspect.schema.json.",
+    "--format", "fmt", type=click.Choice(["text", "json", "ncdu", "html"]), default="text", show_default=True,
+    help="Report format; json follows schemas/inspect.schema.json; ncdu: the tree for ncdu -f / gdu -f; "
+    "html: one self-contained page with treemaps.",
 )
 @click.option(
     "--top", type=click.IntRange(min=0), default=10, show_default=True,

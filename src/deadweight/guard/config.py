@@ -2,8 +2,10 @@
 
 Budgets at the top of the table apply to every service; ``[tool.deadweight.guard.services.NAME]`` overrides
 them for one service (a key set there replaces the top-level one; the ``rules``, ``classes`` and
-``distributions`` tables merge key by key). Unknown keys, wrong types and waivers without an owner, a
-reason or an expiry date are ``ConfigError`` (exit 2), like the rest of the configuration.
+``distributions`` tables merge key by key). ``[tool.deadweight.guard.fleet]`` holds budgets for the whole
+fleet at once (``FLEET_KEYS``: its total size with shared layers counted once, its total dead weight).
+Unknown keys, wrong types and waivers without an owner, a reason or an expiry date are ``ConfigError``
+(exit 2), like the rest of the configuration.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ COUNT_KEYS = ("max-layers", "max-new-distributions")
 PERCENT_KEYS = ("max-dead-weight-percent", "max-growth-percent")
 TABLE_KEYS = ("rules", "classes", "distributions")
 SERVICE_KEYS = frozenset((*SIZE_KEYS, *COUNT_KEYS, *PERCENT_KEYS, *TABLE_KEYS, "fail-on-new"))
-TOP_KEYS = SERVICE_KEYS | {"services", "waivers"}
+TOP_KEYS = SERVICE_KEYS | {"services", "waivers", "fleet"}
+#: Budgets of the ``fleet`` table: the fleet's size (shared layers once), its dead weight, and that as a share.
+FLEET_KEYS = frozenset({"max-size", "max-dead-weight", "max-dead-weight-percent"})
 WAIVER_KEYS = frozenset({"rule", "package", "service", "budget", "owner", "reason", "expires"})
 RULE_ID = re.compile(r"^DW\d{1,3}$")
 RULE_PREFIX = re.compile(r"^DW\d{0,3}$")
@@ -106,6 +110,7 @@ class GuardConfig:
     defaults: Budgets = field(default_factory=Budgets)
     services: Mapping[str, Budgets] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
+    fleet: Budgets | None = None  # the [guard.fleet] table: budgets for the fleet's totals
     source: str | None = None
 
     def budgets_for(self, service: str) -> Budgets:
@@ -209,7 +214,7 @@ def parse_waiver(table: Any, index: int, where: str) -> Waiver:
 def parse_guard(table: Mapping[str, Any], where: str) -> GuardConfig:
     """Validate a ``[tool.deadweight.guard]`` table."""
     data = normalize_table(_table(table, f"{where}: guard"), frozenset(TOP_KEYS), f"{where} [guard]")
-    top = {k: v for k, v in data.items() if k not in ("services", "waivers")}
+    top = {k: v for k, v in data.items() if k not in ("services", "waivers", "fleet")}
     defaults, _ = parse_budgets(top, SERVICE_KEYS, f"{where} [guard]")
     services: dict[str, Budgets] = {}
     for name, svc in _table(data.get("services", {}), f"{where} [guard.services]").items():
@@ -220,7 +225,10 @@ def parse_guard(table: Mapping[str, Any], where: str) -> GuardConfig:
     if not isinstance(raw_waivers, list):
         raise ConfigError(f"{where}: guard.waivers must be an array of tables ([[tool.deadweight.guard.waivers]])")
     waivers = tuple(parse_waiver(w, i, where) for i, w in enumerate(raw_waivers))
-    return GuardConfig(defaults=defaults, services=services, waivers=waivers, source=where)
+    fleet = None
+    if "fleet" in data:
+        fleet, _ = parse_budgets(_table(data["fleet"], f"{where} [guard.fleet]"), FLEET_KEYS, f"{where} [guard.fleet]")
+    return GuardConfig(defaults=defaults, services=services, waivers=waivers, source=where, fleet=fleet)
 
 
 def guarded_config(table: Any, path: Path) -> tuple[Config, GuardConfig]:

@@ -2,7 +2,8 @@
 
 For each service, in this order: size budgets (``max-size`` ... ``max-dead-weight-percent``), rule budgets,
 class budgets, distribution budgets, then, with a baseline, growth budgets, one ``new-finding`` check per
-finding the baseline did not have, and ``max-new-distributions``. A check over its budget is then matched
+finding the baseline did not have, and ``max-new-distributions``. Then the fleet's budgets (``[guard.fleet]``)
+against the audit's totals. A check over its budget is then matched
 against the waivers: an unexpired waiver makes it ``waived``; one that expired leaves it failing and says so.
 """
 
@@ -17,9 +18,11 @@ from typing import Any
 from deadweight.guard.baseline import Baseline, BaselineService
 from deadweight.guard.config import Budgets, GuardConfig, RuleBudget, Waiver
 from deadweight.guard.model import (
+    FLEET,
     Check,
     Facts,
     FindingRef,
+    FleetVerdict,
     Growth,
     GuardVerdict,
     ServiceVerdict,
@@ -220,6 +223,35 @@ def _baseline_checks(
     return checks
 
 
+FLEET_BUDGETS: tuple[tuple[str, str, Unit], ...] = (
+    ("max-size", "fleet size (shared layers once)", Unit.BYTES),
+    ("max-dead-weight", "fleet dead weight", Unit.BYTES),
+    ("max-dead-weight-percent", "fleet dead weight share", Unit.PERCENT),
+)
+
+
+def _fleet(report: AuditReport, budgets: Budgets) -> FleetVerdict:
+    """The fleet's totals from the audit's (``AuditTotals``) against the ``[guard.fleet]`` budgets; every one
+    not checked when some service could not be audited or checked, since its total would be short."""
+    missing = sorted(s.name for s in report.services if not s.checked or s.size_bytes is None)
+    estimated = any(s.mode == "static" for s in report.services)
+    if missing:
+        reason = f"{', '.join(missing)} could not be audited or sized: the fleet's totals would be short"
+        fleet = FleetVerdict(None, None, None, estimated, reason=reason)
+    else:
+        totals = report.totals
+        fleet = FleetVerdict(totals.unique_layer_bytes, totals.size_bytes, totals.dead_weight_bytes, estimated)
+    actual = {"max-size": fleet.size_bytes, "max-dead-weight": fleet.dead_weight_bytes,
+              "max-dead-weight-percent": fleet.dead_weight_percent}
+    limits: dict[str, float] = {**budgets.sizes, **budgets.percents}
+    checks = [
+        _limit_check(f"fleet.{key}", FLEET, what, actual[key], limits[key], unit=unit, estimated=estimated,
+                     missing=fleet.reason or "the fleet's sizes are unknown")
+        for key, what, unit in FLEET_BUDGETS if key in limits
+    ]
+    return replace(fleet, checks=tuple(checks))
+
+
 def _apply_waivers(checks: Iterable[Check], waivers: Sequence[Waiver], today: dt.date,
                    used: set[int]) -> list[Check]:
     out = []
@@ -305,6 +337,10 @@ def evaluate(
             name=result.name, image=result.image, mode=result.mode, error=None, facts=service_facts,
             checks=tuple(checks), findings=refs, known_findings=known, growth=growth, new_distributions=new_dists,
         ))
+    fleet = None
+    if config.fleet is not None:
+        fleet = _fleet(report, config.fleet)
+        fleet = replace(fleet, checks=tuple(_apply_waivers(fleet.checks, config.waivers, today, used)))
     notes = []
     for waiver in config.waivers:
         if waiver.index in used:
@@ -324,4 +360,5 @@ def evaluate(
         allow_unchecked=allow_unchecked,
         notes=tuple(notes),
         warnings=tuple(report.warnings),
+        fleet=fleet,
     )

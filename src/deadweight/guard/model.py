@@ -144,6 +144,33 @@ class ServiceVerdict:
         return Status.PASS
 
 
+#: The ``service`` of a fleet budget's checks: no compose service can be named so (names are [a-zA-Z0-9._-]).
+FLEET = "(fleet)"
+
+
+@dataclass(frozen=True)
+class FleetVerdict:
+    """The fleet's totals and its ``[guard.fleet]`` budgets (checks of service ``FLEET``, budgets
+    ``fleet.max-size`` ...). ``size_bytes`` counts a layer shared by several images once (a service without
+    layers, a static estimate, counts its own size); ``summed_bytes`` is the plain sum of the services' sizes;
+    ``dead_weight_bytes`` sums the services' dead weight. All None when a service could not be audited or
+    checked (``reason``): a total missing a service is no total."""
+
+    size_bytes: int | None
+    summed_bytes: int | None
+    dead_weight_bytes: int | None
+    estimated: bool  # some service's size is a static estimate
+    checks: tuple[Check, ...] = ()
+    reason: str | None = None
+
+    @property
+    def dead_weight_percent(self) -> float | None:
+        """Dead weight as a share of the summed sizes (dead weight, too, is summed service by service)."""
+        if self.dead_weight_bytes is None or not self.summed_bytes:
+            return None
+        return 100.0 * self.dead_weight_bytes / self.summed_bytes
+
+
 @dataclass(frozen=True)
 class GuardVerdict:
     root: str
@@ -155,10 +182,13 @@ class GuardVerdict:
     allow_unchecked: bool = False
     notes: tuple[str, ...] = ()  # unused or expired waivers that matched nothing, baseline warnings
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    fleet: FleetVerdict | None = None  # None: no [guard.fleet] budgets
 
     @property
     def checks(self) -> tuple[Check, ...]:
-        return tuple(c for s in self.services for c in s.checks)
+        """Every check: the services', then the fleet's."""
+        fleet = self.fleet.checks if self.fleet is not None else ()
+        return (*(c for s in self.services for c in s.checks), *fleet)
 
     def count(self, status: Status) -> int:
         return sum(1 for c in self.checks if c.status is status)

@@ -10,7 +10,10 @@ import heapq
 from dataclasses import dataclass, field
 
 from deadweight.model.image import EntryKind, ImageConfig
+from deadweight.model.sizetree import SizeNode, bounded_trees
 from deadweight.model.tree import TreeView
+
+HIDDEN = "hidden by later layers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +124,39 @@ class ImageAnalysis:
             ShadowedPath(path, size, tuple(sorted(layers)), tuple(sorted(hidden)))
             for path, (size, layers, hidden) in best
         ]
+
+    def layer_tree(self, max_nodes: int = 2000) -> tuple[SizeNode, ...]:
+        """The image's bytes by layer, then by path: one ``layer`` node per non-empty layer (named ``layer N``,
+        its ``path`` the layer's index), holding the tree of the visible files it put there and, as a
+        ``shadowed`` node named ``hidden by later layers``, the tree of the bytes it stores that later layers
+        hide. Together at most about ``max_nodes`` nodes (``sizetree.bounded_trees``); the layers' bytes add up
+        to ``size_bytes`` (a remainder the tree does not place, if any, is a ``folded`` node of its layer)."""
+        visible: dict[int, list[tuple[str, int]]] = {}
+        for path, size, index in self.tree.files():
+            if size:
+                visible.setdefault(index, []).append((path, size))
+        hidden: dict[int, list[tuple[str, int]]] = {}
+        for item in self.tree.shadowed:
+            if item.size:
+                hidden.setdefault(item.layer, []).append((item.path, item.size))
+        layers = [summary for summary in self.layers if summary.size_bytes]
+        roots: list[tuple[str, str, list[tuple[str, int]]]] = []
+        for layer in layers:
+            roots.append((f"layer {layer.index}", "layer", visible.get(layer.index, [])))
+            roots.append((HIDDEN, "shadowed", hidden.get(layer.index, [])))
+        trees = bounded_trees(roots, max(max_nodes - len(layers), 2 * len(layers)))
+        out = []
+        for n, layer in enumerate(layers):
+            seen, shadow = trees[2 * n], trees[2 * n + 1]
+            children = list(seen.children)
+            if seen.size_bytes and not seen.children:  # not opened: the layer's visible files as one node
+                children.append(SizeNode("files", seen.size_bytes, "dir"))
+            if shadow.size_bytes:
+                children.append(shadow)
+            rest = layer.size_bytes - seen.size_bytes - shadow.size_bytes
+            if rest > 0:
+                children.append(SizeNode("bytes not in the tree", rest, "folded"))
+            children.sort(key=lambda c: -c.size_bytes)
+            out.append(SizeNode(f"layer {layer.index}", sum(c.size_bytes for c in children), "layer",
+                                str(layer.index), tuple(children)))
+        return tuple(out)

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Literal
 
 from deadweight.model.cost import CostEstimate, CostModel, monthly_cost
-from deadweight.model.finding import Finding, Severity, deduplicated_savings
+from deadweight.model.finding import Finding, Severity, deduplicated_savings, deduplicated_shares
 
 
 def finding_order(finding: Finding) -> tuple[object, ...]:
@@ -100,6 +100,13 @@ class ServiceResult:
     def ordered_findings(self) -> list[Finding]:
         """Its findings, biggest saving first (``finding_order``)."""
         return ordered_findings(self.findings)
+
+    @property
+    def finding_shares(self) -> list[tuple[Finding, int]]:
+        """Its findings in ``ordered_findings`` order, each with the bytes it frees that no finding before it
+        already counts (``deduplicated_shares``): they add up to ``dead_weight_bytes``, so a treemap of the
+        service draws each byte once."""
+        return deduplicated_shares(self.ordered_findings)
 
     def rank_key(self) -> tuple[int, int, str]:
         """Services with the most dead weight first, failed ones last, then by name."""

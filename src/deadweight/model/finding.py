@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from deadweight.model.remedy import Edit
 from deadweight.model.usage import Confidence
 
-__all__ = ["Confidence", "Evidence", "Finding", "Severity", "deduplicated_savings"]
+__all__ = ["Confidence", "Evidence", "Finding", "Severity", "deduplicated_savings", "deduplicated_shares"]
 
 
 class Severity(enum.IntEnum):
@@ -70,16 +70,22 @@ class Finding:
         return (-self.savings_bytes, -int(self.severity), self.rule, self.package or "", self.path or "")
 
 
-def deduplicated_savings(findings: Iterable[Finding]) -> int:
-    """Total bytes saved by applying every finding, each byte counted once.
-
-    Findings are taken largest first; a finding's contribution is its saving minus the bytes of claims an
-    earlier finding already counted (never below zero). Findings without claims count in full.
+def deduplicated_shares(findings: Iterable[Finding]) -> list[tuple[Finding, int]]:
+    """Each finding, largest first, with the bytes it frees that no finding before it already counts: its
+    saving minus the bytes of claims an earlier finding counted (never below zero; findings without claims
+    count in full). The shares add up to ``deduplicated_savings``: what a treemap of the dead weight draws, so
+    overlapping findings (a pip cache also shadowed by a later layer) hold their bytes once.
     """
     claimed: set[str] = set()
-    total = 0
-    for finding in sorted(findings, key=Finding.sort_key):
+    shares = []
+    for finding in sorted(findings, key=Finding.sort_key):  # stable: ties keep the order they came in
         overlap = sum(size for key, size in finding.claims.items() if key in claimed)
-        total += max(0, finding.savings_bytes - overlap)
+        shares.append((finding, max(0, finding.savings_bytes - overlap)))
         claimed.update(finding.claims)
-    return total
+    return shares
+
+
+def deduplicated_savings(findings: Iterable[Finding]) -> int:
+    """Total bytes saved by applying every finding, each byte counted once (the sum of
+    ``deduplicated_shares``)."""
+    return sum(share for _, share in deduplicated_shares(findings))

@@ -8,6 +8,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from deadweight.model.sizetree import SizeNode, bounded_trees
+
+#: The name of an environment's files no distribution owns, in ``Inventory.environment_tree``.
+UNOWNED = "files no distribution owns"
+
 #: Breakdown classes, in report order. Every byte of the image lands in exactly one.
 BREAKDOWN_CLASSES = (
     "gpu",
@@ -148,6 +153,21 @@ class Inventory:
 
     def distributions(self) -> list[Distribution]:
         return [d for env in self.environments for d in env.distributions]
+
+    def environment_tree(self, max_nodes: int = 1000) -> tuple[SizeNode, ...]:
+        """The Python environments by distribution: one ``env`` node per environment (named and with the
+        ``path`` of its directory), a ``file`` node per distribution (its ``path`` the canonical name) and one
+        for the files none owns (``UNOWNED``), biggest first, small ones folded past ``max_nodes``
+        (``sizetree.bounded_trees``)."""
+        roots = []
+        for env in self.environments:
+            files = [(d.name, d.size_bytes) for d in env.distributions if d.size_bytes]
+            if env.orphan_bytes:
+                files.append((UNOWNED, env.orphan_bytes))
+            roots.append((env.path, "env", files))
+        trees = bounded_trees(roots, max_nodes)
+        return tuple(SizeNode(t.name, t.size_bytes, t.kind, env.path, t.children, t.folded)
+                     for t, env in zip(trees, self.environments, strict=True))
 
     @property
     def os_package_bytes(self) -> int:

@@ -38,6 +38,15 @@ def to_dict(verdict: GuardVerdict) -> dict[str, Any]:
             **{status.value: verdict.count(status) for status in Status},
         },
         "services": [_service(s) for s in verdict.services],
+        "fleet": None if verdict.fleet is None else {
+            "size_bytes": verdict.fleet.size_bytes,
+            "summed_bytes": verdict.fleet.summed_bytes,
+            "dead_weight_bytes": verdict.fleet.dead_weight_bytes,
+            "dead_weight_percent": verdict.fleet.dead_weight_percent,
+            "estimated": verdict.fleet.estimated,
+            "reason": verdict.fleet.reason,
+            "checks": [_check(c) for c in verdict.fleet.checks],
+        },
         "notes": list(verdict.notes),
         "warnings": sorted(verdict.warnings),
     }

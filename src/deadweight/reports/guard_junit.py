@@ -1,13 +1,13 @@
 """``deadweight guard --format junit``: JUnit XML for CI test tabs. One test suite per service, one test
 case per budget: a ``failure`` element when over budget, ``skipped`` when it could not be checked, a plain
 pass (with the waiver in ``system-out``) when waived. A service that could not be audited is one test case
-with an ``error`` element."""
+with an ``error`` element. The fleet's budgets (``[guard.fleet]``) are one more suite, ``(fleet)``."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from deadweight.guard.model import GuardVerdict, Status
+from deadweight.guard.model import FLEET, GuardVerdict, ServiceVerdict, Status
 
 
 def _case_name(budget: str, package: str | None, subject: str | None) -> str:
@@ -19,7 +19,10 @@ def _case_name(budget: str, package: str | None, subject: str | None) -> str:
 def render(verdict: GuardVerdict) -> str:
     root = ET.Element("testsuites", name="deadweight guard")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for service in verdict.services:
+    suites: list[ServiceVerdict] = list(verdict.services)
+    if verdict.fleet is not None:
+        suites.append(ServiceVerdict(FLEET, None, "fleet", None, None, checks=verdict.fleet.checks))
+    for service in suites:
         suite = ET.SubElement(root, "testsuite", name=service.name)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         if service.error:

@@ -5,7 +5,7 @@ only then what was waived or could not be checked. A few lines, not the whole au
 from __future__ import annotations
 
 from deadweight.guard.model import GuardVerdict, Status
-from deadweight.reports.guard_text import appeared_line, growth_line, summary_line
+from deadweight.reports.guard_text import appeared_line, fleet_line, growth_line, summary_line
 
 ICONS = {Status.FAIL: ":x:", Status.NOT_CHECKED: ":warning:", Status.PASS: ":white_check_mark:"}
 
@@ -28,6 +28,8 @@ def render(verdict: GuardVerdict) -> str:
         extras = [e for e in (growth_line(service), appeared_line(service)) if e]
         if extras:
             lines.append(f"- **{service.name}**: " + "; ".join(extras))
+    if verdict.fleet is not None:
+        lines.append(f"- {fleet_line(verdict.fleet)}")
     waived = [c for c in verdict.checks if c.status is Status.WAIVED]
     unchecked = [c for c in verdict.checks if c.status is Status.NOT_CHECKED]
     if waived or unchecked or verdict.notes:

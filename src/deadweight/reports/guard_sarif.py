@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from deadweight._version import __version__
-from deadweight.guard.model import Check, GuardVerdict, Status
+from deadweight.guard.model import FLEET, Check, GuardVerdict, Status
 from deadweight.reports.sarif import INFORMATION_URI, SARIF_SCHEMA, SARIF_VERSION
 
 DOCS = "https://github.com/deadweight/deadweight/blob/main/docs/guard.md"
@@ -40,6 +40,10 @@ def _rule(rid: str) -> dict[str, Any]:
     }
 
 
+def _whose(check: Check) -> str:
+    return "the fleet" if check.service == FLEET else f"service {check.service}"
+
+
 def _fingerprint(check: Check) -> str:
     finding = check.finding
     parts = [check.budget, check.service, check.rule or "", check.package or "",
@@ -63,7 +67,7 @@ def _result(check: Check, index: int) -> dict[str, Any]:
         "ruleId": rule_id(check),
         "ruleIndex": index,
         "level": "error",
-        "message": {"text": f"service {check.service}: {check.message}"},
+        "message": {"text": f"{_whose(check)}: {check.message}"},
         "locations": [_location(check)],
         "partialFingerprints": {"deadweightGuard/v1": _fingerprint(check)},
         "properties": {
@@ -90,12 +94,12 @@ def to_sarif(verdict: GuardVerdict) -> dict[str, Any]:
         for s in verdict.services if s.error
     ]
     notifications += [
-        {"level": "warning", "message": {"text": f"service {c.service}: {c.budget} not checked: {c.reason}"},
+        {"level": "warning", "message": {"text": f"{_whose(c)}: {c.budget} not checked: {c.reason}"},
          "descriptor": {"id": rule_id(c), "index": index[rule_id(c)]}}
         for c in verdict.checks if c.status is Status.NOT_CHECKED
     ]
     notifications += [
-        {"level": "note", "message": {"text": f"service {c.service}: {c.message}"},
+        {"level": "note", "message": {"text": f"{_whose(c)}: {c.message}"},
          "descriptor": {"id": rule_id(c), "index": index[rule_id(c)]}}
         for c in verdict.checks if c.status is Status.WAIVED
     ]

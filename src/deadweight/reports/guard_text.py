@@ -3,7 +3,7 @@ what could not be checked, and what passed; growth and new distributions when th
 
 from __future__ import annotations
 
-from deadweight.guard.model import Check, GuardVerdict, ServiceVerdict, Status
+from deadweight.guard.model import Check, FleetVerdict, GuardVerdict, ServiceVerdict, Status
 from deadweight.units import human_bytes
 
 LABELS = {Status.FAIL: "FAIL", Status.WAIVED: "WAIVED", Status.NOT_CHECKED: "NOT CHECKED", Status.PASS: "ok"}
@@ -45,6 +45,17 @@ def appeared_line(service: ServiceVerdict) -> str | None:
     return "new distributions: " + ", ".join(f"{n} {human_bytes(b)}" for n, b in service.new_distributions)
 
 
+def fleet_line(fleet: FleetVerdict) -> str:
+    """The fleet's totals in one line (or why there are none)."""
+    if fleet.size_bytes is None:
+        return f"fleet: no totals ({fleet.reason})"
+    est = " (estimated)" if fleet.estimated else ""
+    pct = fleet.dead_weight_percent
+    share = f" ({pct:.1f}%)" if pct is not None else ""
+    return (f"fleet: {human_bytes(fleet.size_bytes)}{est} with shared layers counted once, dead weight "
+            f"{human_bytes(fleet.dead_weight_bytes)}{share}")
+
+
 def _check_line(check: Check) -> str:
     return f"  {LABELS[check.status]:<11} {check.budget:<24} {check.message}"
 
@@ -78,6 +89,10 @@ def render(verdict: GuardVerdict) -> str:
         if service.known_findings:
             known = ", ".join(f"{r.rule} {r.subject or ''}".strip() for r in service.known_findings)
             lines.append(f"  in the baseline (reported, not failing): {known}")
+    if verdict.fleet is not None:
+        lines += ["", fleet_line(verdict.fleet)]
+        for status in ORDER:
+            lines += [_check_line(c) for c in verdict.fleet.checks if c.status is status]
     if verdict.notes:
         lines.append("")
         lines += [f"note: {n}" for n in verdict.notes]

@@ -163,3 +163,16 @@ def test_skipped_rules_group_by_reason_and_services() -> None:
         SkippedGroup("needs an image", ("DW303",), ("ml",)),
     )
     assert _report(_service("a", 10)).skipped_groups == ()
+
+
+def test_finding_shares_hold_each_byte_once_biggest_finding_first() -> None:
+    cache = {"file:/root/.cache/pip": 100}
+    big = _finding("DW302", "a", 300, {**cache, "file:/x": 200})
+    shadowed = _finding("DW303", "a", 100, cache)  # all of it already counted by the bigger DW302
+    partly = _finding("DW301", "a", 150, {**cache, "file:/gcc": 50})  # 100 counted, 50 its own
+    plain = _finding("DW501", "a", 40)  # no claims: counts in full
+    svc = _service("a", 1_000, shadowed, plain, partly, big)
+    shares = svc.finding_shares
+    assert [(f.rule, share) for f, share in shares] == [("DW302", 300), ("DW301", 50), ("DW303", 0), ("DW501", 40)]
+    assert [f for f, _ in shares] == svc.ordered_findings
+    assert sum(share for _, share in shares) == svc.dead_weight_bytes == 390
