@@ -198,10 +198,14 @@ class HashingStream:
         _close(self._inner)
 
 
-def _close(stream: object) -> None:
+def close_stream(stream: object) -> None:
+    """Close ``stream`` if it has a ``close()`` (a ``ByteStream`` need not)."""
     close = getattr(stream, "close", None)
     if close is not None:
         close()
+
+
+_close = close_stream
 
 
 def sniff_compression(head: bytes) -> Compression:
