@@ -83,8 +83,8 @@ class RegistrySource(ImageSource):
         upcoming: ByteStream | None = self._open_blob(descriptors[0], ahead) if descriptors else None
         try:
             for position, descriptor in enumerate(descriptors):
-                raw, upcoming = upcoming, None
-                assert raw is not None
+                raw = upcoming if upcoming is not None else self._open_blob(descriptor, ahead)
+                upcoming = None
                 layer = StreamedLayer(
                     descriptor,
                     raw,
