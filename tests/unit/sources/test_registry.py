@@ -627,7 +627,8 @@ def test_an_endless_manifest_stops_at_16_mib(registry: FakeRegistry, tmp_path: P
 def big_spec() -> ImageSpec:
     """Three layers of a few MiB each, so a prefetch queue fills and waits on its consumer."""
     blob = random.Random(14).randbytes(3 << 20)
-    return ImageSpec(layers=[[F(f"l{i}/data.bin", blob + bytes([i]) * 1000), F(f"l{i}/x.py", b"x\n")] for i in range(3)])
+    layers = [[F(f"l{i}/data.bin", blob + bytes([i]) * 1000), F(f"l{i}/x.py", b"x\n")] for i in range(3)]
+    return ImageSpec(layers=layers)
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
