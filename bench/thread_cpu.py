@@ -17,8 +17,8 @@ import sys
 import time
 from collections import defaultdict
 
-import deadweight.sources.readahead as readahead
 from deadweight.cli.main import main
+from deadweight.sources import readahead
 
 cpu: defaultdict[str, float] = defaultdict(float)
 _run = readahead.ReadAhead._run
@@ -40,6 +40,9 @@ if __name__ == "__main__":
     cpu["main"] = time.thread_time() - start_cpu
     usage = resource.getrusage(resource.RUSAGE_SELF)
     threads = ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
-    print(f"thread CPU s: {threads}; process CPU {usage.ru_utime + usage.ru_stime:.2f} s;"
-          f" wall {time.perf_counter() - start_wall:.2f} s", file=sys.stderr)
+    print(
+        f"thread CPU s: {threads}; process CPU {usage.ru_utime + usage.ru_stime:.2f} s;"
+        f" wall {time.perf_counter() - start_wall:.2f} s",
+        file=sys.stderr,
+    )
     sys.exit(code)
