@@ -143,6 +143,9 @@ class ReadAhead:
             return
         self._closed = True
         self._stop.set()
+        # Wait for the worker to leave inner.read before closing inner: a decoder closed under a read in
+        # another thread is not safe. The wait is one chunk of upstream work, or a stalled network read's
+        # timeout at worst.
         while self._thread.is_alive():
             with contextlib.suppress(queue.Empty):  # unblock a worker waiting on a full queue
                 while True:
