@@ -13,7 +13,8 @@ CPU, peak RSS); the commands take turns (floor, inline, read-ahead, registry, ..
 1. floor: every layer blob gunzipped (or zstd-decompressed) by one thread (isal.igzip / zstandard),
    bytes discarded — what one core can do.
 2. `deadweight inspect --format json oci:PATH` with DEADWEIGHT_THREADS=1 (inline: the old path) and with
-   the default (layers read ahead in worker threads). Target: the default <= 0.75x the floor.
+   the default (layers whose digests are checked read ahead in worker threads: give --verify to compare
+   the stages; without it both runs take the inline path). Target: the default <= 0.75x the floor.
    Both runs' JSON must be byte-identical (checked once, untimed).
 3. with --registry (an image holding the same layers, e.g. `skopeo copy oci:PATH:TAG
    docker://HOST:PORT/REPO:TAG --dest-tls-verify=false`): `deadweight inspect --insecure registry:REF`.
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--oci", type=Path)
     ap.add_argument("--registry", help="HOST:PORT/REPO:TAG holding the same image (plain HTTP)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--verify", action="store_true", help="inspect --verify (digests checked: read ahead)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     oci = args.oci
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     plain = env_with(None)
     inline = env_with("1")
     floor_cmd = [sys.executable, "-c", FLOOR_CODE, str(oci)]
-    oci_cmd = [*dw(), "inspect", "--format", "json", f"oci:{oci}"]
+    oci_cmd = [*dw(), "inspect", *(["--verify"] if args.verify else []), "--format", "json", f"oci:{oci}"]
     named: list[tuple[str, Sequence[str], dict[str, str]]] = [
         ("floor", floor_cmd, plain),
         ("inline", oci_cmd, inline),

@@ -72,9 +72,9 @@ def test_read_ahead_equals_inline(
     assert parallel == serial
     assert [diff for _, _, diff in serial] == (built.diff_ids if verify else [None] * 3)
     assert serial[0][1][2][3] == BIG  # the big file's bytes came through whole
-    # compressed layers were read ahead (the parser reads the last stage); uncompressed ones seek, or under
-    # --verify read a hashing stage through the peeked prefix
-    assert ("ReadAhead" in parallel_kinds) == (compression != "none")
+    # layers whose digests are checked were read ahead: the parser reads the last stage (a compressed
+    # layer) or the peeked prefix over the fetch-and-hash stage (an uncompressed one); others inline
+    assert ("ReadAhead" in parallel_kinds) == (verify and compression != "none")
 
 
 def _cut_layer(path: Path, built: Any, layer: int, data: bytes) -> None:
@@ -237,3 +237,24 @@ def test_threads_default_is_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv("DEADWEIGHT_THREADS", raising=False)
     assert worker_threads() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_inflate_stage_without_verify_equals_inline(tmp_path: Path, compression: str) -> None:
+    """The inflate stage alone (``readahead=True`` without digests: off by default) gives the inline bytes."""
+    from deadweight.model.image import LayerDescriptor
+    from deadweight.sources.streams import StreamedLayer
+
+    built = write_oci_layout(SPEC, tmp_path / "layout", compression=compression)
+    blob = tmp_path / "blob"
+    blob.write_bytes(built.layer_blobs[0])
+    got = []
+    for ahead in (False, True):
+        with blob.open("rb") as f:
+            desc = LayerDescriptor(index=0, digest=None, diff_id=None, media_type=None, compressed_size=None)
+            layer = StreamedLayer(desc, FileWindow(f, 0, blob.stat().st_size, "b"), "b", verify=False, readahead=ahead)
+            assert isinstance(layer.stream, ReadAhead) is ahead
+            got.append([(m.entry.path, m.content) for m in iter_tar(layer.stream, source="t", want=lambda _p: True)])
+            assert layer.finish() is None
+    assert got[0] == got[1]
+    assert dict(got[0])["usr/lib/libbig.so"] == BIG
