@@ -3,7 +3,8 @@
 Layers can be many GB, so everything here works in bounded memory and big chunks: a window over
 an archive member seeks to skip (an inspect that only needs tar headers never reads file data),
 hashing is only layered in when digests must be checked, and decompression streams with the
-fastest binding available (ISA-L for gzip, in a reader thread so inflating overlaps with parsing).
+fastest binding available (ISA-L for gzip). A layer whose digests are checked is read, hashed and
+inflated ahead in worker threads (readahead.py) so that work overlaps with parsing.
 """
 
 from __future__ import annotations
