@@ -146,3 +146,30 @@ def test_registry_auth(image: str, registry_auth: Any, tmp_path: Path, monkeypat
     with open_source(f"registry:{remote}") as src:
         assert list(src.config().diff_ids) == expected
         assert stream_diff_ids(src) == expected
+
+
+def _read_everything(ref: str) -> list[tuple[str | None, list[tuple[str, str, int, bytes | None]]]]:
+    out = []
+    with open_source(ref, SourceOptions()) as src:
+        for layer in src.iter_layers(verify=True):
+            members = [
+                (m.entry.path, m.entry.kind.value, m.entry.size, m.content)
+                for m in iter_tar(layer.stream, source="e2e", want=lambda _p: True)
+            ]
+            out.append((layer.finish(), members))
+    return out
+
+
+def test_registry_concurrent_fetch_equals_serial(
+    image: str, registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real registry read with blobs fetched ahead and layers inflated/hashed in worker threads gives
+    the same bytes and diff ids as the one-thread read (DEADWEIGHT_THREADS=1), and both match the engine."""
+    remote = pushed(image, registry)
+    monkeypatch.setenv("DEADWEIGHT_THREADS", "1")
+    serial = _read_everything(f"registry:{remote}")
+    monkeypatch.setenv("DEADWEIGHT_THREADS", "4")
+    concurrent = _read_everything(f"registry:{remote}")
+    assert concurrent == serial
+    assert [diff_id for diff_id, _ in serial] == inspect(image)["RootFS"]["Layers"]
+    assert any(content for _, members in serial for *_, content in members)  # file bytes were compared

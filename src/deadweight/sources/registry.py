@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from deadweight.errors import SourceError
 from deadweight.model.image import ImageConfig, LayerDescriptor, Platform
 from deadweight.sources.auth import Credentials, strip_userinfo
-from deadweight.sources.base import ImageSource, OpenedLayer, SourceOptions
+from deadweight.sources.base import ByteStream, ImageSource, OpenedLayer, SourceOptions
 from deadweight.sources.manifest import (
     DOCKER_SCHEMA1,
     is_index,
@@ -25,10 +25,14 @@ from deadweight.sources.manifest import (
     parse_manifest,
     select_platform,
 )
+from deadweight.sources.readahead import ReadAhead, pipelined
 from deadweight.sources.registry_blobs import BlobReader
 from deadweight.sources.registry_http import RegistryClient, RetryPolicy, verify_digest
 from deadweight.sources.registry_ref import parse_image_ref
-from deadweight.sources.streams import ReadStream, StreamedLayer
+from deadweight.sources.streams import ReadStream, StreamedLayer, close_stream
+
+#: MiB of the next layer's blob fetched while the current layer is read (with more than one thread).
+PREFETCH_DEPTH = 16
 
 
 class RegistrySource(ImageSource):
@@ -74,25 +78,44 @@ class RegistrySource(ImageSource):
 
     def iter_layers(self, *, verify: bool = False) -> Iterator[OpenedLayer]:
         del verify  # network bytes are always verified
-        for descriptor in self.layers():
-            if descriptor.digest is None:  # pragma: no cover - parse_manifest requires digests
-                raise SourceError(f"{self._where}: layer {descriptor.index} has no digest")
-            reader = BlobReader(self._client, descriptor.digest, f"layer {descriptor.index}")
-            try:
+        descriptors = list(self.layers())
+        ahead = pipelined()
+        upcoming: ByteStream | None = self._open_blob(descriptors[0], ahead) if descriptors else None
+        try:
+            for position, descriptor in enumerate(descriptors):
+                raw = upcoming if upcoming is not None else self._open_blob(descriptor, ahead)
+                upcoming = None
                 layer = StreamedLayer(
                     descriptor,
-                    ReadStream(reader, self._where),
+                    raw,
                     self._where,
                     verify=True,
                     compression=layer_compression(descriptor.media_type),
+                    readahead=ahead,
                 )
-            except BaseException:
-                reader.close()
-                raise
-            try:
-                yield layer
-            finally:
-                layer.close()
+                try:
+                    if ahead and position + 1 < len(descriptors):
+                        # the next blob downloads (a bounded PREFETCH_DEPTH MiB of it) while this one is read
+                        upcoming = self._open_blob(descriptors[position + 1], ahead)
+                    yield layer
+                finally:
+                    layer.close()
+        finally:
+            if upcoming is not None:
+                close_stream(upcoming)
+
+    def _open_blob(self, descriptor: LayerDescriptor, ahead: bool) -> ByteStream:
+        if descriptor.digest is None:  # pragma: no cover - parse_manifest requires digests
+            raise SourceError(f"{self._where}: layer {descriptor.index} has no digest")
+        reader = BlobReader(self._client, descriptor.digest, f"layer {descriptor.index}")
+        stream = ReadStream(reader, self._where)
+        if not ahead:
+            return stream
+        try:
+            return ReadAhead(stream, self._where, depth=PREFETCH_DEPTH, name="prefetch")
+        except BaseException:
+            reader.close()
+            raise
 
     def close(self) -> None:
         self._client.close()

@@ -3,7 +3,8 @@
 Layers can be many GB, so everything here works in bounded memory and big chunks: a window over
 an archive member seeks to skip (an inspect that only needs tar headers never reads file data),
 hashing is only layered in when digests must be checked, and decompression streams with the
-fastest binding available (ISA-L for gzip, in a reader thread so inflating overlaps with parsing).
+fastest binding available (ISA-L for gzip). A layer whose digests are checked is read, hashed and
+inflated ahead in worker threads (readahead.py) so that work overlaps with parsing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from isal import igzip, igzip_threaded
 from deadweight.errors import DigestMismatchError, SourceError
 from deadweight.model.image import Compression, LayerDescriptor
 from deadweight.sources.base import ByteStream, OpenedLayer
+from deadweight.sources.readahead import ReadAhead, pipelined
 
 #: Chunk size for skipping by reading and for draining.
 CHUNK = 1 << 20
@@ -197,10 +199,14 @@ class HashingStream:
         _close(self._inner)
 
 
-def _close(stream: object) -> None:
+def close_stream(stream: object) -> None:
+    """Close ``stream`` if it has a ``close()`` (a ``ByteStream`` need not)."""
     close = getattr(stream, "close", None)
     if close is not None:
         close()
+
+
+_close = close_stream
 
 
 def sniff_compression(head: bytes) -> Compression:
@@ -448,6 +454,7 @@ class StreamedLayer(OpenedLayer):
         verify: bool,
         compression: Compression | None = None,
         threaded: bool = False,
+        readahead: bool | None = None,
     ) -> None:
         self.descriptor = descriptor
         self._source = source
@@ -455,20 +462,35 @@ class StreamedLayer(OpenedLayer):
         self._finished = False
         self._blob_hash: HashingStream | None = None
         self._diff_hash: HashingStream | None = None
+        # By default only a layer whose digests are checked is read ahead: the two sha256 passes (and, from a
+        # registry, the HTTP reading) are work worth a thread. Inflating alone in a thread measured no faster
+        # on 2 shared cores than inline (bench/README.md), as the igzip_threaded reader before it.
+        ahead = (verify and pipelined()) if readahead is None else readahead
+        self._ahead = False
         if verify and descriptor.digest is not None:
             self._blob_hash = HashingStream(raw, source, descriptor.digest)
             raw = self._blob_hash
+            if ahead:  # reading the stored bytes and hashing them: one stage
+                raw = ReadAhead(raw, source, name="fetch")
+                self._ahead = True
         try:
             inner = decompressed(raw, source, compression, threaded=threaded)
         except BaseException:
             _close(raw)
             raise
-        self._inner = inner
         compressed = not isinstance(inner, _Prefixed)
         self._compressed = compressed
+        # Inflating, and hashing what it gives, are read ahead only for a compressed layer, which must be
+        # read whole anyway (an uncompressed one skips file data by seeking).
+        if ahead and compressed:
+            inner = ReadAhead(inner, source, name="inflate")
+            self._ahead = True
+        self._inner = inner
         if verify and (compressed or self._blob_hash is None):
             self._diff_hash = HashingStream(inner, source, descriptor.diff_id)
             self._stream: ByteStream = self._diff_hash
+            if ahead and compressed:
+                self._stream = ReadAhead(self._diff_hash, source, name="hash")
         else:
             self._stream = inner
 
@@ -481,12 +503,13 @@ class StreamedLayer(OpenedLayer):
             return None
         self._finished = True
         try:
+            if self._ahead or (self._compressed and not self._verify):
+                # what follows the tar's end marker is a few KB of padding and the codec's trailer: reading
+                # it is cheap and is how a blob cut short is caught without --verify. Read ahead, every stage
+                # is run to its end here (its thread then stops), so the checks below read nothing more.
+                while self._stream.read(CHUNK):
+                    pass
             if not self._verify:
-                if self._compressed:
-                    # what follows the tar's end marker is a few KB of padding and the codec's trailer:
-                    # reading it is cheap and is how a blob cut short is caught without --verify
-                    while self._inner.read(CHUNK):
-                        pass
                 return None
             label = f"layer {self.descriptor.index}"
             if self._diff_hash is not None:
@@ -507,6 +530,6 @@ class StreamedLayer(OpenedLayer):
             self.close()
 
     def close(self) -> None:
-        """Release the decoder (and its reader thread) without verifying."""
+        """Release the decoder (and its reader threads) without verifying."""
         self._finished = True
-        _close(self._inner)
+        _close(self._stream)
