@@ -286,12 +286,20 @@ def _audit_image(
     )
 
 
+#: Rules whose static savings are bytes outside the Python packages the estimate sizes (OS packages, caches,
+#: context files); their estimates are part of the estimated image size.
+OUTSIDE_PACKAGES = frozenset({"DW301", "DW302", "DW303", "DW304", "DW401"})
+
+
 def _audit_static(service: Service, config: Config, store: JsonStore, *, sharing: Sequence[Service] = ()
                   ) -> ServiceResult:
     inventory, estimate_warnings = estimate_inventory(service, store, offline=config.offline)
     findings, skipped, warnings = _evaluate(service, config, store, analysis=None, inventory=inventory,
                                             estimated=True, memory=None, sharing=sharing)
     packages = sum(d.size_bytes for d in inventory.distributions())
+    # what the build adds besides Python packages (compilers, caches, apt lists, copied clutter) is in the
+    # image too: an estimate of the size without it would be smaller than its own dead weight
+    outside = deduplicated_savings(f for f in findings if f.rule in OUTSIDE_PACKAGES)
     parsed = python_base(service)
     base = BASE_SIZES.get(parsed[1], 0) if parsed else 0
     notes = [*service.warnings, *estimate_warnings, *warnings]
@@ -301,7 +309,7 @@ def _audit_static(service: Service, config: Config, store: JsonStore, *, sharing
         name=service.name,
         image=None,
         mode="static",
-        size_bytes=(base + packages) or None,
+        size_bytes=(base + packages + outside) or None,
         dead_weight_bytes=deduplicated_savings(findings),
         findings=tuple(sorted(findings, key=Finding.sort_key)),
         skipped=tuple(skipped),
