@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tarfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,54 @@ def test_the_broken_image_fails_each_check_by_name(broken: tuple[CheckResult, ..
     assert user["structure.yaml: file libsqlite3"] == "fail"
     assert user["structure.yaml: file app"] == "pass"
     assert user["structure.yaml: metadata"] == "pass"
+
+
+def test_start_fails_when_the_service_exits_non_zero(engine: Engine, project: Path) -> None:
+    service = replace(SERVICE, command=("python", "-c", "import sys; print('boom'); sys.exit(3)"))
+    (start,) = run_checks(engine, _target(project, GOOD, service=service), only=("start",))
+    assert start.status == "fail"
+    assert start.detail.startswith("exited with code 3")
+    assert "boom" in start.output
+    assert start.command.startswith("docker run --rm --network none --memory 268435456 ")
+
+
+def test_start_waits_for_the_compose_healthcheck(engine: Engine, project: Path) -> None:
+    probe = "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"
+    service = replace(SERVICE, healthcheck=("CMD", "python", "-c", probe))
+    (start,) = run_checks(engine, _target(project, GOOD, service=service), only=("start",))
+    assert start.status == "pass", start.detail
+    assert start.detail.startswith("healthy (compose healthcheck)")
+    assert start.data["readiness"] == "healthcheck"
+
+
+def test_memory_fails_when_the_service_is_oom_killed(engine: Engine, project: Path) -> None:
+    hog = "import time; b = bytearray(256 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(30)"
+    service = replace(SERVICE, command=("python", "-c", hog), memory_limit_bytes=48 << 20)
+    results = _by_name(
+        run_checks(engine, _target(project, GOOD, before=None, service=service), only=("start", "memory"))
+    )
+    memory = next(r for r in results.values() if r.check == "memory")
+    assert memory.status == "fail" and "OOM-killed" in memory.detail
+    assert results["start:start web"].status == "fail"
+
+
+def test_without_a_before_image_the_differential_checks_skip(engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # no [tool.deadweight.verify] here
+    results = _by_name(
+        run_checks(
+            engine,
+            _target(tmp_path, GOOD, before=None),
+            only=("framework", "openapi", "user", "memory", "import-trace"),
+        )
+    )
+    statuses = {k: r.status for k, r in results.items()}
+    assert statuses == {
+        "framework:torch build": "pass",
+        "framework:torch deterministic op": "skip",
+        "openapi:OpenAPI parameterless GETs": "skip",
+        "user:user checks": "skip",
+        "memory:memory under 268 MB": "pass",
+        "import-trace:runtime import trace": "skip",
+    }
+    assert "http.server" in results["import-trace:runtime import trace"].data["imported"]
+    assert results["memory:memory under 268 MB"].data["before_peak_bytes"] is None
