@@ -41,10 +41,7 @@ def run_checks(engine: Engine, target: CheckInput, *, only: Collection[str] = ()
     ctx = CheckContext(engine, target)
     ctx.cache["only"] = frozenset(only or CHECK_IDS)
     results: list[CheckResult] = []
-    try:
-        for check, run in _CHECKS.items():
-            if not only or check in only:
-                results.extend(run(ctx))
-    finally:
-        ctx.close()
+    for check, run in _CHECKS.items():
+        if not only or check in only:
+            results.extend(run(ctx))  # each check removes the containers it started
     return tuple(results)

@@ -82,14 +82,6 @@ class CheckContext:
     target: CheckInput
     _pythons: dict[str, str | None] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)  # per-call memo for checks (service runs, traces)
-    cleanup: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        """Remove every container a check left running (service runs are kept for the checks that share
-        them)."""
-        for closer in self.cleanup:
-            closer()
-        self.cleanup.clear()
 
     def image(self, role: Role) -> str | None:
         return self.target.after_image if role == "after" else self.target.before_image
