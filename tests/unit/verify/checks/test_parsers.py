@@ -115,7 +115,7 @@ def test_a_structure_test_file_is_read_whole(tmp_path: Path) -> None:
     ],
 )
 def test_bad_structure_tests_are_one_line_config_errors(tmp_path: Path, text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="s.yaml") as err:
+    with pytest.raises(ConfigError, match=r"s\.yaml") as err:
         load_structure_tests(_write(tmp_path, text), "s.yaml")
     assert message in str(err.value)
     assert "\n" not in str(err.value)

@@ -147,11 +147,12 @@ def test_the_trace_hook_records_imports_and_chains_to_the_images_own_sitecustomi
     assert "threading" in names
 
 
-class _Api(BaseHTTPRequestHandler):
-    DOC = {"paths": {"/a": {"get": {}}, "/b": {"get": {}}, "/x/{id}": {"get": {}}, "/p": {"post": {}}}}
+DOC = {"paths": {"/a": {"get": {}}, "/b": {"get": {}}, "/x/{id}": {"get": {}}, "/p": {"post": {}}}}
 
+
+class _Api(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        code, body = {"/openapi.json": (200, json.dumps(self.DOC)), "/a": (200, "{}"), "/b": (503, "")}.get(
+        code, body = {"/openapi.json": (200, json.dumps(DOC)), "/a": (200, "{}"), "/b": (503, "")}.get(
             self.path, (404, "")
         )
         self.send_response(code)
