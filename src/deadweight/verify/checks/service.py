@@ -20,7 +20,7 @@ from typing import Any
 from deadweight.engine.client import Engine, RunSpec, describe, memory_in_use
 from deadweight.engine.memory import HEALTH_INTERVAL_NS, run_spec
 from deadweight.engine.oneshot import create_service, exec_in, put_files, read_files
-from deadweight.verify.checks.base import CheckContext, Role, image_config, last_line, tail
+from deadweight.verify.checks.base import CheckContext, Role, env_flags, image_config, last_line, tail
 from deadweight.verify.checks.probes import source
 
 #: Without a healthcheck or a port, a service still running after this long counts as started.
@@ -65,8 +65,7 @@ def run_line(spec: RunSpec) -> str:
     words = ["docker", "run", "--rm", "--network", spec.network or "default"]
     if spec.mem_limit:
         words += ["--memory", str(spec.mem_limit)]
-    for key, value in spec.environment.items():
-        words += ["-e", f"{key}={value}"]
+    words += env_flags(spec.environment)
     entry = spec.entrypoint
     entry_words = shlex.split(entry) if isinstance(entry, str) else list(entry or [])
     if entry_words:

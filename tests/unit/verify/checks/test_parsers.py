@@ -225,6 +225,12 @@ def test_service_runs_are_described_as_docker_run_lines() -> None:
     assert health_spec(RunSpec(image="x"), {"Healthcheck": {"Test": ["NONE"]}}).healthcheck is None
 
 
+def test_rerun_lines_never_print_a_secret_value() -> None:
+    line = docker_run_line("img", ["true"], environment={"MODE": "prod", "DB_PASSWORD": "hunter2", "API_KEY": "k"})
+    assert line == "docker run --rm --network none -e MODE=prod -e DB_PASSWORD -e API_KEY img true"
+    assert "hunter2" not in run_line(RunSpec(image="x", environment={"SECRET_TOKEN": "hunter2"}))
+
+
 def test_output_is_bounded_to_its_tail() -> None:
     text = "x" * 10_000 + "the error"
     assert tail(text).endswith("the error") and len(tail(text).encode()) <= 4096 + 3
