@@ -100,7 +100,9 @@ def health_spec(spec: RunSpec, config: Mapping[str, Any]) -> RunSpec:
 
 def http_probe(container: Any, python: str, mode: str, args: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
     """Run ``probes/http.py`` in ``mode`` inside ``container``; its JSON answer (raises ValueError if none)."""
-    done = exec_in(container, [python, "-c", source("http"), mode, json.dumps(dict(args))], timeout=timeout)
+    # -I: the probe ignores PYTHONPATH (the import trace's hook is not for it)
+    argv = [python, "-I", "-c", source("http"), mode, json.dumps(dict(args))]
+    done = exec_in(container, argv, timeout=timeout)
     for line in done.stdout.splitlines():
         if line.startswith("DW-HTTP "):
             answer = json.loads(line[len("DW-HTTP ") :])
