@@ -151,12 +151,17 @@ def image_config(engine: Engine, image: str) -> dict[str, Any]:
     return dict(config) if isinstance(config, dict) else {}
 
 
-def image_env(engine: Engine, image: str) -> dict[str, str]:
+def config_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """An image config's ``Env`` (``["K=V", ...]``) as a dict."""
     env: dict[str, str] = {}
-    for item in image_config(engine, image).get("Env") or []:
+    for item in config.get("Env") or []:
         key, _, value = str(item).partition("=")
         env[key] = value
     return env
+
+
+def image_env(engine: Engine, image: str) -> dict[str, str]:
+    return config_env(image_config(engine, image))
 
 
 def result(
