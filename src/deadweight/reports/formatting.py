@@ -77,3 +77,16 @@ def render_console(draw: Callable[[Console], None], *, color: bool = False, widt
         draw(console)
     # rich pads table rows to the full width; trailing blanks only make diffs and copy-paste noisy
     return "\n".join(line.rstrip() for line in capture.get().splitlines()) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- durations
+
+
+def human_seconds(value: float | None) -> str:
+    """Wall time as people read it: ``4.2 s``, ``2 min 41 s``; ``n/a`` when it was not measured."""
+    if value is None:
+        return "n/a"
+    if value < 59.95:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest:02d} s"
