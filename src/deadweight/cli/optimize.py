@@ -60,20 +60,39 @@ def _check_writable(path: str | None, option: str) -> None:
 
 @cli.command("optimize")
 @click.argument("path", default=".", required=False)
-@click.option("--write", is_flag=True,
-              help="Write the edits that passed verification to the files. Default: a dry run, nothing written.")
-@click.option("--image", "images", multiple=True, metavar="[SERVICE=]REF",
-              help="The current image (one service), or SERVICE=REF per service; else found in the engine or "
-              "built from the original files. Repeatable.")
-@click.option("--network", metavar="MODE", help="Network for the builds and the checks' containers "
-              "(default: the engine's for builds, none for the service).")
-@click.option("--check", "checks", multiple=True, metavar="NAME",
-              help="Run only these checks (pip-check, imports, framework, start, openapi, user, memory, "
-              "import-trace). Repeatable. Default: all.")
-@click.option("--report", "report_file", metavar="FILE.md",
-              help="Also write the results report (Markdown, for a pull request) to FILE.md.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format.")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Write the edits that passed verification to the files. Default: a dry run, nothing written.",
+)
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    metavar="[SERVICE=]REF",
+    help="The current image (one service), or SERVICE=REF per service; else found in the engine or "
+    "built from the original files. Repeatable.",
+)
+@click.option(
+    "--network",
+    metavar="MODE",
+    help="Network for the builds and the checks' containers (default: the engine's for builds, none for the service).",
+)
+@click.option(
+    "--check",
+    "checks",
+    multiple=True,
+    metavar="NAME",
+    help="Run only these checks (pip-check, imports, framework, start, openapi, user, memory, "
+    "import-trace). Repeatable. Default: all.",
+)
+@click.option(
+    "--report",
+    "report_file",
+    metavar="FILE.md",
+    help="Also write the results report (Markdown, for a pull request) to FILE.md.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
 @click.option("--output", "-o", metavar="FILE", help="Write the output to FILE instead of stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display or progress lines on stderr.")
 @settings_options
@@ -90,8 +109,11 @@ def optimize_command(**params: Any) -> None:
     path = params["path"]
     if not Path(path).exists():
         raise UsageError(f"{path}: no such file or directory")
-    unused = [flag for flag, key in (("--platform", "platform"), ("--verify", "verify"),
-                                     ("--no-fast-path", "no_fast_path")) if params[key]]
+    unused = [
+        flag
+        for flag, key in (("--platform", "platform"), ("--verify", "verify"), ("--no-fast-path", "no_fast_path"))
+        if params[key]
+    ]
     if unused:
         raise UsageError(f"{', '.join(unused)}: optimize builds its images in the local engine; this does not apply")
     _check_writable(params["output"], "--output")
@@ -99,16 +121,28 @@ def optimize_command(**params: Any) -> None:
     config = config_from({**params, "fail_on": ()})
     images = choose_images(params["images"], [s.name for s in load_project(str(path)).services])
     with service_progress(quiet=params["quiet"]) as progress:
-        report = optimize(path, config=config, images=images, write=params["write"], network=params["network"],
-                          checks=params["checks"], progress=progress)
+        report = optimize(
+            path,
+            config=config,
+            images=images,
+            write=params["write"],
+            network=params["network"],
+            checks=params["checks"],
+            progress=progress,
+        )
     if params["report_file"]:
         from deadweight.reports import results_markdown  # noqa: PLC0415
 
-        write_output_file(params["report_file"], redact(results_markdown.render(report)).encode("utf-8"),
-                          option="--report")
+        write_output_file(
+            params["report_file"], redact(results_markdown.render(report)).encode("utf-8"), option="--report"
+        )
     to_terminal = params["output"] in (None, "-")
-    write_output(render(report, params["fmt"], color=to_terminal and use_color(),
-                        width=terminal_width() if to_terminal else 120), params["output"])
+    write_output(
+        render(
+            report, params["fmt"], color=to_terminal and use_color(), width=terminal_width() if to_terminal else 120
+        ),
+        params["output"],
+    )
     raise click.exceptions.Exit(exit_code(report))
 
 

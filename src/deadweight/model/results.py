@@ -81,8 +81,10 @@ def service_cost(report: VerifyReport, service: ServiceVerification) -> CostComp
     comparison = service.comparison
     if comparison is None or comparison.before.compressed_bytes is None or comparison.after.compressed_bytes is None:
         return None
-    return CostComparison(before=monthly_cost(comparison.before.compressed_bytes, report.audit.cost),
-                          after=monthly_cost(comparison.after.compressed_bytes, report.audit.cost))
+    return CostComparison(
+        before=monthly_cost(comparison.before.compressed_bytes, report.audit.cost),
+        after=monthly_cost(comparison.after.compressed_bytes, report.audit.cost),
+    )
 
 
 def fleet_cost(report: VerifyReport) -> CostComparison | None:
@@ -91,8 +93,10 @@ def fleet_cost(report: VerifyReport) -> CostComparison | None:
     totals = fleet_totals(report)
     if totals.compressed_before_bytes is None or totals.compressed_after_bytes is None:
         return None
-    return CostComparison(before=monthly_cost(totals.compressed_before_bytes, report.audit.cost),
-                          after=monthly_cost(totals.compressed_after_bytes, report.audit.cost))
+    return CostComparison(
+        before=monthly_cost(totals.compressed_before_bytes, report.audit.cost),
+        after=monthly_cost(totals.compressed_after_bytes, report.audit.cost),
+    )
 
 
 def finding_of(report: VerifyReport, fix: PlannedFix) -> Finding | None:

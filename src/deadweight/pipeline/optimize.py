@@ -46,8 +46,7 @@ def optimize(
     require_engine()
     from deadweight.pipeline.verify import verify  # noqa: PLC0415 - the engine-heavy half, only when it runs
 
-    return verify(path, config=config, images=images, write=write, network=network, checks=checks,
-                  progress=progress)
+    return verify(path, config=config, images=images, write=write, network=network, checks=checks, progress=progress)
 
 
 def require_engine() -> None:
@@ -56,5 +55,7 @@ def require_engine() -> None:
         try:
             engine.sdk().ping()
         except Exception as exc:  # the SDK raises requests', urllib3's or its own errors: any is "no engine"
-            raise SourceError(f"optimize builds and checks the images with a Docker engine, and none could be "
-                              f"reached ({describe(exc)})") from None
+            raise SourceError(
+                f"optimize builds and checks the images with a Docker engine, and none could be "
+                f"reached ({describe(exc)})"
+            ) from None

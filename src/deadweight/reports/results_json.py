@@ -62,8 +62,9 @@ def to_dict(report: VerifyReport) -> dict[str, Any]:
             "cold_build_seconds": _seconds(totals.cold_build_seconds),
             "warm_build_seconds": _seconds(totals.warm_build_seconds),
             "verify_seconds": _seconds(totals.verify_seconds),
-            "edits": {status: sum(1 for e in edits if e.status == status)
-                      for status in ("kept", "dropped", "not-built")},
+            "edits": {
+                status: sum(1 for e in edits if e.status == status) for status in ("kept", "dropped", "not-built")
+            },
         },
         "cost": _cost(report, fleet_cost(report)),
         "services": [_service(report, s) for s in sorted(report.services, key=lambda s: s.service)],
@@ -77,8 +78,11 @@ def _seconds(value: float | None) -> float | None:
 
 
 def _estimate(estimate: CostEstimate) -> dict[str, float]:
-    return {"storage": round(estimate.storage, 4), "transfer": round(estimate.transfer, 4),
-            "total": round(estimate.total, 4)}
+    return {
+        "storage": round(estimate.storage, 4),
+        "transfer": round(estimate.transfer, 4),
+        "total": round(estimate.total, 4),
+    }
 
 
 def _cost(report: VerifyReport, comparison: CostComparison | None) -> dict[str, Any] | None:
@@ -112,12 +116,20 @@ def _service(report: VerifyReport, service: ServiceVerification) -> dict[str, An
         "edits": [_edit(report, e) for e in service.edits],
         "checks": [_check(c) for c in service.checks],
         "distributions": [
-            {"name": d.name, "change": d.change, "before_version": d.before_version,
-             "after_version": d.after_version, "before_bytes": d.before_bytes, "after_bytes": d.after_bytes}
+            {
+                "name": d.name,
+                "change": d.change,
+                "before_version": d.before_version,
+                "after_version": d.after_version,
+                "before_bytes": d.before_bytes,
+                "after_bytes": d.after_bytes,
+            }
             for d in (comparison.distributions if comparison else ())
         ],
-        "classes": [{"class": c.dist_class, "before_bytes": c.before_bytes, "after_bytes": c.after_bytes}
-                    for c in (comparison.classes if comparison else ())],
+        "classes": [
+            {"class": c.dist_class, "before_bytes": c.before_bytes, "after_bytes": c.after_bytes}
+            for c in (comparison.classes if comparison else ())
+        ],
         "cost": _cost(report, service_cost(report, service)),
     }
 
@@ -130,16 +142,27 @@ def _image(image: ImageFigures) -> dict[str, Any]:
         "largest_layer_bytes": image.largest_layer_bytes,
         "dead_weight_bytes": image.dead_weight_bytes,
         "findings": image.findings,
-        "layers": [{"index": row.index, "size_bytes": row.size_bytes, "compressed_bytes": row.compressed_bytes,
-                    "created_by": row.created_by} for row in image.layers],
+        "layers": [
+            {
+                "index": row.index,
+                "size_bytes": row.size_bytes,
+                "compressed_bytes": row.compressed_bytes,
+                "created_by": row.created_by,
+            }
+            for row in image.layers
+        ],
     }
 
 
 def _build(build: BuildRecord | None) -> dict[str, Any] | None:
     if build is None:
         return None
-    return {"image": build.image, "builder": build.builder, "cold_seconds": _seconds(build.cold_seconds),
-            "warm_seconds": _seconds(build.warm_seconds)}
+    return {
+        "image": build.image,
+        "builder": build.builder,
+        "cold_seconds": _seconds(build.cold_seconds),
+        "warm_seconds": _seconds(build.warm_seconds),
+    }
 
 
 def _edit(report: VerifyReport, edit: EditOutcome) -> dict[str, Any]:
@@ -156,8 +179,9 @@ def _edit(report: VerifyReport, edit: EditOutcome) -> dict[str, Any]:
         "reason": edit.reason,
         "measured_savings_bytes": edit.measured_savings_bytes,
         "estimated_savings_bytes": fix.savings_bytes,
-        "evidence": [{"kind": e.kind, "detail": e.detail, "location": e.location}
-                     for e in (finding.evidence if finding else ())],
+        "evidence": [
+            {"kind": e.kind, "detail": e.detail, "location": e.location} for e in (finding.evidence if finding else ())
+        ],
         "files": sorted({c.path for c in fix.changes if c.before != c.after}),
     }
 

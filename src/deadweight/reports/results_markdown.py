@@ -59,9 +59,13 @@ def _summary(report: VerifyReport) -> str:
     if not totals.compared:
         lines.append("No service could be built before and after: nothing was measured.")
     else:
-        subject = (md_escape(report.services[0].service) if totals.services == 1
-                   else f"The fleet ({totals.compared} of {totals.services} services built)"
-                   if totals.compared != totals.services else f"The fleet ({totals.services} services)")
+        subject = (
+            md_escape(report.services[0].service)
+            if totals.services == 1
+            else f"The fleet ({totals.compared} of {totals.services} services built)"
+            if totals.compared != totals.services
+            else f"The fleet ({totals.services} services)"
+        )
         verb = "smaller" if totals.measured_savings_bytes >= 0 else "larger"
         lines.append(
             f"{subject}: **{human_bytes(totals.before_bytes)} → {human_bytes(totals.after_bytes)}**, "
@@ -98,8 +102,10 @@ def _verdict(report: VerifyReport) -> str:
             what.append(f"{len(errors)} service{'s' if len(errors) != 1 else ''} could not be verified")
         parts.append(f"**Not verified**: {'; '.join(what)}.")
     if dropped:
-        parts.append(f"{len(dropped)} edit{'s' if len(dropped) != 1 else ''} broke a check and "
-                     f"{'were' if len(dropped) != 1 else 'was'} dropped (see below).")
+        parts.append(
+            f"{len(dropped)} edit{'s' if len(dropped) != 1 else ''} broke a check and "
+            f"{'were' if len(dropped) != 1 else 'was'} dropped (see below)."
+        )
     if report.written:
         parts.append("The kept edits were written.")
     elif report.files:
@@ -116,24 +122,61 @@ def _fleet_table(report: VerifyReport, services: list[ServiceVerification]) -> s
         dropped = sum(1 for e in s.edits if e.status == "dropped")
         edits = f"{kept} kept" + (f", {dropped} dropped" if dropped else "")
         if c is None:
-            rows.append([md_escape(s.service), "n/a", "n/a", "n/a", "n/a", "n/a", edits,
-                         "error: " + md_escape(s.error or "not built")])
+            rows.append(
+                [
+                    md_escape(s.service),
+                    "n/a",
+                    "n/a",
+                    "n/a",
+                    "n/a",
+                    "n/a",
+                    edits,
+                    "error: " + md_escape(s.error or "not built"),
+                ]
+            )
             continue
         checks = "passed" if s.passed else "**failed**"
-        rows.append([md_escape(s.service), human_bytes(c.before.size_bytes), human_bytes(c.after.size_bytes),
-                     human_bytes(c.saved_bytes), percent(c.saved_bytes, c.before.size_bytes),
-                     f"{human_bytes(c.before.compressed_bytes)} → {human_bytes(c.after.compressed_bytes)}",
-                     edits, checks])
+        rows.append(
+            [
+                md_escape(s.service),
+                human_bytes(c.before.size_bytes),
+                human_bytes(c.after.size_bytes),
+                human_bytes(c.saved_bytes),
+                percent(c.saved_bytes, c.before.size_bytes),
+                f"{human_bytes(c.before.compressed_bytes)} → {human_bytes(c.after.compressed_bytes)}",
+                edits,
+                checks,
+            ]
+        )
     totals = fleet_totals(report)
-    compressed = (f"{human_bytes(totals.compressed_before_bytes)} → {human_bytes(totals.compressed_after_bytes)}")
-    rows.append(["**Total**", f"**{human_bytes(totals.before_bytes)}**", f"**{human_bytes(totals.after_bytes)}**",
-                 f"**{human_bytes(totals.measured_savings_bytes)}**",
-                 f"**{percent(totals.measured_savings_bytes, totals.before_bytes)}**", compressed, "", ""])
-    rows.append(["Shared layers once", human_bytes(totals.unique_before_bytes), human_bytes(totals.unique_after_bytes),
-                 human_bytes(totals.unique_saved_bytes), percent(totals.unique_saved_bytes, totals.unique_before_bytes),
-                 "", "", ""])
-    lines += md_table(["Service", "Before", "After", "Saved", "Smaller", "Compressed", "Edits", "Checks"], rows,
-                      "lrrrrrll")
+    compressed = f"{human_bytes(totals.compressed_before_bytes)} → {human_bytes(totals.compressed_after_bytes)}"
+    rows.append(
+        [
+            "**Total**",
+            f"**{human_bytes(totals.before_bytes)}**",
+            f"**{human_bytes(totals.after_bytes)}**",
+            f"**{human_bytes(totals.measured_savings_bytes)}**",
+            f"**{percent(totals.measured_savings_bytes, totals.before_bytes)}**",
+            compressed,
+            "",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            "Shared layers once",
+            human_bytes(totals.unique_before_bytes),
+            human_bytes(totals.unique_after_bytes),
+            human_bytes(totals.unique_saved_bytes),
+            percent(totals.unique_saved_bytes, totals.unique_before_bytes),
+            "",
+            "",
+            "",
+        ]
+    )
+    lines += md_table(
+        ["Service", "Before", "After", "Saved", "Smaller", "Compressed", "Edits", "Checks"], rows, "lrrrrrll"
+    )
     return "\n".join(lines)
 
 
@@ -164,17 +207,33 @@ def _sizes(service: ServiceVerification, level: str) -> str:
         return ""
     before, after = c.before, c.after
     rows = [
-        ["Total size", human_bytes(before.size_bytes), human_bytes(after.size_bytes),
-         _change(before.size_bytes, after.size_bytes)],
-        ["Largest layer", human_bytes(before.largest_layer_bytes), human_bytes(after.largest_layer_bytes),
-         _change(before.largest_layer_bytes, after.largest_layer_bytes)],
-        ["Compressed (registry, pull)", human_bytes(before.compressed_bytes), human_bytes(after.compressed_bytes),
-         _change(before.compressed_bytes, after.compressed_bytes)],
+        [
+            "Total size",
+            human_bytes(before.size_bytes),
+            human_bytes(after.size_bytes),
+            _change(before.size_bytes, after.size_bytes),
+        ],
+        [
+            "Largest layer",
+            human_bytes(before.largest_layer_bytes),
+            human_bytes(after.largest_layer_bytes),
+            _change(before.largest_layer_bytes, after.largest_layer_bytes),
+        ],
+        [
+            "Compressed (registry, pull)",
+            human_bytes(before.compressed_bytes),
+            human_bytes(after.compressed_bytes),
+            _change(before.compressed_bytes, after.compressed_bytes),
+        ],
         ["Layers", str(len(before.layers)), str(len(after.layers)), ""],
         ["Build time, cold", _build_time(service.before_build, True), _build_time(service.after_build, True), ""],
         ["Build time, warm", _build_time(service.before_build, False), _build_time(service.after_build, False), ""],
-        ["Dead weight (audit)", human_bytes(before.dead_weight_bytes), human_bytes(after.dead_weight_bytes),
-         _change(before.dead_weight_bytes, after.dead_weight_bytes)],
+        [
+            "Dead weight (audit)",
+            human_bytes(before.dead_weight_bytes),
+            human_bytes(after.dead_weight_bytes),
+            _change(before.dead_weight_bytes, after.dead_weight_bytes),
+        ],
     ]
     lines = [f"{level} Size comparison", ""]
     lines += md_table(["", "Before", "After", "Change"], rows, "lrrr")
@@ -195,8 +254,11 @@ def _edit_line(report: VerifyReport, edit: EditOutcome) -> list[str]:
     files = sorted({c.path for c in fix.changes if c.before != c.after})
     where = f" ({', '.join(md_code(f) for f in files)})" if files else ""
     if edit.status == "kept":
-        measured = ("saved **" + human_bytes(edit.measured_savings_bytes) + "** measured on the rebuilt image"
-                    if edit.measured_savings_bytes is not None else "saving not measured")
+        measured = (
+            "Saved **" + human_bytes(edit.measured_savings_bytes) + "** measured on the rebuilt image"
+            if edit.measured_savings_bytes is not None
+            else "Saving not measured"
+        )
         estimate = human_bytes(fix.savings_bytes)
         head = f"- **{fix.rule}**{about}{where}: {what}. {measured} (the audit estimated {estimate})."
     elif edit.status == "dropped":
@@ -234,17 +296,36 @@ def _checks(service: ServiceVerification, level: str) -> str:
     lines = [f"{level} Verification", ""]
     rows = []
     for check in service.checks:
-        rows.append([md_escape(check.check), md_escape(check.name), STATUS_MARK[check.status], md_escape(check.image),
-                     md_escape(check.detail), md_code(check.command) if check.command else ""])
+        rows.append(
+            [
+                md_escape(check.check),
+                md_escape(check.name),
+                STATUS_MARK[check.status],
+                md_escape(check.image),
+                md_escape(check.detail),
+                md_code(check.command) if check.command else "",
+            ]
+        )
     lines += md_table(["Check", "What", "Result", "Image", "Detail", "Rerun it"], rows)
     after = service.after_build.cold_seconds if service.after_build else None
     share = f" ({percent(service.verify_seconds, after)} of the after build)" if after else ""
-    lines += ["", f"Checks took {human_seconds(service.verify_seconds)}{share}"
-              + (f"; bisecting the edits took {service.bisect_builds} extra builds." if service.bisect_builds else ".")]
+    lines += [
+        "",
+        f"Checks took {human_seconds(service.verify_seconds)}{share}"
+        + (f"; bisecting the edits took {service.bisect_builds} extra builds." if service.bisect_builds else "."),
+    ]
     failed = [c for c in service.checks if c.failed and c.output]
     for check in failed:
-        lines += ["", f"<details><summary>{md_escape(check.name)}: output</summary>", "", "```text",
-                  _fenced(check.output), "```", "", "</details>"]
+        lines += [
+            "",
+            f"<details><summary>{md_escape(check.name)}: output</summary>",
+            "",
+            "```text",
+            _fenced(check.output),
+            "```",
+            "",
+            "</details>",
+        ]
     return "\n".join(lines)
 
 
@@ -264,35 +345,62 @@ def _files(report: VerifyReport) -> str:
 
 def _cost_rows(model: CostModel, cost: CostComparison) -> list[list[str]]:
     return [
-        [f"Registry storage ({_usd(model.storage_per_gb_month)} per GB-month)", _usd(cost.before.storage),
-         _usd(cost.after.storage), _usd(cost.saved_storage)],
-        [f"Transfer ({_usd(model.transfer_per_gb)} per GB × {model.pulls_per_month} pulls a month)",
-         _usd(cost.before.transfer), _usd(cost.after.transfer), _usd(cost.saved_transfer)],
-        ["**Total per month**", f"**{_usd(cost.before.total)}**", f"**{_usd(cost.after.total)}**",
-         f"**{_usd(cost.saved_total)}**"],
+        [
+            f"Registry storage ({_usd(model.storage_per_gb_month)} per GB-month)",
+            _usd(cost.before.storage),
+            _usd(cost.after.storage),
+            _usd(cost.saved_storage),
+        ],
+        [
+            f"Transfer ({_usd(model.transfer_per_gb)} per GB × {model.pulls_per_month} pulls a month)",
+            _usd(cost.before.transfer),
+            _usd(cost.after.transfer),
+            _usd(cost.saved_transfer),
+        ],
+        [
+            "**Total per month**",
+            f"**{_usd(cost.before.total)}**",
+            f"**{_usd(cost.after.total)}**",
+            f"**{_usd(cost.saved_total)}**",
+        ],
     ]
 
 
 def _cost(report: VerifyReport) -> str:
     cost = fleet_cost(report)
     if cost is None:
-        return ("## Cost savings\n\nNot computed: the compressed size of some image could not be measured "
-                "(costs are computed on compressed sizes only).")
+        return (
+            "## Cost savings\n\nNot computed: the compressed size of some image could not be measured "
+            "(costs are computed on compressed sizes only)."
+        )
     model = report.audit.cost
-    lines = ["## Cost savings", "",
-             f"About **{_usd(cost.saved_total)} a month** ({_usd(cost.saved_total * 12)} a year), on the measured "
-             "compressed sizes (what a registry stores and a pull transfers):", ""]
+    lines = [
+        "## Cost savings",
+        "",
+        f"About **{_usd(cost.saved_total)} a month** ({_usd(cost.saved_total * 12)} a year), on the measured "
+        "compressed sizes (what a registry stores and a pull transfers):",
+        "",
+    ]
     lines += md_table(["", "Before", "After", "Saved per month"], _cost_rows(model, cost), "lrrr")
     if len(report.services) > 1:
-        per = [[md_escape(s.service), _usd(c.before.total), _usd(c.after.total), _usd(c.saved_total)]
-               for s in sorted(report.services, key=lambda s: s.service) if (c := service_cost(report, s))]
+        per = [
+            [md_escape(s.service), _usd(c.before.total), _usd(c.after.total), _usd(c.saved_total)]
+            for s in sorted(report.services, key=lambda s: s.service)
+            if (c := service_cost(report, s))
+        ]
         if per:
             lines += ["", *md_table(["Service", "Before", "After", "Saved per month"], per, "lrrr")]
-        lines += ["", "Each image is counted on its own compressed size, so a layer several images share counts "
-                  "once per image: read storage as an upper bound."]
+        lines += [
+            "",
+            "Each image is counted on its own compressed size, so a layer several images share counts "
+            "once per image: read storage as an upper bound.",
+        ]
     origin = "the defaults" if model == CostModel() else "configured"
-    lines += ["", f"Prices are {origin}: set `storage-per-gb-month`, `transfer-per-gb` and `pulls-per-month` under "
-              "`[tool.deadweight.cost]`."]
+    lines += [
+        "",
+        f"Prices are {origin}: set `storage-per-gb-month`, `transfer-per-gb` and `pulls-per-month` under "
+        "`[tool.deadweight.cost]`.",
+    ]
     return "\n".join(lines)
 
 
@@ -300,4 +408,3 @@ def _warnings(report: VerifyReport) -> str:
     if not report.warnings:
         return ""
     return "## Warnings\n\n" + "\n".join(f"- {md_escape(w)}" for w in report.warnings)
-

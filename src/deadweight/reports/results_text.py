@@ -48,11 +48,19 @@ def _checks_cell(service: ServiceVerification) -> Text:
 
 
 def _table(report: VerifyReport) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
-    for name, justify in (("service", "left"), ("before", "right"), ("after", "right"), ("smaller", "right"),
-                          ("compressed", "right"), ("build cold/warm", "right"), ("checks", "left"),
-                          ("check time", "right"), ("edits", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "edits")  # type: ignore[arg-type]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False, padding=(0, 1, 0, 0))
+    for name, justify in (
+        ("service", "left"),
+        ("before", "right"),
+        ("after", "right"),
+        ("saved", "right"),
+        ("compressed", "right"),
+        ("build cold/warm", "right"),
+        ("checks", "left"),
+        ("verify", "right"),
+        ("edits", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for s in sorted(report.services, key=lambda s: s.service):
         c = s.comparison
         kept = sum(1 for e in s.edits if e.status == "kept")
@@ -63,29 +71,45 @@ def _table(report: VerifyReport) -> Table:
         build = s.after_build
         builds = f"{human_seconds(build.cold_seconds)} / {human_seconds(build.warm_seconds)}" if build else "n/a"
         if c is None:
-            table.add_row(Text(s.service), "n/a", "n/a", "", "", builds, _checks_cell(s),
-                          human_seconds(s.verify_seconds), edits)
+            table.add_row(
+                Text(s.service), "n/a", "n/a", "", "", builds, _checks_cell(s), human_seconds(s.verify_seconds), edits
+            )
             continue
         table.add_row(
-            Text(s.service), human_bytes(c.before.size_bytes), human_bytes(c.after.size_bytes),
+            Text(s.service),
+            human_bytes(c.before.size_bytes),
+            human_bytes(c.after.size_bytes),
             percent(c.saved_bytes, c.before.size_bytes),
             f"{human_bytes(c.before.compressed_bytes)} → {human_bytes(c.after.compressed_bytes)}",
-            builds, _checks_cell(s), human_seconds(s.verify_seconds), edits,
+            builds,
+            _checks_cell(s),
+            human_seconds(s.verify_seconds),
+            edits,
         )
     totals = fleet_totals(report)
     if totals.services > 1:
         table.add_section()
         table.add_row(
-            Text("total", style="bold"), human_bytes(totals.before_bytes), human_bytes(totals.after_bytes),
+            Text("total", style="bold"),
+            human_bytes(totals.before_bytes),
+            human_bytes(totals.after_bytes),
             percent(totals.measured_savings_bytes, totals.before_bytes),
             f"{human_bytes(totals.compressed_before_bytes)} → {human_bytes(totals.compressed_after_bytes)}",
-            f"{human_seconds(totals.cold_build_seconds)} / {human_seconds(totals.warm_build_seconds)}", "",
-            human_seconds(totals.verify_seconds), "",
+            f"{human_seconds(totals.cold_build_seconds)} / {human_seconds(totals.warm_build_seconds)}",
+            "",
+            human_seconds(totals.verify_seconds),
+            "",
         )
         table.add_row(
-            Text("shared layers once", style="dim"), human_bytes(totals.unique_before_bytes),
-            human_bytes(totals.unique_after_bytes), percent(totals.unique_saved_bytes, totals.unique_before_bytes),
-            "", "", "", "", "",
+            Text("unique layers", style="dim"),
+            human_bytes(totals.unique_before_bytes),
+            human_bytes(totals.unique_after_bytes),
+            percent(totals.unique_saved_bytes, totals.unique_before_bytes),
+            "",
+            "",
+            "",
+            "",
+            "",
         )
     return table
 
@@ -108,8 +132,9 @@ def _attention(report: VerifyReport) -> list[Text]:
             if edit.status == "dropped":
                 subject = f" {edit.fix.package or edit.fix.path}" if (edit.fix.package or edit.fix.path) else ""
                 broke = f" (broke {', '.join(edit.broke)})" if edit.broke else ""
-                lines.append(Text(f"{s.service}: dropped {edit.fix.rule}{subject}{broke}: {edit.reason}",
-                                  style="yellow"))
+                lines.append(
+                    Text(f"{s.service}: dropped {edit.fix.rule}{subject}{broke}: {edit.reason}", style="yellow")
+                )
     return lines
 
 
@@ -117,8 +142,11 @@ def _closing(report: VerifyReport) -> Text:
     totals = fleet_totals(report)
     line = Text()
     if totals.compared:
-        line.append(f"{human_bytes(totals.before_bytes)} → {human_bytes(totals.after_bytes)} "
-                    f"({percent(totals.measured_savings_bytes, totals.before_bytes)} smaller)", style="bold")
+        line.append(
+            f"{human_bytes(totals.before_bytes)} → {human_bytes(totals.after_bytes)} "
+            f"({percent(totals.measured_savings_bytes, totals.before_bytes)} smaller)",
+            style="bold",
+        )
     cost = fleet_cost(report)
     if cost is not None:
         line.append(f", about {money(cost.saved_total)} a month on compressed sizes")
