@@ -6,6 +6,7 @@ since the real one needs an engine (tests/e2e covers that)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -157,3 +158,32 @@ def test_quiet_and_text_output(
     assert out.startswith("deadweight optimize: /srv/fleet\n") and "6.86 GB → 2.33 GB (66.1% smaller)" in out
     code, out, _ = run(capsys, str(service), "-q", "--format", "markdown")
     assert code == 0 and "## Cost savings" in out
+
+
+def test_every_option_exit_code_and_json_field_is_documented() -> None:
+    from deadweight.cli.optimize import optimize_command
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    guide, cli, json_doc = ((docs / name).read_text(encoding="utf-8") for name in ("optimize.md", "cli.md", "json.md"))
+    start = cli.index("## `deadweight optimize [PATH]`")
+    cli_section = cli[start : cli.index("\n## ", start + 1)]
+    options = [opt for param in optimize_command.params for opt in getattr(param, "opts", []) if opt.startswith("--")]
+    assert "--report" in options and "--write" in options
+    for opt in options:
+        assert f"`{opt}" in guide, opt
+        assert f"`{opt}" in cli_section, opt
+    for code in (0, 2, 3, 4):
+        assert f"| {code} |" in guide, code
+    section = json_doc[json_doc.index("## `deadweight optimize --format json`") :]
+    schema = results_json.load_schema()
+    defs = schema["$defs"]
+    fields = {
+        *schema["properties"],
+        *schema["properties"]["summary"]["properties"],
+        *defs["edit"]["properties"],
+        *defs["check"]["properties"],
+        *defs["service"]["properties"],
+        *defs["image"]["properties"],
+    }
+    for field in sorted(fields):
+        assert re.search(rf"[`.\"]{re.escape(field)}[`\[\"]", section), field
