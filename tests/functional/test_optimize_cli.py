@@ -187,3 +187,13 @@ def test_every_option_exit_code_and_json_field_is_documented() -> None:
     }
     for field in sorted(fields):
         assert re.search(rf"[`.\"]{re.escape(field)}[`\[\"]", section), field
+
+
+def test_no_check_ran_is_exit_4_and_not_verified() -> None:
+    report = sample_verify_report()
+    worker, api = report.services
+    skipped_only = replace(api, checks=tuple(c for c in api.checks if c.status == "skip"))
+    report = replace(report, services=(replace(worker, edits=worker.edits[:1]), skipped_only))
+    assert report.passed and exit_code(report) == 4
+    doc = json.loads(results_json.render(report))
+    assert doc["passed"] is True and doc["verified"] is False

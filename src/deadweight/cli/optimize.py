@@ -3,8 +3,8 @@
 Wiring only: :func:`deadweight.pipeline.optimize.optimize` does the work, a reporter renders
 (``reports/results_text.py`` on the terminal, ``results_json.py``, ``results_markdown.py`` for ``--report``).
 Exit codes (docs/exit-codes.md, docs/optimize.md): 2 for bad usage, 3 when there is no engine or a service could
-not be audited, built or verified, 4 when a rebuilt image failed a check or an edit had to be dropped (the rest
-still lands with ``--write``), else 0: every service rebuilt and every check passed.
+not be audited, built or verified, 4 when a rebuilt image failed a check (or no check ran for its edits) or an
+edit had to be dropped (the rest still lands with ``--write``), else 0: every service rebuilt and every check passed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from deadweight.cli.app import EXIT_FIX, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
 from deadweight.cli.options import config_from, settings_options
 from deadweight.cli.output import terminal_width, use_color, write_output
 from deadweight.errors import UsageError
+from deadweight.model.results import verified
 from deadweight.model.verification import VerifyReport
 from deadweight.outfile import write_output_file
 from deadweight.redact import redact
@@ -26,13 +27,13 @@ FORMATS = ("text", "json", "markdown")
 
 
 def exit_code(report: VerifyReport) -> int:
-    """See the module docstring: unaudited services, then services not verified, then failed checks or dropped
-    edits."""
+    """See the module docstring: unaudited services, then services not verified, then failed checks, kept edits
+    no check ran for, or dropped edits."""
     if any(u.error_kind == "usage" for u in report.plan.unaudited):
         return EXIT_USAGE
     if report.plan.unaudited or any(s.error for s in report.services):
         return EXIT_INPUT
-    if not report.passed or any(e.status == "dropped" for s in report.services for e in s.edits):
+    if not verified(report) or any(e.status == "dropped" for s in report.services for e in s.edits):
         return EXIT_FIX
     return EXIT_OK
 

@@ -15,7 +15,16 @@ from deadweight.model.finding import Finding
 from deadweight.model.plan import PlannedFix
 from deadweight.model.verification import ServiceVerification, VerifyReport
 
-__all__ = ["FleetTotals", "finding_of", "fleet_cost", "fleet_totals", "kept_edits", "service_cost"]
+__all__ = [
+    "FleetTotals",
+    "finding_of",
+    "fleet_cost",
+    "fleet_totals",
+    "kept_edits",
+    "service_cost",
+    "unproven",
+    "verified",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,21 @@ def finding_of(report: VerifyReport, fix: PlannedFix) -> Finding | None:
             if (finding.rule, finding.package, finding.path) == (fix.rule, fix.package, fix.path):
                 return finding
     return None
+
+
+def unproven(report: VerifyReport) -> tuple[str, ...]:
+    """Services with kept edits in which no check ran (all skipped, or none selected): nothing proves those
+    edits, so the run is not "verified" even though nothing failed."""
+    return tuple(
+        s.service
+        for s in report.services
+        if any(e.status == "kept" for e in s.edits) and not any(c.status != "skip" for c in s.checks)
+    )
+
+
+def verified(report: VerifyReport) -> bool:
+    """Every service passed and every kept edit was proven by at least one check that ran."""
+    return report.passed and not unproven(report)
 
 
 def kept_edits(report: VerifyReport) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 from deadweight.model.audit import CostComparison
 from deadweight.model.cost import CostEstimate
-from deadweight.model.results import finding_of, fleet_cost, fleet_totals, service_cost
+from deadweight.model.results import finding_of, fleet_cost, fleet_totals, service_cost, verified
 from deadweight.model.verification import (
     BuildRecord,
     CheckResult,
@@ -47,6 +47,7 @@ def to_dict(report: VerifyReport) -> dict[str, Any]:
         "command": "optimize",
         "root": report.root,
         "passed": report.passed,
+        "verified": verified(report),
         "written": report.written,
         "summary": {
             "services": totals.services,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from deadweight.model.audit import CostComparison
 from deadweight.model.cost import CostModel
-from deadweight.model.results import finding_of, fleet_cost, fleet_totals, service_cost
+from deadweight.model.results import finding_of, fleet_cost, fleet_totals, service_cost, unproven, verified
 from deadweight.model.verification import (
     BuildRecord,
     EditOutcome,
@@ -91,13 +91,15 @@ def _verdict(report: VerifyReport) -> str:
     errors = [s for s in report.services if s.error]
     dropped = [e for s in report.services for e in s.edits if e.status == "dropped"]
     parts = []
-    if report.passed:
+    if verified(report):
         images = "images" if len(report.services) > 1 else "image"
         parts.append(f"**Verified**: all {len(ran)} checks passed in the rebuilt {images}.")
     else:
         what = []
         if failed:
             what.append(f"{len(failed)} of {len(ran)} checks failed or could not run")
+        if unproven(report):
+            what.append(f"no check ran for {', '.join(md_escape(name) for name in unproven(report))}")
         if errors:
             what.append(f"{len(errors)} service{'s' if len(errors) != 1 else ''} could not be verified")
         parts.append(f"**Not verified**: {'; '.join(what)}.")

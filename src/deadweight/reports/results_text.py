@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from deadweight.model.results import fleet_cost, fleet_totals
+from deadweight.model.results import fleet_cost, fleet_totals, verified
 from deadweight.model.verification import ServiceVerification, VerifyReport
 from deadweight.reports.formatting import human_seconds, render_console
 from deadweight.units import human_bytes, money, percent
@@ -42,6 +42,8 @@ def _checks_cell(service: ServiceVerification) -> Text:
     failed = [c for c in ran if c.failed]
     if service.error:
         return Text("error", style="bold red")
+    if not ran:
+        return Text("none ran", style="bold red" if service.edits else "dim")
     if failed:
         return Text(f"{len(failed)}/{len(ran)} failed", style="bold red")
     return Text(f"{len(ran)}/{len(ran)} passed", style="green")
@@ -151,7 +153,8 @@ def _closing(report: VerifyReport) -> Text:
     if cost is not None:
         line.append(f", about {money(cost.saved_total)} a month on compressed sizes")
     line.append(". ")
-    line.append("Verified. " if report.passed else "NOT verified. ", style="green" if report.passed else "bold red")
+    ok = verified(report)
+    line.append("Verified. " if ok else "NOT verified. ", style="green" if ok else "bold red")
     n = len(report.files)
     files = f"{n} file{'s' if n != 1 else ''}"
     if report.written:

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from deadweight.model.results import finding_of, fleet_cost, fleet_totals, kept_edits, service_cost
+from deadweight.model.results import (
+    finding_of,
+    fleet_cost,
+    fleet_totals,
+    kept_edits,
+    service_cost,
+    unproven,
+    verified,
+)
 from tests.unit.reports.results_sample import PIP_CACHE, RECOMMENDS, TORCH, sample_verify_report
 
 
@@ -58,3 +66,15 @@ def test_finding_of_matches_service_rule_package_and_path() -> None:
     assert cache is not None and cache.rule == "DW302"
     assert finding_of(report, RECOMMENDS) is not None
     assert finding_of(report, replace(TORCH, service="worker")) is None
+
+
+def test_kept_edits_with_no_check_that_ran_are_not_verified() -> None:
+    report = sample_verify_report()
+    worker, api = report.services
+    assert verified(report) and unproven(report) == ()
+    only_skipped = replace(api, checks=tuple(c for c in api.checks if c.status == "skip"))
+    report = replace(report, services=(worker, only_skipped))
+    assert report.passed  # nothing failed ...
+    assert unproven(report) == ("api",) and not verified(report)  # ... but nothing proved api's edits
+    nothing_to_prove = replace(only_skipped, edits=())
+    assert verified(replace(report, services=(worker, nothing_to_prove)))
