@@ -46,15 +46,13 @@ from deadweight.sources.resolve import open_source
 from deadweight.usage.service import audit_capture, capture_key, image_groups
 from deadweight.verify.bisect import find_culprits
 from deadweight.verify.build import BuildRequest, build_once, build_timed, request_for, tag_for
-from deadweight.verify.checks import CheckInput, run_checks
+from deadweight.verify.checks import CHECK_IDS, CheckInput, run_checks
 from deadweight.verify.compare import CompressedSizes, ImageReading, compare
 from deadweight.verify.modules import expected_frameworks, modules_to_import
 from deadweight.verify.scratch import Scratch
 
 __all__ = ["CHECK_IDS", "DEFAULT_TAG_PREFIX", "verify"]
 
-#: The checks ``--check`` may name (docs/verify-checks.md).
-CHECK_IDS = ("pip-check", "imports", "framework", "start", "openapi", "user", "memory", "import-trace")
 #: Images verify builds are tagged ``PREFIX/SERVICE:WHAT``.
 DEFAULT_TAG_PREFIX = "deadweight-verify"
 
