@@ -19,7 +19,6 @@ from tests.unit.reports.results_sample import sample_verify_report
 import deadweight.pipeline.optimize as pipeline_optimize
 from deadweight.cli.main import main
 from deadweight.cli.optimize import exit_code
-from deadweight.model.plan import UnauditedService
 from deadweight.model.verification import CheckResult, VerifyReport
 from deadweight.reports import results_json
 
@@ -84,7 +83,7 @@ def test_missing_path_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 def test_exit_codes_of_a_finished_run() -> None:
     report = sample_verify_report()
-    assert exit_code(report) == 4  # worker's DW301 edit was dropped: a fix could not be made
+    assert exit_code(report) == 1  # worker's DW301 edit was dropped; the rest passed (as verify says it)
     worker, api = report.services
     clean = replace(report, services=(replace(worker, edits=worker.edits[:1]), api))
     assert exit_code(clean) == 0
@@ -93,8 +92,9 @@ def test_exit_codes_of_a_finished_run() -> None:
     could_not = CheckResult("start", "starts", "error", "timed out")
     assert exit_code(replace(clean, services=(api, replace(worker, edits=(), checks=(could_not,))))) == 4
     assert exit_code(replace(clean, services=(api, replace(worker, error="build failed")))) == 3
-    unaudited = replace(clean, plan=replace(clean.plan, unaudited=(UnauditedService("x", "bad ref", "usage"),)))
-    assert exit_code(unaudited) == 2
+    bad_ref = replace(clean.audit.services[0], error="--image a b: bad reference", error_kind="usage")
+    usage = replace(clean, audit=replace(clean.audit, services=(bad_ref, clean.audit.services[1])))
+    assert exit_code(usage) == 2
 
 
 def _fake_optimize(report: VerifyReport, calls: list[dict[str, Any]]) -> Callable[..., VerifyReport]:
@@ -132,7 +132,7 @@ def test_a_run_writes_report_json_and_progress_lines(
         "--image",
         "app:1",
     )
-    assert code == 4 and out == ""
+    assert code == 1 and out == ""
     assert calls[0]["write"] is True and calls[0]["network"] == "host" and tuple(calls[0]["checks"]) == ("imports",)
     assert calls[0]["images"] == {"svc": "app:1"}
     # stderr is not a terminal here: plain progress lines, one per step
@@ -172,7 +172,7 @@ def test_every_option_exit_code_and_json_field_is_documented() -> None:
     for opt in options:
         assert f"`{opt}" in guide, opt
         assert f"`{opt}" in cli_section, opt
-    for code in (0, 2, 3, 4):
+    for code in (0, 1, 2, 3, 4):
         assert f"| {code} |" in guide, code
     section = json_doc[json_doc.index("## `deadweight optimize --format json`") :]
     schema = results_json.load_schema()

@@ -2,9 +2,10 @@
 
 Wiring only: :func:`deadweight.pipeline.optimize.optimize` does the work, a reporter renders
 (``reports/results_text.py`` on the terminal, ``results_json.py``, ``results_markdown.py`` for ``--report``).
-Exit codes (docs/exit-codes.md, docs/optimize.md): 2 for bad usage, 3 when there is no engine or a service could
-not be audited, built or verified, 4 when a rebuilt image failed a check (or no check ran for its edits) or an
-edit had to be dropped (the rest still lands with ``--write``), else 0: every service rebuilt and every check passed.
+Exit codes are verify's (docs/exit-codes.md, docs/optimize.md): 2 bad usage; 3 no engine, or a service could not
+be audited, built or checked; 4 a rebuilt image still fails a check (nothing written), ``--write`` could not write,
+or no check ran for a service's kept edits; 1 every service passed but an edit was dropped because it broke a
+check (the rest is proven, and written with ``--write``); 0 every edit kept and every check passed.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 
 import click
 
-from deadweight.cli.app import EXIT_FIX, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
+from deadweight.cli.app import EXIT_FINDINGS, EXIT_FIX, EXIT_OK, cli
 from deadweight.cli.options import config_from, settings_options
 from deadweight.cli.output import terminal_width, use_color, write_output
+from deadweight.cli.verify import exit_code as verify_exit_code
 from deadweight.errors import UsageError
 from deadweight.model.results import verified
 from deadweight.model.verification import VerifyReport
@@ -27,15 +29,12 @@ FORMATS = ("text", "json", "markdown")
 
 
 def exit_code(report: VerifyReport) -> int:
-    """See the module docstring: unaudited services, then services not verified, then failed checks, kept edits
-    no check ran for, or dropped edits."""
-    if any(u.error_kind == "usage" for u in report.plan.unaudited):
-        return EXIT_USAGE
-    if report.plan.unaudited or any(s.error for s in report.services):
-        return EXIT_INPUT
-    if not verified(report) or any(e.status == "dropped" for s in report.services for e in s.edits):
+    """``verify``'s exit code (the same run, the same meaning), and 4 when no check ran for some service's kept
+    edits (every check skipped or deselected): nothing proved them, so the run is not a success."""
+    code = verify_exit_code(report)
+    if code in (EXIT_OK, EXIT_FINDINGS) and not verified(report):
         return EXIT_FIX
-    return EXIT_OK
+    return code
 
 
 def render(report: VerifyReport, fmt: str, *, color: bool = False, width: int = 120) -> str:

@@ -13,12 +13,10 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from deadweight.config import Config
-from deadweight.engine.client import Engine, describe
-from deadweight.errors import SourceError, UsageError
 from deadweight.model.verification import VerifyReport
-from deadweight.pipeline.images import PROBE_TIMEOUT
+from deadweight.pipeline.verify import verify
 
-__all__ = ["optimize", "require_engine"]
+__all__ = ["optimize"]
 
 
 def optimize(
@@ -38,24 +36,8 @@ def optimize(
     files); ``network`` is passed to every build and run; ``checks`` limits the checks to these names (all when
     empty); ``progress(service, what)`` is called at each step (building, checking, waiting on ...).
 
-    Raises ``UsageError`` for a path that does not exist and ``SourceError`` when there is no Docker engine to
-    build and run the images with (optimize cannot measure anything without one), before any work is done.
+    Raises what ``verify`` raises, before any work: ``UsageError`` for a bad path, check or service,
+    ``SourceError`` when there is no Docker engine (optimize cannot measure anything without one); ``FixError``
+    when ``write`` could not write.
     """
-    if not Path(path).exists():
-        raise UsageError(f"{path}: no such file or directory")
-    require_engine()
-    from deadweight.pipeline.verify import verify  # noqa: PLC0415 - the engine-heavy half, only when it runs
-
     return verify(path, config=config, images=images, write=write, network=network, checks=checks, progress=progress)
-
-
-def require_engine() -> None:
-    """Fail in one line, before any audit or build, when the local Docker engine cannot be reached."""
-    with Engine(timeout=PROBE_TIMEOUT) as engine:
-        try:
-            engine.sdk().ping()
-        except Exception as exc:  # the SDK raises requests', urllib3's or its own errors: any is "no engine"
-            raise SourceError(
-                f"optimize builds and checks the images with a Docker engine, and none could be "
-                f"reached ({describe(exc)})"
-            ) from None
