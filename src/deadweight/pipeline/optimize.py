@@ -14,7 +14,7 @@ from pathlib import Path
 
 from deadweight.config import Config
 from deadweight.model.verification import VerifyReport
-from deadweight.pipeline.verify import verify
+from deadweight.pipeline.verify import DEFAULT_TAG_PREFIX, verify
 
 __all__ = ["optimize"]
 
@@ -28,16 +28,27 @@ def optimize(
     network: str | None = None,
     checks: Collection[str] = (),
     progress: Callable[[str, str], None] | None = None,
+    tag_prefix: str = DEFAULT_TAG_PREFIX,
 ) -> VerifyReport:
     """The service or fleet at ``path`` audited, fixed, rebuilt and proven; with ``write``, the edits that
-    passed written to its files.
+        passed written to its files.
 
-    ``images`` maps a service to its current image (else it is found in the engine or built from the original
-    files); ``network`` is passed to every build and run; ``checks`` limits the checks to these names (all when
-    empty); ``progress(service, what)`` is called at each step (building, checking, waiting on ...).
+        ``images`` maps a service to its current image (else it is found in the engine or built from the original
+        files); ``network`` is passed to every build and run; ``checks`` limits the checks to these names (all when
+        empty); ``progress(service, what)`` is called at each step (building, checking, waiting on ...); the images
+    it builds are tagged ``TAG_PREFIX/SERVICE:...`` (and the after image kept, for the checks' rerun commands).
 
-    Raises what ``verify`` raises, before any work: ``UsageError`` for a bad path, check or service,
-    ``SourceError`` when there is no Docker engine (optimize cannot measure anything without one); ``FixError``
-    when ``write`` could not write.
+        Raises what ``verify`` raises, before any work: ``UsageError`` for a bad path, check or service,
+        ``SourceError`` when there is no Docker engine (optimize cannot measure anything without one); ``FixError``
+        when ``write`` could not write.
     """
-    return verify(path, config=config, images=images, write=write, network=network, checks=checks, progress=progress)
+    return verify(
+        path,
+        config=config,
+        images=images,
+        write=write,
+        network=network,
+        checks=checks,
+        progress=progress,
+        tag_prefix=tag_prefix,
+    )
