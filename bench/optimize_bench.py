@@ -41,6 +41,7 @@ SERVICE = ROOT / "examples" / "torch-cpu-api"
 REFERENCE = Path(__file__).resolve().parent / "reference" / "Dockerfile"
 BEFORE_TAG = "deadweight-bench/torch-cuda:2.5.1"
 REFERENCE_TAG = "dw-voptimize-bench-reference:latest"
+OUT = Path(__file__).resolve().parent / "out"  # git-ignored: the run's JSON and Markdown reports
 WITHIN = 0.05  # after <= reference * (1 + WITHIN)
 VERIFY_SHARE = 0.15  # verification time <= this share of the after build (cold)
 EXPECTED_BEFORE = (5.0e9, 6.2e9)  # "about 5.6 GB": a sanity bound, so a wrong before image is noticed
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         if not result.is_file():
             log(f"optimize wrote no report (exit {code}): {err.strip()[-2000:]}")
             return 2
+        OUT.mkdir(exist_ok=True)
+        shutil.copyfile(result, OUT / "optimize-result.json")  # kept for a look, whatever the outcome
+        if report_md.is_file():
+            shutil.copyfile(report_md, OUT / "optimize-results.md")
         doc = json.loads(result.read_text(encoding="utf-8"))
         (service,) = doc["services"]
         if service["after"] is None:
@@ -167,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             after_build_warm_seconds=after_build.get("warm_seconds"),
             verify_seconds=service["verify_seconds"],
             checks={c["name"]: c["status"] for c in service["checks"]},
+            failed_checks=[{"name": c["name"], "status": c["status"], "detail": c["detail"], "data": c["data"],
+                            "command": c["command"], "output": c["output"][-1500:]}
+                           for c in service["checks"] if c["status"] in ("fail", "error")],
             edits=[(e["rule"], e["status"], e["measured_savings_bytes"]) for e in service["edits"]],
             passed=doc["passed"],
             files=doc["files"],
@@ -223,6 +231,8 @@ def report(figures: dict[str, Any], json_path: str | None) -> int:
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>22}  {note}")
     print("checks: " + ", ".join(f"{name}: {status}" for name, status in figures["checks"].items()))
+    for check in figures["failed_checks"]:
+        print(f"  {check['status']}: {check['name']}: {check['detail']}  (rerun: {check['command'][:200]})")
     print("edits: " + ", ".join(f"{rule} {status} ({gb(saved)})" for rule, status, saved in figures["edits"]))
     for name, ok in targets.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
