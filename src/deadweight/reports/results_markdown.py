@@ -23,6 +23,7 @@ from deadweight.units import human_bytes, money, percent
 
 __all__ = ["render"]
 
+MAX_INLINE_COMMAND = 160  # longer commands go in a fenced block under the table
 MAX_EVIDENCE = 3  # per edit: the strongest reasons, not every import line
 STATUS_MARK = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ could not run", "skip": "➖ skipped"}
 
@@ -50,7 +51,8 @@ def _change(before: int | None, after: int | None) -> str:
         return "n/a"
     if before == after:
         return "same"
-    return f"{human_bytes(after - before)} ({percent(after - before, before)})"
+    diff = after - before
+    return f"{human_bytes(diff)} ({'-' if diff < 0 else '+'}{percent(abs(diff), before)})"
 
 
 def _summary(report: VerifyReport) -> str:
@@ -252,7 +254,7 @@ def _edit_line(report: VerifyReport, edit: EditOutcome) -> list[str]:
     fix = edit.fix
     subject = fix.package or fix.path
     about = f" {md_code(subject)}" if subject else ""
-    what = md_escape(fix.hint or fix.title)
+    what = md_escape((fix.hint or fix.title).rstrip(". "))
     files = sorted({c.path for c in fix.changes if c.before != c.after})
     where = f" ({', '.join(md_code(f) for f in files)})" if files else ""
     if edit.status == "kept":
@@ -305,10 +307,18 @@ def _checks(service: ServiceVerification, level: str) -> str:
                 STATUS_MARK[check.status],
                 md_escape(check.image),
                 md_escape(check.detail),
-                md_code(check.command) if check.command else "",
+                _rerun_cell(check.command),
             ]
         )
     lines += md_table(["Check", "What", "Result", "Image", "Detail", "Rerun it"], rows)
+    long = [c for c in service.checks if c.command and _rerun_cell(c.command) == "below"]
+    if long:
+        # a multi-line command (an inline script) keeps its lines only in a fenced block: folded into a table
+        # cell it would no longer run
+        lines += ["", "Rerun by hand:", "", "```sh"]
+        for check in long:
+            lines += [f"# {check.name}", _fenced(check.command)]
+        lines += ["```"]
     after = service.after_build.cold_seconds if service.after_build else None
     share = f" ({percent(service.verify_seconds, after)} of the after build)" if after else ""
     lines += [
@@ -329,6 +339,15 @@ def _checks(service: ServiceVerification, level: str) -> str:
             "</details>",
         ]
     return "\n".join(lines)
+
+
+def _rerun_cell(command: str) -> str:
+    """The command in the table when it is one short line, else ``below`` (listed in a fenced block)."""
+    if not command:
+        return ""
+    if "\n" in command or len(command) > MAX_INLINE_COMMAND:
+        return "below"
+    return md_code(command)
 
 
 def _fenced(text: str) -> str:

@@ -120,3 +120,27 @@ def test_user_text_is_escaped() -> None:
     text = results_markdown.render(report)
     assert "| api\\|admin |" in text
     assert "build \\[failed\\](http://x)" in text
+
+
+def test_a_multi_line_rerun_command_keeps_its_lines_in_a_fenced_block() -> None:
+    report = sample_verify_report()
+    api = api_verification()
+    script = "import sys\nfor name in sys.argv[1:]:\n    __import__(name)\n"
+    command = f"docker run --rm --entrypoint python img -c '{script}' torch fastapi"
+    check = CheckResult("imports", "import 2 modules", "pass", "all 2 modules import", command)
+    report = replace(report, services=(report.services[0], replace(api, checks=(*api.checks, check))))
+    text = results_markdown.render(report)
+    section = text[text.index("## api\n") : text.index("## worker\n")]
+    assert "| imports | import 2 modules | ✅ pass | after | all 2 modules import | below |" in section
+    block = section.split("```sh\n", 1)[1].split("\n```", 1)[0]
+    assert block == f"# import 2 modules\n{command}"  # the exact command, newlines and indentation kept
+    assert "`docker run --rm deadweight-verify/api:after python -m pip check`" in section  # short: inline
+
+
+def test_hint_full_stop_is_not_doubled() -> None:
+    report = sample_verify_report()
+    api = api_verification()
+    edit = replace(api.edits[0], fix=replace(api.edits[0].fix, hint="Remove torch from requirements.txt:2."))
+    report = replace(report, services=(report.services[0], replace(api, edits=(edit, *api.edits[1:]))))
+    text = results_markdown.render(report)
+    assert "requirements.txt:2. Saved **4.30 GB**" in text and ":2.." not in text
