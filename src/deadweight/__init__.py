@@ -1,8 +1,9 @@
 """deadweight: find the dead weight in Python container images, remove it, prove the result still works.
 
-Library use: ``from deadweight import audit, fix, inspect`` (see docs/library.md). They return the model
-(``AuditReport``, ``FixPlan``, ``InspectResult``) and raise ``deadweight.errors.DeadweightError`` subclasses; nothing
-prints or exits. They are loaded on first use, so ``import deadweight`` stays cheap.
+Library use: ``from deadweight import audit, fix, inspect, optimize, verify`` (see docs/library.md). They return the
+model (``AuditReport``, ``FixPlan``, ``InspectResult``, ``VerifyReport``) and raise
+``deadweight.errors.DeadweightError`` subclasses; nothing prints or exits. They are loaded on first use, so
+``import deadweight`` stays cheap.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from deadweight._version import __version__
 
-__all__ = ["__version__", "audit", "fix", "inspect"]
+__all__ = ["__version__", "audit", "fix", "inspect", "optimize", "verify"]
 
 if TYPE_CHECKING:
     from deadweight.pipeline.audit import audit
     from deadweight.pipeline.fix import fix
     from deadweight.pipeline.inspect import inspect
+    from deadweight.pipeline.optimize import optimize
+    from deadweight.pipeline.verify import verify
 
 
 def __getattr__(name: str) -> Any:
@@ -32,4 +35,12 @@ def __getattr__(name: str) -> Any:
         from deadweight.pipeline.inspect import inspect  # noqa: PLC0415
 
         return inspect
+    if name == "optimize":
+        from deadweight.pipeline.optimize import optimize  # noqa: PLC0415
+
+        return optimize
+    if name == "verify":
+        from deadweight.pipeline.verify import verify  # noqa: PLC0415
+
+        return verify
     raise AttributeError(f"module 'deadweight' has no attribute {name!r}")

@@ -51,4 +51,8 @@ class FixError(DeadweightError):
 
 
 class BuildError(DeadweightError):
-    """A docker build or run failed."""
+    """A docker build or run failed. ``log``: the build's output when there was one (verify keeps it)."""
+
+    def __init__(self, message: str, *, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log

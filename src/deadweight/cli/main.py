@@ -11,7 +11,7 @@ from types import FrameType
 
 import click
 
-from deadweight.cli import audit, fix, guard, inspect  # noqa: F401 - each registers its command on the group
+from deadweight.cli import audit, fix, guard, inspect, optimize, verify  # noqa: F401 - each registers its command
 from deadweight.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, cli
 from deadweight.errors import DeadweightError
 from deadweight.redact import redact

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -55,6 +55,31 @@ class RunSpec:
     network: str | None = None
     mem_limit: int | None = None
     healthcheck: Mapping[str, Any] | None = None  # as the Engine API wants it; None keeps the image's own
+
+
+#: Keep this much of a build's output (its end: where a failure shows).
+BUILD_LOG_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    """A finished build: the tag, the engine's image id, its output (the last ``BUILD_LOG_BYTES``) and wall time."""
+
+    tag: str
+    image_id: str
+    log: str
+    seconds: float
+
+
+def _bounded_log(chunks: Iterable[Any]) -> str:
+    """The build's stream/status/error lines as one text, its last ``BUILD_LOG_BYTES``."""
+    parts: list[str] = []
+    for chunk in chunks:
+        if isinstance(chunk, dict):
+            text = chunk.get("stream") or chunk.get("error") or chunk.get("status") or ""
+            parts.append(str(text) if str(text).endswith("\n") else f"{text}\n" if text else "")
+    text = "".join(parts)
+    return text[-BUILD_LOG_BYTES:]
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,18 @@ class Engine:
             else:
                 self._client = docker.from_env(timeout=max(1, int(self._timeout)))
         return self._client
+
+    def ping(self) -> None:
+        """Make sure the engine answers; ``SourceError`` (exit 3, one line) when it does not."""
+        try:
+            self.sdk().ping()
+        except Exception as exc:
+            raise SourceError(f"cannot reach the Docker engine ({describe(exc)})") from None
+
+    def remove_image(self, name: str) -> None:
+        """Untag (and, when nothing else uses it, delete) image ``name``, quietly."""
+        with contextlib.suppress(Exception):
+            self.sdk().api.remove_image(name, noprune=False)
 
     # -- images -----------------------------------------------------------------------------
 
@@ -159,25 +196,48 @@ class Engine:
     ) -> str:
         """Build ``dockerfile`` (relative to ``context_dir``) as ``tag``; ``label`` names what is built in
         errors (a service). Returns the tag."""
+        self.build_logged(context_dir=context_dir, dockerfile=dockerfile, tag=tag, label=label,
+                          buildargs=buildargs, target=target, network=network)
+        return tag
+
+    def build_logged(
+        self,
+        *,
+        context_dir: str,
+        dockerfile: str,
+        tag: str,
+        label: str,
+        buildargs: Mapping[str, str] | None = None,
+        target: str | None = None,
+        network: str | None = None,
+        nocache: bool = False,
+    ) -> BuildOutput:
+        """``build`` that also says how it went: the build's output (bounded), its wall time and the image id.
+        ``nocache``: no layer of an earlier build is reused (a cold build). A failed build raises
+        ``BuildError`` whose message ends with the build's last output line."""
         import docker.errors  # noqa: PLC0415 - see sdk()
 
+        start = time.monotonic()
         try:
-            self.sdk().images.build(
+            image, chunks = self.sdk().images.build(
                 path=context_dir,
                 dockerfile=dockerfile,
                 tag=tag,
                 buildargs=dict(buildargs) if buildargs else None,
                 target=target,
                 network_mode=network,
+                nocache=nocache,
                 rm=True,
+                forcerm=True,
             )
         except docker.errors.BuildError as exc:
             lines = [str(c.get("stream") or c.get("error") or "").strip() for c in exc.build_log if isinstance(c, dict)]
             last = next((line for line in reversed(lines) if line), str(exc))
-            raise BuildError(f"{label}: docker build failed: {last}") from None
+            raise BuildError(f"{label}: docker build failed: {last}", log=_bounded_log(exc.build_log)) from None
         except (docker.errors.DockerException, ValueError) as exc:
             raise BuildError(f"{label}: docker build failed: {str(exc).splitlines()[0]}") from None
-        return tag
+        return BuildOutput(tag=tag, image_id=str(getattr(image, "id", "") or ""), log=_bounded_log(chunks),
+                           seconds=time.monotonic() - start)
 
     # -- containers -------------------------------------------------------------------------
 

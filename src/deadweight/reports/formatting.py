@@ -94,3 +94,16 @@ def memory_summary(memory: MemoryObservation) -> str:
     if memory.limit_bytes is None:
         return f"{peak}, no memory limit"
     return f"{peak} of {memory_bytes(memory.limit_bytes)}, {percent(memory.peak_bytes, memory.limit_bytes)}"
+
+
+# ------------------------------------------------------------------------------------------- durations
+
+
+def human_seconds(value: float | None) -> str:
+    """Wall time as people read it: ``4.2 s``, ``2 min 41 s``; ``n/a`` when it was not measured."""
+    if value is None:
+        return "n/a"
+    if value < 59.95:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest:02d} s"
