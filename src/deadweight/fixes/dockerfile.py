@@ -364,8 +364,8 @@ def _cache_note(found: _Found, tool: str) -> str | None:
 def _has_flag(cmd: InstallCommand, flag: str) -> bool:
     if flag in cmd.flags or any(f.startswith(flag + "=") for f in cmd.flags):
         return True
-    if flag in _CACHE_FLAGS and cmd.no_cache:
-        return True  # the flag, or PIP_NO_CACHE_DIR / UV_NO_CACHE in ENV or inline
+    if flag in _CACHE_FLAGS and (cmd.no_cache or cmd.cache_mount):
+        return True  # the flag, PIP_NO_CACHE_DIR / UV_NO_CACHE in ENV or inline, or a cache mount
     return flag == "--no-install-recommends" and cmd.no_install_recommends
 
 
@@ -526,11 +526,13 @@ def _shell_cleanup(found: _Found, scripts: _Scripts, command: str) -> tuple[int,
     trimmed = original[start:end].rstrip(" \t")
     before = trimmed[:-1]
     sep = before[len(before.rstrip(" \t")):] or " "
-    continued = [original[s:e].rstrip(" \t")[:-1].rstrip() for s, e, cont in lines if cont]
-    trailing = any(text.endswith("&&") for text in continued)
-    later = [original[s:e] for s, e, _ in lines[1:]]
-    leading = [text for text in later if text.lstrip().startswith("&&")]
-    model = leading[-1] if leading and not trailing else later[-1]
+    texts = [original[s:e] for s, e, _ in lines]
+    joins = [k for k, (s, e, cont) in enumerate(lines) if cont and original[s:e].rstrip(" \t")[:-1].rstrip()
+             .endswith("&&")]
+    trailing = bool(joins)
+    leading = [text for text in texts[1:] if text.lstrip().startswith("&&")]
+    # the model line: where a command starts after "&& \", else the last "&& ..." line, else the last line
+    model = texts[joins[-1] + 1] if trailing else leading[-1] if leading else texts[-1]
     indent = model[: len(model) - len(model.lstrip())]
     eol = original[lines[0][1]:lines[0][1] + 2]
     eol = "\r\n" if eol == "\r\n" else "\n"
@@ -625,7 +627,13 @@ def replace_base(edit: ReplaceBase, ctx: FixContext) -> None:
             return
         raise FixRefused(f"{found.where} is now based on {found.stage.base}, not {edit.old}")
     if edit.builder:
-        chain = found.dockerfile.chain(found.dockerfile.final_stage(ctx.service.build_target))
+        try:
+            chain = found.dockerfile.chain(found.dockerfile.final_stage(ctx.service.build_target))
+        except ParseError as exc:
+            raise FixRefused(str(exc)) from None
+        if found.stage not in chain:
+            raise FixRefused(f"{found.where} is not the FROM of the final stage; only the final stage moves to "
+                             f"{edit.new}")
         compiles = _compiles(found.dockerfile, chain)
         if compiles:
             raise FixRefused(f"the final stage compiles ({', '.join(compiles)}): it needs a builder stage (DW301) "
