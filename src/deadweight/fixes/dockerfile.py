@@ -12,6 +12,7 @@ the text is no change.
 
 from __future__ import annotations
 
+import difflib
 import json
 import posixpath
 import re
@@ -130,41 +131,93 @@ def _found(path: str, text: str, dockerfile: Dockerfile, index: int) -> _Found:
     return _Found(path, text, dockerfile, stage, ins, index, _offset_of_line(text, ins.start_line))
 
 
-def _locate(edit: Edit, ctx: FixContext, matches: Callable[[Instruction], bool],
-            done: Callable[[_Found], bool]) -> _Found | None:
-    """The instruction the edit names, or None when the edit is already made there."""
+class _Gone:
+    """The instruction the audit saw was deleted by an earlier fix."""
+
+
+_GONE = _Gone()
+_ADDED_FLAGS = frozenset({"--no-install-recommends", "--no-cache-dir", "--no-cache"})
+_ADDED_COMMANDS = (["rm", "-rf", "/var/lib/apt/lists/*"], ["apt-get", "clean"])
+
+
+def _shape(ins: Instruction) -> tuple[object, ...]:
+    """What an instruction is, less what these fixers add: the flags, the cleanups, a FROM's image."""
+    if ins.keyword == "RUN":
+        argvs = tuple(tuple(w for w in argv if w not in _ADDED_FLAGS) for argv in _argvs(ins)
+                      if argv not in _ADDED_COMMANDS)
+        return ("RUN", ins.flags, argvs)
+    if ins.keyword == "FROM":
+        return ("FROM", ins.flags, tuple(ins.args.split()[1:]))
+    return (ins.keyword, ins.args, ins.flags)
+
+
+def _mapped(edit: Edit, ctx: FixContext, flat: list[tuple[Stage, Instruction]], *,
+            whole: bool) -> tuple[int | _Gone | None, Instruction | None]:
+    """Where the instruction the audit saw at ``edit.line`` (of the file as read) is in the current text:
+    the two instruction lists aligned by text, a changed instruction mapped one to one. ``whole``: the edit's
+    ``original`` is that instruction's text (else a word of it)."""
+    assert edit.file is not None
+    key = ctx.workspace.key(edit.file)
+    original = ctx.workspace.original_text(key)
+    if original is None:
+        return None, None
+    try:
+        before = _flat(parse_dockerfile(original, str(key), ctx.service.build_args))
+    except ParseError:
+        return None, None
+    at = [k for k, (_, ins) in enumerate(before) if ins.start_line == edit.line]
+    if not at or (whole and edit.original and before[at[0]][1].original != edit.original):
+        return None, None
+    k = at[0]
+    recorded = before[k][1]
+    matcher = difflib.SequenceMatcher(None, [ins.original for _, ins in before], [ins.original for _, ins in flat],
+                                      autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i1 <= k < i2:
+            if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+                j = j1 + (k - i1)
+                same_stage = len(before) != len(flat) or before[k][0].index == flat[j][0].index
+                return (j if same_stage and flat[j][1].keyword == recorded.keyword else None), recorded
+            return (_GONE if tag == "delete" else None), recorded
+    return None, recorded
+
+
+def _locate(edit: Edit, ctx: FixContext, keyword: str) -> _Found:
+    """The instruction the edit names, in the current text (which earlier fixes may have changed)."""
     assert edit.file is not None
     path = _display(edit, ctx)
     text = ctx.workspace.text(edit.file)
     dockerfile = _parse(text, path, ctx)
     flat = _flat(dockerfile)
-    at = [k for k, (_, ins) in enumerate(flat) if ins.start_line == edit.line]
-    if at and matches(flat[at[0]][1]):
-        found = _found(path, text, dockerfile, at[0])
+    mapped, recorded = _mapped(edit, ctx, flat, whole=True)
+    if isinstance(mapped, int):
+        assert recorded is not None
+        ins = flat[mapped][1]
+        if ins.original != recorded.original and _shape(ins) != _shape(recorded):
+            raise FixRefused(f"the instruction at {path}:{edit.line} was changed by another fix in a way this one "
+                             "cannot follow; run deadweight fix again")
+        found = _found(path, text, dockerfile, mapped)
+    elif isinstance(mapped, _Gone):
+        raise FixRefused(f"the instruction at {path}:{edit.line} was removed by another fix")
     else:
-        same = [k for k, (_, ins) in enumerate(flat) if matches(ins)]
-        if len(same) == 1:
-            found = _found(path, text, dockerfile, same[0])
-        elif at and done(_found(path, text, dockerfile, at[0])):
-            return None
-        elif same:
-            raise FixRefused(f"the instruction changed since the audit ({len(same)} instructions in {path} "
-                             "read as the one at line {edit.line} did)")
+        exact = [k for k, (_, ins) in enumerate(flat) if edit.original and ins.original == edit.original]
+        at = [k for k in exact if flat[k][1].start_line == edit.line]
+        if at or len(exact) == 1:
+            found = _found(path, text, dockerfile, (at or exact)[0])
+        elif not edit.original and (line := [k for k, (_, ins) in enumerate(flat)
+                                             if ins.start_line == edit.line and ins.keyword == keyword]):
+            found = _found(path, text, dockerfile, line[0])
+        elif exact:
+            raise FixRefused(f"{len(exact)} instructions of {path} read as the one at line {edit.line} did; "
+                             "cannot tell which one the audit meant")
         else:
             raise FixRefused(f"the instruction changed since the audit ({path}:{edit.line})")
     if found.ins.keyword == "ONBUILD":
         raise FixRefused(f"{found.where} is an ONBUILD instruction: it runs in the images built FROM this one; "
                          "edit it by hand")
+    if found.ins.keyword != keyword:
+        raise FixRefused(f"{found.where} is a {found.ins.keyword}, not a {keyword}")
     return found
-
-
-def _same_original(edit: Edit, keyword: str) -> Callable[[Instruction], bool]:
-    def matches(ins: Instruction) -> bool:
-        if edit.original:
-            return ins.original == edit.original
-        return ins.keyword == keyword and ins.start_line == edit.line
-
-    return matches
 
 
 def _run_installs(found: _Found) -> list[InstallCommand]:
@@ -369,23 +422,9 @@ def _has_flag(cmd: InstallCommand, flag: str) -> bool:
     return flag == "--no-install-recommends" and cmd.no_install_recommends
 
 
-def _flag_done(edit: AddInstallFlag) -> Callable[[_Found], bool]:
-    def done(found: _Found) -> bool:
-        if found.ins.keyword != "RUN":
-            return False
-        cmds = [c for c in _run_installs(found) if (c.tool, c.action) == (edit.tool, edit.action)]
-        return bool(cmds) and all(_has_flag(c, edit.flag) for c in cmds)
-
-    return done
-
-
 def add_install_flag(edit: AddInstallFlag, ctx: FixContext) -> None:
     """Insert `` FLAG`` right after the action word of the RUN's ``tool action`` commands that lack it."""
-    found = _locate(edit, ctx, _same_original(edit, "RUN"), _flag_done(edit))
-    if found is None:
-        return
-    if found.ins.keyword != "RUN":
-        raise FixRefused(f"{found.where} is a {found.ins.keyword}, not a RUN")
+    found = _locate(edit, ctx, "RUN")
     if not edit.flag.startswith("-") or re.search(r"[\s\"'\\$`;&|]", edit.flag):
         raise FixRefused(f"{edit.flag!r} is not a plain option")
     scripts = _scripts(found)
@@ -461,14 +500,6 @@ def _cleanup_keys(command: str) -> frozenset[str]:
     return frozenset(kinds(f"apt-get install -y x && {command}") - kinds("apt-get install -y x"))
 
 
-def _cleanup_done(keys: frozenset[str]) -> Callable[[_Found], bool]:
-    def done(found: _Found) -> bool:
-        installs = _run_installs(found) if found.ins.keyword == "RUN" else []
-        return bool(installs) and keys <= set(installs[0].cleanups)
-
-    return done
-
-
 def add_cleanup(edit: AddCleanup, ctx: FixContext) -> None:
     """End the RUN with `` && COMMAND`` (a continuation line of its own when the RUN spans lines)."""
     try:
@@ -477,11 +508,7 @@ def add_cleanup(edit: AddCleanup, ctx: FixContext) -> None:
         keys = frozenset()
     if not keys or re.search(r"[\r\n`]|\$\(|&&|\|\||;", edit.command):
         raise FixRefused(f"{edit.command!r} is not a cleanup command the editor can check")
-    found = _locate(edit, ctx, _same_original(edit, "RUN"), _cleanup_done(keys))
-    if found is None:
-        return
-    if found.ins.keyword != "RUN":
-        raise FixRefused(f"{found.where} is a {found.ins.keyword}, not a RUN")
+    found = _locate(edit, ctx, "RUN")
     installs = _run_installs(found)
     if not any(c.tool == edit.tool for c in installs):
         raise FixRefused(f"{found.where} no longer runs {edit.tool}")
@@ -617,11 +644,7 @@ def replace_base(edit: ReplaceBase, ctx: FixContext) -> None:
     def done(found: _Found) -> bool:
         return found.ins.keyword == "FROM" and _norm(found.stage.base).startswith(_norm(edit.new))
 
-    found = _locate(edit, ctx, _same_original(edit, "FROM"), done)
-    if found is None:
-        return
-    if found.ins.keyword != "FROM":
-        raise FixRefused(f"{found.where} is a {found.ins.keyword}, not a FROM")
+    found = _locate(edit, ctx, "FROM")
     if _norm(found.stage.base) != _norm(edit.old):
         if done(found):
             return
@@ -706,7 +729,7 @@ def _find_package(found: _Found, original: str) -> _Pkg | None:
 
 
 def _locate_package(edit: RemoveRequirement | ReplaceRequirement, ctx: FixContext,
-                    done: Callable[[_Found], bool]) -> _Pkg | None:
+                    done: Callable[[list[_Found]], bool]) -> _Pkg | None:
     if not edit.original:
         raise FixRefused("the audit did not record the package as written in the RUN")
     cache: dict[int, _Pkg | None] = {}
@@ -721,6 +744,19 @@ def _locate_package(edit: RemoveRequirement | ReplaceRequirement, ctx: FixContex
     text = ctx.workspace.text(edit.file)
     dockerfile = _parse(text, path, ctx)
     flat = _flat(dockerfile)
+    mapped, _recorded = _mapped(edit, ctx, flat, whole=False)
+    if isinstance(mapped, _Gone):
+        return None  # the RUN was removed (installing this and nothing else was all it did)
+    if isinstance(mapped, int):
+        found = _found(path, text, dockerfile, mapped)
+        if found.ins.keyword == "ONBUILD":
+            raise FixRefused(f"{found.where} is an ONBUILD instruction; edit it by hand")
+        pkg = lookup(found)
+        if pkg is not None:
+            return pkg
+        if done([found]):
+            return None
+        raise FixRefused(f"the RUN at {found.where} no longer installs {edit.original} as written")
     candidates = [_found(path, text, dockerfile, k) for k, (_, ins) in enumerate(flat) if ins.keyword == "RUN"]
     at = [f for f in candidates if f.ins.start_line == edit.line]
     if at and lookup(at[0]) is not None:
@@ -734,7 +770,7 @@ def _locate_package(edit: RemoveRequirement | ReplaceRequirement, ctx: FixContex
             onbuild = [ins for _, ins in flat if ins.keyword == "ONBUILD" and ins.start_line == edit.line]
             if onbuild:
                 raise FixRefused(f"{path}:{edit.line} is an ONBUILD instruction; edit it by hand")
-            if all(done(f) for f in candidates):
+            if done(candidates):
                 return None
             raise FixRefused(f"the RUN at {path}:{edit.line} no longer installs {edit.original} as written")
         pkg = lookup(hits[0])
@@ -752,7 +788,7 @@ def _req_name(text: str) -> str:
 
 def remove_package(edit: RemoveRequirement, ctx: FixContext) -> None:
     """Drop one package word from a ``pip install``; the whole command (or RUN) when it was all it installed."""
-    pkg = _locate_package(edit, ctx, lambda f: canonicalize_name(edit.package) not in _names(f))
+    pkg = _locate_package(edit, ctx, lambda fs: all(canonicalize_name(edit.package) not in _names(f) for f in fs))
     if pkg is None:
         return
     found = pkg.found
@@ -880,8 +916,9 @@ def replace_package(edit: ReplaceRequirement, ctx: FixContext) -> None:
     extras and marker."""
     target = canonicalize_name(edit.name) if edit.name else None
 
-    def done(found: _Found) -> bool:
-        return target is not None and canonicalize_name(edit.package) not in _names(found) and target in _names(found)
+    def done(founds: list[_Found]) -> bool:
+        names = set().union(*(_names(f) for f in founds))
+        return target is not None and canonicalize_name(edit.package) not in names and target in names
 
     pkg = _locate_package(edit, ctx, done)
     if pkg is None:
