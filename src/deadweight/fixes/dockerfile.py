@@ -153,9 +153,10 @@ def _shape(ins: Instruction) -> tuple[object, ...]:
 
 def _mapped(edit: Edit, ctx: FixContext, flat: list[tuple[Stage, Instruction]], *,
             whole: bool) -> tuple[int | _Gone | None, Instruction | None]:
-    """Where the instruction the audit saw at ``edit.line`` (of the file as read) is in the current text:
-    the two instruction lists aligned by text, a changed instruction mapped one to one. ``whole``: the edit's
-    ``original`` is that instruction's text (else a word of it)."""
+    """Where the instruction the audit saw at ``edit.line`` (of the file as read) is in the current text: the
+    same position when the fixes so far only edited instructions, else the two instruction lists aligned by
+    text (a changed instruction mapped one to one). ``whole``: the edit's ``original`` is that instruction's
+    text (else a word of it)."""
     assert edit.file is not None
     key = ctx.workspace.key(edit.file)
     original = ctx.workspace.original_text(key)
@@ -170,6 +171,10 @@ def _mapped(edit: Edit, ctx: FixContext, flat: list[tuple[Stage, Instruction]], 
         return None, None
     k = at[0]
     recorded = before[k][1]
+    if [(st.index, ins.keyword) for st, ins in before] == [(st.index, ins.keyword) for st, ins in flat]:
+        return k, recorded  # the same instructions (some edited): the k-th is the k-th
+    if [ins.original for _, ins in before].count(recorded.original) > 1:
+        return None, recorded  # identical instructions and some added or removed: no telling which
     matcher = difflib.SequenceMatcher(None, [ins.original for _, ins in before], [ins.original for _, ins in flat],
                                       autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

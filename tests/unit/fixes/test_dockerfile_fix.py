@@ -208,7 +208,8 @@ def _refused(text: str, make: EditMaker, tmp_path: Path, match: str, build_args:
 
 def test_digest_pinned_base_is_refused(tmp_path: Path) -> None:
     _refused("FROM python:3.11@sha256:" + "a" * 64 + "\nRUN true\n",
-             base("python:3.11@sha256:" + "a" * 64, "python:3.11-slim", 1), tmp_path, "digest in .* pins the full image")
+             base("python:3.11@sha256:" + "a" * 64, "python:3.11-slim", 1), tmp_path,
+             "digest in .* pins the full image")
 
 
 def test_builder_base_is_refused_while_the_final_stage_compiles(tmp_path: Path) -> None:
@@ -286,6 +287,7 @@ def test_fixers_are_the_registry_entries() -> None:
 
 # --- property: random Dockerfiles from a grammar of instruction kinds ----------------------------------------
 
+_EXAMPLES = int(os.environ.get("DW_FIX_EXAMPLES", "150"))  # more for a long local run
 _PACKAGES = st.sampled_from(["flask", "numpy", "requests==2.32.3", "'uvicorn[standard]'", '"pydantic>=2"'])
 _BLANKS = st.sampled_from(["", "   ", "\t"])
 
@@ -310,8 +312,28 @@ def _pip_run(draw: st.DrawFn, esc: str) -> str:
 
 
 @st.composite
-def _dockerfile(draw: st.DrawFn) -> tuple[str, int]:
-    """A Dockerfile text and the first line of the pip RUN to edit."""
+def _apt_run(draw: st.DrawFn, esc: str) -> str:
+    """A RUN holding apt-get update and install: one line, ``&&`` leading or trailing continuation lines (with
+    comments and blank lines between), a heredoc with or without ``set -e``."""
+    pkgs = " ".join(draw(st.lists(st.sampled_from(["curl", "gcc", "libpq-dev"]), min_size=1, max_size=3)))
+    kw = draw(st.sampled_from(["RUN", "run"]))
+    indent = draw(st.sampled_from(["    ", "  ", "\t"]))
+    between = draw(st.sampled_from(["", f"{indent}# why{esc}\n", "\n"]))
+    form = draw(st.sampled_from(["line", "leading", "trailing", "heredoc", "heredoc-e"] if esc == "\\" else
+                                ["line", "leading", "trailing"]))
+    if form == "line":
+        return f"{kw} apt-get update && apt-get install -y {pkgs}"
+    if form == "leading":
+        return f"{kw} apt-get update {esc}\n{between}{indent}&& apt-get install -y {esc}\n{indent}{indent}{pkgs}"
+    if form == "trailing":
+        return f"{kw} apt-get update && {esc}\n{between}{indent}apt-get install -y {pkgs}"
+    set_e = "set -e\n" if form == "heredoc-e" else ""
+    return f"{kw} <<EOF\n{set_e}apt-get update\napt-get install -y {pkgs}\nEOF"
+
+
+@st.composite
+def _dockerfile(draw: st.DrawFn, kind: str = "pip") -> tuple[str, int]:
+    """A Dockerfile text and the first line of the RUN to edit (a pip install, or with ``kind="apt"`` an apt one)."""
     esc = draw(st.sampled_from(["\\", "`"]))
     others = st.sampled_from([
         "ENV A=1", "WORKDIR /app", "COPY . .", "# a comment", "", "LABEL x=y", "ARG V=1",
@@ -321,17 +343,18 @@ def _dockerfile(draw: st.DrawFn) -> tuple[str, int]:
     lines: list[str] = ["# escape=`"] if esc == "`" else []
     lines.append(draw(st.sampled_from(["FROM python:3.11", "FROM python:3.11-slim AS app", "from debian"])))
     runs = []
+    target_run = _apt_run(esc) if kind == "apt" else _pip_run(esc)
     for _ in range(draw(st.integers(1, 6))):
         if draw(st.booleans()):
             runs.append(len(lines))
-            lines.append(draw(_pip_run(esc)))
+            lines.append(draw(target_run))
         else:
             lines.append(draw(others))
         if draw(st.integers(0, 5)) == 0:
             lines.append(draw(st.sampled_from(["FROM python:3.11 AS next", "FROM debian"])))
     if not runs:
         runs.append(len(lines))
-        lines.append(draw(_pip_run(esc)))
+        lines.append(draw(target_run))
     target = draw(st.sampled_from(runs))
     first_line = 1 + sum(element.count("\n") + 1 for element in lines[:target])
     eol = draw(st.sampled_from(["\n", "\r\n"]))
@@ -339,7 +362,7 @@ def _dockerfile(draw: st.DrawFn) -> tuple[str, int]:
     return text, first_line
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=_dockerfile())
 def test_adding_a_flag_changes_only_that_instruction(case: tuple[str, int], tmp_path: Path) -> None:
     text, line = case
@@ -356,3 +379,44 @@ def test_adding_a_flag_changes_only_that_instruction(case: tuple[str, int], tmp_
     edited = run.text
     run.apply(flag("pip", "install", "--no-cache-dir", line))
     assert run.text == edited  # again: no change
+
+
+@settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_dockerfile(kind="apt"))
+def test_adding_the_apt_cleanup_changes_only_that_instruction(case: tuple[str, int], tmp_path: Path) -> None:
+    text, line = case
+    target = _at(parse_dockerfile(text), line)
+    run = Run(tmp_path, text=text)
+    run.apply(cleanup(line))
+    before, after = text.splitlines(keepends=True), run.text.splitlines(keepends=True)
+    added = len(after) - len(before)
+    assert added in (0, 1)
+    assert after[: target.start_line - 1] == before[: target.start_line - 1]
+    assert after[target.end_line + added:] == before[target.end_line:]
+    installs = [c for c in extract_installs(parse_dockerfile(run.text)) if c.line == line]
+    assert installs and all("apt-lists" in c.cleanups for c in installs)
+    edited = run.text
+    run.apply(cleanup(line))
+    run.apply(flag("apt-get", "install", "--no-install-recommends", line))
+    run.apply(flag("apt-get", "install", "--no-install-recommends", line))
+    assert all(c.no_install_recommends for c in extract_installs(parse_dockerfile(run.text)) if c.line == line)
+    assert len(run.text) == len(edited) + len(" --no-install-recommends") * len(installs)
+
+
+def test_identical_runs_each_get_their_own_edit(tmp_path: Path) -> None:
+    run = Run(tmp_path, text="FROM python:3.11\nRUN pip install flask\nRUN pip install flask\n")
+    run.apply(flag("pip", "install", "--no-cache-dir", 2))
+    run.apply(flag("pip", "install", "--no-cache-dir", 2))
+    assert run.text == "FROM python:3.11\nRUN pip install --no-cache-dir flask\nRUN pip install flask\n"
+    run.apply(flag("pip", "install", "--no-cache-dir", 3))
+    assert run.text.count("--no-cache-dir") == 2
+
+
+def test_edit_after_an_earlier_fix_removed_a_run(tmp_path: Path) -> None:
+    run = Run(tmp_path, text="FROM python:3.11\nRUN pip install scipy\nRUN apt-get install -y curl\n")
+    run.apply(remove("scipy", "scipy", 2))
+    run.apply(flag("apt-get", "install", "--no-install-recommends", 3))
+    assert run.text == "FROM python:3.11\nRUN apt-get install --no-install-recommends -y curl\n"
+    assert any("installing scipy was all it did" in note for note in run.notes)
+    run.apply(remove("scipy", "scipy", 2))  # the RUN is gone: nothing to do
+    assert run.text == "FROM python:3.11\nRUN apt-get install --no-install-recommends -y curl\n"
