@@ -420,3 +420,26 @@ def test_edit_after_an_earlier_fix_removed_a_run(tmp_path: Path) -> None:
     assert any("installing scipy was all it did" in note for note in run.notes)
     run.apply(remove("scipy", "scipy", 2))  # the RUN is gone: nothing to do
     assert run.text == "FROM python:3.11\nRUN apt-get install --no-install-recommends -y curl\n"
+
+
+@pytest.mark.parametrize(("text", "edit", "want"), [
+    ("FROM alpine\nRUN apk add curl\n", flag("apk", "add", "--no-cache", 2), "RUN apk add --no-cache curl"),
+    ("FROM python:3.11\nRUN uv sync --frozen\n", flag("uv", "sync", "--no-cache", 2),
+     "RUN uv sync --no-cache --frozen"),
+    ("FROM python:3.11\nRUN apt-get install -o APT::Install-Recommends=false -y curl\n",
+     flag("apt-get", "install", "--no-install-recommends", 2),
+     "RUN apt-get install -o APT::Install-Recommends=false -y curl"),
+    ("FROM python:3.11\nRUN --mount=type=cache,target=/root/.cache/pip pip install flask\n",
+     flag("pip", "install", "--no-cache-dir", 2), "RUN --mount=type=cache,target=/root/.cache/pip pip install flask"),
+    ("FROM python:3.11\nRUN apt-get install -y curl && apt-get clean\n", cleanup(2, "apt-get clean"),
+     "RUN apt-get install -y curl && apt-get clean"),
+    ("FROM python:3.11\nRUN apt-get install -y curl\n", cleanup(2, "apt-get clean"),
+     "RUN apt-get install -y curl && apt-get clean"),
+    ("FROM python\n", base("python", "python:slim", 1), "FROM python:slim"),
+    ("FROM docker.io/library/python:3.12 AS app\n", base("python:3.12", "python:3.12-slim", 1),
+     "FROM docker.io/library/python:3.12-slim AS app"),
+])
+def test_one_edit(text: str, edit: EditMaker, want: str, tmp_path: Path) -> None:
+    run = Run(tmp_path, text=text)
+    run.apply(edit)
+    assert run.text.splitlines()[-1] == want
