@@ -546,7 +546,7 @@ def add_cleanup(edit: AddCleanup, ctx: FixContext) -> None:
 def _shell_cleanup(found: _Found, scripts: _Scripts, command: str) -> tuple[int, int, str]:
     tokens = scripts.parts[0][1]
     if not tokens or tokens[-1].op:
-        raise FixRefused(f"{found.where} ends with {tokens[-1].value if tokens else 'nothing'}; "
+        raise FixRefused(f"{found.where} ends with {tokens[-1].value if tokens else 'nothing'!r}; "
                          "add the cleanup by hand")
     last = tokens[-1]
     lines = scripts.joined.lines
