@@ -44,17 +44,19 @@ from deadweight.model.remedy import (
     ReplaceRequirement,
 )
 from deadweight.project.dockerfile import parse_dockerfile, parse_exec_or_shell
-from deadweight.project.installs import _PIP_VALUE_OPTS, _scripts_of, split_commands, stage_installs
+from deadweight.project.installs import (
+    PIP_VALUE_OPTS,
+    SHELL_C_FLAGS,
+    SHELLS,
+    command_start,
+    run_scripts,
+    split_commands,
+    stage_installs,
+)
 from deadweight.project.shellwords import expand_vars
 
 __all__ = ["add_cleanup", "add_install_flag", "remove_package", "replace_base", "replace_package"]
 
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
-_PREFIX_WORDS = frozenset(
-    {"sudo", "time", "exec", "command", "nohup", "then", "do", "else", "if", "while", "until", "!", "{", "}",
-     "set", "env", "xargs"}
-)  # fmt: skip  (installs._PREFIX_WORDS: the words the extractor skips before a program)
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _CACHE_FLAGS = frozenset({"--no-cache-dir", "--no-cache"})
 _CACHE_TARGETS = {"pip": "/root/.cache/pip", "uv": "/root/.cache/uv", "poetry": "/root/.cache/pypoetry",
                   "apk": "/var/cache/apk", "apt-get": "/var/cache/apt", "apt": "/var/cache/apt"}
@@ -259,7 +261,7 @@ def _scripts(found: _Found) -> _Scripts:
             words = tuple(Token(v, found.base + s, found.base + e) for v, (s, e) in zip(form.exec_form, spans,
                                                                                        strict=True))
             argv = form.exec_form
-            nested = len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] in ("-c", "-ec", "-exc")
+            nested = len(argv) >= 3 and posixpath.basename(argv[0]) in SHELLS and argv[1] in SHELL_C_FLAGS
             return _Scripts(joined, (("exec", words),), nested)
         tokens = _after_keyword(shell_tokens(joined.text), joined, ins)
         parts: tuple[tuple[str, tuple[Token, ...]], ...]
@@ -267,7 +269,7 @@ def _scripts(found: _Found) -> _Scripts:
             parts = (("shell", _absolute(tokens, joined, found.base)),)
         else:
             head = [t.value for t in tokens if not t.op and not t.value.startswith("<<")]
-            if head and posixpath.basename(head[0]) not in _SHELLS:
+            if head and posixpath.basename(head[0]) not in SHELLS:
                 return _Scripts(joined, (), False)  # RUN python3 <<EOF: not shell
             parts = tuple(("heredoc", tuple(shell_tokens(found.text[found.base + r.start:found.base + r.end],
                                                          found.base + r.start)))
@@ -288,19 +290,12 @@ def _first_plain(values: list[str], start: int) -> int | None:
 
 def _recognise(values: list[str]) -> tuple[str, str, int] | None:
     """(tool, action, index of the action word) of an install command, as ``installs`` recognises it."""
-    i = 0
-    while i < len(values):
-        word = values[i]
-        if _ASSIGNMENT.match(word) or word in _PREFIX_WORDS or (
-                i > 0 and values[i - 1] in ("sudo", "env", "xargs") and word.startswith("-")):
-            i += 1
-        else:
-            break
+    i = command_start(values)
     if i >= len(values):
         return None
     prog = posixpath.basename(values[i])
     j = i + 1
-    if prog in _SHELLS and len(values) - j >= 2 and values[j] in ("-c", "-ec", "-exc"):
+    if prog in SHELLS and len(values) - j >= 2 and values[j] in SHELL_C_FLAGS:
         return ("sh", "-c", 0)
     if re.fullmatch(r"python[0-9.]*", prog) and len(values) - j >= 2 and values[j] == "-m":
         prog, j = values[j + 1], j + 2
@@ -388,7 +383,7 @@ def _reparse(found: _Found, new_text: str, ctx: FixContext, *, removed: bool = F
 
 def _argvs(ins: Instruction) -> list[list[str]]:
     out: list[list[str]] = []
-    for script in _scripts_of(ins):
+    for script in run_scripts(ins):
         out.extend(split_commands(script))
     return out
 
@@ -707,7 +702,7 @@ def _package_words(cmd: _Cmd) -> list[int]:
     while k < len(cmd.words):
         value = cmd.words[k].value
         if value.startswith("-") and value != "-":
-            if value in _PIP_VALUE_OPTS:
+            if value in PIP_VALUE_OPTS:
                 k += 1  # its value is the next word
         else:
             out.append(k)
