@@ -239,21 +239,32 @@ def _apply(text: str, scanned: Scanned, ops: list[_Op], path: Path) -> str:
     """The edited text: tomlkit's when it is confined to the intended lines, else the scanner's splices."""
     splices: list[Splice] = []
     allowed: set[int] = set()
+    refusal: FixRefused | None = None
     for op in ops:
-        got = _splices(text, scanned, op)
+        try:
+            got = _splices(text, scanned, op)
+        except FixRefused as exc:
+            refusal, got = exc, []
         splices += got
         for start, end, _ in got:
             allowed |= set(range(scanned.line_of(start), scanned.line_of(max(start, end - 1)) + 1))
+        if op.kind == "replace" and op.entry is not None:  # the entry's own lines, for tomlkit
+            allowed |= set(range(scanned.line_of(op.entry.start), scanned.line_of(op.entry.end - 1) + 1))
+    if refusal is not None:
+        raise refusal  # the scanner could not place the edit: no allowed lines to check tomlkit against
     expected = _expected_data(tomllib.loads(text), ops)
-    via_tomlkit = _tomlkit_edit(text, ops)
-    if via_tomlkit is not None and _confined(text, via_tomlkit, allowed) and _data(via_tomlkit) == expected:
-        return via_tomlkit
-    new = _splice(text, splices)
-    if not _confined(text, new, allowed):
-        raise FixRefused(f"the edit of {path.name} would touch lines it should not")
-    if _data(new) != expected:
-        raise FixRefused(f"the edited {path.name} does not read back as the intended change")
-    return new
+    candidates = [t for t in (_tomlkit_edit(text, ops), _splice(text, splices))
+                  if t is not None and _confined(text, t, allowed) and _data(t) == expected]
+    if not candidates:
+        raise FixRefused(f"the edit of {path.name} would touch more than the entry's lines, or does not read back "
+                         "as the intended change")
+    # tomlkit's round-trip unless the splices change fewer characters (tomlkit re-indents a closing bracket)
+    return min(candidates, key=lambda t: _diff_size(text, t))
+
+
+def _diff_size(before: str, after: str) -> int:
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
 
 
 def _data(text: str) -> dict[str, Any] | None:
@@ -335,11 +346,10 @@ def _remove_element(scanned: Scanned, array: Array, index: int) -> Splice:
         if scanned.line_of(nxt.start) == scanned.line_of(end):
             return item.start, nxt.start, ""
         return item.start, _skip_spaces(scanned.text, end), ""
-    if index > 0:
-        prev_end = _item_end(array, index - 1)
-        if array.commas[index - 1] is not None and scanned.line_of(prev_end) == scanned.line_of(item.start):
-            prev_item_end = array.items[index - 1].end
-            return prev_item_end, item.end, ""  # "a", "b"] -> "a"]  ("a", "b",] -> "a",])
+    if index > 0:  # the last one: cut from the end of the one before ("a", "b"] -> "a"]; "a", "b",] -> "a",])
+        prev = array.items[index - 1].end
+        if "#" not in scanned.text[prev:item.start]:
+            return prev, item.end, ""
     return item.start, _skip_spaces(scanned.text, end), ""
 
 
@@ -417,7 +427,8 @@ def _rewrite_requirement(requirement: str, name: str | None, specifier: str | No
     spec = m.group("spec")
     if specifier is not None:
         lead = spec[: len(spec) - len(spec.lstrip())]
-        spec = lead + specifier
+        paren = spec.strip().startswith("(") and spec.strip().endswith(")")
+        spec = lead + (f"({specifier})" if paren else specifier)
     return head + (m.group("extras") or "") + spec + m.group("rest")
 
 
