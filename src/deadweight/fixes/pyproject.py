@@ -113,6 +113,8 @@ def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
         if pairs or headers:
             raise FixRefused(f"a [tool.uv.sources] entry names {target.key}: rename it and the source by hand")
     new = _apply(text, scanned, [_Op("replace", target, name=new_name, specifier=edit.specifier)], path)
+    if new == text:
+        return
     _verify_declared(text, new, path, replaced=target, name=new_name, specifier=edit.specifier)
     _commit(path, new, ctx)
 
@@ -199,7 +201,7 @@ def _already_replaced(entry: Entry, edit: ReplaceRequirement) -> bool:
 def _specifier_of(entry: Entry) -> str | None:
     if entry.kind == "element":
         m = _REQ_RE.match(entry.key)
-        return m.group("spec").strip() if m else None
+        return m.group("spec").strip().removeprefix("(").removesuffix(")").strip() if m else None
     version = _poetry_version(entry)
     return version.value if version else None
 

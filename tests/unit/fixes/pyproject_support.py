@@ -20,7 +20,8 @@ def declared(path: Path) -> list[DeclaredRequirement]:
     return [*res.requirements, *res.optional]
 
 
-def pick(path: Path, package: str, group: str | None = None, origin: str | None = None, *, anygroup: bool = False) -> DeclaredRequirement:
+def pick(path: Path, package: str, group: str | None = None, origin: str | None = None, *,
+         anygroup: bool = False) -> DeclaredRequirement:
     found = [r for r in declared(path) if r.name == package and (anygroup or r.group == group)
              and (origin is None or r.origin == origin)]
     assert len(found) == 1, found
@@ -62,4 +63,4 @@ def unified(before: str, after: str, name: str = "pyproject.toml") -> str:
                                         f"a/{name}", f"b/{name}"))
 
 
-__all__ = ["context", "declared", "dc_replace", "pick", "remove_edit", "replace_edit", "run", "unified"]
+__all__ = ["context", "dc_replace", "declared", "pick", "remove_edit", "replace_edit", "run", "unified"]

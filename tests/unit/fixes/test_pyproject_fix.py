@@ -161,7 +161,8 @@ def test_invalid_toml_is_refused(tmp_path: Path) -> None:
 
 
 def test_element_sharing_a_line_with_the_bracket(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[project]\ndependencies = ["a",\n                "b",\n                "c"]\n')
+    text = '[project]\ndependencies = ["a",\n                "b",\n                "c"]\n'
+    (tmp_path / "pyproject.toml").write_text(text)
     before = (tmp_path / "pyproject.toml").read_text()
     for package, want in [("a", '[project]\ndependencies = [\n                "b",\n                "c"]\n'),
                           ("b", '[project]\ndependencies = ["a",\n                "c"]\n'),
