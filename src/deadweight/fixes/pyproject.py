@@ -86,7 +86,20 @@ def remove(edit: RemoveRequirement, ctx: FixContext) -> None:
             ctx.notes.append(f"also removed the [tool.uv.sources] entry of {target.key}")
     new = _apply(text, scanned, ops, path)
     _verify_declared(text, new, path, removed=target)
+    source = _poetry_source(target)
+    if source and not any(_poetry_source(e) == source for e in dependency_entries(_scan(new, path))):
+        ctx.notes.append(f"the Poetry source {source!r} is no longer used by any dependency")
     _commit(path, new, ctx)
+
+
+def _poetry_source(entry: Entry) -> str | None:
+    """The ``source = "name"`` of a Poetry entry."""
+    pairs = entry.pairs if entry.kind == "table" else (
+        entry.pair.value.entries if entry.pair is not None and isinstance(entry.pair.value, InlineTable) else [])
+    for pair in pairs:
+        if pair.path[-1] == "source" and isinstance(pair.value, String):
+            return pair.value.value
+    return None
 
 
 def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
@@ -568,7 +581,7 @@ def _verify_declared(before: str, after: str, path: Path, *, removed: Entry | No
         ok = sum(added.values()) == 1
         if ok:
             now = next(iter(added))
-            want_spec = now[3] if specifier is None or was[0] == "poetry" else specifier
+            want_spec = now[3] if specifier is None else specifier
             ok = (now[0], now[1], now[2], now[3], now[4], now[5]) == (was[0], was[1], want_name, want_spec, was[4],
                                                                         was[5])
     if not ok:

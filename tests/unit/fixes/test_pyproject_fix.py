@@ -169,3 +169,13 @@ def test_element_sharing_a_line_with_the_bracket(tmp_path: Path) -> None:
                           ("c", '[project]\ndependencies = ["a",\n                "b"]\n')]:
         after, _ = run(tmp_path, remove_edit(pick(tmp_path / "pyproject.toml", package)))
         assert after == want, unified(before, after)
+
+
+def test_an_unused_poetry_source_is_a_note(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.poetry.dependencies]\npython = "^3.11"\ntorch = { version = "^2.2", source = "pytorch" }\n\n'
+        '[[tool.poetry.source]]\nname = "pytorch"\nurl = "https://download.pytorch.org/whl/cpu"\n'
+        'priority = "explicit"\n')
+    after, ctx = run(tmp_path, remove_edit(pick(tmp_path / "pyproject.toml", "torch")))
+    assert "torch =" not in after and "[[tool.poetry.source]]" in after
+    assert ctx.notes == ["the Poetry source 'pytorch' is no longer used by any dependency"]
