@@ -179,3 +179,22 @@ def test_an_unused_poetry_source_is_a_note(tmp_path: Path) -> None:
     after, ctx = run(tmp_path, remove_edit(pick(tmp_path / "pyproject.toml", "torch")))
     assert "torch =" not in after and "[[tool.poetry.source]]" in after
     assert ctx.notes == ["the Poetry source 'pytorch' is no longer used by any dependency"]
+
+
+def test_a_package_in_two_extras_loses_each_entry_its_own_finding_names(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\ndependencies = []\n\n[project.optional-dependencies]\n'
+        'dev = ["pytest", "requests"]\ntest = ["requests", "coverage"]\n')
+    path = tmp_path / "pyproject.toml"
+    dev, test = pick(path, "requests", "dev"), pick(path, "requests", "test")
+    assert (dev.line, test.line) == (6, 7)
+    # the image installs only the test extra: the dev entry stays
+    after, _ = run(tmp_path, remove_edit(test), reqs=[test])
+    assert tomllib.loads(after)["project"]["optional-dependencies"] == {"dev": ["pytest", "requests"],
+                                                                        "test": ["coverage"]}
+    # both installed: two findings, one entry each
+    ctx = context(tmp_path, [dev, test])
+    for req in (dev, test):
+        apply_edit(remove_edit(req), ctx)
+    assert tomllib.loads(ctx.workspace.text(path))["project"]["optional-dependencies"] == {"dev": ["pytest"],
+                                                                                          "test": ["coverage"]}
