@@ -71,7 +71,10 @@ def test_golden(name: str, tmp_path: Path) -> None:
     assert (root / "pyproject.toml").read_text() == before
     # the edit again on the edited text: no change, no error
     ctx2 = context(root, declared(root / "pyproject.toml"), _settings(case), workspace=ctx.workspace)
-    (pyproject.remove if isinstance(edit, RemoveRequirement) else pyproject.replace)(edit, ctx2)  # type: ignore[arg-type]
+    if isinstance(edit, RemoveRequirement):
+        pyproject.remove(edit, ctx2)
+    else:
+        pyproject.replace(edit, ctx2)
     assert ctx.workspace.text(root / "pyproject.toml") == after
 
 
@@ -198,3 +201,34 @@ def test_a_package_in_two_extras_loses_each_entry_its_own_finding_names(tmp_path
         apply_edit(remove_edit(req), ctx)
     assert tomllib.loads(ctx.workspace.text(path))["project"]["optional-dependencies"] == {"dev": ["pytest"],
                                                                                           "test": ["coverage"]}
+
+
+def _plan(root: Path, settings: FixSettings, lock: str | None = None) -> tuple[str, str, str]:
+    from deadweight.fixes.planner import plan_fixes
+    from deadweight.model.audit import AuditReport, AuditTotals, ServiceResult
+    from deadweight.model.finding import Finding, Severity
+
+    path = root / "pyproject.toml"
+    path.write_text('[project]\nname = "web"\ndependencies = [\n  "fastapi",\n  "boto3>=1.34",\n]\n')
+    if lock:
+        (root / lock).write_text("version = 1\n")
+    ctx = context(root, declared(path))
+    finding = Finding(rule="DW201", title="boto3 is declared but never used", service="app",
+                      severity=Severity.MEDIUM, package="boto3", remedy=(remove_edit(pick(path, "boto3")),))
+    report = AuditReport(root=str(root), services=(ServiceResult("app", None, "static", None, 0, (finding,)),),
+                         totals=AuditTotals(0, 0, 0))
+    plan, workspace = plan_fixes(report, ctx.project, settings)
+    (row,) = plan.fixes
+    return row.status, row.reason, workspace.text(path)
+
+
+def test_the_planner_makes_the_fix_and_the_lock_decides(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    status, _, text = _plan(tmp_path / "a", FixSettings())
+    assert status == "planned" and "boto3" not in text
+    (tmp_path / "b").mkdir()
+    status, reason, text = _plan(tmp_path / "b", FixSettings(), lock="uv.lock")
+    assert status == "refused" and "uv.lock" in reason and "boto3" in text  # rolled back
+    (tmp_path / "c").mkdir()
+    status, reason, text = _plan(tmp_path / "c", FixSettings(lock=False), lock="poetry.lock")
+    assert status == "planned" and "poetry.lock must be regenerated" in reason and "boto3" not in text

@@ -134,3 +134,27 @@ def test_removing_one_element_changes_only_its_lines(doc: Generated, data: st.Da
         # again: no change, no error
         pyproject.remove(edit, ctx)
         assert ctx.workspace.text(path) == after
+
+
+@settings(max_examples=max(EXAMPLES // 2, 10), derandomize=os.environ.get("DEADWEIGHT_PROPERTY_RANDOM") != "1",
+          database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(doc=document(), data=st.data())
+def test_renaming_one_element_changes_only_its_line(doc: Generated, data: st.DataObject) -> None:
+    from tests.unit.fixes.pyproject_support import replace_edit
+
+    k = data.draw(st.integers(0, len(doc.names) - 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        path = root / "pyproject.toml"
+        path.write_bytes(doc.text.encode())
+        before = parse_pyproject(doc.text).requirements
+        edit = replace_edit(pick(path, doc.names[k]), name="renamed-pkg")
+        ctx = context(root, declared(path))
+        pyproject.replace(edit, ctx)
+        after = ctx.workspace.text(path)
+        assert _changed_lines(doc.text, after) <= {doc.lines[k]}
+        now = parse_pyproject(after).requirements
+        assert [r.name for r in now] == [*doc.names[:k], "renamed-pkg", *doc.names[k + 1:]]
+        assert [(r.specifier, r.extras, r.marker) for r in now] == [(r.specifier, r.extras, r.marker) for r in before]
+        pyproject.replace(edit, ctx)
+        assert ctx.workspace.text(path) == after
