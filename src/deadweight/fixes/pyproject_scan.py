@@ -1,5 +1,5 @@
 """Where every key, value and array element of a TOML file is: offsets into the text, for edits that keep
-every other byte.
+every other byte; and the line insertions made at those places (a table's entries, a new ``[[table]]``).
 
 tomllib and tomlkit do not say where a value is written; an edit that must change one line and nothing else
 needs the span of the element, its comma and the lines it sits on. The scanner reads TOML that tomllib has
@@ -12,9 +12,26 @@ from __future__ import annotations
 import bisect
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Array", "Header", "InlineTable", "KeyValue", "Scalar", "ScanError", "Scanned", "String", "Value", "scan"]
+from deadweight.fixes.text import insert_lines, lines
+
+__all__ = [
+    "Array",
+    "Header",
+    "InlineTable",
+    "KeyValue",
+    "Scalar",
+    "ScanError",
+    "Scanned",
+    "String",
+    "Value",
+    "add_aot_entry",
+    "add_table_entries",
+    "scan",
+    "toml_string",
+]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _WS = " \t"
@@ -90,6 +107,23 @@ class Scanned:
         end = self.line_starts[line] if line < len(self.line_starts) else len(self.text)
         body = self.text[start:end].rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
         return start, start + len(body)
+
+    def table_at(self, line: int) -> Header | None:
+        """The header of the table that physical line ``line`` is in (None: before the first header)."""
+        found = None
+        for header in self.headers:
+            if self.line_of(header.start) >= line:
+                break
+            found = header
+        return found
+
+    def table_end_line(self, header: Header) -> int:
+        """The last line holding a key/value of the table ``header`` opens (the header's own line when it has
+        none): where an entry added to the table goes after. Comments after it stay after the new entry."""
+        following = [h.start for h in self.headers if h.start > header.start]
+        stop = following[0] if following else len(self.text)
+        ends = [p.value.end for p in self.pairs if header.end <= p.key_start < stop]
+        return self.line_of(max(ends) - 1) if ends else self.line_of(header.start)
 
 
 def _line_starts(text: str) -> list[int]:
@@ -294,3 +328,41 @@ def scan(text: str) -> Scanned:
     except (IndexError, tomllib.TOMLDecodeError) as exc:
         raise ScanError(str(exc)) from None
     return Scanned(text, headers, pairs, _line_starts(text))
+
+
+# --- adding tables and entries ---------------------------------------------------------------------------------
+
+
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dotted(table: tuple[str, ...]) -> str:
+    return ".".join(part if _BARE_KEY.fullmatch(part) else toml_string(part) for part in table)
+
+
+def _append_block(text: str, block: Sequence[str]) -> str:
+    physical = lines(text)
+    gap = [""] if physical and physical[-1].strip() else []
+    return insert_lines(text, len(physical) + 1, [*gap, *block])
+
+
+def add_table_entries(text: str, table: tuple[str, ...], entries: Sequence[str]) -> str:
+    """``entries`` (``key = value`` lines) after the last key/value of ``[table]``; a new ``[table]`` at the
+    end of the file when there is none. ``ScanError`` when the text cannot be placed."""
+    scanned = scan(text)
+    found = [h for h in scanned.headers if h.path == table and not h.array]
+    if found:
+        return insert_lines(text, scanned.table_end_line(found[0]) + 1, entries)
+    return _append_block(text, [f"[{_dotted(table)}]", *entries])
+
+
+def add_aot_entry(text: str, table: tuple[str, ...], entry: Sequence[str]) -> str:
+    """A ``[[table]]`` entry after the last one there is, else at the end of the file."""
+    scanned = scan(text)
+    found = [h for h in scanned.headers if h.path == table and h.array]
+    block = [f"[[{_dotted(table)}]]", *entry]
+    if found:
+        return insert_lines(text, scanned.table_end_line(found[-1]) + 1, ["", *block])
+    return _append_block(text, block)

@@ -34,7 +34,8 @@ def _edit(root: Path, case: dict[str, object]) -> RemoveRequirement | ReplaceReq
 
 
 def _settings(case: dict[str, object]) -> FixSettings:
-    return FixSettings(pin_pyproject=bool(case.get("pin_pyproject", False)), lock=bool(case.get("lock", True)))
+    return FixSettings(pin_pyproject=bool(case.get("pin_pyproject", False)), lock=bool(case.get("lock", True)),
+                       offline=bool(case.get("offline", False)))
 
 
 def _copy(name: str, tmp_path: Path, crlf: bool = False) -> Path:
@@ -227,8 +228,9 @@ def test_the_planner_makes_the_fix_and_the_lock_decides(tmp_path: Path) -> None:
     status, _, text = _plan(tmp_path / "a", FixSettings())
     assert status == "planned" and "boto3" not in text
     (tmp_path / "b").mkdir()
-    status, reason, text = _plan(tmp_path / "b", FixSettings(), lock="uv.lock")
-    assert status == "refused" and "uv.lock" in reason and "boto3" in text  # rolled back
+    # the lock cannot be regenerated (offline: uv needs the index): refused, the pyproject edit rolled back
+    status, reason, text = _plan(tmp_path / "b", FixSettings(offline=True), lock="uv.lock")
+    assert status == "refused" and "uv.lock must be regenerated" in reason and "boto3" in text
     (tmp_path / "c").mkdir()
     status, reason, text = _plan(tmp_path / "c", FixSettings(lock=False), lock="poetry.lock")
     assert status == "planned" and "poetry.lock must be regenerated" in reason and "boto3" not in text
