@@ -31,7 +31,7 @@ from packaging.utils import canonicalize_name
 
 from deadweight.errors import ParseError
 from deadweight.fixes import locks
-from deadweight.fixes.base import FixContext, FixRefused
+from deadweight.fixes.base import FixContext, FixRefused, FixSkipped
 from deadweight.fixes.pyproject_entries import (
     Entry,
     container_of_declared,
@@ -107,7 +107,7 @@ def replace(edit: ReplaceRequirement, ctx: FixContext) -> None:
     if edit.name is None and edit.specifier is None:
         raise FixRefused("the edit names neither a new name nor a new version")
     if edit.name is None and not ctx.settings.pin_pyproject:
-        raise FixRefused("pyproject.toml ranges are left alone (libraries should not pin): pass --pin-pyproject "
+        raise FixSkipped("pyproject.toml ranges are left alone (libraries should not pin): pass --pin-pyproject "
                          "to pin them, or pin in a lock file")
     path, text = _read(edit.file, ctx)
     new_name = edit.name
