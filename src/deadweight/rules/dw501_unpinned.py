@@ -60,7 +60,8 @@ class UnpinnedRequirement(Rule):
                     severity=Severity.INFO if bounded else None,
                     evidence=evidence,
                     remedy=[ReplaceRequirement(req.name, specifier=f"=={_public(version)}", **requirement_span(req))]
-                    if version else (),
+                    if version
+                    else (),
                     fix=None if version else "Pin it to the version you test with (==).",
                 )
             )
