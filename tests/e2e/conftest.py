@@ -103,16 +103,17 @@ def tmp_docker_archive(docker_client: Any, tmp_path: Path) -> Callable[[str], Pa
 
 @pytest.fixture(scope="module")
 def cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A CPU torch index with a small stand-in CPU build, as a mirror of PyTorch's CPU index would serve it:
-    (URL, installed bytes of that build)."""
+    """A CPU torch index with a small stand-in CPU build, as a mirror of PyTorch's CPU index would serve it, at
+    a path ending in ``/cpu`` (how deadweight tells a CPU index: DW101's fix refuses any other): (URL, installed
+    bytes of that build)."""
     root = tmp_path_factory.mktemp("cpu-index")
     files = {"torch/__init__.py": b"", "torch/lib/libtorch_cpu.so": b"\1" * 2_000_000}
     wheel = build_wheel(root, "torch", "2.5.1+cpu", files, tag="cp311-cp311-manylinux_2_17_x86_64")
-    write_index(root / "simple", [wheel])
+    write_index(root / "simple" / "cpu", [wheel])
     with zipfile.ZipFile(wheel) as zf:
         installed = sum(i.file_size for i in zf.infolist())
     server = load_static_server().start(str(root / "simple"))
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", installed
+        yield f"http://127.0.0.1:{server.server_address[1]}/cpu/", installed
     finally:
         server.shutdown()

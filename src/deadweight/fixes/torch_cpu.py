@@ -181,7 +181,7 @@ def _family(edit: SetIndex, ctx: FixContext, url: str, specs: dict[str, list[Spe
                          "declared specifier allows")
         else:
             raise FixRefused(f"the CPU index {url} has no torch {want}" + (" (pinned)" if pinned else ""))
-    versions = {"torch": chosen}
+    versions = {"torch": chosen if ctx.settings.offline else _exact(chosen, available)}
     for member in FAMILY[1:]:
         if member not in specs:
             continue
@@ -192,11 +192,22 @@ def _family(edit: SetIndex, ctx: FixContext, url: str, specs: dict[str, list[Spe
         if not _satisfies(version, specs[member]):
             raise FixRefused(f"{member} {version}, the release for torch {chosen}, does not satisfy the declared "
                              f"{member} specifier")
-        if not ctx.settings.offline and Version(version) not in {Version(v.public)
-                                                                  for v in _index_versions(url, member)}:
-            raise FixRefused(f"the CPU index {url} has no {member} {version} (for torch {chosen})")
+        if not ctx.settings.offline:
+            builds = _index_versions(url, member)
+            if Version(version) not in {Version(v.public) for v in builds}:
+                raise FixRefused(f"the CPU index {url} has no {member} {version} (for torch {chosen})")
+            version = _exact(version, builds)
         versions[member] = version
     return _Family(versions, tuple(notes))
+
+
+def _exact(public: str, builds: Sequence[Version]) -> str:
+    """The one build of release ``public`` the CPU index lists with a local label (``2.5.1+cpu``), else
+    ``public``. Pinning the label keeps the install on the CPU build even when pip also reads another index
+    (``PIP_EXTRA_INDEX_URL`` from a build argument, pip.conf): ``==2.5.1`` would let pip take a
+    ``2.5.1+cu121`` from there, which sorts higher than ``+cpu``."""
+    labelled = {str(v) for v in builds if v.public == public and v.local}
+    return labelled.pop() if len(labelled) == 1 else public
 
 
 # ---------------------------------------------------------------- pip: a RUN before the install
