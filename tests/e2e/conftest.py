@@ -6,6 +6,7 @@ Every test under tests/e2e is marked `e2e`. Without the lab they are skipped wit
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lab as labtools
 from lab import ExampleImage, RegistryAuth
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -103,16 +106,25 @@ def tmp_docker_archive(docker_client: Any, tmp_path: Path) -> Callable[[str], Pa
 
 @pytest.fixture(scope="module")
 def cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A CPU torch index with a small stand-in CPU build, as a mirror of PyTorch's CPU index would serve it:
-    (URL, installed bytes of that build)."""
+    """A CPU torch index with a small stand-in CPU build, as a mirror of PyTorch's CPU index would serve it, at
+    a path ending in ``/cpu`` (how deadweight tells a CPU index: DW101's fix refuses any other): (URL, installed
+    bytes of that build)."""
     root = tmp_path_factory.mktemp("cpu-index")
-    files = {"torch/__init__.py": b"", "torch/lib/libtorch_cpu.so": b"\1" * 2_000_000}
+    # the importable stand-in torch API of the examples' CUDA stand-in (examples/standin), so a service fixed
+    # onto this index still starts; a CPU build: no CUDA libraries, version.cuda None
+    spec = importlib.util.spec_from_file_location("make_wheels", ROOT / "examples" / "standin" / "make_wheels.py")
+    assert spec and spec.loader
+    standin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standin)
+    files = {"torch/__init__.py": standin.TORCH_INIT.encode(), "torch/cuda/__init__.py": standin.TORCH_CUDA.encode(),
+             "torch/version.py": b'__version__ = "2.5.1+cpu"\ncuda = None\ngit_version = "stand-in"\ndebug = False\n',
+             "torch/lib/libtorch_cpu.so": b"\1" * 2_000_000}
     wheel = build_wheel(root, "torch", "2.5.1+cpu", files, tag="cp311-cp311-manylinux_2_17_x86_64")
-    write_index(root / "simple", [wheel])
+    write_index(root / "simple" / "cpu", [wheel])
     with zipfile.ZipFile(wheel) as zf:
         installed = sum(i.file_size for i in zf.infolist())
     server = load_static_server().start(str(root / "simple"))
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", installed
+        yield f"http://127.0.0.1:{server.server_address[1]}/cpu/", installed
     finally:
         server.shutdown()

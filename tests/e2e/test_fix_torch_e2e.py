@@ -153,7 +153,7 @@ def test_pip_example_builds_a_cpu_only_image(tmp_path: Path, torch_cpu_index: st
     assert (root / "requirements.txt").read_bytes() == requirements
     dockerfile = (root / "Dockerfile").read_text()
     assert f"ARG TORCH_INDEX_URL={torch_cpu_index}\n" in dockerfile
-    assert 'RUN pip install --no-cache-dir --no-deps --index-url "$TORCH_INDEX_URL" torch==2.13.0\n' \
+    assert 'RUN pip install --no-cache-dir --no-deps --index-url "$TORCH_INDEX_URL" torch==2.13.0+cpu\n' \
            "RUN pip install --no-cache-dir -r requirements.txt\n" in dockerfile
     assert _dw101(root, torch_cpu_index) == []
     subprocess.run(["docker", "build", "--network", "host", "-t", IMAGE, str(root)], check=True,

@@ -322,3 +322,47 @@ def test_every_option_status_and_json_field_is_documented() -> None:
     fields = [*schema["properties"], *schema["$defs"]["fix"]["properties"], *schema["$defs"]["change"]["properties"]]
     for field in fields:
         assert re.search(rf"[`.]{field}[`\[]", section), field
+
+
+PYPROJECT = ('[project]\nname = "svc"\nversion = "1.0"\n# what the service needs\ndependencies = [\n'
+             '  "app-lib>=0.9",  # the one library\n]\n')
+PYPROJECT_DOCKERFILE = ("FROM python:3.11-slim\nWORKDIR /srv\nCOPY . .\nRUN pip install --no-cache-dir .\n"
+                        "CMD [\"python\", \"-m\", \"app.main\"]\n")
+
+
+def test_a_pyproject_range_is_reported_skipped_by_default_and_pinned_with_pin_pyproject(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from deadweight.project.pyproject import parse_pyproject
+
+    root = make_service(tmp_path / "svc")
+    (root / "requirements.txt").unlink()
+    (root / "Dockerfile").write_text(PYPROJECT_DOCKERFILE, encoding="utf-8")
+    (root / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
+    # the static audit (the local index) resolves app-lib>=0.9 to 1.0 and reports the open range
+    doc = audit_json(capsys, root, tmp_path / "audit.json")
+    [finding] = [f for s in doc["services"] for f in s["findings"] if f["rule"] == "DW501"]
+    assert finding["package"] == "app-lib" and finding["severity"] == "low"
+    assert finding["path"].endswith("pyproject.toml:6")
+    assert [(e["kind"], e["specifier"]) for e in finding["remedy"]] == [("replace-requirement", "==1.0")]
+
+    # without --pin-pyproject the range is left alone on purpose: skipped (not refused, not exit 4)
+    before = tree(root)
+    code, plan = run_json(capsys, str(root), "--only", "DW501", "--write")
+    [row] = [f for f in plan["fixes"] if f["rule"] == "DW501"]
+    assert row["status"] == "skipped" and "--pin-pyproject" in row["reason"]
+    assert code == 0 and plan["files"] == [] and tree(root) == before
+
+    code, plan = run_json(capsys, str(root), "--only", "DW501", "--pin-pyproject", "--write")
+    [row] = [f for f in plan["fixes"] if f["rule"] == "DW501"]
+    assert row["status"] == "planned" and plan["written"] is True and code == 0
+    after = (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert after == PYPROJECT.replace('"app-lib>=0.9"', '"app-lib==1.0"')  # that line's specifier, nothing else
+    old, new = parse_pyproject(PYPROJECT), parse_pyproject(after)
+    assert [(r.name, r.specifier) for r in new.requirements] == [("app-lib", "==1.0")]
+    assert [(r.name, r.line, r.group, r.origin) for r in new.requirements] == [
+        (r.name, r.line, r.group, r.origin) for r in old.requirements]
+    # a fresh audit no longer reports it, and a second fix changes nothing
+    again = audit_json(capsys, root, tmp_path / "again.json")
+    assert not [f for s in again["services"] for f in s["findings"] if f["rule"] == "DW501"]
+    code, plan = run_json(capsys, str(root), "--pin-pyproject", "--write")
+    assert plan["files"] == [] and code == 0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from deadweight.fixes.refused import FixRefused
+from deadweight.fixes.refused import FixRefused, FixSkipped
 from deadweight.fixes.workspace import Workspace
 from deadweight.model.finding import Finding
 from deadweight.model.project import Project, Service
@@ -21,7 +21,7 @@ from deadweight.model.project import Project, Service
 if TYPE_CHECKING:
     from deadweight.model.remedy import Edit
 
-__all__ = ["DEFAULT_CPU_INDEX", "FixContext", "FixRefused", "FixSettings", "Fixer"]
+__all__ = ["DEFAULT_CPU_INDEX", "FixContext", "FixRefused", "FixSettings", "FixSkipped", "Fixer"]
 
 DEFAULT_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from deadweight.model.project import Instruction
 from deadweight.project.dockerfile import parse_exec_or_shell
-from deadweight.project.installs import split_commands
+from deadweight.project.installs import SHELLS, split_commands
 
 __all__ = [
     "Part",
@@ -28,7 +28,6 @@ __all__ = [
 
 Part = Literal["os", "pip", "cleanup", "neutral", "other"]
 
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _COMPILERS = frozenset({
     "gcc", "cc", "g++", "c++", "cpp", "clang", "clang++", "gfortran", "f77", "f95", "make", "gmake", "cmake",
@@ -56,12 +55,12 @@ def instruction_scripts(ins: Instruction) -> list[str]:
     form = parse_exec_or_shell(args)
     if form.exec_form is not None:
         argv = list(form.exec_form)
-        if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1].startswith("-") and "c" in argv[1]:
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in SHELLS and argv[1].startswith("-") and "c" in argv[1]:
             return [argv[2]]
         return [" ".join(_quote(w) for w in argv)]
     if ins.heredocs:
         head = re.sub(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1", " ", form.shell or "").strip()
-        if not head or posixpath.basename(head.split()[0]) in _SHELLS:
+        if not head or posixpath.basename(head.split()[0]) in SHELLS:
             return [doc.body for doc in ins.heredocs]
         return [head]
     return [form.shell or ""]
@@ -167,7 +166,7 @@ def compiler_words(scripts: Iterable[str]) -> list[str]:
         if not words:
             continue
         prog = posixpath.basename(words[0])
-        if prog in _SHELLS and len(words) >= 3 and words[1].startswith("-") and "c" in words[1]:
+        if prog in SHELLS and len(words) >= 3 and words[1].startswith("-") and "c" in words[1]:
             found.extend(compiler_words([words[2]]))
             continue
         if prog in _COMPILERS or _VERSIONED_COMPILER.match(prog):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from deadweight.errors import DeadweightError, UsageError
-from deadweight.fixes.base import FixContext, Fixer, FixRefused, FixSettings
+from deadweight.fixes.base import FixContext, Fixer, FixRefused, FixSettings, FixSkipped
 from deadweight.fixes.registry import ORDER, apply_edit
 from deadweight.fixes.torch_family import FAMILY
 from deadweight.fixes.workspace import Workspace
@@ -120,6 +120,9 @@ def _fix_one(service: Service, finding: Finding, project: Project, settings: Fix
     try:
         for edit in finding.remedy:
             apply(edit, ctx)
+    except FixSkipped as exc:  # left alone by a setting: the finding's other edits are undone too
+        workspace.restore(snapshot)
+        return _row(finding, "skipped", str(exc), commands=ctx.commands)
     except FixRefused as exc:
         workspace.restore(snapshot)
         return _row(finding, "refused", str(exc), commands=ctx.commands)

@@ -34,12 +34,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from deadweight.errors import DeadweightError
 from deadweight.fixes import locks
 from deadweight.fixes.base import FixContext, FixRefused
 from deadweight.fixes.kinds import file_kind
+from deadweight.fixes.pyproject_scan import ScanError, add_aot_entry, add_table_entries, scan, toml_string
 from deadweight.fixes.text import insert_lines, lines, replace_lines
 from deadweight.fixes.torch_family import FAMILY, member_version
 from deadweight.model.project import (
@@ -78,10 +80,6 @@ _PLACE = frozenset({"--user", "--system", "--break-system-packages", "--target",
                     "--python", "-p"})
 _MAKES_PIP = re.compile(r"(^|\s)(-m\s+venv|virtualenv|uv\s+venv|-m\s+ensurepip|get-pip)(\s|$)")
 _URL_UNSAFE = re.compile(r"[\s\"'`$\\{}<>|;&#]")
-_HEADER = re.compile(
-    r"""^\s*(\[\[?)\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*\]\]?"""
-    r"""\s*(#.*)?$"""
-)
 
 
 def route(edit: SetIndex, ctx: FixContext) -> None:
@@ -183,7 +181,7 @@ def _family(edit: SetIndex, ctx: FixContext, url: str, specs: dict[str, list[Spe
                          "declared specifier allows")
         else:
             raise FixRefused(f"the CPU index {url} has no torch {want}" + (" (pinned)" if pinned else ""))
-    versions = {"torch": chosen}
+    versions = {"torch": chosen if ctx.settings.offline else _exact(chosen, available)}
     for member in FAMILY[1:]:
         if member not in specs:
             continue
@@ -194,11 +192,22 @@ def _family(edit: SetIndex, ctx: FixContext, url: str, specs: dict[str, list[Spe
         if not _satisfies(version, specs[member]):
             raise FixRefused(f"{member} {version}, the release for torch {chosen}, does not satisfy the declared "
                              f"{member} specifier")
-        if not ctx.settings.offline and Version(version) not in {Version(v.public)
-                                                                  for v in _index_versions(url, member)}:
-            raise FixRefused(f"the CPU index {url} has no {member} {version} (for torch {chosen})")
+        if not ctx.settings.offline:
+            builds = _index_versions(url, member)
+            if Version(version) not in {Version(v.public) for v in builds}:
+                raise FixRefused(f"the CPU index {url} has no {member} {version} (for torch {chosen})")
+            version = _exact(version, builds)
         versions[member] = version
     return _Family(versions, tuple(notes))
+
+
+def _exact(public: str, builds: Sequence[Version]) -> str:
+    """The one build of release ``public`` the CPU index lists with a local label (``2.5.1+cpu``), else
+    ``public``. Pinning the label keeps the install on the CPU build even when pip also reads another index
+    (``PIP_EXTRA_INDEX_URL`` from a build argument, pip.conf): ``==2.5.1`` would let pip take a
+    ``2.5.1+cu121`` from there, which sorts higher than ``+cpu``."""
+    labelled = {str(v) for v in builds if v.public == public and v.local}
+    return labelled.pop() if len(labelled) == 1 else public
 
 
 # ---------------------------------------------------------------- pip: a RUN before the install
@@ -473,7 +482,10 @@ def _route_pyproject(edit: SetIndex, ctx: FixContext, url: str) -> None:
     if _pyproject_routed(ctx, path, text, tool):
         return
     editor = {"uv": _uv_edit, "poetry": _poetry_edit, "pdm": _pdm_edit}[tool]
-    new_text, expected = editor(text, data, members, declared, url)
+    try:
+        new_text, expected = editor(text, data, members, declared, url)
+    except ScanError as exc:
+        raise FixRefused(f"cannot place the tables of {ctx.workspace.display(path)}: {exc}") from None
     _verify_toml(ctx, path, text, new_text, expected=expected, parsed=parsed)
     ctx.workspace.set(path, new_text)
     ctx.notes.append(f"{tool}: {', '.join(members)} from {url} ({INDEX_NAME})")
@@ -550,72 +562,6 @@ def _reuse(entries: object, url: str, what: str) -> str | None:
     return None
 
 
-def _toml_str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _header_lines(text: str) -> list[tuple[int, str, bool]]:
-    """(1-based line, dotted key with spaces removed, array-of-tables) of every table header."""
-    out = []
-    in_multiline = False
-    for number, line in enumerate(lines(text), 1):
-        if line.count('"""') % 2 or line.count("'''") % 2:
-            in_multiline = not in_multiline
-            continue
-        if in_multiline:
-            continue
-        m = _HEADER.match(line.rstrip("\r\n"))
-        if m:
-            key = re.sub(r"\s*\.\s*", ".", m.group(2))
-            out.append((number, key, m.group(1) == "[["))
-    return out
-
-
-def _body_end(text: str, header_line: int) -> int:
-    """The last line holding something of the table whose header is at ``header_line`` (the header itself
-    when empty): the line to insert after."""
-    headers = [n for n, _, _ in _header_lines(text)]
-    following = [n for n in headers if n > header_line]
-    physical = lines(text)
-    stop = following[0] - 1 if following else len(physical)
-    last = header_line
-    for number in range(header_line + 1, stop + 1):
-        stripped = physical[number - 1].strip()
-        if stripped and not stripped.startswith("#"):
-            last = number
-    return last
-
-
-def _insert_after(text: str, line: int, new: Sequence[str]) -> str:
-    return insert_lines(text, line + 1, new)
-
-
-def _append_block(text: str, block: Sequence[str]) -> str:
-    physical = lines(text)
-    gap = [""] if physical and physical[-1].strip() else []
-    return insert_lines(text, len(physical) + 1, [*gap, *block])
-
-
-def _add_table_entries(text: str, table: str, entries: Sequence[str], *, create: bool = True) -> str:
-    """``entries`` (``key = value`` lines) at the end of ``[table]``; a new ``[table]`` at the end of the file
-    when there is none."""
-    found = [n for n, key, aot in _header_lines(text) if key == table and not aot]
-    if found:
-        return _insert_after(text, _body_end(text, found[0]), entries)
-    if not create:
-        raise FixRefused(f"no [{table}] table to add to")
-    return _append_block(text, [f"[{table}]", *entries])
-
-
-def _add_aot_entry(text: str, table: str, entry: Sequence[str]) -> str:
-    """A ``[[table]]`` entry after the last one there is, else at the end of the file."""
-    found = [n for n, key, aot in _header_lines(text) if key == table and aot]
-    block = [f"[[{table}]]", *entry]
-    if found:
-        return _insert_after(text, _body_end(text, found[-1]), ["", *block])
-    return _append_block(text, block)
-
-
 def _set_in(data: dict[str, Any], keys: Sequence[str], value: Any) -> None:
     node = data
     for key in keys[:-1]:
@@ -638,16 +584,16 @@ def _uv_edit(text: str, data: dict[str, Any], members: list[str], declared: list
     if name is None:
         name = INDEX_NAME
         entry = {"name": name, "url": url, "explicit": True}
-        new = _add_aot_entry(new, "tool.uv.index", [f"name = {_toml_str(name)}", f"url = {_toml_str(url)}",
-                                                    "explicit = true"])
+        new = add_aot_entry(new, ("tool", "uv", "index"),
+                            [f"name = {toml_string(name)}", f"url = {toml_string(url)}", "explicit = true"])
         index = expected.setdefault("tool", {}).setdefault("uv", {}).setdefault("index", [])
         index.append(entry)
     source = [{"index": name, "marker": UV_MARKER}]
-    lines_ = [f'{m} = [{{ index = {_toml_str(name)}, marker = "{UV_MARKER}" }}]' for m in members]
-    uv_sources_header = any(key == "tool.uv.sources" and not aot for _, key, aot in _header_lines(new))
+    lines_ = [f'{m} = [{{ index = {toml_string(name)}, marker = "{UV_MARKER}" }}]' for m in members]
+    uv_sources_header = any(h.path == ("tool", "uv", "sources") and not h.array for h in scan(new).headers)
     if sources is not None and not uv_sources_header:
         raise FixRefused("[tool.uv.sources] is written inline or with dotted keys: route torch by hand")
-    new = _add_table_entries(new, "tool.uv.sources", lines_)
+    new = add_table_entries(new, ("tool", "uv", "sources"), lines_)
     for m in members:
         _set_in(expected, ["tool", "uv", "sources", m], copy.deepcopy(source))
     return new, expected
@@ -660,13 +606,13 @@ def _poetry_edit(text: str, data: dict[str, Any], members: list[str], declared: 
     new = text
     if name is None:
         name = INDEX_NAME
-        new = _add_aot_entry(new, "tool.poetry.source", [f"name = {_toml_str(name)}", f"url = {_toml_str(url)}",
-                                                         'priority = "explicit"'])
+        new = add_aot_entry(new, ("tool", "poetry", "source"),
+                            [f"name = {toml_string(name)}", f"url = {toml_string(url)}", 'priority = "explicit"'])
         sources = expected.setdefault("tool", {}).setdefault("poetry", {}).setdefault("source", [])
         sources.append({"name": name, "url": url, "priority": "explicit"})
-    poetry_tables = {"tool.poetry.dependencies": ["tool", "poetry", "dependencies"]}
+    poetry_tables: set[tuple[str, ...]] = {("tool", "poetry", "dependencies")}
     for group in (_tables(data, "tool", "poetry", "group") or {}):
-        poetry_tables[f"tool.poetry.group.{group}.dependencies"] = ["tool", "poetry", "group", group, "dependencies"]
+        poetry_tables.add(("tool", "poetry", "group", group, "dependencies"))
     for member in members:
         rows = [r for r in declared if r.name == member and r.origin == "poetry"]
         if rows:
@@ -676,7 +622,8 @@ def _poetry_edit(text: str, data: dict[str, Any], members: list[str], declared: 
             deps = _tables(data, "tool", "poetry", "dependencies")
             if isinstance(deps, dict) and member in deps:
                 raise FixRefused(f"{member} is in both [project] and [tool.poetry.dependencies]: route it by hand")
-            new = _add_table_entries(new, "tool.poetry.dependencies", [f"{member} = {{ source = {_toml_str(name)} }}"])
+            new = add_table_entries(new, ("tool", "poetry", "dependencies"),
+                                    [f"{member} = {{ source = {toml_string(name)} }}"])
             _set_in(expected, ["tool", "poetry", "dependencies", member], {"source": name})
     return new, expected
 
@@ -685,27 +632,27 @@ _POETRY_STRING = re.compile(r"""^(\s*)(["']?)([A-Za-z0-9._-]+)\2(\s*=\s*)("[^"]*
 _POETRY_INLINE = re.compile(r"""^(\s*)(["']?)([A-Za-z0-9._-]+)\2(\s*=\s*)\{(.*)\}(\s*(#.*)?)$""")
 
 
-def _poetry_line(text: str, row: DeclaredRequirement, source: str, tables: dict[str, list[str]],
+def _poetry_line(text: str, row: DeclaredRequirement, source: str, tables: set[tuple[str, ...]],
                  expected: dict[str, Any]) -> str:
     """``torch = "^2.1"`` -> ``torch = { version = "^2.1", source = ... }``; an inline table gets ``source``."""
     physical = lines(text)
     line = _poetry_row_line(text, row, tables)
     raw = physical[line - 1]
     body = raw.rstrip("\r\n")
-    table = next((t for n, t, aot in reversed(_header_lines(text)) if n < line and not aot), None)
-    if table not in tables:
+    header = scan(text).table_at(line)
+    if header is None or header.array or header.path not in tables:
         raise FixRefused(f"{row.name} at line {line} is not in a Poetry dependencies table")
-    keys = tables[table]
+    keys = list(header.path)
     current = _tables(expected, *keys, row.name)
     if (m := _POETRY_STRING.match(body)) is not None:
         replacement = f"{m.group(1)}{m.group(2)}{m.group(3)}{m.group(2)}{m.group(4)}{{ version = {m.group(5)}, " \
-                      f"source = {_toml_str(source)} }}{m.group(6)}"
+                      f"source = {toml_string(source)} }}{m.group(6)}"
         value: Any = {"version": current, "source": source}
     elif (m := _POETRY_INLINE.match(body)) is not None and isinstance(current, dict) and "source" not in current \
             and "{" not in m.group(5):
         inner = m.group(5).rstrip()
         replacement = f"{m.group(1)}{m.group(2)}{m.group(3)}{m.group(2)}{m.group(4)}{{{inner.rstrip(', ')}, " \
-                      f"source = {_toml_str(source)} }}{m.group(6)}"
+                      f"source = {toml_string(source)} }}{m.group(6)}"
         value = {**current, "source": source}
     else:
         raise FixRefused(f"{row.name} at line {line} is not a one-line constraint deadweight can add a source to")
@@ -713,17 +660,16 @@ def _poetry_line(text: str, row: DeclaredRequirement, source: str, tables: dict[
     return replace_lines(text, line, line, [replacement])
 
 
-def _poetry_row_line(text: str, row: DeclaredRequirement, tables: dict[str, list[str]]) -> int:
+def _poetry_row_line(text: str, row: DeclaredRequirement, tables: set[tuple[str, ...]]) -> int:
     """The line of ``row`` in the current text: its recorded line when it still names it, else searched."""
     physical = lines(text)
     key = re.compile(rf"""^\s*["']?{re.escape(row.name)}["']?\s*=""", re.IGNORECASE)
     if 1 <= row.line <= len(physical) and key.match(physical[row.line - 1]):
         return row.line
-    headers = _header_lines(text)
-    for number, line in enumerate(physical, 1):
-        table = next((t for n, t, aot in reversed(headers) if n < number and not aot), None)
-        if table in tables and key.match(line):
-            return number
+    scanned = scan(text)
+    for pair in scanned.pairs:
+        if pair.path[:-1] in tables and pair.dotted == 1 and canonicalize_name(pair.path[-1]) == row.name:
+            return scanned.line_of(pair.key_start)
     raise FixRefused(f"cannot find {row.name} in the Poetry dependencies")
 
 
@@ -737,10 +683,10 @@ def _pdm_edit(text: str, data: dict[str, Any], members: list[str], declared: lis
         raise FixRefused(f"[[tool.pdm.source]] {name!r} already serves the CPU index: bind the torch family to it "
                          "with include_packages by hand")
     family = list(FAMILY)
-    entry = [f"name = {_toml_str(INDEX_NAME)}", f"url = {_toml_str(url)}",
-             "include_packages = [" + ", ".join(_toml_str(m) for m in family) + "]",
+    entry = [f"name = {toml_string(INDEX_NAME)}", f"url = {toml_string(url)}",
+             "include_packages = [" + ", ".join(toml_string(m) for m in family) + "]",
              'exclude_packages = ["*"]']
-    new = _add_aot_entry(text, "tool.pdm.source", entry)
+    new = add_aot_entry(text, ("tool", "pdm", "source"), entry)
     sources = expected.setdefault("tool", {}).setdefault("pdm", {}).setdefault("source", [])
     sources.append({"name": INDEX_NAME, "url": url, "include_packages": family, "exclude_packages": ["*"]})
     return new, expected

@@ -2,7 +2,7 @@
 
 Why: DW101/DW201/DW302/DW304 need to know which packages a Dockerfile asks for, from which requirement files
 and with which flags, and whether the same RUN cleans the caches it creates. Shell text is split the way a
-POSIX shell would (shlex with punctuation), then each simple command is matched against the installers.
+POSIX shell would (shellwords.simple_commands), then each simple command is matched against the installers.
 """
 
 from __future__ import annotations
@@ -17,14 +17,30 @@ from deadweight.model.project import Dockerfile, InstallCommand, Instruction, St
 from deadweight.project.dockerfile import parse_exec_or_shell
 from deadweight.project.shellwords import expand_vars, parse_key_values, simple_commands, split_words
 
-_PREFIX_WORDS = frozenset(
+__all__ = [
+    "PIP_VALUE_OPTS",
+    "PREFIX_WORDS",
+    "SHELLS",
+    "SHELL_C_FLAGS",
+    "command_start",
+    "extract_installs",
+    "run_installs",
+    "run_scripts",
+    "split_commands",
+    "stage_installs",
+]
+
+# the words before a program that do not name it (wrappers, shell keywords); the fixers skip them the same way
+PREFIX_WORDS = frozenset(
     {"sudo", "time", "exec", "command", "nohup", "then", "do", "else", "if", "while", "until", "!", "{", "}",
      "set", "env", "xargs"}
 )  # fmt: skip
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+# ``sh -c SCRIPT`` spellings whose script the extractor reads into
+SHELL_C_FLAGS = ("-c", "-ec", "-exc")
 
 # pip/uv options that take a value (so the value is not mistaken for a package)
-_PIP_VALUE_OPTS = frozenset(
+PIP_VALUE_OPTS = frozenset(
     {
         "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
         "--extra-index-url", "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--trusted-host",
@@ -45,6 +61,7 @@ _CONDA_VALUE_OPTS = frozenset(
 _APT_VALUE_OPTS = frozenset({"-o", "--option", "-t", "--target-release", "-c", "--config-file"})
 _APK_VALUE_OPTS = frozenset({"-t", "--virtual", "-X", "--repository", "-p", "--root", "--arch", "--keys-dir"})
 
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _APT_CLEAN = re.compile(r"(^|\s)rm\s+(-\w+\s+)*[^;&|]*?/var/lib/apt/lists")
 _PIP_CACHE_RM = re.compile(
     r"(^|\s)rm\s+(-\w+\s+)*[^;&|]*?(\.cache/pip|\.cache(\s|/\*|/?$|\s*[;&|])|/root/\.cache)"
@@ -114,7 +131,7 @@ def run_installs(
     escape: str = "\\",
 ) -> list[InstallCommand]:
     """Install commands in one RUN instruction (shell form, exec form or heredoc script)."""
-    scripts = list(_scripts_of(ins))
+    scripts = list(run_scripts(ins))
     cache_mount = any(v.replace(" ", "").find("type=cache") >= 0 for v in ins.flag_values("mount"))
     commands: list[list[str]] = []
     for script in scripts:
@@ -156,12 +173,12 @@ def run_installs(
     return out
 
 
-def _scripts_of(ins: Instruction) -> Iterator[str]:
+def run_scripts(ins: Instruction) -> Iterator[str]:
     """Shell text a RUN executes: its arguments, ``sh -c`` exec form, or a heredoc fed to a shell."""
     form = parse_exec_or_shell(ins.args)
     if form.exec_form is not None:
         argv = list(form.exec_form)
-        if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] in ("-c", "-ec", "-exc"):
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in SHELLS and argv[1] in SHELL_C_FLAGS:
             yield argv[2]
         else:
             yield shlex.join(argv)
@@ -173,7 +190,7 @@ def _scripts_of(ins: Instruction) -> Iterator[str]:
     # "RUN <<EOF" / "RUN bash <<EOF" run the body with a shell; "RUN python <<EOF" is not shell
     head = re.sub(r"<<-?([\"']?)[A-Za-z_][A-Za-z0-9_]*\1", " ", text).strip()
     head_words = head.split()
-    if not head_words or posixpath.basename(head_words[0]) in _SHELLS:
+    if not head_words or posixpath.basename(head_words[0]) in SHELLS:
         for doc in ins.heredocs:
             yield doc.body
     elif head:
@@ -197,22 +214,28 @@ def split_commands(script: str) -> list[list[str]]:
     return out
 
 
-def _strip_prefix(argv: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Drop ``VAR=value`` assignments and wrappers like sudo/env/xargs; return them as inline env."""
-    inline: dict[str, str] = {}
+def command_start(argv: list[str]) -> int:
+    """Index of the program word: past ``VAR=value`` assignments, wrappers like sudo/env/xargs and their options."""
     i = 0
     while i < len(argv):
         word = argv[i]
-        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word):
-            key, _, value = word.partition("=")
-            inline[key] = value
-            i += 1
-        elif word in _PREFIX_WORDS or (
+        if _ASSIGNMENT.match(word) or word in PREFIX_WORDS or (
             i > 0 and argv[i - 1] in ("sudo", "env", "xargs") and word.startswith("-")
         ):
             i += 1
         else:
             break
+    return i
+
+
+def _strip_prefix(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Drop ``VAR=value`` assignments and wrappers like sudo/env/xargs; return them as inline env."""
+    i = command_start(argv)
+    inline: dict[str, str] = {}
+    for word in argv[:i]:
+        if _ASSIGNMENT.match(word):
+            key, _, value = word.partition("=")
+            inline[key] = value
     return argv[i:], inline
 
 
@@ -222,7 +245,7 @@ def _recognise(argv: list[str]) -> Iterator[tuple[_Builder, dict[str, str]]]:
         return
     prog = posixpath.basename(words[0])
     rest = words[1:]
-    if prog in _SHELLS and len(rest) >= 2 and rest[0] in ("-c", "-ec", "-exc"):
+    if prog in SHELLS and len(rest) >= 2 and rest[0] in SHELL_C_FLAGS:
         for sub in split_commands(rest[1]):
             yield from _recognise(sub)
         return
@@ -270,12 +293,12 @@ class _OptionTable:
 
 
 _PIP_OPTIONS = _OptionTable(
-    _PIP_VALUE_OPTS,
+    PIP_VALUE_OPTS,
     joined_short=frozenset({"-r", "-c", "-e", "-i", "-f"}),
     value_if_missing="",
     lone_dash_is_word=True,
 )
-_POETRY_OPTIONS = _OptionTable(_PIP_VALUE_OPTS)
+_POETRY_OPTIONS = _OptionTable(PIP_VALUE_OPTS)
 _CONDA_OPTIONS = _OptionTable(_CONDA_VALUE_OPTS)
 _APT_OPTIONS = _OptionTable(_APT_VALUE_OPTS)
 _APK_OPTIONS = _OptionTable(_APK_VALUE_OPTS)

@@ -49,8 +49,13 @@ class _Locator:
             return self.header(table.rsplit(".", 1)[0])
         return -1
 
-    def find_string(self, table: str, value: str) -> int:
+    def find_string(self, table: str, value: str, key: str | None = None) -> int:
+        """The line of ``"value"`` in the array at ``key`` of ``table`` (from the table header when the key's
+        line is not found: a dotted or inline key)."""
         start = max(self.header(table), 0)
+        if key is not None:
+            at = self.find_key(table, key)
+            start = at - 1 if at else start
         for quote in ('"', "'"):
             needle = quote + value + quote
             for i in range(start, len(self.lines)):
@@ -101,17 +106,18 @@ def parse_pyproject(text: str, path: str = "pyproject.toml") -> PyprojectResult:
     _poetry(poetry, loc, res)
     pdm_dev = _table(_table(tool, "pdm"), "dev-dependencies")
     for group, items in pdm_dev.items():
-        table = f"tool.pdm.dev-dependencies.{group}"
-        _strings(items, table, origin="pdm", group=group, loc=loc, res=res, into=res.optional)
+        table = "tool.pdm.dev-dependencies"
+        _strings(items, table, origin="pdm", group=group, loc=loc, res=res, into=res.optional, key=group)
     uv = _table(tool, "uv")
     if "dev-dependencies" in uv:
         items = uv["dev-dependencies"]
-        _strings(items, "tool.uv", origin="uv", group="dev", loc=loc, res=res, into=res.optional)
+        _strings(items, "tool.uv", origin="uv", group="dev", loc=loc, res=res, into=res.optional,
+                 key="dev-dependencies")
     for group, entries in _table(data, "dependency-groups").items():
         # {include-group = ...} entries are references to other groups, read on their own
         items = [i for i in entries if isinstance(i, str)] if isinstance(entries, list) else entries
         origin = "dependency-groups"
-        _strings(items, origin, origin=origin, group=group, loc=loc, res=res, into=res.optional)
+        _strings(items, origin, origin=origin, group=group, loc=loc, res=res, into=res.optional, key=group)
     return res
 
 
@@ -127,10 +133,11 @@ def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _pep621(project: dict[str, Any], loc: _Locator, res: PyprojectResult) -> None:
     deps = project.get("dependencies", [])
-    _strings(deps, "project", origin="pyproject", group=None, loc=loc, res=res, into=res.requirements)
+    _strings(deps, "project", origin="pyproject", group=None, loc=loc, res=res, into=res.requirements,
+             key="dependencies")
     for extra, items in _table(project, "optional-dependencies").items():
         table = "project.optional-dependencies"
-        _strings(items, table, origin="pyproject", group=extra, loc=loc, res=res, into=res.optional)
+        _strings(items, table, origin="pyproject", group=extra, loc=loc, res=res, into=res.optional, key=extra)
     for name, target in _table(project, "scripts").items():
         if isinstance(target, str):
             res.scripts[name] = target
@@ -148,14 +155,16 @@ def _strings(
     loc: _Locator,
     res: PyprojectResult,
     into: list[DeclaredRequirement],
+    key: str | None = None,
 ) -> None:
     if not isinstance(items, list):
-        res.warnings.append(f"{res.path}: [{table}] dependencies is not a list")
+        where = f"{table}.{key}" if origin == "pdm" else table  # a PDM group is its own table to the reader
+        res.warnings.append(f"{res.path}: [{where}] dependencies is not a list")
         return
     for item in items:
         if not isinstance(item, str):
             continue
-        line = loc.find_string(table, item)
+        line = loc.find_string(table, item, key)
         ll = LogicalLine(item, item, line, line, tuple(ignores_of(loc.text(line))))
         req = parse_requirement_text(item, res.path, ll, origin)
         if req is None:

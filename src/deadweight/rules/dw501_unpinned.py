@@ -2,15 +2,23 @@
 
 Unpinned requirements make every build a different image: sizes drift and a new release can pull a new
 GPU stack. The fix pins to the version the image actually has, so nothing changes but reproducibility.
+
+pyproject.toml dependencies (PEP 621, Poetry, PDM, uv, dependency groups) are reported too: an image built
+from them without a lock file resolves afresh on every build. A range there is usually deliberate (a
+library's compatibility window), so one with an upper bound (Poetry's ``^``/``~``, ``~=``, ``<``, ``==X.*``)
+is only ``info``; an open one (``>=``, none) keeps the rule's severity. ``fix`` pins them only with
+``--pin-pyproject``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from deadweight.model.finding import Evidence, Finding, Severity
+from deadweight.model.project import DeclaredRequirement
 from deadweight.model.remedy import ReplaceRequirement
 from deadweight.rules.base import Rule, RuleContext, requirement_span
 
@@ -29,12 +37,15 @@ class UnpinnedRequirement(Rule):
         for req in ctx.service.requirements:
             if req.pinned or req.url or req.editable or req.name in locked:
                 continue
-            if req.origin not in ("requirements", "dockerfile-run"):
-                continue  # pyproject ranges are for libraries; lock files pin applications
+            if req.origin not in _ORIGINS:
+                continue
             dist = ctx.distribution(req.name)
             where = f"{req.source_file}:{req.line}" if req.line else req.source_file
             version = dist.version if dist else None
             detail = f"{req.raw.strip()!r} allows any version" if not req.specifier else f"{req.raw.strip()!r}"
+            bounded = req.origin in _PYPROJECT and _bounded(req)
+            if bounded:
+                detail += " (a bounded range: deliberate in a library, still unpinned in an image)"
             evidence = [Evidence("declaration", detail, where)]
             if dist is not None:
                 evidence.append(Evidence("record", f"the image has {req.name} {version}", dist.metadata_path))
@@ -46,13 +57,29 @@ class UnpinnedRequirement(Rule):
                     path=where,
                     savings_bytes=0,
                     estimated=False,
+                    severity=Severity.INFO if bounded else None,
                     evidence=evidence,
                     remedy=[ReplaceRequirement(req.name, specifier=f"=={_public(version)}", **requirement_span(req))]
-                    if version else (),
+                    if version
+                    else (),
                     fix=None if version else "Pin it to the version you test with (==).",
                 )
             )
         return findings
+
+
+_PYPROJECT = frozenset({"pyproject", "poetry", "pdm", "uv", "dependency-groups"})
+_ORIGINS = frozenset({"requirements", "dockerfile-run", *_PYPROJECT})
+
+
+def _bounded(req: DeclaredRequirement) -> bool:
+    """Whether the specifier caps the version (``<``, ``<=``, ``~=``, ``==X.*``; Poetry's ``^``/``~`` read as
+    ``>=X,<Y``): a compatibility window rather than "anything newer"."""
+    try:
+        specs = SpecifierSet(req.specifier)
+    except InvalidSpecifier:
+        return False
+    return any(s.operator in ("<", "<=", "~=") or (s.operator == "==" and s.version.endswith(".*")) for s in specs)
 
 
 def _public(version: str) -> str:

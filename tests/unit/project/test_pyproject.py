@@ -122,3 +122,41 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
     path.write_text('[project]\nname = "x"\ndependencies = [\n  "a",\n  oops\n]\n')
     with pytest.raises(ParseError, match=rf"^{path}:5: invalid TOML"):
         parse_pyproject_file(path)
+
+
+def test_a_string_in_two_arrays_of_one_table_has_each_its_own_line() -> None:
+    text = """\
+[project]
+name = "app"
+optional-dependencies = { dev = ["requests"] }
+dependencies = [
+  "requests",
+]
+
+# the inline table above is read before the dependencies array
+
+[tool.pdm.dev-dependencies]
+lint = ["pytest"]
+test = ["pytest"]
+
+[dependency-groups]
+ci = ["coverage"]
+test = [
+  "coverage",
+]
+
+[tool.uv]
+override-dependencies = ["ruff"]
+dev-dependencies = ["ruff"]
+"""
+    res = parse_pyproject(text)
+    assert [(r.name, r.line) for r in res.requirements] == [("requests", 5)]
+    optional = [(r.name, r.group, r.origin, r.line) for r in res.optional]
+    assert optional == [
+        ("requests", "dev", "pyproject", 3),
+        ("pytest", "lint", "pdm", 11),
+        ("pytest", "test", "pdm", 12),
+        ("ruff", "dev", "uv", 22),
+        ("coverage", "ci", "dependency-groups", 15),
+        ("coverage", "test", "dependency-groups", 17),
+    ]

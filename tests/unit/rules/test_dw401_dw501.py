@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deadweight.model.finding import Severity
 from deadweight.model.project import Service
 from deadweight.model.remedy import AddDockerignore, ReplaceRequirement
 from deadweight.project.loader import load_project
@@ -120,21 +121,35 @@ def test_dw501_pins_to_the_version_the_image_has(tmp_path: Path) -> None:
     assert all(f.savings_bytes == 0 and not f.estimated for f in findings.values())
 
 
-def test_dw501_silent_for_pyproject_ranges_and_locked_packages(tmp_path: Path) -> None:
+def test_dw501_reports_pyproject_ranges_bounded_ones_as_info_and_is_silent_for_locked(tmp_path: Path) -> None:
     root = tmp_path / "lib"
     root.mkdir()
-    (root / "pyproject.toml").write_text('[project]\nname = "svc"\nversion = "1"\ndependencies = ["requests>=2"]\n')
+    (root / "pyproject.toml").write_text('[project]\nname = "svc"\nversion = "1"\n'
+                                         'dependencies = ["requests>=2", "httpx~=0.27", "rich<14"]\n')
     (root / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY . /src\nRUN pip install /src\n")
     svc = load_project(str(root), environ={}).services[0]
-    assert any(r.name == "requests" and r.origin != "requirements" for r in svc.requirements)
-    assert list(UnpinnedRequirement().evaluate(context(svc))) == []
+    findings = {f.package: f for f in UnpinnedRequirement().evaluate(context(svc))}
+    assert set(findings) == {"requests", "httpx", "rich"}
+    assert findings["requests"].severity is Severity.LOW  # open: anything newer
+    assert findings["httpx"].severity is Severity.INFO and findings["rich"].severity is Severity.INFO
+    assert "bounded range" in findings["httpx"].evidence[0].detail
+    assert findings["requests"].path == f"{root / 'pyproject.toml'}:4"
+
+    (root / "pyproject.toml").write_text('[tool.poetry]\nname = "svc"\n\n[tool.poetry.dependencies]\n'
+                                         'python = "^3.11"\nrequests = "^2.31"\nboto3 = "*"\n')
+    svc = load_project(str(root), environ={}).services[0]
+    findings = {f.package: f for f in UnpinnedRequirement().evaluate(context(svc))}
+    assert set(findings) == {"requests", "boto3"}  # python is no dependency
+    assert findings["requests"].severity is Severity.INFO  # ^2.31: >=2.31,<3.0
+    assert findings["boto3"].severity is Severity.LOW
 
     (root / "requirements.txt").write_text("requests>=2\n")
     (root / "Dockerfile").write_text(
         "FROM python:3.11-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
     )
     svc = load_project(str(root), environ={}).services[0]
-    assert [f.package for f in UnpinnedRequirement().evaluate(context(svc))] == ["requests"]
+    [finding] = UnpinnedRequirement().evaluate(context(svc))
+    assert finding.package == "requests" and finding.severity is Severity.LOW
     (root / "poetry.lock").write_text('[[package]]\nname = "requests"\nversion = "2.32.3"\n')
     svc = load_project(str(root), environ={}).services[0]
     assert [(p.name, p.version) for p in svc.locked] == [("requests", "2.32.3")]
