@@ -545,7 +545,7 @@ def leaves_apt_lists(ins: Instruction) -> bool:
     if ins.keyword != "RUN" or any(
             mount_type_cache(m, "/var/lib/apt") for m in ins.flag_values("mount")):
         return False
-    scripts = [" ".join(_logical_script_lines(s)) for s in _scripts_of(ins)]
+    scripts = [" ".join(_logical_script_lines(s)) for s in run_scripts(ins)]
     return any(_APT_UPDATE.search(s) for s in scripts) and not any(_APT_CLEAN.search(s) for s in scripts)
 
 
