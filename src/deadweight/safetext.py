@@ -12,6 +12,7 @@ escape, which every JSON reader turns back into the same string.
 
 from __future__ import annotations
 
+import json
 import re
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -51,3 +52,10 @@ def json_surrogates(document: str) -> str:
     if not _SURROGATE.search(document):
         return document
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", document)
+
+
+def json_report(doc: object, *, indent: int | None = 2) -> str:
+    """A report as a JSON document, one place for every JSON format: UTF-8 kept readable
+    (``ensure_ascii=False``), lone surrogates escaped (a name or an error quoting bytes that are not UTF-8
+    would otherwise fail to print), and a final newline."""
+    return json_surrogates(json.dumps(doc, indent=indent, ensure_ascii=False)) + "\n"

@@ -17,13 +17,14 @@ from deadweight.model.audit import AuditReport, ServiceResult, SkippedRule
 from deadweight.model.finding import Evidence, Finding
 from deadweight.model.remedy import Edit
 from deadweight.rules import rule_help_uri
+from deadweight.safetext import json_report
 
 SCHEMA = "deadweight/1"
 
 
 def render(report: AuditReport) -> str:
     """The report as pretty-printed JSON, newline-terminated."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return json_report(to_dict(report))
 
 
 def to_dict(report: AuditReport) -> dict[str, Any]:

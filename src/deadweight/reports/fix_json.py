@@ -16,6 +16,7 @@ from typing import Any
 
 from deadweight.model.plan import FileChange, FixPlan, PlannedFix
 from deadweight.reports.fix_diff import unified_diff
+from deadweight.safetext import json_report
 
 SCHEMA = "deadweight/1"
 
@@ -24,7 +25,7 @@ __all__ = ["SCHEMA", "load_schema", "render", "to_dict"]
 
 def render(plan: FixPlan) -> str:
     """The plan as pretty-printed JSON, newline-terminated."""
-    return json.dumps(to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    return json_report(to_dict(plan))
 
 
 def to_dict(plan: FixPlan) -> dict[str, Any]:

@@ -17,13 +17,13 @@ share it.
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 from typing import Any
 
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Finding, Severity
 from deadweight.reports.sarif import parse_file_line
+from deadweight.safetext import json_report
 from deadweight.units import human_bytes
 
 SEVERITIES = {Severity.HIGH: "critical", Severity.MEDIUM: "major", Severity.LOW: "minor", Severity.INFO: "info"}
@@ -32,7 +32,7 @@ SEVERITIES = {Severity.HIGH: "critical", Severity.MEDIUM: "major", Severity.LOW:
 def render(report: AuditReport, base: str | None = None) -> str:
     """The report as GitLab reads it; ``base``: the directory paths are made relative to (the CLI gives its
     working directory; None: the audited root)."""
-    return json.dumps(issues(report, base), indent=2, ensure_ascii=False) + "\n"
+    return json_report(issues(report, base))
 
 
 def issues(report: AuditReport, base: str | None = None) -> list[dict[str, Any]]:

@@ -12,12 +12,13 @@ from importlib import resources
 from typing import Any
 
 from deadweight.guard.model import Check, FindingRef, GuardVerdict, ServiceVerdict, Status
+from deadweight.safetext import json_report
 
 SCHEMA = "deadweight-guard/1"
 
 
 def render(verdict: GuardVerdict) -> str:
-    return json.dumps(to_dict(verdict), indent=2, ensure_ascii=False) + "\n"
+    return json_report(to_dict(verdict))
 
 
 def to_dict(verdict: GuardVerdict) -> dict[str, Any]:

@@ -10,18 +10,18 @@ that could not be audited are notifications of the invocation, never silently ab
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from deadweight._version import __version__
 from deadweight.guard.model import FLEET, Check, GuardVerdict, Status
 from deadweight.reports.sarif import INFORMATION_URI, SARIF_SCHEMA, SARIF_VERSION
+from deadweight.safetext import json_report
 
 DOCS = "https://github.com/deadweight/deadweight/blob/main/docs/guard.md"
 
 
 def render(verdict: GuardVerdict) -> str:
-    return json.dumps(to_sarif(verdict), indent=2, ensure_ascii=False) + "\n"
+    return json_report(to_sarif(verdict))
 
 
 def rule_id(check: Check) -> str:

@@ -10,12 +10,11 @@ Sections that need more than the layer scan (``python`` with ``--packages``, ``b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from deadweight.model.analysis import ImageAnalysis
-from deadweight.safetext import json_surrogates
+from deadweight.safetext import json_report
 
 SCHEMA = "deadweight/1"
 #: Digits kept of the efficiency score: enough to compare with dive, stable across platforms.
@@ -24,7 +23,7 @@ EFFICIENCY_DIGITS = 6
 
 def render(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, top: int = 20) -> str:
     """The report as pretty-printed JSON, newline-terminated."""
-    return json_surrogates(json.dumps(to_dict(analysis, extras, top=top), indent=2, ensure_ascii=False)) + "\n"
+    return json_report(to_dict(analysis, extras, top=top))
 
 
 def to_dict(analysis: ImageAnalysis, extras: Mapping[str, Any] | None = None, *, top: int = 20) -> dict[str, Any]:

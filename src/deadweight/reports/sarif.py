@@ -11,7 +11,6 @@ that were skipped become notifications of the invocation rather than being silen
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import PurePosixPath
 from typing import Any
@@ -21,6 +20,7 @@ from deadweight._version import __version__
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.finding import Evidence, Finding, Severity
 from deadweight.rules import RULES, rule_help_uri, rule_info
+from deadweight.safetext import json_report
 from deadweight.units import human_bytes
 
 SARIF_VERSION = "2.1.0"
@@ -37,7 +37,7 @@ _DIGEST = re.compile(r"^sha(256|384|512):[0-9a-fA-F]+$")
 
 def render(report: AuditReport) -> str:
     """The SARIF log as pretty-printed JSON."""
-    return json.dumps(to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+    return json_report(to_sarif(report))
 
 
 def to_sarif(report: AuditReport) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from deadweight.model.verification import (
     ServiceVerification,
     VerifyReport,
 )
+from deadweight.safetext import json_report
 
 SCHEMA = "deadweight/1"
 #: The JSON keeps this much of each build log (its end); the model keeps 64 KiB.
@@ -34,7 +35,7 @@ __all__ = ["SCHEMA", "load_schema", "render", "service_to_dict", "to_dict"]
 
 def render(report: VerifyReport) -> str:
     """The report as pretty-printed JSON, newline-terminated."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return json_report(to_dict(report))
 
 
 def to_dict(report: VerifyReport) -> dict[str, Any]:
