@@ -34,8 +34,11 @@ class UnpinnedRequirement(Rule):
     def evaluate(self, ctx: RuleContext) -> Iterable[Finding]:
         findings = []
         locked = {p.name: p.version for p in ctx.service.locked}
+        # a package the build also installs at an exact pin (``RUN pip install torch==2.5.1+cpu``, as DW101's
+        # fix writes before the requirements install) is pinned in the image: a range elsewhere adds nothing
+        exact = {req.name for req in ctx.service.requirements if req.pinned and req.origin in _ORIGINS}
         for req in ctx.service.requirements:
-            if req.pinned or req.url or req.editable or req.name in locked:
+            if req.pinned or req.url or req.editable or req.name in locked or req.name in exact:
                 continue
             if req.origin not in _ORIGINS:
                 continue
