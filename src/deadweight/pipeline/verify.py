@@ -345,6 +345,7 @@ class _Service:
         self.services: dict[Subset, Service] = {}
         self.results: dict[Subset, tuple[CheckResult, ...]] = {}
         self.check_seconds = 0.0
+        self.builds = 0  # images built for this service so far
         self.modules: tuple[str, ...] = ()
         self.frameworks: Mapping[str, str] = {}
 
@@ -374,11 +375,12 @@ class _Service:
         kept, dropped, bisect_builds = full, {}, 0
         if failing:
             self.say(f"bisecting {len(full)} edits")
+            built = self.builds
             baseline = self.test(())
             bisection = find_culprits(
                 full, self.test, baseline=baseline, known={s: self.failed(s) for s in self.results}
             )
-            kept, bisect_builds = bisection.kept, bisection.tests
+            kept, bisect_builds = bisection.kept, self.builds - built
             dropped = {c.edit: c.broke for c in bisection.culprits}
             if kept != full:
                 self.say(f"building after without {len(dropped)} dropped edit(s) (cold, then warm)")
@@ -457,6 +459,7 @@ class _Service:
             return None
         tag = self.tag(subset)
         request = self.request(subset)
+        self.builds += 1
         if timed:
             record = build_timed(self.run.engine, request, tag)
         else:
@@ -476,6 +479,7 @@ class _Service:
                 tag = tag_for(self.run.tag_prefix, self.name, "original")
                 self.say("building the original files (the before image is not in the local engine)")
                 build_once(self.run.engine, self.request(()), tag)
+                self.builds += 1
                 self.tags[()] = tag
                 self.run.temporary.append(tag)
         self.services.setdefault((), self.service)
@@ -557,14 +561,13 @@ class _Service:
     def reason(self, index: int, broke: frozenset[str]) -> str:
         """One line: the rule's edit, and the first failure it caused, as the check worded it."""
         fix = self.edits[index]
-        what = f"{fix.rule}'s edit ({fix.title}{f', {fix.package}' if fix.package else ''})"
+        what = f"{fix.rule}'s edit ({fix.package or fix.path or fix.title})"
         prefix = next((s for s in self.results if s and s[-1] == index and self.failed(s) & broke), None)
         results = self.results.get(prefix, ()) if prefix is not None else ()
         first = next((c for c in results if c.failed and c.check in broke), None)
         if first is None:
-            return f"{what} made {', '.join(sorted(broke))} fail"
-        detail = f": {first.detail}" if first.detail else ""
-        return f"{what} broke the {first.check} check, {first.name}{detail}"
+            return f"{what} made the {', '.join(sorted(broke))} check(s) fail"
+        return f"{what}: the {first.check} check fails: {first.detail or first.name}"
 
 
 def _key(service: str, rule: str, package: str | None, path: str | None) -> tuple[str, str, str, str]:
