@@ -76,6 +76,7 @@ class Config:
 _TOP_KEYS = {
     "fail-on", "select", "ignore", "per-package-ignores", "deployment-gpu", "torch-cpu-index", "cache-dir",
     "offline", "cost", "run", "guard",
+    "verify",  # read and validated by verify/checks/user.py ([tool.deadweight.verify] commands, structure-tests)
 }
 _COST_KEYS = {"storage-per-gb-month", "transfer-per-gb", "pulls-per-month"}
 _RUN_KEYS = {"timeout", "network"}

@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
-from deadweight.engine.client import Engine, describe
+from deadweight.engine.client import Engine, RunSpec, describe
 from deadweight.errors import BuildError
 
 #: Keep at most this much of a command's stdout (the parsers read JSON lines from it) ...
@@ -61,10 +62,19 @@ def _tail(data: bytes, cap: int) -> str:
     return data[-cap:].decode("utf-8", errors="replace")
 
 
-def create(engine: Engine, spec: OneShot, *, label: str, **extra: Any) -> Any:
-    """Create (not start) ``spec``'s container; ``extra`` goes to the SDK (healthcheck, ...)."""
+def _create(engine: Engine, image: str, *, label: str, **kwargs: Any) -> Any:
     import docker.errors  # noqa: PLC0415 - heavy: only when the engine is really used
 
+    try:
+        return engine.sdk().containers.create(image, **kwargs)
+    except docker.errors.ImageNotFound:
+        raise BuildError(f"{label}: the image is not in the local engine ({image})") from None
+    except docker.errors.DockerException as exc:
+        raise BuildError(f"{label}: could not create the container: {describe(exc)}") from None
+
+
+def create(engine: Engine, spec: OneShot, *, label: str) -> Any:
+    """Create (not start) ``spec``'s container."""
     kwargs: dict[str, Any] = {
         "command": list(spec.command) if spec.command else None,
         "environment": dict(spec.environment),
@@ -72,31 +82,48 @@ def create(engine: Engine, spec: OneShot, *, label: str, **extra: Any) -> Any:
         "mem_limit": spec.mem_limit,
         "user": spec.user,
         "working_dir": spec.working_dir,
-        **extra,
     }
     if spec.entrypoint is not None:
         kwargs["entrypoint"] = list(spec.entrypoint) if spec.entrypoint else [""]
-    try:
-        return engine.sdk().containers.create(spec.image, **kwargs)
-    except docker.errors.ImageNotFound:
-        raise BuildError(f"{label}: the image is not in the local engine ({spec.image})") from None
-    except docker.errors.DockerException as exc:
-        raise BuildError(f"{label}: could not create the container: {describe(exc)}") from None
+    return _create(engine, spec.image, label=label, **kwargs)
 
 
-def put_files(container: Any, directory: str, files: Mapping[str, str]) -> None:
-    """Copy text ``files`` (name -> content) into ``directory`` of a created container (made if absent)."""
+def create_service(engine: Engine, spec: RunSpec, *, label: str, environment: Mapping[str, str] | None = None) -> Any:
+    """Create (not start) the container ``Engine.run`` would start for ``spec``, with ``environment`` added
+    (so files can be copied in before it starts: the import trace's hook)."""
+    return _create(
+        engine,
+        spec.image,
+        label=label,
+        command=spec.command or None,
+        entrypoint=spec.entrypoint or None,
+        environment={**spec.environment, **(environment or {})},
+        network_mode=spec.network,
+        mem_limit=spec.mem_limit,
+        healthcheck=dict(spec.healthcheck) if spec.healthcheck is not None else None,
+    )
+
+
+def put_files(container: Any, directory: str, files: Mapping[str, str], *, dirs: Sequence[str] = ()) -> None:
+    """Copy text ``files`` (relative name -> content) and empty ``dirs`` into ``directory`` of a created
+    container. Directories are made world-writable: the service may run as any user."""
+    root = directory.strip("/")
+    names = {*dirs, *(str(PurePosixPath(name).parent) for name in files)}
+    folders = {root} | {f"{root}/{d}" for d in names if d not in ("", ".")}
+    for folder in list(folders):
+        folders.update(str(p) for p in PurePosixPath(folder).parents if str(p) != ".")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        top = tarfile.TarInfo(directory.strip("/"))
-        top.type = tarfile.DIRTYPE
-        top.mode = 0o777
-        tar.addfile(top)
+        for folder in sorted(folders):
+            info = tarfile.TarInfo(folder)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if folder == "tmp" else 0o777
+            tar.addfile(info)
         for name, text in files.items():
             data = text.encode("utf-8")
-            info = tarfile.TarInfo(f"{directory.strip('/')}/{name}")
+            info = tarfile.TarInfo(f"{root}/{name}")
             info.size = len(data)
-            info.mode = 0o666
+            info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     container.put_archive("/", buffer.getvalue())
 

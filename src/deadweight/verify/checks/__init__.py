@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from deadweight.engine.client import Engine
 from deadweight.errors import UsageError
 from deadweight.model.verification import CheckResult
-from deadweight.verify.checks import imports, pipcheck
+from deadweight.verify.checks import framework, imports, memory, openapi, pipcheck, start, trace, user
 from deadweight.verify.checks.base import CheckContext, CheckInput
 
 __all__ = ["CHECK_IDS", "CheckInput", "run_checks"]
@@ -21,6 +21,12 @@ __all__ = ["CHECK_IDS", "CheckInput", "run_checks"]
 _CHECKS: dict[str, Callable[[CheckContext], tuple[CheckResult, ...]]] = {
     pipcheck.CHECK: pipcheck.run,
     imports.CHECK: imports.run,
+    framework.CHECK: framework.run,
+    start.CHECK: start.run,
+    openapi.CHECK: openapi.run,
+    user.CHECK: user.run,
+    memory.CHECK: memory.run,
+    trace.CHECK: trace.run,
 }
 
 #: Every check id, in the order ``run_checks`` runs them.
@@ -33,11 +39,9 @@ def run_checks(engine: Engine, target: CheckInput, *, only: Collection[str] = ()
     if unknown:
         raise UsageError(f"unknown check {', '.join(unknown)} (known: {', '.join(CHECK_IDS)})")
     ctx = CheckContext(engine, target)
+    ctx.cache["only"] = frozenset(only or CHECK_IDS)
     results: list[CheckResult] = []
-    try:
-        for check, run in _CHECKS.items():
-            if not only or check in only:
-                results.extend(run(ctx))
-    finally:
-        ctx.close()
+    for check, run in _CHECKS.items():
+        if not only or check in only:
+            results.extend(run(ctx))  # each check removes the containers it started
     return tuple(results)

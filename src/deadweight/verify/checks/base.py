@@ -3,6 +3,7 @@ output, and the ``CheckResult`` builders, so each check module is only its own l
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -55,12 +56,22 @@ def docker_run_line(
     environment: Mapping[str, str] | None = None,
 ) -> str:
     """``docker run --rm ...`` that reruns a check by hand, shell-quoted."""
-    words = ["docker", "run", "--rm", "--network", network]
-    for key, value in (environment or {}).items():
-        words += ["-e", f"{key}={value}"]
+    words = ["docker", "run", "--rm", "--network", network, *env_flags(environment or {})]
     if entrypoint is not None:
         words += ["--entrypoint", entrypoint]
     return shlex.join([*words, image, *argv])
+
+
+_SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
+
+
+def env_flags(environment: Mapping[str, str]) -> list[str]:
+    """``-e NAME=VALUE`` per variable, but a secret-looking one as ``-e NAME`` (docker then takes the value from
+    the caller's environment): a rerun line is printed in reports, a password must not be."""
+    flags = []
+    for key, value in environment.items():
+        flags += ["-e", key if _SECRET_NAME.search(key) else f"{key}={value}"]
+    return flags
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -82,14 +93,6 @@ class CheckContext:
     target: CheckInput
     _pythons: dict[str, str | None] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)  # per-call memo for checks (service runs, traces)
-    cleanup: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        """Remove every container a check left running (service runs are kept for the checks that share
-        them)."""
-        for closer in self.cleanup:
-            closer()
-        self.cleanup.clear()
 
     def image(self, role: Role) -> str | None:
         return self.target.after_image if role == "after" else self.target.before_image

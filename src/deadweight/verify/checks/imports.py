@@ -83,11 +83,12 @@ def import_all(
 ) -> tuple[list[ImportOutcome], str, str]:
     """(outcomes, output, rerun command) of importing ``modules`` in one process in ``image``."""
     argv = [python, "-c", IMPORT_SCRIPT, *modules]
-    done = ctx.run(image, argv)
+    env = ctx.target.service.environment  # an application module may read its settings at import
+    done = ctx.run(image, argv, environment=env)
     if done.exit_code is None and not done.timed_out:
         # the interpreter did not start at all: not a per-module failure
         raise _NotRun(done.stderr.strip() or "the container did not start")
-    return parse_import_lines(done.stdout, modules, exit_code=done.exit_code), done.stderr, ctx.rerun(image, argv)
+    return parse_import_lines(done.stdout, modules, exit_code=done.exit_code), done.stderr, ctx.rerun(image, argv, env)
 
 
 class _NotRun(Exception):
