@@ -12,6 +12,7 @@ figure, is in docs/verify.md.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -74,10 +75,11 @@ def verify(
     """Verify the fixes of the service or fleet at ``path``, as ``deadweight verify PATH`` does.
 
     ``images``: service -> reference of the before image (else found in the local engine by its compose name,
-    else built from the user's files). ``network``: the builds' network (``--network``); the checks run on the
-    settings' ``[run] network`` (default none). ``checks``: only these check ids (default: all). ``write``: write
-    the kept edits when every service passed. ``progress(service, what)`` is called at every step.
-    ``tag_prefix``: the images built are tagged ``PREFIX/SERVICE:...``.
+    else built from the user's files). ``network``: the network of the builds and of the containers the checks
+    start (``--network``; default: the engine's default for builds, the settings' ``[run] network``, none, for
+    the checks). ``checks``: only these check ids (default: all). ``write``: write the kept edits when every
+    service passed. ``progress(service, what)`` is called at every step. ``tag_prefix``: the images built are
+    tagged ``PREFIX/SERVICE:...``.
 
     Raises ``UsageError`` for a bad path, unknown check or service, ``SourceError`` when the engine cannot be
     reached, ``FixError`` when ``write`` could not write; a service that could not be built or checked gets a row
@@ -88,6 +90,8 @@ def verify(
     unknown = sorted(set(checks) - set(CHECK_IDS))
     if unknown:
         raise UsageError(f"--check {', '.join(unknown)}: no such check (checks: {', '.join(CHECK_IDS)})")
+    if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*", tag_prefix):
+        raise UsageError(f"--tag-prefix {tag_prefix!r}: not a repository name (lower case, digits, . _ - /)")
     settings = config if config is not None else audit_config(path)
     project = load_project(str(path))
     names = [s.name for s in project.services]
@@ -497,7 +501,7 @@ class _Service:
                 modules=self.modules,
                 frameworks=self.frameworks if subset else {},
                 project_dir=self.run.scratch.root,
-                network=self.run.settings.run.network,
+                network=self.run.network or self.run.settings.run.network,
                 start_timeout=self.run.settings.run.timeout_seconds,
             )
             start = time.monotonic()
