@@ -66,6 +66,8 @@ def test_the_library_raises_the_same_error(project: Path) -> None:
     [
         (["--check", "imports", "--check", "no-such-check"], "no-such-check: no such check"),
         (["--image", "nosuchservice=docker:x:1"], "no service named 'nosuchservice'"),
+        (["--platform", "linux/arm64"], "--platform: not a verify option"),
+        (["--tag-prefix", "Bad Prefix"], "--tag-prefix 'Bad Prefix': not a repository name"),
     ],
 )
 def test_usage_errors_come_before_the_engine(

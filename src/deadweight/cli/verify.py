@@ -19,6 +19,7 @@ import click
 from deadweight.cli.app import EXIT_FINDINGS, EXIT_FIX, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
 from deadweight.cli.options import config_from, settings_options
 from deadweight.cli.output import is_tty, terminal_width, use_color, write_output
+from deadweight.errors import UsageError
 from deadweight.model.verification import VerifyReport
 
 FORMATS = ("text", "json")
@@ -94,6 +95,10 @@ def verify_command(**params: Any) -> None:
     from deadweight.project.loader import load_project  # noqa: PLC0415
 
     path = params["path"]
+    unused = [flag for flag, key in (("--platform", "platform"), ("--verify", "verify"),
+                                     ("--no-fast-path", "no_fast_path")) if params[key]]
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: not a verify option (it reads the images it builds from the engine)")
     config = config_from({**params, "fail_on": ()})
     images: dict[str, str] = {}
     if params["images"]:
