@@ -389,6 +389,7 @@ class _Service:
             if kept != full:
                 self.say(f"building after without {len(dropped)} dropped edit(s) (cold, then warm)")
                 after_record = self.build(kept, timed=True) if kept else None
+                self.results.pop(kept, None)  # the cold rebuild is a new image: it is checked again below
                 for k in range(1, len(kept)):
                     self.build(kept[:k])
         final_tag = self.tags[kept] if kept else self.base_tag()
@@ -464,6 +465,7 @@ class _Service:
         tag = self.tag(subset)
         request = self.request(subset)
         self.builds += 1
+        self.run.sizes.pop(tag, None)  # a rebuilt tag is measured again
         if timed:
             record = build_timed(self.run.engine, request, tag)
         else:
