@@ -268,6 +268,7 @@ def test_every_check_passes_on_the_good_image(good: tuple[CheckResult, ...]) -> 
     assert openapi.data["before"] == {"/health": 200, "/items": 200, "/teapot": 418}  # no {id}, no required q
     trace = results["import-trace:runtime import trace"]
     assert "decimal" in trace.data["imported"] and "http.server" in trace.data["imported"]
+    assert "urllib.request" not in trace.data["imported"]  # deadweight's own probe (docker exec) is not traced
     memory = next(r for r in good if r.check == "memory")
     assert 0 < memory.data["after_peak_bytes"] < 256 << 20
     assert all(r.command.startswith("docker") for r in good)

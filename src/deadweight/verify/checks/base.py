@@ -151,12 +151,17 @@ def image_config(engine: Engine, image: str) -> dict[str, Any]:
     return dict(config) if isinstance(config, dict) else {}
 
 
-def image_env(engine: Engine, image: str) -> dict[str, str]:
+def config_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """An image config's ``Env`` (``["K=V", ...]``) as a dict."""
     env: dict[str, str] = {}
-    for item in image_config(engine, image).get("Env") or []:
+    for item in config.get("Env") or []:
         key, _, value = str(item).partition("=")
         env[key] = value
     return env
+
+
+def image_env(engine: Engine, image: str) -> dict[str, str]:
+    return config_env(image_config(engine, image))
 
 
 def result(
@@ -190,8 +195,16 @@ def guarded(check: str, name: str, body: Callable[[], tuple[CheckResult, ...]]) 
     started = time.monotonic()
     try:
         return body()
-    except DeadweightError as exc:
-        return (result(check, name, "error", str(exc), seconds=time.monotonic() - started),)
+    except Exception as exc:
+        if not (isinstance(exc, DeadweightError) or engine_failure(exc)):
+            raise
+        return (result(check, name, "error", str(exc) or type(exc).__name__, seconds=time.monotonic() - started),)
+
+
+def engine_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the docker SDK's (or its HTTP stack's) own: the engine failed mid-check (a container
+    gone, a socket timeout), which is the check's ``error``, not a crash of the whole verification."""
+    return type(exc).__module__.split(".")[0] in ("docker", "requests", "urllib3")
 
 
 def no_python(check: str, name: str, image: str, role: Role) -> CheckResult:

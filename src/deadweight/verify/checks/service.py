@@ -20,7 +20,15 @@ from typing import Any
 from deadweight.engine.client import Engine, RunSpec, describe, memory_in_use
 from deadweight.engine.memory import HEALTH_INTERVAL_NS, run_spec
 from deadweight.engine.oneshot import create_service, exec_in, put_files, read_files
-from deadweight.verify.checks.base import CheckContext, Role, env_flags, image_config, last_line, tail
+from deadweight.verify.checks.base import (
+    CheckContext,
+    Role,
+    config_env,
+    env_flags,
+    image_config,
+    last_line,
+    tail,
+)
 from deadweight.verify.checks.probes import source
 
 #: Without a healthcheck or a port, a service still running after this long counts as started.
@@ -100,7 +108,9 @@ def health_spec(spec: RunSpec, config: Mapping[str, Any]) -> RunSpec:
 
 def http_probe(container: Any, python: str, mode: str, args: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
     """Run ``probes/http.py`` in ``mode`` inside ``container``; its JSON answer (raises ValueError if none)."""
-    done = exec_in(container, [python, "-c", source("http"), mode, json.dumps(dict(args))], timeout=timeout)
+    # -I: the probe ignores PYTHONPATH (the import trace's hook is not for it)
+    argv = [python, "-I", "-c", source("http"), mode, json.dumps(dict(args))]
+    done = exec_in(container, argv, timeout=timeout)
     for line in done.stdout.splitlines():
         if line.startswith("DW-HTTP "):
             answer = json.loads(line[len("DW-HTTP ") :])
@@ -132,7 +142,7 @@ def _run(ctx: CheckContext, role: Role, *, trace: bool) -> ServiceRun:
         if python is None:
             run.error = f"no python in the {role} image: nothing to trace"
             return run
-        existing = target.service.environment.get("PYTHONPATH") or _env(config).get("PYTHONPATH", "")
+        existing = target.service.environment.get("PYTHONPATH") or config_env(config).get("PYTHONPATH", "")
         environment = {
             "PYTHONPATH": f"{TRACE_ROOT}/hook" + (f":{existing}" if existing else ""),
             "DEADWEIGHT_TRACE_DIR": f"{TRACE_ROOT}/out",
@@ -163,10 +173,6 @@ def _run(ctx: CheckContext, role: Role, *, trace: bool) -> ServiceRun:
     finally:
         _finish(engine, run, container)
     return run
-
-
-def _env(config: Mapping[str, Any]) -> dict[str, str]:
-    return dict(str(item).partition("=")[::2] for item in config.get("Env") or [])
 
 
 def _watch(ctx: CheckContext, run: ServiceRun, container: Any, spec: RunSpec, python: str | None) -> None:

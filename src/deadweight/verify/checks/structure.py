@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deadweight.errors import ConfigError
+from deadweight.verify.checks.base import config_env
 
 SCHEMA_VERSION = "2.0.0"
 _TOP = {"schemaVersion", "commandTests", "fileExistenceTests", "fileContentTests", "metadataTest", "globalEnvVars"}
@@ -256,7 +257,7 @@ def output_problems(text: str, expected: Sequence[str], excluded: Sequence[str],
 def metadata_problems(test: MetadataTest, config: Mapping[str, Any]) -> list[str]:
     """Differences between ``test`` and an image's ``Config`` (inspect's JSON)."""
     problems = []
-    env = dict(str(item).partition("=")[::2] for item in config.get("Env") or [])
+    env = config_env(config)
     for key, value in test.env.items():
         if env.get(key) != value:
             problems.append(f"env {key}={env.get(key)!r}, expected {value!r}")

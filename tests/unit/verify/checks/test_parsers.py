@@ -11,8 +11,9 @@ from deadweight.config import parse_config
 from deadweight.engine.client import RunSpec
 from deadweight.errors import ConfigError, UsageError
 from deadweight.model.project import Service
+from deadweight.model.verification import CheckResult
 from deadweight.verify.checks import CHECK_IDS, CheckInput, run_checks
-from deadweight.verify.checks.base import docker_run_line, tail
+from deadweight.verify.checks.base import docker_run_line, guarded, tail
 from deadweight.verify.checks.framework import build_problem, selected
 from deadweight.verify.checks.openapi import compare_statuses
 from deadweight.verify.checks.service import exposed_ports, health_spec, run_line
@@ -229,6 +230,26 @@ def test_rerun_lines_never_print_a_secret_value() -> None:
     line = docker_run_line("img", ["true"], environment={"MODE": "prod", "DB_PASSWORD": "hunter2", "API_KEY": "k"})
     assert line == "docker run --rm --network none -e MODE=prod -e DB_PASSWORD -e API_KEY img true"
     assert "hunter2" not in run_line(RunSpec(image="x", environment={"SECRET_TOKEN": "hunter2"}))
+
+
+def test_an_engine_failure_mid_check_is_that_checks_error_not_a_crash() -> None:
+    import docker.errors
+    import requests
+
+    def lost() -> tuple[CheckResult, ...]:
+        raise docker.errors.NotFound("No such container: abc")
+
+    def timeout() -> tuple[CheckResult, ...]:
+        raise requests.exceptions.ReadTimeout("read timed out")
+
+    def bug() -> tuple[CheckResult, ...]:
+        raise KeyError("a bug stays a bug")
+
+    (gone,) = guarded("start", "service starts", lost)
+    assert (gone.status, gone.detail) == ("error", "No such container: abc")
+    assert guarded("imports", "x", timeout)[0].status == "error"
+    with pytest.raises(KeyError):
+        guarded("imports", "x", bug)
 
 
 def test_output_is_bounded_to_its_tail() -> None:

@@ -19,6 +19,7 @@ from deadweight.verify.checks.pipcheck import parse_problems
 from deadweight.verify.checks.probes import source
 from deadweight.verify.checks.probes.http import parameterless_gets
 from deadweight.verify.checks.probes.reqcheck import compare, marker_holds, problems
+from deadweight.verify.checks.probes.tracehook import in_service, parent_of
 
 
 def _python(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -138,7 +139,11 @@ def test_the_trace_hook_records_imports_and_chains_to_the_images_own_sitecustomi
     (hook / "sitecustomize.py").write_text(source("tracehook"))
     (own / "sitecustomize.py").write_text("import os\nos.environ['OWN_SITE'] = 'ran'\n")
     script = "import os, time, decimal; time.sleep(0.7); print(os.environ.get('OWN_SITE'))"
-    done = _python("-c", script, env={"PYTHONPATH": f"{hook}:{own}", "DEADWEIGHT_TRACE_DIR": str(out)})
+    done = _python(
+        "-c",
+        script,
+        env={"PYTHONPATH": f"{hook}:{own}", "DEADWEIGHT_TRACE_DIR": str(out), "DEADWEIGHT_TRACE_ALL": "1"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ran"
     (trace,) = out.glob("*.txt")
@@ -148,6 +153,13 @@ def test_the_trace_hook_records_imports_and_chains_to_the_images_own_sitecustomi
 
 
 DOC = {"paths": {"/a": {"get": {}}, "/b": {"get": {}}, "/x/{id}": {"get": {}}, "/p": {"post": {}}}}
+
+
+def test_the_trace_hook_keeps_to_the_services_own_processes() -> None:
+    assert in_service(1)
+    assert not in_service(0)
+    if Path("/proc/self/stat").exists():
+        assert parent_of(os.getpid()) == os.getppid()
 
 
 class _Api(BaseHTTPRequestHandler):
