@@ -148,6 +148,7 @@ class _Run:
     compressed: CompressedSizes = field(default_factory=CompressedSizes)
     sizes: dict[str, int] = field(default_factory=dict)  # local tag -> size as the reader counts it
     temporary: list[str] = field(default_factory=list)  # tags removed at the end
+    warnings: list[str] = field(default_factory=list)
     report: AuditReport | None = None
     plan: FixPlan | None = None
 
@@ -185,7 +186,11 @@ class _Run:
             for tag in self.temporary:
                 self.engine.remove_image(tag)
         out = VerifyReport(
-            root=self.project.root, audit=report, plan=plan, services=tuple(verified), warnings=tuple(report.warnings)
+            root=self.project.root,
+            audit=report,
+            plan=plan,
+            services=tuple(verified),
+            warnings=(*report.warnings, *self.warnings),
         )
         out = replace(
             out, unique_before_bytes=self.unique("before", verified), unique_after_bytes=self.unique("after", verified)
@@ -362,7 +367,7 @@ class _Service:
         before = self.run.read(
             self.before.ref, dead_weight=self.result.dead_weight_bytes, findings=len(self.result.findings)
         )
-        self.modules = modules_to_import(self.service, before.analysis, before.inventory, self.sharing)
+        self.modules = self.importable(modules_to_import(self.service, before.analysis, before.inventory, self.sharing))
         self.frameworks = expected_frameworks(before.inventory, {f.rule for f in self.edits})
         if not self.edits:  # checks asked for, nothing to change: they run in the image as it is
             checks = self.checks((), self.base_tag())
@@ -413,6 +418,33 @@ class _Service:
             verify_seconds=round(self.check_seconds, 3),
             after_audit=after_audit,
         )
+
+    def importable(self, modules: tuple[str, ...]) -> tuple[str, ...]:
+        """``modules`` less those that do not import in the before image either (``torchgen`` wants PyYAML,
+        which torch does not require): the after image must import what the before image imports, and an import
+        that never worked is no edit's fault. Said in the report's warnings."""
+        if not modules or self.before.local is None or (self.run.checks and "imports" not in self.run.checks):
+            return modules
+        self.say("importing the modules in the before image")
+        target = CheckInput(
+            service=self.service,
+            after_image=self.before.local,
+            before_image=None,
+            modules=modules,
+            frameworks={},
+            project_dir=self.run.scratch.root,
+            network=self.run.network or self.run.settings.run.network,
+        )
+        start = time.monotonic()
+        results = run_checks(self.run.engine, target, only=("imports",))
+        self.check_seconds += time.monotonic() - start
+        broken = {str(m) for r in results for m in (r.data.get("failed") or ())}
+        if broken:
+            self.run.warnings.append(
+                f"{self.name}: {', '.join(sorted(broken))} do not import in the before image "
+                "either: not checked in the after image"
+            )
+        return tuple(m for m in modules if m not in broken)
 
     # -- building subsets -------------------------------------------------------------------
 
