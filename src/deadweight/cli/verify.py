@@ -95,8 +95,11 @@ def verify_command(**params: Any) -> None:
     from deadweight.project.loader import load_project  # noqa: PLC0415
 
     path = params["path"]
-    unused = [flag for flag, key in (("--platform", "platform"), ("--verify", "verify"),
-                                     ("--no-fast-path", "no_fast_path")) if params[key]]
+    unused = [
+        flag
+        for flag, key in (("--platform", "platform"), ("--verify", "verify"), ("--no-fast-path", "no_fast_path"))
+        if params[key]
+    ]
     if unused:
         raise UsageError(f"{', '.join(unused)}: not a verify option (it reads the images it builds from the engine)")
     config = config_from({**params, "fail_on": ()})
