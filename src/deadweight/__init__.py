@@ -8,6 +8,8 @@ model (``AuditReport``, ``FixPlan``, ``InspectResult``, ``VerifyReport``) and ra
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from deadweight._version import __version__
@@ -20,6 +22,20 @@ if TYPE_CHECKING:
     from deadweight.pipeline.inspect import inspect
     from deadweight.pipeline.optimize import optimize
     from deadweight.pipeline.verify import verify
+
+
+class _Package(types.ModuleType):
+    """``deadweight.verify`` is the function: importing the ``deadweight.verify`` package (verify's parts) would
+    otherwise bind the package over it as an attribute of ``deadweight``. The package stays importable by its
+    dotted name (``from deadweight.verify.bisect import find_culprits``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "verify" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,7 @@ import click
 from deadweight.cli.app import EXIT_FINDINGS, EXIT_FIX, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
 from deadweight.cli.options import config_from, settings_options
 from deadweight.cli.output import is_tty, terminal_width, use_color, write_output
+from deadweight.errors import UsageError
 from deadweight.model.verification import VerifyReport
 
 FORMATS = ("text", "json")
@@ -43,8 +44,7 @@ def render(report: VerifyReport, fmt: str, output: str | None) -> str:
     if fmt == "json":
         return verify_json.render(report)
     to_terminal = output in (None, "-")
-    return verify_text.render(report, color=to_terminal and use_color(),
-                              width=terminal_width() if to_terminal else 120)
+    return verify_text.render(report, color=to_terminal and use_color(), width=terminal_width() if to_terminal else 120)
 
 
 def _progress(service: str, what: str) -> None:
@@ -53,14 +53,34 @@ def _progress(service: str, what: str) -> None:
 
 @cli.command("verify")
 @click.argument("path", default=".", required=False)
-@click.option("--image", "images", multiple=True, metavar="[SERVICE=]REF",
-              help="The before image of this service (one service: REF alone). Repeatable. Default: the image the "
-              "engine has under the compose name, else built from the files.")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    metavar="[SERVICE=]REF",
+    help="The before image of this service (one service: REF alone). Repeatable. Default: the image the "
+    "engine has under the compose name, else built from the files.",
+)
 @click.option("--write", is_flag=True, help="Write the edits that passed (only when every service passed).")
-@click.option("--network", metavar="MODE", help="Network for the builds (the checks use [run] network: none).")
-@click.option("--check", "checks", multiple=True, metavar="ID",
-              help="Run only this check (pip-check, imports, framework, start, openapi, user, memory, "
-              "import-trace). Repeatable.")
+@click.option(
+    "--network",
+    metavar="MODE",
+    help="Network for the builds and the checks' containers (default: the engine's for builds, none for checks).",
+)
+@click.option(
+    "--check",
+    "checks",
+    multiple=True,
+    metavar="ID",
+    help="Run only this check (pip-check, imports, framework, start, openapi, user, memory, import-trace). Repeatable.",
+)
+@click.option(
+    "--tag-prefix",
+    default="deadweight-verify",
+    show_default=True,
+    metavar="PREFIX",
+    help="Tag the images verify builds PREFIX/SERVICE:before|after|edits-N...",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @settings_options
@@ -75,14 +95,29 @@ def verify_command(**params: Any) -> None:
     from deadweight.project.loader import load_project  # noqa: PLC0415
 
     path = params["path"]
+    unused = [
+        flag
+        for flag, key in (("--platform", "platform"), ("--verify", "verify"), ("--no-fast-path", "no_fast_path"))
+        if params[key]
+    ]
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: not a verify option (it reads the images it builds from the engine)")
     config = config_from({**params, "fail_on": ()})
     images: dict[str, str] = {}
     if params["images"]:
         names = [s.name for s in load_project(str(path)).services]
         images = parse_image_options(tuple(params["images"]), names)
     progress = _progress if is_tty(sys.stderr) else None
-    report = verify(path, config=config, images=images, write=params["write"], network=params["network"],
-                    checks=tuple(params["checks"]), progress=progress)
+    report = verify(
+        path,
+        config=config,
+        images=images,
+        write=params["write"],
+        network=params["network"],
+        checks=tuple(params["checks"]),
+        progress=progress,
+        tag_prefix=params["tag_prefix"],
+    )
     write_output(render(report, params["fmt"], params["output"]), params["output"])
     raise click.exceptions.Exit(exit_code(report))
 

@@ -12,6 +12,7 @@ figure, is in docs/verify.md.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -74,10 +75,11 @@ def verify(
     """Verify the fixes of the service or fleet at ``path``, as ``deadweight verify PATH`` does.
 
     ``images``: service -> reference of the before image (else found in the local engine by its compose name,
-    else built from the user's files). ``network``: the builds' network (``--network``); the checks run on the
-    settings' ``[run] network`` (default none). ``checks``: only these check ids (default: all). ``write``: write
-    the kept edits when every service passed. ``progress(service, what)`` is called at every step.
-    ``tag_prefix``: the images built are tagged ``PREFIX/SERVICE:...``.
+    else built from the user's files). ``network``: the network of the builds and of the containers the checks
+    start (``--network``; default: the engine's default for builds, the settings' ``[run] network``, none, for
+    the checks). ``checks``: only these check ids (default: all). ``write``: write the kept edits when every
+    service passed. ``progress(service, what)`` is called at every step. ``tag_prefix``: the images built are
+    tagged ``PREFIX/SERVICE:...``.
 
     Raises ``UsageError`` for a bad path, unknown check or service, ``SourceError`` when the engine cannot be
     reached, ``FixError`` when ``write`` could not write; a service that could not be built or checked gets a row
@@ -88,6 +90,8 @@ def verify(
     unknown = sorted(set(checks) - set(CHECK_IDS))
     if unknown:
         raise UsageError(f"--check {', '.join(unknown)}: no such check (checks: {', '.join(CHECK_IDS)})")
+    if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*", tag_prefix):
+        raise UsageError(f"--tag-prefix {tag_prefix!r}: not a repository name (lower case, digits, . _ - /)")
     settings = config if config is not None else audit_config(path)
     project = load_project(str(path))
     names = [s.name for s in project.services]
@@ -144,6 +148,7 @@ class _Run:
     compressed: CompressedSizes = field(default_factory=CompressedSizes)
     sizes: dict[str, int] = field(default_factory=dict)  # local tag -> size as the reader counts it
     temporary: list[str] = field(default_factory=list)  # tags removed at the end
+    warnings: list[str] = field(default_factory=list)
     report: AuditReport | None = None
     plan: FixPlan | None = None
 
@@ -181,7 +186,11 @@ class _Run:
             for tag in self.temporary:
                 self.engine.remove_image(tag)
         out = VerifyReport(
-            root=self.project.root, audit=report, plan=plan, services=tuple(verified), warnings=tuple(report.warnings)
+            root=self.project.root,
+            audit=report,
+            plan=plan,
+            services=tuple(verified),
+            warnings=(*report.warnings, *self.warnings),
         )
         out = replace(
             out, unique_before_bytes=self.unique("before", verified), unique_after_bytes=self.unique("after", verified)
@@ -345,6 +354,7 @@ class _Service:
         self.services: dict[Subset, Service] = {}
         self.results: dict[Subset, tuple[CheckResult, ...]] = {}
         self.check_seconds = 0.0
+        self.builds = 0  # images built for this service so far
         self.modules: tuple[str, ...] = ()
         self.frameworks: Mapping[str, str] = {}
 
@@ -357,7 +367,7 @@ class _Service:
         before = self.run.read(
             self.before.ref, dead_weight=self.result.dead_weight_bytes, findings=len(self.result.findings)
         )
-        self.modules = modules_to_import(self.service, before.analysis, before.inventory, self.sharing)
+        self.modules = self.importable(modules_to_import(self.service, before.analysis, before.inventory, self.sharing))
         self.frameworks = expected_frameworks(before.inventory, {f.rule for f in self.edits})
         if not self.edits:  # checks asked for, nothing to change: they run in the image as it is
             checks = self.checks((), self.base_tag())
@@ -374,15 +384,17 @@ class _Service:
         kept, dropped, bisect_builds = full, {}, 0
         if failing:
             self.say(f"bisecting {len(full)} edits")
+            built = self.builds
             baseline = self.test(())
             bisection = find_culprits(
                 full, self.test, baseline=baseline, known={s: self.failed(s) for s in self.results}
             )
-            kept, bisect_builds = bisection.kept, bisection.tests
+            kept, bisect_builds = bisection.kept, self.builds - built
             dropped = {c.edit: c.broke for c in bisection.culprits}
             if kept != full:
                 self.say(f"building after without {len(dropped)} dropped edit(s) (cold, then warm)")
                 after_record = self.build(kept, timed=True) if kept else None
+                self.results.pop(kept, None)  # the cold rebuild is a new image: it is checked again below
                 for k in range(1, len(kept)):
                     self.build(kept[:k])
         final_tag = self.tags[kept] if kept else self.base_tag()
@@ -406,6 +418,33 @@ class _Service:
             verify_seconds=round(self.check_seconds, 3),
             after_audit=after_audit,
         )
+
+    def importable(self, modules: tuple[str, ...]) -> tuple[str, ...]:
+        """``modules`` less those that do not import in the before image either (``torchgen`` wants PyYAML,
+        which torch does not require): the after image must import what the before image imports, and an import
+        that never worked is no edit's fault. Said in the report's warnings."""
+        if not modules or self.before.local is None or (self.run.checks and "imports" not in self.run.checks):
+            return modules
+        self.say("importing the modules in the before image")
+        target = CheckInput(
+            service=self.service,
+            after_image=self.before.local,
+            before_image=None,
+            modules=modules,
+            frameworks={},
+            project_dir=self.run.scratch.root,
+            network=self.run.network or self.run.settings.run.network,
+        )
+        start = time.monotonic()
+        results = run_checks(self.run.engine, target, only=("imports",))
+        self.check_seconds += time.monotonic() - start
+        broken = {str(m) for r in results for m in (r.data.get("failed") or ())}
+        if broken:
+            self.run.warnings.append(
+                f"{self.name}: {', '.join(sorted(broken))} do not import in the before image "
+                "either: not checked in the after image"
+            )
+        return tuple(m for m in modules if m not in broken)
 
     # -- building subsets -------------------------------------------------------------------
 
@@ -457,6 +496,8 @@ class _Service:
             return None
         tag = self.tag(subset)
         request = self.request(subset)
+        self.builds += 1
+        self.run.sizes.pop(tag, None)  # a rebuilt tag is measured again
         if timed:
             record = build_timed(self.run.engine, request, tag)
         else:
@@ -476,6 +517,7 @@ class _Service:
                 tag = tag_for(self.run.tag_prefix, self.name, "original")
                 self.say("building the original files (the before image is not in the local engine)")
                 build_once(self.run.engine, self.request(()), tag)
+                self.builds += 1
                 self.tags[()] = tag
                 self.run.temporary.append(tag)
         self.services.setdefault((), self.service)
@@ -493,7 +535,7 @@ class _Service:
                 modules=self.modules,
                 frameworks=self.frameworks if subset else {},
                 project_dir=self.run.scratch.root,
-                network=self.run.settings.run.network,
+                network=self.run.network or self.run.settings.run.network,
                 start_timeout=self.run.settings.run.timeout_seconds,
             )
             start = time.monotonic()
@@ -557,14 +599,13 @@ class _Service:
     def reason(self, index: int, broke: frozenset[str]) -> str:
         """One line: the rule's edit, and the first failure it caused, as the check worded it."""
         fix = self.edits[index]
-        what = f"{fix.rule}'s edit ({fix.title}{f', {fix.package}' if fix.package else ''})"
+        what = f"{fix.rule}'s edit ({fix.package or fix.path or fix.title})"
         prefix = next((s for s in self.results if s and s[-1] == index and self.failed(s) & broke), None)
         results = self.results.get(prefix, ()) if prefix is not None else ()
         first = next((c for c in results if c.failed and c.check in broke), None)
         if first is None:
-            return f"{what} made {', '.join(sorted(broke))} fail"
-        detail = f": {first.detail}" if first.detail else ""
-        return f"{what} broke the {first.check} check, {first.name}{detail}"
+            return f"{what} made the {', '.join(sorted(broke))} check(s) fail"
+        return f"{what}: the {first.check} check fails: {first.detail or first.name}"
 
 
 def _key(service: str, rule: str, package: str | None, path: str | None) -> tuple[str, str, str, str]:

@@ -72,7 +72,7 @@ def _service(console: Console, service: ServiceVerification) -> None:
         else:
             console.print(f"  not built {subject}")
     if service.bisect_builds:
-        console.print(f"  bisecting took {service.bisect_builds} extra build(s)")
+        console.print(f"  bisecting needed {service.bisect_builds} extra build(s)")
     console.print(f"  checks took {service.verify_seconds:.1f}s")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deadweight.model.analysis import ImageAnalysis
+from deadweight.model.analysis import ImageAnalysis, LayerSummary
 from deadweight.model.inventory import Inventory
 from deadweight.model.verification import (
     ClassChange,
@@ -54,6 +54,14 @@ def gzip_size(read: Callable[[int], bytes]) -> int:
     return total + len(compressor.flush())
 
 
+def _stored_compressed(layer: LayerSummary) -> int | None:
+    """The stored blob size when it is a compressed blob: a blob whose digest is the diff id is the plain tar
+    (``docker save``), whose size says nothing about what a registry would store."""
+    if layer.compressed_bytes is None or layer.digest is None or layer.digest == layer.diff_id:
+        return None
+    return layer.compressed_bytes
+
+
 @dataclass
 class CompressedSizes:
     """Compressed size of each distinct layer, measured at most once per run (base layers are shared)."""
@@ -64,7 +72,7 @@ class CompressedSizes:
         """Per layer of ``analysis`` (bottom first): the stored blob size when the source knows it, else the
         measured gzip size. Opens the image (``open_image``) and streams it only when some layer is neither
         stored compressed nor measured already."""
-        known = [layer.compressed_bytes for layer in analysis.layers]
+        known = [_stored_compressed(layer) for layer in analysis.layers]
         missing = {
             i
             for i, size in enumerate(known)

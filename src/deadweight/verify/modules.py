@@ -20,7 +20,7 @@ from deadweight.rules.dw101_cuda_torch import GPU_BUILDS
 from deadweight.usage.device import GPU_FRAMEWORKS
 from deadweight.usage.service import service_verdicts
 
-__all__ = ["app_top_levels", "expected_frameworks", "modules_to_import"]
+__all__ = ["app_modules", "app_top_levels", "expected_frameworks", "modules_to_import"]
 
 #: Evidence kinds whose target is a module the service itself imports or hands a server.
 _MODULE_KINDS = frozenset(
@@ -36,23 +36,31 @@ _MODULE_KINDS = frozenset(
 _CPU_RULES = frozenset({"DW101"})
 
 
-def app_top_levels(service: Service) -> frozenset[str]:
-    """Top-level module names of the application code that ships (``app.py`` -> ``app``, ``pkg/x.py`` -> ``pkg``)."""
+def app_modules(service: Service) -> frozenset[str]:
+    """Dotted names of the application's modules that ship (``app.py`` -> ``app``, ``pkg/x.py`` -> ``pkg.x``,
+    ``pkg/__init__.py`` -> ``pkg``), relative to the build context."""
     out = set()
     for shipped in service.shipped:
-        parts = PurePosixPath(shipped.context_path).parts
-        if not parts or not shipped.context_path.endswith(".py"):
+        path = PurePosixPath(shipped.context_path)
+        if path.suffix != ".py":
             continue
-        top = parts[0][:-3] if len(parts) == 1 else parts[0]
-        if top.isidentifier():
-            out.add(top)
+        parts = [*path.parts[:-1], path.stem] if path.stem != "__init__" else list(path.parts[:-1])
+        if parts and all(part.isidentifier() for part in parts):
+            out.add(".".join(parts))
     return frozenset(out)
+
+
+def app_top_levels(service: Service) -> frozenset[str]:
+    """Top-level module names of the application code that ships."""
+    return frozenset(name.split(".")[0] for name in app_modules(service))
 
 
 def modules_to_import(
     service: Service, analysis: ImageAnalysis, inventory: Inventory, sharing: Sequence[Service] = ()
 ) -> tuple[str, ...]:
-    """The dotted modules the after image must import, sorted."""
+    """The dotted modules the after image must import, sorted. An application target (``app:app``,
+    ``from pkg.views import handler``) counts as its longest prefix that is a module that ships: the rest may
+    be an attribute, which ``import`` cannot take."""
     joined = service_verdicts(
         service, inventory=inventory, image_config=analysis.image_config, tree=analysis.tree, sharing=sharing
     )
@@ -62,16 +70,14 @@ def modules_to_import(
         if verdict is None or verdict.status is not VerdictStatus.USED:
             continue
         modules.update(name for name in dist.import_names if name.isidentifier() and not name.startswith("_"))
-    apps = app_top_levels(service)
+    shipped = app_modules(service)
     for evidence in joined.usage.evidence:
-        target = evidence.target.partition(":")[0].strip()
-        if (
-            evidence.kind in _MODULE_KINDS
-            and target.split(".")[0] in apps
-            and not evidence.type_only
-            and all(part.isidentifier() for part in target.split("."))
-        ):
-            modules.add(target)
+        if evidence.kind not in _MODULE_KINDS or evidence.type_only:
+            continue
+        parts = evidence.target.replace(":", ".").split(".")
+        prefix = next((".".join(parts[:n]) for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in shipped), None)
+        if prefix is not None:
+            modules.add(prefix)
     return tuple(sorted(modules))
 
 

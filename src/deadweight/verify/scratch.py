@@ -8,6 +8,7 @@ other file it touched before back to the original bytes, so one copy serves ever
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -47,14 +48,13 @@ class Scratch:
     def path(self, user_path: str | Path) -> Path:
         """Where ``user_path`` (absolute inside the project, or relative to its root) is in the copy."""
         p = Path(user_path)
-        absolute = p.resolve() if p.is_absolute() else (self.source / p).resolve()
-        try:
-            rel = absolute.relative_to(self.source)
-        except ValueError:
-            raise BuildError(
-                f"{user_path} is outside the project root {self.source}: it cannot be built from a scratch copy"
-            ) from None
-        return self.root / rel
+        absolute = Path(os.path.abspath(p if p.is_absolute() else self.source / p))  # a link itself, not its target
+        for candidate in (absolute, absolute.resolve()):  # the project may be reached through a symlinked dir
+            if candidate.is_relative_to(self.source):
+                return self.root / candidate.relative_to(self.source)
+        raise BuildError(
+            f"{user_path} is outside the project root {self.source}: it cannot be built from a scratch copy"
+        )
 
     def apply(self, texts: Mapping[str, str | None]) -> None:
         """Make the copy hold the original files with exactly ``texts`` (path relative to the root -> text, None:
