@@ -56,6 +56,15 @@ def _run(ctx: CheckContext) -> CheckResult:
             image="before",
             seconds=seconds,
         )
+    if before.exit_code is not None:
+        return result(
+            CHECK,
+            name,
+            "skip",
+            f"the service exits in the before image (exit {before.exit_code}: a job, not a server): no HTTP to compare",
+            image="before",
+            seconds=seconds,
+        )
     if before.http is None:
         why = before.http_error or "no python in the image to probe from inside the container"
         return result(

@@ -152,7 +152,9 @@ def _run(ctx: CheckContext, role: Role, *, trace: bool) -> ServiceRun:
         if trace:
             put_files(container, TRACE_ROOT, {"hook/sitecustomize.py": source("tracehook")}, dirs=("out",))
         _watch(ctx, run, container, spec, python)
-        if run.ready and python is not None and (trace or "openapi" in ctx.cache.get("only", ())):
+        # a job that ran and exited 0 serves nothing; exec into a stopped container is the engine's 409
+        serving = run.ready and run.exit_code is None
+        if serving and python is not None and (trace or "openapi" in ctx.cache.get("only", ())):
             try:
                 run.http = http_probe(
                     container,
