@@ -12,8 +12,6 @@ tests validate against it.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -22,12 +20,12 @@ from deadweight.model.cost import CostEstimate
 from deadweight.model.results import finding_of, fleet_cost, fleet_totals, service_cost, verified
 from deadweight.model.verification import (
     BuildRecord,
-    CheckResult,
     EditOutcome,
     ImageFigures,
     ServiceVerification,
     VerifyReport,
 )
+from deadweight.reports.verify_json import check_to_dict
 from deadweight.safetext import json_report
 
 SCHEMA = "deadweight/1"
@@ -116,7 +114,7 @@ def _service(report: VerifyReport, service: ServiceVerification) -> dict[str, An
         "verify_seconds": _seconds(service.verify_seconds),
         "bisect_builds": service.bisect_builds,
         "edits": [_edit(report, e) for e in service.edits],
-        "checks": [_check(c) for c in service.checks],
+        "checks": [check_to_dict(c) for c in service.checks],
         "distributions": [
             {
                 "name": d.name,
@@ -186,35 +184,6 @@ def _edit(report: VerifyReport, edit: EditOutcome) -> dict[str, Any]:
         ],
         "files": sorted({c.path for c in fix.changes if c.before != c.after}),
     }
-
-
-def _check(check: CheckResult) -> dict[str, Any]:
-    return {
-        "check": check.check,
-        "name": check.name,
-        "status": check.status,
-        "image": check.image,
-        "detail": check.detail,
-        "command": check.command,
-        "seconds": _seconds(check.seconds),
-        "output": check.output,
-        "data": _jsonable(check.data),
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    """A check's free-form figures as JSON: mappings and sequences kept, numbers and strings as they are,
-    anything else as its text (a check must never make the report unwritable)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_jsonable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return str(value)
 
 
 def load_schema() -> dict[str, Any]:

@@ -12,6 +12,8 @@ with the ``optimize`` report.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -75,7 +77,7 @@ def service_to_dict(service: ServiceVerification) -> dict[str, Any]:
         "before_build": _build(service.before_build),
         "after_build": _build(service.after_build),
         "comparison": _comparison(service.comparison),
-        "checks": [_check(c) for c in service.checks],
+        "checks": [check_to_dict(c) for c in service.checks],
         "edits": [_edit(e) for e in service.edits],
         "bisect_builds": service.bisect_builds,
         "verify_seconds": service.verify_seconds,
@@ -140,7 +142,7 @@ def _comparison(comparison: ImageComparison | None) -> dict[str, Any] | None:
     }
 
 
-def _check(check: CheckResult) -> dict[str, Any]:
+def check_to_dict(check: CheckResult) -> dict[str, Any]:
     return {
         "check": check.check,
         "name": check.name,
@@ -148,9 +150,9 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "image": check.image,
         "detail": check.detail,
         "command": check.command,
+        "seconds": round(check.seconds, 3),
         "output": check.output,
-        "seconds": check.seconds,
-        "data": _jsonable(check.data),
+        "data": jsonable(check.data),
     }
 
 
@@ -170,14 +172,18 @@ def _edit(outcome: EditOutcome) -> dict[str, Any]:
     }
 
 
-def _jsonable(value: Any) -> Any:
-    """A check's ``data`` as JSON: mappings and sequences kept, anything else as a string."""
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+def jsonable(value: Any) -> Any:
+    """A check's free-form figures as JSON: mappings and sequences kept, numbers and strings as they are,
+    anything else as its text (a check must never make the report unwritable)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in (sorted(value, key=str) if isinstance(value, (set, frozenset)) else value)]
-    if value is None or isinstance(value, (bool, int, float, str)):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     return str(value)
 
 
