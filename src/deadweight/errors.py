@@ -6,11 +6,22 @@ one line, name the input and the problem, and never contain credentials.
 
 from __future__ import annotations
 
+from deadweight.safetext import printable
+
 
 class DeadweightError(Exception):
-    """Base class. ``exit_code`` is what the CLI returns for an uncaught instance."""
+    """Base class. ``exit_code`` is what the CLI returns for an uncaught instance.
+
+    The message is made printable where it is made (control characters, newlines and undecodable bytes of the
+    input it quotes escaped, ``deadweight.safetext.printable``), so every format that shows it, and stderr, gets
+    one safe line."""
 
     exit_code = 3
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (printable(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class UsageError(DeadweightError):

@@ -59,3 +59,11 @@ def json_report(doc: object, *, indent: int | None = 2) -> str:
     (``ensure_ascii=False``), lone surrogates escaped (a name or an error quoting bytes that are not UTF-8
     would otherwise fail to print), and a final newline."""
     return json_surrogates(json.dumps(doc, indent=indent, ensure_ascii=False)) + "\n"
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate written as ``printable`` writes it (``\\xff`` for an undecodable byte):
+    the last guard of every report before it is encoded, for text that quoted a file's bytes unescaped."""
+    if not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(lambda match: _escape(match.group()), text)

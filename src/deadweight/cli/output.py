@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deadweight.outfile import write_output_file
 from deadweight.redact import redact
+from deadweight.safetext import escape_surrogates
 from deadweight.units import human_bytes
 
 ProgressCallback = Callable[[int, int, int], None]
@@ -81,6 +82,7 @@ def progress_enabled(fmt: str, output: str | None) -> bool:
 def write_output(text: str, path: str | None) -> None:
     """Write ``text`` to stdout, or to ``path`` without ever replacing a device, FIFO or link (see outfile)."""
     text = redact(text)  # no report prints a credential, whatever quoted it (see deadweight.redact)
+    text = escape_surrogates(text)  # an undecodable byte some text quoted: shown as \xNN, never a crash
     if path is None or path == "-":
         click.echo(text, nl=False)
         return

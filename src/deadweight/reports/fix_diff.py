@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 
 from deadweight.model.plan import FileChange, FixPlan, PlannedFix
+from deadweight.safetext import printable
 from deadweight.units import human_bytes
 
 __all__ = ["render", "unified_diff"]
@@ -39,27 +40,33 @@ def _subject(fix: PlannedFix) -> str:
     return f"{fix.rule} {fix.service}" + (f" {what}" if what else "")
 
 
+def _comment(text: str) -> str:
+    """One ``#`` line of the diff: quoted names, reasons and errors escaped to one printable line (a reason
+    quoting a Dockerfile's undecodable byte or a newline must not break the patch or the terminal)."""
+    return f"# {printable(text)}\n"
+
+
 def render(plan: FixPlan) -> str:
     out: list[str] = []
     for fix in plan.fixes:
         if fix.status != "planned" or not fix.changed:
             continue
-        out.append(f"# {_subject(fix)}: {fix.title}{_saving(fix)}\n")
+        out.append(_comment(f"{_subject(fix)}: {fix.title}{_saving(fix)}"))
         if fix.hint:
-            out.append(f"# fix: {fix.hint}\n")
+            out.append(_comment(f"fix: {fix.hint}"))
         if fix.reason:
-            out.append(f"# note: {fix.reason}\n")
+            out.append(_comment(f"note: {fix.reason}"))
         for command in fix.commands:
-            out.append(f"# ran: {command}\n")
+            out.append(_comment(f"ran: {command}"))
         out.extend(unified_diff(change) for change in fix.changes)
     others = [f for f in plan.fixes if f.status != "planned" or not f.changed]
-    notes = [f"# not audited: {u.service}: {u.error}\n" for u in plan.unaudited]
-    notes += [f"# warning: {w}\n" for w in plan.warnings]
+    notes = [_comment(f"not audited: {u.service}: {u.error}") for u in plan.unaudited]
+    notes += [_comment(f"warning: {w}") for w in plan.warnings]
     if others or notes:
         out.append("\n" if out else "")
         for fix in others:
             label = "already fixed" if fix.status == "planned" else fix.status
-            out.append(f"# {label}: {_subject(fix)}: {fix.reason or fix.title}\n")
+            out.append(_comment(f"{label}: {_subject(fix)}: {fix.reason or fix.title}"))
         out.extend(notes)
     changed = plan.changed_files
     verb = "wrote" if plan.written else "would change"
@@ -67,5 +74,5 @@ def render(plan: FixPlan) -> str:
     refused = len(plan.refused)
     if refused:
         summary += f"; {refused} fix(es) could not be made"
-    out.append(f"# {summary}\n")
+    out.append(_comment(summary))
     return "".join(out)
