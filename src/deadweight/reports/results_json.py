@@ -21,11 +21,10 @@ from deadweight.model.results import finding_of, fleet_cost, fleet_totals, servi
 from deadweight.model.verification import (
     BuildRecord,
     EditOutcome,
-    ImageFigures,
     ServiceVerification,
     VerifyReport,
 )
-from deadweight.reports.verify_json import check_to_dict
+from deadweight.reports.verify_json import check_to_dict, figures_to_dict
 from deadweight.safetext import json_report
 
 SCHEMA = "deadweight/1"
@@ -106,8 +105,8 @@ def _service(report: VerifyReport, service: ServiceVerification) -> dict[str, An
         "name": service.service,
         "passed": service.passed,
         "error": service.error,
-        "before": _image(comparison.before) if comparison else None,
-        "after": _image(comparison.after) if comparison else None,
+        "before": figures_to_dict(comparison.before) if comparison else None,
+        "after": figures_to_dict(comparison.after) if comparison else None,
         "saved_bytes": comparison.saved_bytes if comparison else None,
         "before_build": _build(service.before_build),
         "after_build": _build(service.after_build),
@@ -131,26 +130,6 @@ def _service(report: VerifyReport, service: ServiceVerification) -> dict[str, An
             for c in (comparison.classes if comparison else ())
         ],
         "cost": _cost(report, service_cost(report, service)),
-    }
-
-
-def _image(image: ImageFigures) -> dict[str, Any]:
-    return {
-        "ref": image.ref,
-        "size_bytes": image.size_bytes,
-        "compressed_bytes": image.compressed_bytes,
-        "largest_layer_bytes": image.largest_layer_bytes,
-        "dead_weight_bytes": image.dead_weight_bytes,
-        "findings": image.findings,
-        "layers": [
-            {
-                "index": row.index,
-                "size_bytes": row.size_bytes,
-                "compressed_bytes": row.compressed_bytes,
-                "created_by": row.created_by,
-            }
-            for row in image.layers
-        ],
     }
 
 

@@ -96,7 +96,7 @@ def _build(record: BuildRecord | None) -> dict[str, Any] | None:
     }
 
 
-def _figures(figures: ImageFigures) -> dict[str, Any]:
+def figures_to_dict(figures: ImageFigures) -> dict[str, Any]:
     return {
         "ref": figures.ref,
         "size_bytes": figures.size_bytes,
@@ -120,8 +120,8 @@ def _comparison(comparison: ImageComparison | None) -> dict[str, Any] | None:
     if comparison is None:
         return None
     return {
-        "before": _figures(comparison.before),
-        "after": _figures(comparison.after),
+        "before": figures_to_dict(comparison.before),
+        "after": figures_to_dict(comparison.after),
         "saved_bytes": comparison.saved_bytes,
         "saved_fraction": round(comparison.saved_fraction, 6),
         "distributions": [
