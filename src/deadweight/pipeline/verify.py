@@ -27,6 +27,7 @@ from deadweight.fixes.planner import plan_fixes
 from deadweight.fixes.transaction import commit
 from deadweight.fixes.workspace import Workspace
 from deadweight.inventory.build import build_inventory
+from deadweight.model.analysis import ImageAnalysis
 from deadweight.model.audit import AuditReport, ServiceResult
 from deadweight.model.plan import FixPlan, PlannedFix
 from deadweight.model.project import Project, Service
@@ -255,40 +256,18 @@ class _Run:
         edits = tuple(f for f in self.plan.fixes if f.service == service.name and f.status == "planned" and f.changed)
         error = before.error or result.error
         if error is not None or before.ref is None:
-            return ServiceVerification(
-                service.name,
-                before.record,
-                None,
-                None,
-                edits=tuple(EditOutcome(f, "not-built") for f in edits),
-                error=error or f"{service.name}: no image to verify",
-            )
+            return _not_built(service.name, before.record, edits, error or f"{service.name}: no image to verify")
         if not edits and not self.checks:
             return ServiceVerification(service.name, before.record, None, None)  # nothing to verify
         try:
             return _Service(self, service, before=before, result=result, edits=edits, sharing=sharing).verify()
         except DeadweightError as exc:
-            return ServiceVerification(
-                service.name,
-                before.record,
-                None,
-                None,
-                edits=tuple(EditOutcome(f, "not-built") for f in edits),
-                error=str(exc),
-            )
+            return _not_built(service.name, before.record, edits, str(exc))
 
     def read(self, ref: str, *, dead_weight: int, findings: int) -> ImageReading:
         """``ref`` through deadweight's reader (the audit's capture, so its layer cache answers) with the
         compressed size of each layer."""
-        with open_source(ref, SourceOptions()) as source:
-            image_config = source.config()
-            analysis = analyze_image(
-                source,
-                want=audit_capture(image_config),
-                cache=self.cache,
-                capture_key=capture_key(image_config),
-                efficiency=False,
-            )
+        analysis = self._analysis(ref)
         inventory = build_inventory(analysis.tree, analysis.image_config)
         compressed = self.compressed.of(lambda: open_source(ref, SourceOptions()), analysis)
         if ref.startswith("docker:"):
@@ -304,17 +283,20 @@ class _Run:
     def size(self, tag: str) -> int:
         """The size of local image ``tag`` as the reader counts it (the comparison's own measure)."""
         if tag not in self.sizes:
-            with open_source(f"docker:{tag}", SourceOptions()) as source:
-                image_config = source.config()
-                analysis = analyze_image(
-                    source,
-                    want=audit_capture(image_config),
-                    cache=self.cache,
-                    capture_key=capture_key(image_config),
-                    efficiency=False,
-                )
-            self.sizes[tag] = analysis.size_bytes
+            self.sizes[tag] = self._analysis(f"docker:{tag}").size_bytes
         return self.sizes[tag]
+
+    def _analysis(self, ref: str) -> ImageAnalysis:
+        """``ref`` read as the audit reads it (its capture, so the layer cache answers)."""
+        with open_source(ref, SourceOptions()) as source:
+            image_config = source.config()
+            return analyze_image(
+                source,
+                want=audit_capture(image_config),
+                cache=self.cache,
+                capture_key=capture_key(image_config),
+                efficiency=False,
+            )
 
     def unique(self, which: str, verified: Sequence[ServiceVerification]) -> int:
         """Fleet bytes with every distinct layer counted once (a service not rebuilt counts its before image)."""
@@ -610,3 +592,9 @@ class _Service:
 
 def _key(service: str, rule: str, package: str | None, path: str | None) -> tuple[str, str, str, str]:
     return (service, rule, package or "", path or "")
+
+
+def _not_built(name: str, record: BuildRecord | None, edits: Sequence[PlannedFix], error: str) -> ServiceVerification:
+    """A service that could not be verified: its edits not built, and why."""
+    return ServiceVerification(name, record, None, None, edits=tuple(EditOutcome(f, "not-built") for f in edits),
+                               error=error)
